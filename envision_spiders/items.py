@@ -1,0 +1,69 @@
+"""The record every spider emits. Field names keep the original pipeline's, so the portal keeps working.
+
+Always handle items through ``itemadapter.ItemAdapter``; the JSON Schema in
+``schema/record.schema.json`` is the contract for feeds and the per-record store.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+import attrs
+
+
+class FileEntry(TypedDict, total=False):
+    """One file of a record, as the repository lists it."""
+
+    name: str  # the file's own (relative) name; hostile input: never trust it as a path
+    size: int | None  # bytes, when the repository says
+    url: str | None  # download URL given by the API
+    checksum: str | None  # "<algorithm>:<hex>" (md5, sha256, ...) as the repository gives it, else None
+    mimetype: str | None
+    access: str  # "open" | "restricted" | "link" (points elsewhere, nothing to download here)
+
+
+@attrs.define(kw_only=True)
+class DatasetRecord:
+    # identity
+    source: str
+    source_id: str
+    kind: str = "dataset"  # "dataset" | "grant" | "software" | ... as the repository types it
+    doi: str | None = None  # normalised: lower-case, no resolver prefix
+    url: str | None = None  # landing page
+    api_url: str | None = None  # where the metadata came from
+    # descriptive metadata
+    title: str = ""
+    description: str = ""
+    keywords: list[str] = attrs.Factory(list)
+    creators: list[str] = attrs.Factory(list)
+    publication_date: str | None = None
+    modified: str | None = None  # repository's last-modified stamp: drives incremental crawls
+    access_type: str | None = None  # "open" | "restricted" | "embargoed" | "closed" | None
+    license: str | None = None
+    version: str | None = None
+    version_of: str | None = None  # concept id / DOI that groups the versions of one dataset
+    external_links: list[str] = attrs.Factory(list)
+    related_dois: list[str] = attrs.Factory(list)
+    # files and what they hold (portal counts include files inside inspected archives)
+    files: list[FileEntry] = attrs.Factory(list)
+    file_types: list[str] = attrs.Factory(list)
+    file_names: list[str] = attrs.Factory(list)
+    file_count: int = 0
+    img_count: int = 0
+    medical_count: int = 0
+    archive_count: int = 0
+    genomics_count: int = 0
+    size_mb: float | None = None
+    archive_contents: list[dict[str, Any]] = attrs.Factory(list)
+    # classification (filled by the classifier pipeline)
+    label: str | None = None
+    confidence: float | None = None
+    prob_eye_imaging: float | None = None
+    prob_negative: float | None = None
+    # bookkeeping
+    extra: dict[str, Any] = attrs.Factory(dict)  # source-specific facts worth keeping (grant years, ...)
+    scraped_at: str | None = None
+    duplicate_of: str | None = None  # "source:source_id" of the canonical record, when superseded
+
+
+RECORD_FIELDS: tuple[str, ...] = tuple(f.name for f in attrs.fields(DatasetRecord))

@@ -1,0 +1,116 @@
+"""Shared parts of the page objects: JSON access with clear errors, and the fields every
+record derives from its file list (the portal's counts)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import attrs
+from w3lib.html import remove_tags, replace_entities
+from web_poet import field
+from web_poet.pages import Extractor
+from web_poet.utils import cached_method
+
+from envision_spiders.archives.kinds import summarise_files
+from envision_spiders.items import DatasetRecord, FileEntry
+
+
+class MalformedPage(ValueError):
+    """An API answer that is not the JSON shape its page object expects."""
+
+    def __init__(self, url: str, status: int, problem: str, body: bytes | str = b"") -> None:
+        snippet = body[:200] if isinstance(body, str) else body[:200].decode("utf-8", "replace")
+        super().__init__(f"{problem} (HTTP {status} from {url}): {snippet!r}")
+        self.url, self.status, self.problem = url, status, problem
+
+
+def json_body(response: Any, expect: type = dict) -> Any:
+    """The response's JSON (web-poet HttpResponse or Scrapy Response), or MalformedPage."""
+    body = response.body
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedPage(str(response.url), response.status, f"invalid JSON: {exc}", body) from None
+    if not isinstance(data, expect):
+        raise MalformedPage(
+            str(response.url), response.status, f"expected a JSON {expect.__name__}", body
+        )
+    return data
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def html_to_text(value: str | None) -> str:
+    """Descriptions arrive as HTML: plain text, entities decoded, whitespace collapsed."""
+    if not value:
+        return ""
+    text = remove_tags(value.replace("<br>", "\n").replace("</p>", "</p>\n"))
+    return _SPACES.sub(" ", replace_entities(text)).strip()
+
+
+def strings(values: Any) -> list[str]:
+    """A clean list of non-empty strings from whatever the API gave (None, str, list)."""
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    out = []
+    for value in values:
+        if isinstance(value, str) and value.strip():
+            out.append(value.strip())
+    return out
+
+
+@attrs.define
+class RecordExtractor(Extractor[DatasetRecord], skip_nonitem_fields=False):
+    """Base of the per-source record extractors. Subclasses provide ``files`` and the
+    descriptive fields; the portal's counts and ``size_mb`` are derived here once."""
+
+    data: dict[str, Any]
+
+    @property
+    def files(self) -> list[FileEntry]:  # overridden by a @field in subclasses
+        return []
+
+    @cached_method
+    def _summary(self) -> dict[str, Any]:
+        return summarise_files([f["name"] for f in self.files])
+
+    @field
+    def file_names(self) -> list[str]:
+        return [f["name"] for f in self.files]
+
+    @field
+    def file_types(self) -> list[str]:
+        return self._summary()["file_types"]
+
+    @field
+    def file_count(self) -> int:
+        return self._summary()["file_count"]
+
+    @field
+    def img_count(self) -> int:
+        return self._summary()["img_count"]
+
+    @field
+    def medical_count(self) -> int:
+        return self._summary()["medical_count"]
+
+    @field
+    def archive_count(self) -> int:
+        return self._summary()["archive_count"]
+
+    @field
+    def genomics_count(self) -> int:
+        return self._summary()["genomics_count"]
+
+    @field
+    def size_mb(self) -> float | None:
+        sizes = [f.get("size") for f in self.files]
+        if not sizes or any(s is None for s in sizes):
+            known = [s for s in sizes if s is not None]
+            return round(sum(known) / 1e6, 3) if known else None
+        return round(sum(sizes) / 1e6, 3)

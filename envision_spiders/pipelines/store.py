@@ -1,0 +1,49 @@
+"""The per-record JSON store (``{ENVISION_DATA_DIR}/metadata/{source}/{source_id}.json``).
+
+Written atomically, then recorded in the state with the record's ``modified`` stamp, so a
+crawl killed at any point resumes with every record stored exactly once, and a later
+crawl skips what did not change.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from itemadapter import ItemAdapter
+from scrapy.crawler import Crawler
+
+from envision_spiders.state import state_for_crawler
+from envision_spiders.store import record_path, write_json_atomic
+
+
+def utc_now_iso() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+class StorePipeline:
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.data_dir = Path(crawler.settings.get("ENVISION_DATA_DIR"))
+        self.fsync = crawler.settings.getbool("ENVISION_STORE_FSYNC")
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StorePipeline:
+        return cls(crawler)
+
+    def process_item(self, item: Any) -> Any:
+        adapter = ItemAdapter(item)
+        now = utc_now_iso()
+        if not adapter.get("scraped_at"):
+            adapter["scraped_at"] = now
+        source, source_id = adapter["source"], str(adapter["source_id"])
+        path = record_path(self.data_dir, source, source_id)
+        write_json_atomic(path, adapter.asdict(), fsync=self.fsync)
+        state_for_crawler(self.crawler).mark_stored(
+            source, source_id, adapter.get("modified"), adapter.get("doi"), now
+        )
+        self.stats.inc_value("envision/store/written")
+        self.stats.inc_value(f"envision/store/written/{source}")
+        return item

@@ -1,0 +1,155 @@
+"""The embedded state: an SQLite file under ENVISION_DATA_DIR, safe for several crawls at once.
+
+Two tables:
+- ``records``: what the store holds per (source, source_id) and the repository's ``modified``
+  stamp when it was stored, so an unchanged record is neither re-fetched nor re-inspected;
+- ``doi_claims``: which record currently owns each normalised DOI (the dedup registry).
+
+Writers take ``BEGIN IMMEDIATE`` so two processes never interleave a read-decide-write;
+WAL lets readers go on meanwhile. Every call is a short transaction (well under a
+millisecond on local disk), so it runs on the reactor thread.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import weakref
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from scrapy import signals
+
+STATE_FILE = "state.sqlite3"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    source TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    modified TEXT,
+    doi TEXT,
+    duplicate_of TEXT,
+    stored_at TEXT,
+    PRIMARY KEY (source, source_id)
+);
+CREATE TABLE IF NOT EXISTS doi_claims (
+    doi TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    rank TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS doi_claims_owner ON doi_claims (source, source_id);
+"""
+
+Owner = tuple[str, str]  # (source, source_id)
+
+
+class ClaimResult(NamedTuple):
+    canonical: Owner  # the record that owns these DOIs now
+    superseded: list[Owner]  # records that owned some of them before and lost
+
+
+class StateDB:
+    def __init__(self, path: str | Path, timeout: float = 60.0) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # autocommit mode: transactions are explicit, so BEGIN IMMEDIATE is ours to issue
+        self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # --- freshness -------------------------------------------------------------------------
+    def lookup(self, source: str, source_id: str) -> dict[str, Any] | None:
+        row = self._db.execute(
+            "SELECT modified, doi, duplicate_of, stored_at FROM records WHERE source=? AND source_id=?",
+            (source, source_id),
+        ).fetchone()
+        if row is None:
+            return None
+        return dict(zip(("modified", "doi", "duplicate_of", "stored_at"), row))
+
+    def mark_stored(self, source: str, source_id: str, modified: str | None, doi: str | None, at: str) -> None:
+        self._db.execute(
+            "INSERT INTO records (source, source_id, modified, doi, duplicate_of, stored_at)"
+            " VALUES (?, ?, ?, ?, NULL, ?)"
+            " ON CONFLICT (source, source_id) DO UPDATE SET modified=excluded.modified,"
+            " doi=excluded.doi, duplicate_of=NULL, stored_at=excluded.stored_at",
+            (source, source_id, modified, doi, at),
+        )
+
+    def mark_duplicate(self, source: str, source_id: str, modified: str | None, duplicate_of: Owner) -> None:
+        self._db.execute(
+            "INSERT INTO records (source, source_id, modified, duplicate_of) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (source, source_id) DO UPDATE SET modified=excluded.modified,"
+            " duplicate_of=excluded.duplicate_of",
+            (source, source_id, modified, format_owner(duplicate_of)),
+        )
+
+    # --- DOI registry ----------------------------------------------------------------------
+    def claim(self, dois: Iterable[str], owner: Owner, rank: Sequence[Any]) -> ClaimResult:
+        """Decide, atomically across processes, which record owns ``dois``.
+
+        The lowest rank wins, whatever the order records arrive in. The winner takes every
+        DOI in play (and every DOI the losers held), so DOIs linked through any record end
+        up with one owner.
+        """
+        dois = sorted(set(dois))
+        my_rank = list(rank)
+        if not dois:
+            return ClaimResult(owner, [])
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            marks = ",".join("?" * len(dois))
+            holders: dict[Owner, list[Any]] = {}
+            for source, source_id, rank_json in self._db.execute(
+                f"SELECT source, source_id, rank FROM doi_claims WHERE doi IN ({marks})", dois
+            ):
+                if (source, source_id) != owner:
+                    holders[(source, source_id)] = json.loads(rank_json)
+            candidates = [(my_rank, owner)] + [(r, o) for o, r in holders.items()]
+            best_rank, best = min(candidates, key=lambda c: c[0])
+            losers = [o for _, o in candidates if o != best]
+            best_json = json.dumps(best_rank)
+            for loser in losers:
+                self._db.execute(
+                    "UPDATE doi_claims SET source=?, source_id=?, rank=? WHERE source=? AND source_id=?",
+                    (*best, best_json, *loser),
+                )
+            self._db.executemany(
+                "INSERT INTO doi_claims (doi, source, source_id, rank) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (doi) DO UPDATE SET source=excluded.source,"
+                " source_id=excluded.source_id, rank=excluded.rank",
+                [(doi, *best, best_json) for doi in dois],
+            )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return ClaimResult(best, [o for o in losers if o != owner])
+
+    def owner_of(self, doi: str) -> Owner | None:
+        row = self._db.execute("SELECT source, source_id FROM doi_claims WHERE doi=?", (doi,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+
+def format_owner(owner: Owner) -> str:
+    return f"{owner[0]}:{owner[1]}"
+
+
+_by_crawler: weakref.WeakKeyDictionary[Any, StateDB] = weakref.WeakKeyDictionary()
+
+
+def state_for_crawler(crawler: Any) -> StateDB:
+    """The one StateDB of a crawl, shared by the components that need it, closed with the engine."""
+    state = _by_crawler.get(crawler)
+    if state is None:
+        data_dir = Path(crawler.settings.get("ENVISION_DATA_DIR"))
+        state = StateDB(data_dir / STATE_FILE, timeout=crawler.settings.getfloat("ENVISION_STATE_TIMEOUT"))
+        _by_crawler[crawler] = state
+        crawler.signals.connect(state.close, signal=signals.engine_stopped, weak=False)
+    return state
