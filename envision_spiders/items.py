@@ -67,3 +67,12 @@ class DatasetRecord:
 
 
 RECORD_FIELDS: tuple[str, ...] = tuple(f.name for f in attrs.fields(DatasetRecord))
+
+
+def record_to_dict(item: Any) -> dict[str, Any]:
+    """A plain JSON-ready dict of an item (attrs.asdict is ~10x faster than ItemAdapter's on records)."""
+    if isinstance(item, DatasetRecord):
+        return attrs.asdict(item, recurse=True)
+    from itemadapter import ItemAdapter
+
+    return ItemAdapter(item).asdict()

@@ -1,9 +1,13 @@
 """The embedded state: an SQLite file under ENVISION_DATA_DIR, safe for several crawls at once.
 
-Two tables:
+Tables:
 - ``records``: what the store holds per (source, source_id) and the repository's ``modified``
   stamp when it was stored, so an unchanged record is neither re-fetched nor re-inspected;
-- ``doi_claims``: which record currently owns each normalised DOI (the dedup registry).
+- ``doi_claims``: which record currently owns each normalised DOI (the dedup registry);
+- ``crawl_runs``: one row per crawl (``runs.RunLedger``): when, how it ended, whether it was
+  clean — the weekly schedule derives each spider's ``since`` from it;
+- ``portal_acks``: per portal URL and record, the content hash the portal last acknowledged
+  (``scrapy post`` sends only what is new or changed).
 
 Writers take ``BEGIN IMMEDIATE`` so two processes never interleave a read-decide-write;
 WAL lets readers go on meanwhile. Every call is a short transaction (well under a
@@ -40,6 +44,26 @@ CREATE TABLE IF NOT EXISTS doi_claims (
     rank TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS doi_claims_owner ON doi_claims (source, source_id);
+CREATE TABLE IF NOT EXISTS crawl_runs (
+    run_id TEXT PRIMARY KEY,
+    spider TEXT NOT NULL,
+    job TEXT,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    finish_reason TEXT,
+    items INTEGER,
+    errors INTEGER,
+    clean INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS crawl_runs_spider ON crawl_runs (spider, clean, started_at);
+CREATE TABLE IF NOT EXISTS portal_acks (
+    portal TEXT NOT NULL,
+    source TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    acked_at TEXT NOT NULL,
+    PRIMARY KEY (portal, source, source_id)
+);
 """
 
 Owner = tuple[str, str]  # (source, source_id)
@@ -90,6 +114,15 @@ class StateDB:
             (source, source_id, modified, format_owner(duplicate_of)),
         )
 
+    def reassign_duplicates(self, old: Owner, new: Owner) -> list[Owner]:
+        """Records marked as copies of ``old`` become copies of ``new``; returns them."""
+        old_s, new_s = format_owner(old), format_owner(new)
+        rows = self._db.execute(
+            "SELECT source, source_id FROM records WHERE duplicate_of=?", (old_s,)
+        ).fetchall()
+        self._db.execute("UPDATE records SET duplicate_of=? WHERE duplicate_of=?", (new_s, old_s))
+        return [(r[0], r[1]) for r in rows if (r[0], r[1]) != new]
+
     # --- DOI registry ----------------------------------------------------------------------
     def claim(self, dois: Iterable[str], owner: Owner, rank: Sequence[Any]) -> ClaimResult:
         """Decide, atomically across processes, which record owns ``dois``.
@@ -135,6 +168,60 @@ class StateDB:
     def owner_of(self, doi: str) -> Owner | None:
         row = self._db.execute("SELECT source, source_id FROM doi_claims WHERE doi=?", (doi,)).fetchone()
         return (row[0], row[1]) if row else None
+
+
+    # --- crawl runs (runs.RunLedger) ---------------------------------------------------------
+    def start_run(self, run_id: str, spider: str, started_at: str, job: str | None = None) -> None:
+        self._db.execute(
+            "INSERT INTO crawl_runs (run_id, spider, job, started_at) VALUES (?, ?, ?, ?)",
+            (run_id, spider, job, started_at),
+        )
+
+    def finish_run(
+        self, run_id: str, finished_at: str, finish_reason: str, items: int, errors: int, clean: bool
+    ) -> None:
+        self._db.execute(
+            "UPDATE crawl_runs SET finished_at=?, finish_reason=?, items=?, errors=?, clean=? WHERE run_id=?",
+            (finished_at, finish_reason, items, errors, int(clean), run_id),
+        )
+
+    def runs(self, spider: str | None = None) -> list[dict[str, Any]]:
+        """Recorded runs, oldest first (all spiders, or one)."""
+        cols = ("run_id", "spider", "job", "started_at", "finished_at", "finish_reason", "items", "errors", "clean")
+        sql = f"SELECT {', '.join(cols)} FROM crawl_runs"
+        rows = self._db.execute(
+            sql + (" WHERE spider=? ORDER BY started_at" if spider else " ORDER BY started_at"),
+            (spider,) if spider else (),
+        ).fetchall()
+        return [dict(zip(cols, row)) | {"clean": bool(row[-1])} for row in rows]
+
+    def last_clean_run(self, spider: str) -> dict[str, Any] | None:
+        """The latest run of ``spider`` that finished cleanly, or None."""
+        clean = [run for run in self.runs(spider) if run["clean"]]
+        return clean[-1] if clean else None
+
+    # --- portal acknowledgements (``scrapy post``) --------------------------------------------
+    def portal_acks(self, portal: str) -> dict[Owner, str]:
+        """{(source, source_id): content hash} the portal at ``portal`` has acknowledged."""
+        rows = self._db.execute(
+            "SELECT source, source_id, content_hash FROM portal_acks WHERE portal=?", (portal,)
+        )
+        return {(source, source_id): digest for source, source_id, digest in rows}
+
+    def mark_acked(self, portal: str, acked: Iterable[tuple[str, str, str]], at: str) -> None:
+        """Record (source, source_id, content_hash) triples as acknowledged, in one transaction."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany(
+                "INSERT INTO portal_acks (portal, source, source_id, content_hash, acked_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (portal, source, source_id) DO UPDATE SET"
+                " content_hash=excluded.content_hash, acked_at=excluded.acked_at",
+                [(portal, source, source_id, digest, at) for source, source_id, digest in acked],
+            )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
 
 def format_owner(owner: Owner) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,12 +24,18 @@ def record_path(data_dir: str | Path, source: str, source_id: str) -> Path:
 def write_json_atomic(path: str | Path, obj: Any, fsync: bool = False) -> None:
     """Write JSON so that a reader (or a crash) sees the old file or the new one, never half."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # A temp name unique per process and thread: cheaper than mkstemp's random names, and
+    # two writers of one record (two crawls, classify threads) never share a temp file.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, ensure_ascii=False, indent=1, sort_keys=True)
-            fh.write("\n")
+        fh = open(tmp, "w", encoding="utf-8")
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(tmp, "w", encoding="utf-8")
+    try:
+        with fh:
+            # one dumps() call keeps json on its C encoder (indent= would not)
+            fh.write(json.dumps(obj, ensure_ascii=False, sort_keys=True) + "\n")
             if fsync:
                 fh.flush()
                 os.fsync(fh.fileno())

@@ -19,8 +19,8 @@ OFFLINE_ENV = {
     "HF_HUB_OFFLINE": "1",
     "TRANSFORMERS_OFFLINE": "1",
     "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": "",
-    "NO_PROXY": "*",
-    "no_proxy": "*",
+    "NO_PROXY": "127.0.0.1,127.0.0.2,localhost",
+    "no_proxy": "127.0.0.1,127.0.0.2,localhost",
 }
 for _key, _value in OFFLINE_ENV.items():
     os.environ.setdefault(_key, _value)
@@ -85,3 +85,26 @@ def crawl(tmp_path: Path):
         return run_crawl(spider, tmp_path, **kwargs)
 
     return _crawl
+
+
+# nginx on loopback as a Range-capable file server (archive inspection, gated downloads)
+from tests.servers.nginx import nginx  # noqa: E402,F401  (fixture)
+
+
+def project_crawler(spidercls: type | None = None, **overrides: Any):
+    """A Crawler over the project's settings (plus ``overrides``) with its spider created and
+    stats open, for unit tests of components (``Component.from_crawler(crawler)``)."""
+    from scrapy import Spider
+    from scrapy.utils.project import get_project_settings
+    from scrapy.utils.test import get_crawler
+
+    from scrapy.settings import SETTINGS_PRIORITIES
+
+    project = get_project_settings()
+    settings = {k: project[k] for k in project if project.getpriority(k) >= SETTINGS_PRIORITIES["project"]}
+    settings.pop("ADDONS", None)  # scrapy-poet is not needed for component tests
+    settings.update(overrides)
+    crawler = get_crawler(spidercls or Spider, settings_dict=settings)
+    crawler.spider = crawler._create_spider(**({} if spidercls else {"name": "test"}))
+    crawler.stats.open_spider()
+    return crawler

@@ -107,8 +107,8 @@ class DedupPipeline:
         return item
 
     def _mark_superseded(self, loser: Owner, canonical: Owner) -> None:
-        """A record stored earlier lost to this one: say so in its stored file, keep its data."""
-        path = record_path(self.data_dir, *loser)
+        """A record stored earlier lost to this one: say so in its stored file (and in the files of
+        the records that were copies of it), keep their data."""
         state = state_for_crawler(self.crawler)
         known = state.lookup(*loser)
         state.mark_duplicate(*loser, known["modified"] if known else None, canonical)
@@ -116,7 +116,9 @@ class DedupPipeline:
         self.crawler.spider.logger.info(
             "%s supersedes %s (same dataset)", format_owner(canonical), format_owner(loser)
         )
-        if path.exists():
-            record = load_record(path)
-            record["duplicate_of"] = format_owner(canonical)
-            write_json_atomic(path, record, fsync=self.fsync)
+        for owner in [loser, *state.reassign_duplicates(loser, canonical)]:
+            path = record_path(self.data_dir, *owner)
+            if path.exists():
+                record = load_record(path)
+                record["duplicate_of"] = format_owner(canonical)
+                write_json_atomic(path, record, fsync=self.fsync)

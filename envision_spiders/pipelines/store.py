@@ -14,6 +14,7 @@ from typing import Any
 from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 
+from envision_spiders.items import record_to_dict
 from envision_spiders.state import state_for_crawler
 from envision_spiders.store import record_path, write_json_atomic
 
@@ -40,7 +41,7 @@ class StorePipeline:
             adapter["scraped_at"] = now
         source, source_id = adapter["source"], str(adapter["source_id"])
         path = record_path(self.data_dir, source, source_id)
-        write_json_atomic(path, adapter.asdict(), fsync=self.fsync)
+        write_json_atomic(path, record_to_dict(item), fsync=self.fsync)
         state_for_crawler(self.crawler).mark_stored(
             source, source_id, adapter.get("modified"), adapter.get("doi"), now
         )

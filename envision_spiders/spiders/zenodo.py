@@ -48,7 +48,7 @@ class ZenodoSpider(EnvisionSpider):
     custom_settings = {
         # Zenodo allows 30 search requests/min (60/min overall for guests): one every 2.1 s.
         "DOWNLOAD_DELAY": 2.1,
-        "RANDOMIZE_DOWNLOAD_DELAY": False,
+        "DOWNLOAD_DELAY_JITTER": 0,
         "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
     }
 
@@ -92,10 +92,8 @@ class ZenodoSpider(EnvisionSpider):
             retry = self.retry_malformed(response, exc)
             if retry is not None:
                 yield retry
-            elif ctx["total"] is not None:  # we know the paging: lose this page only
-                next_page = self.next_page(ctx, ctx["total"])
-                if next_page is not None:
-                    yield next_page
+            elif ctx["page"] == 1:
+                self.logger.error("Lost query group %r: its first page never came back readable", ctx["group"][:80])
             return
         for problem in problems:
             self.crawler.stats.inc_value("envision/zenodo/unreadable_hits")
@@ -116,13 +114,14 @@ class ZenodoSpider(EnvisionSpider):
 
         for record in self.take(records):
             yield record
-        if records:
-            next_page = self.next_page(ctx, total)
-            if next_page is not None:
-                yield next_page
+        if ctx["page"] == 1:
+            # The total is known now: ask for every other page at once and let the scheduler
+            # and the per-domain politeness pace them (a lost page loses only itself).
+            for number in range(2, self.last_page(total) + 1):
+                yield self.search_request(ctx["group"], number, ctx["window"], total)
 
-    def next_page(self, ctx: dict[str, Any], total: int) -> scrapy.Request | None:
+    def last_page(self, total: int) -> int:
         reachable = min(total, self.result_window)
-        if ctx["page"] * self.page_size >= reachable or not self.wants_more:
-            return None
-        return self.search_request(ctx["group"], ctx["page"] + 1, ctx["window"], total)
+        if self.max_records is not None:
+            reachable = min(reachable, self.max_records)
+        return max(1, -(-reachable // self.page_size))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -83,6 +84,30 @@ def make_record(i: int, html_base: str, api_base: str, start: date = date(2015, 
     }
 
 
+def real_files(root: Path, recid: int, api_base: str) -> list[dict[str, Any]]:
+    """The files under ``root/records/{recid}/files/`` in the legacy JSON shape (real size and md5)."""
+    folder = root / "records" / str(recid) / "files"
+    if not folder.is_dir():
+        return []
+    files = []
+    for n, path in enumerate(sorted(p for p in folder.rglob("*") if p.is_file())):
+        key = path.relative_to(folder).as_posix()
+        md5 = hashlib.md5()
+        with path.open("rb") as fh:
+            while block := fh.read(1 << 20):
+                md5.update(block)
+        files.append(
+            {
+                "id": f"real-{recid}-{n}",
+                "key": key,
+                "size": path.stat().st_size,
+                "checksum": "md5:" + md5.hexdigest(),
+                "links": {"self": f"{api_base}/records/{recid}/files/{quote(key)}/content"},
+            }
+        )
+    return files
+
+
 _RANGE = re.compile(r"(publication_date|updated):\[(\S+) TO (\S+)\]")
 
 
@@ -93,23 +118,36 @@ class FakeZenodo(FakeAPI):
         window: int = 10000,
         token: str = "zenodo-test-token",
         html_base: str | None = None,
+        files_root: Path | None = None,
     ) -> None:
         super().__init__()
         self.n_records = n_records
         self.window = window
         self.token = token
         self.html_base = html_base
+        # When set, a record whose folder ``files_root/records/{recid}/files/`` exists lists the
+        # real files found there (size and md5 of their bytes), e.g. served by nginx at html_base.
+        self.files_root = files_root
         self.modified_overrides: dict[int, str] = {}
+        self.broken_pages: set[int] = set()  # pages that always answer an HTML error page
+        self._cache: tuple[tuple, list[dict[str, Any]]] | None = None
         self.route("search", "GET", r"/api/records/?", self.search)
         self.route("record", "GET", r"/api/records/(\d+)", self.record)
 
     def all_records(self) -> list[dict[str, Any]]:
-        api = f"{self.base_url}/api"
-        records = [make_record(i, self.html_base or self.base_url, api) for i in range(1, self.n_records + 1)]
-        for rec in records:
-            if rec["id"] in self.modified_overrides:
-                rec["modified"] = rec["updated"] = self.modified_overrides[rec["id"]]
-        return records
+        """Every record, oldest first; rebuilt only when the test changed something."""
+        key = (self.n_records, self.html_base, self.files_root, tuple(sorted(self.modified_overrides.items())))
+        if self._cache is None or self._cache[0] != key:
+            api = f"{self.base_url}/api"
+            records = [make_record(i, self.html_base or self.base_url, api) for i in range(1, self.n_records + 1)]
+            for rec in records:
+                if self.files_root is not None and rec["files"]:
+                    rec["files"] = real_files(self.files_root, rec["id"], api) or rec["files"]
+                if rec["id"] in self.modified_overrides:
+                    rec["modified"] = rec["updated"] = self.modified_overrides[rec["id"]]
+            records.sort(key=lambda r: (r["created"], r["id"]))
+            self._cache = (key, records)
+        return self._cache[1]
 
     def search(self, call: Call, _: Any) -> Reply:
         q = call.query.get("q", [""])[0]
@@ -121,13 +159,13 @@ class FakeZenodo(FakeAPI):
             return Reply.json({"status": 400, "message": f"Page size cannot be greater than {cap}."}, 400)
         if page < 1 or (page - 1) * size >= self.window:
             return Reply.json({"status": 400, "message": "Invalid pagination parameters."}, 400)
-        hits = self.all_records()
+        if page in self.broken_pages:
+            return Reply(200, b"<html><body>Down for maintenance</body></html>", {"Content-Type": "text/html"})
+        hits = self.all_records()  # already oldest first
         for fieldname, lo, hi in _RANGE.findall(q):
             def value(rec: dict[str, Any]) -> str:
                 return rec["metadata"]["publication_date"] if fieldname == "publication_date" else rec["updated"][:10]
             hits = [r for r in hits if (lo == "*" or value(r) >= lo) and (hi == "*" or value(r) <= hi)]
-        if call.query.get("sort", [""])[0] == "oldest":
-            hits.sort(key=lambda r: (r["created"], r["id"]))
         total = len(hits)
         page_hits = hits[(page - 1) * size : page * size]
         links = {"self": self._url(call, page)}

@@ -1,0 +1,90 @@
+"""Crawl throughput benchmark (not a test): spider + pipelines against the local fake Zenodo.
+
+Runs the real ``scrapy crawl zenodo`` in a subprocess, delays off, page size 100 (token),
+classifier and archive inspection off (they have benchmarks of their own), and prints:
+records/s, peak RSS of the crawl process, and the request count of an unchanged re-crawl.
+
+    .venv/bin/python bench/crawl_bench.py [--records 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.conftest import scrapy_command, scrapy_env  # noqa: E402
+from tests.servers.zenodo import FakeZenodo  # noqa: E402
+
+
+def crawl(fake: FakeZenodo, data_dir: Path, name: str, extra: dict[str, str]) -> tuple[dict, float, float]:
+    stats_file = data_dir.parent / f"{name}.stats.json"
+    settings = {
+        "ZENODO_API_URL": f"{fake.base_url}/api",
+        "ENVISION_DATA_DIR": str(data_dir),
+        "ENVISION_STATS_FILE": str(stats_file),
+        "DOWNLOAD_DELAY": "0",
+        "CONCURRENT_REQUESTS_PER_DOMAIN": "8",
+        "CLASSIFIER_ENABLED": "False",
+        "ENVISION_INSPECT_ENABLED": "False",
+        "LOG_LEVEL": "WARNING",
+        **extra,
+    }
+    cmd = scrapy_command("crawl", "zenodo", "-O", str(data_dir.parent / f"{name}.jsonl"))
+    for key, value in settings.items():
+        cmd += ["-s", f"{key}={value}"]
+    # /usr/bin/time is not always there: take the child's peak RSS from getrusage instead,
+    # running each crawl in a fresh helper process so the maximum is this crawl's own.
+    runner = (
+        "import resource, subprocess, sys, time, json;"
+        "t=time.perf_counter(); rc=subprocess.call(sys.argv[1:]);"
+        "print(json.dumps({'rc': rc, 'wall': time.perf_counter()-t,"
+        "'maxrss_kb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", runner, *cmd], cwd=ROOT, env=scrapy_env({"ZENODO_ACCESS_TOKEN": fake.token}),
+        capture_output=True, text=True, check=True,
+    )
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    if figures["rc"] != 0:
+        raise SystemExit(f"crawl {name} failed:\n{out.stderr[-3000:]}")
+    return json.loads(stats_file.read_text()), figures["wall"], figures["maxrss_kb"] / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=10000)
+    parser.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="extra Scrapy setting for both crawls")
+    args = parser.parse_args()
+    extra = dict(item.split("=", 1) for item in args.set)
+    with tempfile.TemporaryDirectory(prefix="envision-bench-") as tmp, FakeZenodo(n_records=args.records) as fake:
+        fake.all_records()  # build the fake's data before timing
+        data_dir = Path(tmp) / "data"
+        first, wall, rss = crawl(fake, data_dir, "first", extra)
+        n = first.get("item_scraped_count", 0)
+        elapsed = first["elapsed_time_seconds"]
+        calls_before = len(fake.calls)
+        second, wall2, rss2 = crawl(fake, data_dir, "second", extra)
+        recrawl_requests = len(fake.calls) - calls_before
+        print(f"records crawled            {n}")
+        print(f"search requests            {first['downloader/request_count']}")
+        print(f"crawl time (engine)        {elapsed:.2f} s   (process wall incl. start-up {wall:.2f} s)")
+        print(f"records/s (engine)         {n / elapsed:,.0f}")
+        print(f"records/s (process wall)   {n / wall:,.0f}")
+        print(f"peak RSS first crawl       {rss:.0f} MB")
+        print(f"unchanged re-crawl         {recrawl_requests} requests (all search pages), "
+              f"{second.get('envision/incremental/unchanged', 0)} records skipped, "
+              f"{second.get('item_scraped_count', 0)} re-processed, {wall2:.2f} s, peak RSS {rss2:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

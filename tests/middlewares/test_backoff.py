@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from email.utils import formatdate
+
+import pytest
+from scrapy import Request
+from scrapy.http import Response
+
+from envision_spiders.middlewares.backoff import BackoffMiddleware, retry_after_seconds
+from tests.conftest import project_crawler
+
+NOW = 1_800_000_000.0
+
+
+def response(status: int = 429, **headers: str) -> Response:
+    return Response("https://api.example.org/x", status=status, headers=headers)
+
+
+@pytest.mark.parametrize(
+    "headers, expected",
+    [
+        ({"Retry-After": "7"}, 7.0),
+        ({"Retry-After": formatdate(NOW + 30, usegmt=True)}, 30.0),
+        ({"Retry-After": "garbage"}, None),
+        ({"X-RateLimit-Reset": str(int(NOW + 12))}, 12.0),  # epoch seconds (Zenodo)
+        ({"X-RateLimit-Reset": "5"}, 5.0),  # seconds from now
+        ({}, None),
+    ],
+)
+def test_retry_after_seconds(headers, expected):
+    assert retry_after_seconds(response(**headers), now=NOW) == pytest.approx(expected) if expected else (
+        retry_after_seconds(response(**headers), now=NOW) is None
+    )
+
+
+def make_middleware(**settings):
+    crawler = project_crawler(**settings)
+    return BackoffMiddleware.from_crawler(crawler), crawler
+
+
+def test_429_returns_a_retry_with_a_counted_attempt():
+    mw, crawler = make_middleware()
+    request = Request("https://api.example.org/x")
+    retry = mw.process_response(request, response(429, **{"Retry-After": "2"}))
+    assert isinstance(retry, Request) and retry.dont_filter
+    assert retry.meta["envision_backoff_attempt"] == 1
+    assert crawler.stats.get_value("envision/backoff/429") == 1
+
+
+def test_other_statuses_pass_through():
+    mw, _ = make_middleware()
+    ok = response(200)
+    assert mw.process_response(Request("https://api.example.org/x"), ok) is ok
+
+
+def test_gives_up_after_max_retries():
+    mw, crawler = make_middleware(ENVISION_BACKOFF_MAX_RETRIES=2)
+    request = Request("https://api.example.org/x", meta={"envision_backoff_attempt": 2})
+    limited = response(503)
+    assert mw.process_response(request, limited) is limited
+    assert crawler.stats.get_value("envision/backoff/gave_up/503") == 1
+
+
+def test_dont_retry_meta_is_respected():
+    mw, _ = make_middleware()
+    limited = response(429)
+    assert mw.process_response(Request("https://api.example.org/x", meta={"dont_retry": True}), limited) is limited

@@ -1,0 +1,85 @@
+"""The canonical record of a dataset does not depend on the order records arrive in."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+from scrapy.exceptions import DropItem
+
+from envision_spiders.items import DatasetRecord
+from envision_spiders.pipelines.dedup import DedupPipeline
+from envision_spiders.pipelines.store import StorePipeline
+from tests.conftest import project_crawler
+
+
+def run_pipelines(tmp_path, records, run_id=0):
+    crawler = project_crawler(ENVISION_DATA_DIR=str(tmp_path / "data"))
+    dedup, store = DedupPipeline.from_crawler(crawler), StorePipeline.from_crawler(crawler)
+    kept, dropped = [], []
+    for record in records:
+        try:
+            kept.append(store.process_item(dedup.process_item(record)))
+        except DropItem as exc:
+            dropped.append((record.source, record.source_id, str(exc)))
+    return kept, dropped, crawler.stats
+
+
+def zenodo_v(version_id: int, concept: int = 100) -> DatasetRecord:
+    return DatasetRecord(
+        source="zenodo", source_id=str(version_id), doi=f"10.5281/zenodo.{version_id}",
+        version_of=f"10.5281/zenodo.{concept}", title="v", extra={"version_order": version_id},
+    )
+
+
+def datacite(doi: str) -> DatasetRecord:
+    return DatasetRecord(source="datacite", source_id=doi, doi=f"https://doi.org/{doi.upper()}", title="d")
+
+
+RECORDS = [zenodo_v(101), zenodo_v(103), datacite("10.5281/zenodo.103"), datacite("10.5281/zenodo.100")]
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(4))))
+def test_latest_native_version_wins_whatever_the_order(tmp_path, order):
+    run_pipelines(tmp_path, [RECORDS[i] for i in order])
+    folder = tmp_path / "data" / "metadata"
+    stored = {p.relative_to(folder).as_posix(): json.loads(p.read_text()) for p in folder.rglob("*.json")}
+    canonical = [name for name, rec in stored.items() if not rec.get("duplicate_of")]
+    assert canonical == ["zenodo/103.json"]
+    for name, rec in stored.items():
+        if name != "zenodo/103.json":
+            assert rec["duplicate_of"] == "zenodo:103"
+
+
+def test_drop_has_a_reason_and_counters(tmp_path):
+    kept, dropped, stats = run_pipelines(tmp_path, [zenodo_v(103), datacite("10.5281/zenodo.103")])
+    assert [r.source_id for r in kept] == ["103"]
+    assert dropped[0][2] == "duplicate DOI 10.5281/zenodo.103: datacite:10.5281/zenodo.103 is a copy of zenodo:103"
+    assert stats.get_value("envision/dedup/dropped") == 1
+    assert stats.get_value("envision/dedup/dropped/datacite") == 1
+
+
+def test_later_better_record_supersedes_a_stored_one(tmp_path):
+    _, _, stats = run_pipelines(tmp_path, [datacite("10.5281/zenodo.103"), zenodo_v(103)])
+    assert stats.get_value("envision/dedup/superseded") == 1
+    loser = tmp_path / "data" / "metadata" / "datacite" / "10.5281%2Fzenodo.103.json"
+    assert json.loads(loser.read_text())["duplicate_of"] == "zenodo:103"
+
+
+def test_the_rule_holds_across_runs(tmp_path):
+    run_pipelines(tmp_path, [zenodo_v(103)])
+    _, dropped, _ = run_pipelines(tmp_path, [datacite("10.5281/zenodo.103")])
+    assert dropped and "copy of zenodo:103" in dropped[0][2]
+
+
+def test_a_record_met_twice_in_one_run_is_kept_once(tmp_path):
+    kept, dropped, stats = run_pipelines(tmp_path, [zenodo_v(103), zenodo_v(103)])
+    assert len(kept) == 1 and len(dropped) == 1
+    assert stats.get_value("envision/dedup/repeat_in_run") == 1
+
+
+def test_records_without_doi_pass(tmp_path):
+    kept, _, stats = run_pipelines(tmp_path, [DatasetRecord(source="kaggle", source_id="a/b", title="x")])
+    assert len(kept) == 1
+    assert stats.get_value("envision/dedup/no_doi") == 1

@@ -1,0 +1,31 @@
+import pytest
+
+from envision_spiders.doi import find_dois, normalize_doi, strip_version_suffix
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("10.5281/zenodo.123", "10.5281/zenodo.123"),
+        ("https://doi.org/10.5281/ZENODO.123", "10.5281/zenodo.123"),
+        ("http://dx.doi.org/10.5061/dryad.abc12", "10.5061/dryad.abc12"),
+        ("doi:10.6084/m9.figshare.5.v2", "10.6084/m9.figshare.5.v2"),
+        ("  10.1000/xyz.  ", "10.1000/xyz"),
+        ("10.5061%2Fdryad.abc", "10.5061/dryad.abc"),
+        ("not a doi", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_normalize_doi(raw, expected):
+    assert normalize_doi(raw) == expected
+
+
+def test_figshare_version_suffix_is_stripped_only_at_the_end():
+    assert strip_version_suffix("10.6084/m9.figshare.5.v12") == "10.6084/m9.figshare.5"
+    assert strip_version_suffix("10.6084/m9.figshare.v5x") == "10.6084/m9.figshare.v5x"
+
+
+def test_find_dois_in_text_in_order_without_repeats():
+    text = "See https://doi.org/10.1000/A.1, also doi:10.1000/a.1 and (10.5281/zenodo.9)."
+    assert find_dois(text) == ["10.1000/a.1", "10.5281/zenodo.9"]

@@ -1,0 +1,26 @@
+from envision_spiders.queries import SEARCH_TERMS, pack_terms
+from envision_spiders.spiders.zenodo import render_terms
+
+
+def test_the_shared_set_has_about_47_distinct_terms():
+    assert 40 <= len(SEARCH_TERMS) <= 60
+    assert len({t.lower() for t in SEARCH_TERMS}) == len(SEARCH_TERMS)
+    for must in ("fundus", "optical coherence tomography", "glaucoma", "diabetic retinopathy", "keratoconus"):
+        assert must in SEARCH_TERMS
+
+
+def test_packing_keeps_every_term_once_and_respects_the_limit():
+    groups = pack_terms(SEARCH_TERMS, render_terms, 300)
+    assert len(groups) > 1
+    assert all(len(g) <= 300 for g in groups)
+    joined = " OR ".join(groups)
+    for term in SEARCH_TERMS:
+        assert render_terms([term]) in joined
+
+
+def test_packing_into_one_group_when_it_fits():
+    assert pack_terms(["a b", "c"], render_terms, 10_000) == ['("a" AND "b") OR ("c")']
+
+
+def test_an_oversized_term_still_gets_its_own_group():
+    assert pack_terms(["x" * 50, "y"], render_terms, 10) == [render_terms(["x" * 50]), render_terms(["y"])]
