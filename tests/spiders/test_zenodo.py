@@ -204,3 +204,16 @@ def test_killed_crawl_resumes_and_stores_every_record_once(tmp_path):
     assert unchanged >= before - 25  # at most one page in flight was written without its state mark
     leftovers = list((tmp_path / "data" / "metadata").rglob("*.tmp"))
     assert len(leftovers) <= 1  # a kill mid-write may leave one temp file, never a half record
+
+
+def test_two_crawls_at_once_share_the_state_safely(fake, tmp_path):
+    """Two processes on one data dir (as under scrapyd with max_proc > 1): no lock errors, one file per record."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(lambda n: run_crawl("zenodo", tmp_path, settings=api(fake), name=f"p{n}"), (1, 2)))
+    for run in runs:
+        assert run.returncode == 0, run.log
+        assert "database is locked" not in run.log and "Traceback" not in run.log
+    assert len(stored(tmp_path)) == 60
+    assert sum(r.stats.get("envision/dedup/dropped", 0) for r in runs) == 0
