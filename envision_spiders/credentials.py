@@ -14,6 +14,8 @@ TOKEN_VARIABLES = (
     "ZENODO_ACCESS_TOKEN",
     "FIGSHARE_ACCESS_TOKEN",
     "DRYAD_TOKEN",
+    "DRYAD_CLIENT_ID",  # with DRYAD_CLIENT_SECRET: OAuth2 client credentials -> a 10-hour token
+    "DRYAD_CLIENT_SECRET",
     "OSF_TOKEN",
     "KAGGLE_API_TOKEN",
     "KAGGLE_USERNAME",

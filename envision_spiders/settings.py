@@ -40,6 +40,50 @@ ZENODO_MIN_DATE = "1900-01-01"  # lower bound of the publication_date ranges whe
 ZENODO_PAGE_SIZE_ANONYMOUS = 25
 ZENODO_PAGE_SIZE_TOKEN = 100
 
+# --- Figshare / Kaggle / NIH RePORTER: offset/page paging (spiders/paging.py) -------------
+FIGSHARE_ITEM_TYPE = 3  # Dataset
+FIGSHARE_PAGE_SIZE = 100  # `limit` per search request (schema maximum 1000)
+FIGSHARE_MAX_OFFSET = 1000  # prose docs: 422 past offset 1000 (schema says 5000): the stricter one
+FIGSHARE_QUERY_MAX_LENGTH = 400  # characters of `search_for`; terms are packed into OR-groups
+FIGSHARE_DETAIL_FILES_CAP = 10  # the article detail lists at most this many files: more -> /files
+FIGSHARE_FILES_PAGE_SIZE = 1000  # page_size of /articles/{id}/files (schema maximum 1000)
+KAGGLE_PAGE_SIZE = 20  # the legacy /datasets/list serves a fixed 20 per page
+KAGGLE_MAX_PAGE = 500  # pages past 500 come back empty (10,000-result cap)
+KAGGLE_SORT_BY = "votes"  # hottest|votes|updated|active: votes moves least while we page
+KAGGLE_FILES_PAGE_SIZE = 200  # pageSize of /datasets/list/{owner}/{slug}; nextPageToken is followed
+NEI_PAGE_SIZE = 500  # `limit` (maximum 500)
+NEI_MAX_OFFSET = 14999  # 2024+ clients; older docs 9,999. A 400 past it splits the query instead
+NEI_AGENCIES = ["NEI"]  # IC abbreviations in criteria.agencies
+NEI_SEARCH_FIELD = "projecttitle,terms,abstracttext"
+NEI_SEARCH_OPERATOR = "advanced"  # "advanced": terms packed into boolean groups; "and": one request per term
+NEI_QUERY_MAX_LENGTH = 1000  # characters of search_text per request with the advanced operator
+NEI_MIN_FISCAL_YEAR = 1985  # lower bound of the fiscal-year ranges when a query is split
+
+# --- Dryad / OSF / DataCite: links-following paging (spiders/links_paging.py) --------------
+# Rates are requests per hour; unless DOWNLOAD_DELAY is given with -s, the spider's delay is
+# 3600/rate (the token rate while a token is accepted, the anonymous one after a 401).
+DRYAD_PAGE_SIZE = 100  # per_page of /search and /versions/{id}/files (maximum 100)
+DRYAD_REQUESTS_PER_HOUR = 1800  # anonymous API limit: 30/min
+DRYAD_REQUESTS_PER_HOUR_TOKEN = 14400  # with a bearer token: 240/min
+OSF_PAGE_SIZE = 100  # page[size] (maximum 100, larger is clamped)
+OSF_FILTER_FIELDS = "title,description"  # filter[<fields>]=term (icontains on either field)
+OSF_PROVIDERS = ["osfstorage"]  # storage providers whose file trees are walked
+OSF_DOI_PREFIX = "10.17605/osf.io"  # OSF-minted DOIs are <prefix>/<guid> [A]: claimed for dedup
+OSF_REQUESTS_PER_HOUR = 100  # anonymous throttle (non-cookie-auth)
+OSF_REQUESTS_PER_HOUR_TOKEN = 416  # authenticated: 10,000/day
+DATACITE_PAGE_SIZE = 250  # page[size] (maximum 1000, larger is silently clamped)
+DATACITE_RESOURCE_TYPES = ["dataset"]  # resource-type-id values (comma-joined)
+DATACITE_QUERY_FIELDS = ["titles.title", "descriptions.description", "subjects.subject"]  # [] = all fields
+DATACITE_QUERY_MAX_LENGTH = 1000  # characters of `query` per request (URL-encoded it must stay under URLLENGTH_LIMIT)
+DATACITE_REQUESTS_PER_HOUR = 12000  # identified clients (email in User-Agent/mailto): 1000 per 5 min
+
+# --- portal spider: JS-rendered dataset pages in headless Chromium (docs/portal.md) ------
+# The browser: "" = Debian's /usr/bin/chromium where it exists; "playwright" = Playwright's own build.
+PLAYWRIGHT_CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "")
+ENVISION_PORTALS: dict = {}  # name -> preset (listing, links, next|button, delay, ...); see portals.py
+ENVISION_PORTAL_MAX_PAGES = 50  # listing pages (or button clicks) followed per listing URL
+ENVISION_PORTAL_WAIT_TIMEOUT = 10.0  # seconds to wait for a preset's wait_for / listing links to appear
+
 # --- crawling -----------------------------------------------------------------------------
 USER_AGENT = f"envision-spiders/0.1 (eye-imaging dataset discovery; mailto:{ENVISION_CONTACT_EMAIL})"
 ROBOTSTXT_OBEY = False  # APIs; the portal spider obeys robots.txt in its custom_settings
@@ -59,8 +103,11 @@ ENVISION_BACKOFF_BASE_DELAY = 1.0  # seconds; doubles per attempt (with jitter)
 ENVISION_BACKOFF_MAX_DELAY = 300.0  # a Retry-After above this is not waited for: the request gives up
 ENVISION_MALFORMED_RETRIES = 2  # re-fetches of an API page that is not the JSON expected
 
-EXTENSIONS = {"envision_spiders.extensions.StatsFile": 500}
-ADDONS = {"scrapy_poet.Addon": 300}
+EXTENSIONS = {
+    "envision_spiders.extensions.StatsFile": 500,
+    "envision_spiders.runs.RunLedger": 510,  # crawl_runs table: the weekly schedule's `since`
+}
+ADDONS = {"scrapy_poet.Addon": 300, "envision_spiders.feeds.PortalFeedsAddon": 400}
 SCRAPY_POET_DISCOVER = ["envision_spiders.pages"]
 
 DOWNLOADER_MIDDLEWARES = {
@@ -71,15 +118,42 @@ SPIDER_MIDDLEWARES = {
 }
 ITEM_PIPELINES = {
     "envision_spiders.pipelines.dedup.DedupPipeline": 100,
+    "envision_spiders.pipelines.inspect.ArchiveInspectionPipeline": 300,
+    "envision_spiders.pipelines.classify.ClassifierPipeline": 400,
     "envision_spiders.pipelines.store.StorePipeline": 800,
+    "envision_spiders.pipelines.files.GatedFilesPipeline": 900,  # off unless ENVISION_DOWNLOAD
 }
 # Dedup: these sources index other repositories' records; a repository-native record of the
 # same DOI is canonical over theirs, whichever crawl ran first.
 ENVISION_AGGREGATOR_SOURCES = ["datacite"]
 
+# --- archive inspection: ZIP/TAR listings and image headers by HTTP Range (pipelines/inspect.py)
+ENVISION_INSPECT_ENABLED = True
+ENVISION_INSPECT_MAX_ARCHIVES = 10  # archives inspected per record (the rest: status "skipped")
+ENVISION_INSPECT_MAX_REQUESTS = 24  # HTTP requests per archive, redirect hops included
+ENVISION_INSPECT_MAX_BYTES = 48 * 1024 * 1024  # body bytes per archive
+ENVISION_INSPECT_TAIL_BYTES = 64 * 1024  # first ZIP read: EOCD + comment + ZIP64 records (+ small CDs)
+ENVISION_INSPECT_MAX_CD_BYTES = 32 * 1024 * 1024  # larger central directories are listed in part
+ENVISION_INSPECT_MAX_ENTRIES = 1_000_000  # entries parsed per archive
+ENVISION_INSPECT_SNIFF_COUNT = 8  # image-like entries whose headers are read (0 = no deep sniff)
+ENVISION_INSPECT_SNIFF_BYTES = 16 * 1024  # first bytes read (and inflated) per sniffed entry
+ENVISION_INSPECT_SNIFF_MERGE_GAP = 4 * 1024  # sniff ranges closer than this are read as one
+ENVISION_INSPECT_MULTIRANGE = True  # one multi-range request for the sniffs (falls back per host)
+ENVISION_INSPECT_SAMPLE_NAMES = 20  # entry names kept per archive
+ENVISION_INSPECT_MAX_FILE_NAMES = 200  # record's file_names: own files + archive samples
+ENVISION_INSPECT_TAR_READ_BYTES = 4 * 1024 * 1024  # TAR read-ahead over small members (first read: 64 KiB)
+ENVISION_INSPECT_TAR_GAP_BYTES = 1024 * 1024  # TAR members bigger than this are skipped by a new request
+ENVISION_INSPECT_STREAM_CHUNK_BYTES = 2 * 1024 * 1024  # tar.gz/bz2/xz: compressed bytes per request
+ENVISION_INSPECT_STREAM_PREFIX_BYTES = 8 * 1024 * 1024  # tar.gz/bz2/xz: compressed prefix read at most
+ENVISION_INSPECT_STREAM_MAX_OUTPUT = 256 * 1024 * 1024  # decompressed bytes walked at most
+ENVISION_INSPECT_CONCURRENCY = 4  # archives inspected at once (bounds memory)
+
 # --- feeds: every record of the run, and the EYE_IMAGING subset ---------------------------
+# The portal's contract (docs/operations.md). PortalFeedsAddon merges ENVISION_FEEDS into FEEDS,
+# so `-o/-O` and scrapyd's items_dir (which set FEEDS) add outputs instead of replacing these.
 FEED_EXPORT_ENCODING = "utf-8"
-FEEDS = {
+FEEDS: dict = {}
+ENVISION_FEEDS = {
     "%(data_dir)s/feeds/%(name)s/%(time)s.all.jsonl": {
         "format": "jsonlines",
         "uri_params": "envision_spiders.feeds.uri_params",
@@ -89,4 +163,52 @@ FEEDS = {
         "uri_params": "envision_spiders.feeds.uri_params",
         "item_filter": "envision_spiders.feeds.EyeImagingFilter",
     },
+}
+
+# --- operations: crawlall, scrapyd schedule, portal feed post (docs/operations.md) -------
+ENVISION_RUN_LEDGER = True  # record every crawl in the state DB (crawl_runs)
+# spider -> setting that must be non-empty for `crawlall`/`schedule` to include it unasked
+ENVISION_CRAWLALL_NEEDS = {"portal": "ENVISION_PORTALS"}
+SCRAPYD_URL = "http://127.0.0.1:6800"  # `scrapy schedule` target (basic auth: SCRAPYD_USERNAME/_PASSWORD env)
+SCRAPYD_PROJECT = "envision_spiders"
+ENVISION_SCHEDULE_SETTINGS: dict = {}  # extra K=V settings sent with every scheduled job
+ENVISION_SCHEDULE_OVERLAP_DAYS = 1  # `since` = last clean run's start date minus this
+ENVISION_SCHEDULE_FALLBACK_DAYS = None  # no clean run yet: None = full crawl, N = N days ago
+PORTAL_URL = ""  # the portal's batch endpoint; the PORTAL_URL environment variable wins
+PORTAL_BATCH_SIZE = 100  # records per POST
+PORTAL_TIMEOUT = 60  # seconds per POST
+PORTAL_RETRY_TIMES = 5  # retries of a failed POST (connection error, 408/429/5xx), backoff doubling
+PORTAL_RETRY_BASE_DELAY = 1.0  # seconds
+PORTAL_RETRY_MAX_DELAY = 60.0  # seconds; a longer Retry-After is capped to this
+
+# --- classifier (EYE_IMAGING / NEGATIVE; see docs/classifier.md) --------------------------
+CLASSIFIER_ENABLED = True  # False = scrape only: records are stored without label/probabilities
+CLASSIFIER_MODEL = ""  # "" = packaged all-MiniLM-L6-v2 (offline); or a local dir / HuggingFace id
+CLASSIFIER_HEAD = ""  # "" = packaged head (envision_spiders/classifier/assets/head.json)
+CLASSIFIER_BATCH_SIZE = 64  # items scored together by the pipeline
+CLASSIFIER_MAX_WAIT = 2.0  # seconds an item waits for its batch to fill
+CLASSIFIER_MAX_LENGTH = 32  # encoder tokens per record (the head was trained with this; see docs/classifier.md)
+CLASSIFIER_ENCODE_BATCH_SIZE = 32  # texts per encoder forward pass (length-sorted)
+CLASSIFIER_THREADS = 2  # torch threads for inference; 0 = torch's default
+CLASSIFIER_QUANTIZE = True  # int8 dynamic quantisation of the encoder's linear layers
+
+# --- gated downloads (pipelines/files.py, `scrapy download`; see docs/downloads.md) ------
+# Files of EYE_IMAGING records with confidence >= threshold, open access only. FILES_STORE,
+# when unset, is {ENVISION_DATA_DIR}/downloads.
+ENVISION_DOWNLOAD = False  # off: the pipeline raises NotConfigured
+ENVISION_DOWNLOAD_THRESHOLD = 0.80
+ENVISION_DOWNLOAD_CHUNK_THRESHOLD = 16 * 1024 * 1024  # bigger (or unknown size): fetched in ranges
+ENVISION_DOWNLOAD_CHUNK_SIZE = 8 * 1024 * 1024  # bytes per Range request
+ENVISION_DOWNLOAD_RANGES_IN_FLIGHT = 4  # per file; memory ~ chunk size x this x 2
+ENVISION_DOWNLOAD_MAX_WHOLE_BODY = 64 * 1024 * 1024  # a server ignoring Range: whole body only up to this
+ENVISION_DOWNLOAD_MAX_RECORD_BYTES = 0  # a record with more bytes of open files is skipped (0 = no limit)
+ENVISION_DOWNLOAD_MAX_TOTAL_BYTES = 0  # bytes fetched per crawl, reserved record by record (0 = no limit)
+ENVISION_DOWNLOAD_CONCURRENCY_PER_HOST = 4  # file requests in flight per host (Scrapy's slot limits apply too)
+ENVISION_DOWNLOAD_CONCURRENCY = 16  # file requests in flight overall
+ENVISION_DOWNLOAD_REVERIFY = False  # re-hash files already complete before skipping them on a rerun
+# Tokens sent with file requests, only to the host of the source's API (a redirect to another
+# host drops them: Scrapy's RedirectMiddleware). Secret names are read via credentials.get_secret.
+ENVISION_DOWNLOAD_AUTH = {
+    "zenodo": {"secret": "ZENODO_ACCESS_TOKEN", "scheme": "Bearer", "api_url_setting": "ZENODO_API_URL"},
+    "osf": {"secret": "OSF_TOKEN", "scheme": "Bearer", "api_url_setting": "OSF_API_URL"},
 }

@@ -35,7 +35,10 @@ class CrawlResult:
 
 
 def scrapy_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.endswith(("_TOKEN", "_KEY")) and k != "KAGGLE_USERNAME"}
+    # no credential of the developer's shell may leak into a test crawl
+    from envision_spiders.credentials import TOKEN_VARIABLES
+
+    env = {k: v for k, v in os.environ.items() if k not in TOKEN_VARIABLES and not k.endswith(("_TOKEN", "_KEY"))}
     env.update(OFFLINE_ENV)
     env["PYTHONPATH"] = str(PROJECT_ROOT)
     env.update(extra or {})
@@ -62,7 +65,8 @@ def run_crawl(
         "ENVISION_DATA_DIR": str(tmp_path / "data"),
         "ENVISION_STATS_FILE": str(stats_file),
         "DOWNLOAD_DELAY": 0,
-        "CLASSIFIER_ENABLED": False,
+        "CLASSIFIER_ENABLED": False,  # tests that exercise them turn these on
+        "ENVISION_INSPECT_ENABLED": False,
         "LOG_LEVEL": "INFO",
         **(settings or {}),
     }

@@ -2,7 +2,7 @@
 
 Scrapy's RetryMiddleware re-sends at once, which turns a rate limit into a 429 storm. Here a
 429/503 pauses every request to that host until the server's ``Retry-After`` (or
-``X-RateLimit-Reset``, or ``base * 2**attempt`` with jitter) has passed, then retries. After
+``X-RateLimit-Reset``/``RateLimit-Reset``, or ``base * 2**attempt`` with jitter) has passed, then retries. After
 ``ENVISION_BACKOFF_MAX_RETRIES`` attempts, or when the server asks for a wait longer than
 ``ENVISION_BACKOFF_MAX_DELAY``, the request gives up with a logged error and the response goes
 on to HttpErrorMiddleware. Per-request opt-out: ``meta["dont_retry"] = True``.
@@ -40,7 +40,8 @@ def retry_after_seconds(response: Response, now: float | None = None) -> float |
                 return max(0.0, parsedate_to_datetime(text).timestamp() - now)
             except (TypeError, ValueError):
                 pass
-    reset = response.headers.get(b"X-RateLimit-Reset")
+    # Zenodo sends X-RateLimit-Reset; Dryad the unprefixed RateLimit-Reset (both epoch seconds)
+    reset = response.headers.get(b"X-RateLimit-Reset") or response.headers.get(b"RateLimit-Reset")
     if reset:
         try:
             reset_at = float(reset.decode("latin-1").strip())

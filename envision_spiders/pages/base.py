@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 from w3lib.html import remove_tags, replace_entities
-from web_poet import field
+from web_poet import WebPage, field
 from web_poet.pages import Extractor
 from web_poet.utils import cached_method
 
@@ -114,3 +114,33 @@ class RecordExtractor(Extractor[DatasetRecord], skip_nonitem_fields=False):
             known = [s for s in sizes if s is not None]
             return round(sum(known) / 1e6, 3) if known else None
         return round(sum(sizes) / 1e6, 3)
+
+
+@attrs.define
+class JsonArrayPage(WebPage):
+    """An API page that is a bare JSON array with no paging metadata (Figshare search, Kaggle
+    list). ``count`` is every entry, readable or not (a short page is the last one);
+    ``entries()`` the readable ones and a description of each other. Subclasses override
+    ``problem(entry)``."""
+
+    @cached_method
+    def _items(self) -> list[Any]:
+        return json_body(self.response, expect=list)
+
+    @property
+    def count(self) -> int:
+        return len(self._items())
+
+    def problem(self, entry: Any) -> str | None:
+        """Why ``entry`` cannot be used, or None."""
+        return None if isinstance(entry, dict) else "not an object"
+
+    def entries(self) -> tuple[list[dict[str, Any]], list[str]]:
+        good, problems = [], []
+        for n, entry in enumerate(self._items()):
+            problem = self.problem(entry)
+            if problem:
+                problems.append(f"entry {n}: {problem}")
+            else:
+                good.append(entry)
+        return good, problems

@@ -85,7 +85,7 @@ class FakeAPI:
                         reply = handler(call, match)
                     except Exception as exc:  # a bug in the fake must show up, not hang the crawl
                         reply = Reply(599, f"fake server error: {exc!r}".encode())
-                call.status = reply.status
+                call.status = 0 if reply.drop else reply.status
                 return reply
         return Reply(404, b'{"message": "not found"}', {"Content-Type": "application/json"})
 

@@ -28,7 +28,7 @@ import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pytest
 
@@ -159,7 +159,7 @@ class NginxServer:
         return path.read_text() if path.exists() else ""
 
     # --- process -----------------------------------------------------------------------
-    def start(self, timeout: float = 10.0) -> NginxServer:
+    def start(self, timeout: float = 10.0) -> Self:
         self.root.mkdir(parents=True, exist_ok=True)
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -211,10 +211,10 @@ class NginxServer:
             self._proc.stderr.close()
         self._proc = None
 
-    def __enter__(self) -> NginxServer:
+    def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
 

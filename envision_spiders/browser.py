@@ -1,0 +1,166 @@
+"""Headless Chromium through scrapy-playwright: the settings preset, the browser path, what
+the browser may skip, and clicking through button-paged listings.
+
+Only requests with ``meta["playwright"] = True`` reach the browser; every other request of
+a spider using this preset (robots.txt, APIs) keeps Scrapy's plain HTTP handler.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
+from scrapy.settings import BaseSettings
+
+PLAYWRIGHT_HANDLER = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DEFAULT_CHROMIUM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+BUNDLED = "playwright"  # PLAYWRIGHT_CHROMIUM_PATH value: use Playwright's own browser build
+PATH_SETTING = "PLAYWRIGHT_CHROMIUM_PATH"
+# What a dataset page never needs to show its metadata: aborted before they are fetched.
+ABORTED_RESOURCE_TYPES = frozenset({"image", "font", "media"})
+
+# alltheplaces-style preset: merged into a spider's custom_settings.
+PLAYWRIGHT_SETTINGS: dict[str, Any] = {
+    "DOWNLOAD_HANDLERS": {"http": PLAYWRIGHT_HANDLER, "https": PLAYWRIGHT_HANDLER},
+    "PLAYWRIGHT_BROWSER_TYPE": "chromium",
+    "PLAYWRIGHT_ABORT_REQUEST": "envision_spiders.browser.abort_request",
+    "PLAYWRIGHT_MAX_CONTEXTS": 1,
+    "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": 4,
+    "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": 30_000,  # ms
+    # browsers ask for HTML (the project default asks APIs for JSON)
+    "DEFAULT_REQUEST_HEADERS": {
+        "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        "Accept-Language": "en",
+    },
+}
+
+
+def abort_request(request: Any) -> bool:
+    """``PLAYWRIGHT_ABORT_REQUEST``: skip images, fonts and media."""
+    return request.resource_type in ABORTED_RESOURCE_TYPES
+
+
+@dataclass(frozen=True)
+class BrowserConfig:
+    """The browser to launch, from ``PLAYWRIGHT_CHROMIUM_PATH`` (default: env ``CHROMIUM_PATH``,
+    else Debian's ``/usr/bin/chromium`` where it exists). Parsed once, in ``update_settings``."""
+
+    executable_path: str | None  # None: Playwright's own build (PLAYWRIGHT_CHROMIUM_PATH=playwright)
+    configured: bool  # the path was set explicitly (not found by looking at the defaults)
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> BrowserConfig:
+        value = (settings.get(PATH_SETTING) or "").strip()
+        if value == BUNDLED:
+            return cls(None, True)
+        if value:
+            return cls(value, True)
+        found = next((p for p in DEFAULT_CHROMIUM_PATHS if os.path.exists(p)), DEFAULT_CHROMIUM_PATHS[0])
+        return cls(found, False)
+
+    def problem(self) -> str | None:
+        """Why this browser cannot be launched, in words that name the setting; None if it can."""
+        path = self.executable_path
+        if path is None or (os.path.isfile(path) and os.access(path, os.X_OK)):
+            return None
+        where = f"{PATH_SETTING} / env CHROMIUM_PATH = {path!r}" if self.configured else (
+            f"{PATH_SETTING} is not set and none of {', '.join(DEFAULT_CHROMIUM_PATHS)} exists"
+        )
+        state = "is not an executable file" if os.path.exists(path) else "does not exist"
+        return (
+            f"Chromium not found ({where}; the path {state}). Install Debian's chromium "
+            f"(scripts/install.sh), or set -s {PATH_SETTING}=/path/to/chromium (or env CHROMIUM_PATH), "
+            f"or {PATH_SETTING}={BUNDLED} to use a browser installed by `playwright install chromium`."
+        )
+
+    def launch_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"headless": True, "args": list(CHROMIUM_ARGS)}
+        if self.executable_path:
+            options["executable_path"] = self.executable_path
+        return options
+
+
+def apply_playwright_settings(settings: BaseSettings, priority: str = "spider") -> None:
+    """Merge the preset and the launch options into a crawler's settings (from a spider's
+    ``update_settings``, before the crawl); settings given with higher priority (``-s``) win."""
+    settings.setdict(PLAYWRIGHT_SETTINGS, priority=priority)
+    settings.set("PLAYWRIGHT_LAUNCH_OPTIONS", BrowserConfig.from_settings(settings).launch_options(), priority=priority)
+
+
+def launch_problem(settings: BaseSettings) -> str | None:
+    """Why the browser of the effective ``PLAYWRIGHT_LAUNCH_OPTIONS`` cannot start (naming the
+    setting), or None. Checked before anything is launched."""
+    path = settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS").get("executable_path")
+    configured = bool((settings.get(PATH_SETTING) or "").strip())
+    return BrowserConfig(path, configured).problem()
+
+
+# --- button paging ----------------------------------------------------------------------
+
+# Signature of the listing's dataset links (CSS, or XPath when the selector starts with / or ( ):
+# a click has paged when it changes.
+_LINKS_SIGNATURE_JS = """
+(selector) => {
+  let nodes = [];
+  if (/^[\\/(]/.test(selector)) {
+    const found = document.evaluate(selector, document, null, XPathResult.ORDERED_NODE_SNAPSHOT_TYPE, null);
+    for (let i = 0; i < found.snapshotLength; i++) nodes.push(found.snapshotItem(i));
+  } else {
+    nodes = Array.from(document.querySelectorAll(selector));
+  }
+  return nodes.map(n => (n.getAttribute && n.getAttribute('href')) || n.textContent || '').join('\\n');
+}
+"""
+
+
+def is_xpath(selector: str) -> bool:
+    return selector.lstrip().startswith(("/", "(", "./"))
+
+
+async def click_through(page: Any, button: str, links: str, max_clicks: int, timeout_ms: float) -> list[str]:
+    """A ``PageMethod`` callable: the page's HTML, then again after each click of ``button``
+    that changed the dataset links (``links``), until the button is gone, disabled, hidden,
+    a click changes nothing within ``timeout_ms``, or ``max_clicks`` is reached.
+
+    Works for "next page" buttons (links replaced) and "load more" buttons (links added);
+    the spider reads every snapshot, so no listing page is lost to a replacement.
+    """
+    locator = page.locator(f"xpath={button}" if is_xpath(button) else button)
+    snapshots = [await page.content()]
+    for _ in range(max_clicks):
+        target = locator.first
+        if not await target.count() or not await target.is_visible() or not await target.is_enabled():
+            break
+        if await target.get_attribute("aria-disabled") == "true":
+            break
+        before = await page.evaluate(_LINKS_SIGNATURE_JS, links)
+        await target.click()
+        try:
+            await page.wait_for_function(
+                f"([s, b]) => ({_LINKS_SIGNATURE_JS})(s) !== b", arg=[links, before], timeout=timeout_ms
+            )
+        except PlaywrightTimeoutError:  # the click paged nothing: the last page
+            break
+        snapshots.append(await page.content())
+    return snapshots
+
+
+async def wait_for(page: Any, selector: str, timeout_ms: float) -> bool:
+    """A ``PageMethod`` callable: wait until ``selector`` (CSS or XPath) is in the DOM; False
+    (not an error) when it does not appear in time, so an empty page is still read."""
+    locator = page.locator(f"xpath={selector}" if is_xpath(selector) else selector).first
+    try:
+        await locator.wait_for(state="attached", timeout=timeout_ms)
+    except PlaywrightTimeoutError:
+        return False
+    return True

@@ -1,0 +1,227 @@
+"""Explicit evidence features that sit beside the sentence embedding in the head.
+
+Two families, both cheap (regular expressions and counting):
+
+* lexicon groups over the full text (the encoder only sees the first tokens): eye anatomy,
+  eye-imaging modalities, and the signals of the hard negatives -- visual function tests,
+  questionnaires, eye tracking, genomics, electrophysiology, software, trained models,
+  non-eye imaging and the "iris flower" kind of trap;
+* file evidence: image / DICOM / video / code / model-weight / table / genomics file counts,
+  what archive inspection found inside archives, DICOM modalities, and eye words in file names.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from envision_spiders.classifier.text import (
+    ARCHIVE_EXTENSIONS,
+    CODE_EXTENSIONS,
+    GENOMICS_EXTENSIONS,
+    IMAGE_EXTENSIONS,
+    MEDICAL_EXTENSIONS,
+    MODEL_EXTENSIONS,
+    TABLE_EXTENSIONS,
+    VIDEO_EXTENSIONS,
+    archive_extension_counts,
+    archive_images_of,
+    extension,
+    file_names_of,
+    lexical_text,
+    names_text,
+    strip_html,
+)
+
+_LEXICON: dict[str, str] = {
+    "eye_anatomy": r"retina\w*|fund(us|i)\b|macula\w*|fovea\w*|optic (disc|disk|nerve)|cornea\w*|choroid\w*|"
+    r"sclera\w*|conjunctiv\w*|vitreous|photoreceptor\w*|\brpe\b|ophthalm\w*|ocular|\beyes?\b|eyelid\w*|"
+    r"glaucoma\w*|diabetic retinopathy|macular degeneration|\bamd\b|keratoconus|myopi\w*|cataract\w*|uveitis|"
+    r"drusen|retinopathy|papill\w*|trabecular|lens opacit\w*|keratitis|pterygium",
+    "eye_imaging_modality": r"fundus (photo\w*|image\w*|camera\w*|picture\w*|autofluorescence)|\boct\b|\bocta\b|"
+    r"\boct-a\b|optical coherence tomograph\w*|angiogra\w*|fluorescein|indocyanine|\bicga?\b|\bslo\b|"
+    r"scanning laser ophthalmoscop\w*|adaptive optics|slit[- ]?lamp|anterior segment|corneal topograph\w*|"
+    r"pentacam|confocal (scanning )?microscop\w*|specular microscop\w*|retinograph\w*|retinal (image|photo|scan)\w*|"
+    r"fundoscop\w*|ophthalmoscop\w*|b-scans?|en face|widefield|wide-field|optos|spectralis|topcon|cirrus|"
+    r"meibograph\w*|retcam|color fundus|colour fundus|\bcfp\b|\bfaf\b|\bsd-oct\b|\bss-oct\b|retinal camera|"
+    r"eye (image|photo)\w*|ocular (image|photo|surface image)\w*|gonioscop\w*|biomicroscop\w*|"
+    r"(cataract|vitreoretinal|ophthalmic|eye) surg\w* video\w*|phacoemulsification",
+    "image_words": r"\bimages?\b|imaging|photograph\w*|\bphotos?\b|\bscans?\b|\bscanned\b|volumes?\b|videos?\b|frames?\b|"
+    r"segmentation|annotat\w*|\bmasks?\b|pixel\w*|resolution|\bdicom\b|\bpng\b|\bjpe?g\b|\btiff?\b|microscop\w*|camera",
+    "dataset_words": r"dataset|data set|database|\bcollection\b|benchmark|images were (acquired|collected|captured)|"
+    r"training set|test set|challenge",
+    "neg_visual_function": r"visual fields?|perimetr\w*|humphrey|visual acuit\w*|contrast sensitivit\w*|\betdrs letters?\b|"
+    r"logmar|refracti\w*|intraocular pressure|tonometr\w*|\biop\b|stereo ?acuity|colou?r vision|psychophysic\w*|"
+    r"reading speed|dark adaptation|microperimetr\w*",
+    "neg_questionnaire": r"questionnaire\w*|survey\w*|interview\w*|quality of life|vfq|patient[- ]reported|likert|"
+    r"respondents?|focus groups?|qualitative",
+    "neg_eye_tracking": r"eye[- ]?track\w*|gaze|fixations?\b|saccad\w*|eye movements?|pupil\w*|tobii|eyelink|blink\w*|"
+    r"smooth pursuit|vergence|oculomotor|nystagmus",
+    "neg_genomics": r"\bgenes?\b|genom\w*|\bgwas\b|\bsnps?\b|sequencing|rna-?seq|scrna|transcriptom\w*|exome|"
+    r"\bvariants?\b|gene expression|methylation|proteom\w*|metabolom\w*|single[- ]cell|\bfastq\b|\bvcf\b|"
+    r"genotyp\w*|allele\w*|mutation\w*|\bmirna\b|chip-seq|atac",
+    "neg_electrophys": r"\berg\b|electroretinogra\w*|\bvep\b|evoked potential\w*|\beeg\b|electrophysiolog\w*|"
+    r"patch[- ]clamp|spike\w*|multi-?electrode|\bmea\b|recordings?\b|action potential\w*|\bmeg\b",
+    "neg_clinical": r"clinical trial|randomi[sz]ed|case report form|spreadsheet|tabular|\bcsv\b|statistical analys\w*|"
+    r"demographic\w*|outcome measures?|supplementary table\w*|\bspss\b|regression|cohort|prevalence|incidence|"
+    r"epidemiolog\w*|cost-effective\w*|meta-analys\w*|systematic review",
+    "neg_software": r"software|source code|\bcode\b|toolbox|\bpackage\b|librar(y|ies)|implementation|github|"
+    r"\bplugin\b|\bapp\b|\bapi\b|python|matlab|scripts?\b|\bgui\b|web application|open-source tool",
+    "neg_model": r"pre-?trained|trained models?|model weights|\bweights\b|checkpoints?|\bonnx\b|\.pth\b|\.h5\b|"
+    r"neural network weights|model files?",
+    "non_eye_imaging": r"chest|x-?rays?|radiograph\w*|\bct\b|computed tomograph\w*|\bmri\b|magnetic resonance|\bbrain\b|"
+    r"lungs?\b|dermoscop\w*|skin lesion\w*|melanoma|histopatholog\w*|whole[- ]slide|mammogra\w*|echocardiogra\w*|"
+    r"endoscop\w*|colonoscop\w*|dental|teeth|knee|liver|kidney|prostate|breast|\bpet\b|cardiac|ultrasound|"
+    r"pathology slides?|covid|pneumonia|tumou?r",
+    "trap": r"iris (flower|setosa|versicolou?r|virginica|species|plant)|setosa|fisher'?s iris|fish-?eye|"
+    r"eye of the (storm|hurricane)|bird'?s[- ]eye|eye-catching|private eye|compound eyes? of|evil eye|"
+    r"naked eye|eye ?wall|potato eye",
+    "grant_words": r"\bgrant\b|\baward\b|specific aims?|\baims?\b|we propose|\br01\b|\bu01\b|\bk23\b|\bp30\b|"
+    r"this proposal|funding|principal investigator|hypothesis|project period",
+    "animal": r"\bmouse\b|\bmice\b|\brats?\b|zebrafish|primate\w*|macaque\w*|rabbits?|\bdogs?\b|canine|animal\w*|"
+    r"porcine|murine|drosophila|\bpigs?\b|non-human",
+    "neg_publication": r"review|systematic review|meta-analys\w*|perspective|editorial|commentary|book chapter|"
+    r"lecture\w*|slides|tutorial|overview|preprint|conference abstract|poster",
+    "neg_molecular": r"lipidom\w*|molecular|western blot\w*|qpcr|rt-pcr|elisa|mass spectrometr\w*|hplc|cytokine\w*|"
+    r"biochemi\w*|enzym\w*|assays?\b|flow cytometr\w*|knockout|pharmacokinetic\w*|drug release",
+    "no_images": r"no images|does not (contain|include) (any )?images|images (are|were) not (included|shared|provided)|"
+    r"code only|without (the )?(image )?data|data not included|available (up)?on request",
+}
+# every term starts at a word boundary; factoring the \b out of the alternation lets the
+# regex engine skip mid-word positions (2-3x faster on 1,000-character descriptions)
+_LEXICON_RE = {name: re.compile(r"\b(?:" + pattern + ")") for name, pattern in _LEXICON.items()}
+
+_EYE_NAME_RE = re.compile(
+    r"fundus|\boct\b|octa|oct\d|retina\w*|cornea\w*|\beyes?\b|slit|angio\w*|drusen|glaucoma|macula\w*|"
+    r"optic disc|\bdr\b|\bamd\b|\bdme\b|\bcnv\b|b-?scan|bscan|fovea|refuge|messidor|eyepacs|idrid|aptos|"
+    r"\bdrive\b|stare|chase|\bfaf\b|\bslo\b|ophthal\w*|ocular|iris"
+)
+_NON_EYE_NAME_RE = re.compile(r"x-?ray|chest|\bmri\b|brain|\bct\b|skin|histo\w*|lung|mammo\w*|covid|pneumonia|tumou?r")
+_EYE_MODALITIES = frozenset({"OP", "OPT", "OPM", "OPV", "OAM", "OPTBSV", "OPTENF", "IVOCT", "SC"})
+_EYE_BODY_PARTS = frozenset({"EYE", "RETINA", "CORNEA", "EYEBALL", "OPTIC NERVE"})
+
+FEATURE_NAMES: tuple[str, ...] = (
+    *(f"title_{g}" for g in _LEXICON),
+    *(f"text_{g}" for g in _LEXICON),
+    "is_grant",
+    "is_software_kind",
+    "has_description",
+    "files_total",
+    "files_image",
+    "files_medical",
+    "files_video",
+    "files_code",
+    "files_model",
+    "files_table",
+    "files_genomics",
+    "files_archive",
+    "share_image_like",
+    "share_code_model",
+    "names_eye_words",
+    "names_non_eye_words",
+    "inside_images",
+    "inside_medical",
+    "inside_code_model",
+    "inside_table",
+    "dicom_eye",
+    "dicom_other",
+)
+
+
+def _cap(n: float, top: float) -> float:
+    return min(float(n), top) / top
+
+
+def _log(n: float) -> float:
+    return math.log1p(max(float(n), 0.0)) / math.log1p(10000.0)
+
+
+def _count_exts(exts: list[str], family: frozenset[str]) -> int:
+    return sum(1 for e in exts if e in family)
+
+
+def evidence_features(record: Mapping[str, Any]) -> np.ndarray:
+    """The feature vector of one record (order: ``FEATURE_NAMES``), values in [0, 1]."""
+    title = strip_html(record.get("title")).lower()
+    text = lexical_text(record)
+    values: list[float] = [1.0 if _LEXICON_RE[g].search(title) else 0.0 for g in _LEXICON]
+    values += [_cap(len(_LEXICON_RE[g].findall(text)), 4.0) for g in _LEXICON]
+
+    kind = str(record.get("kind") or "").lower()
+    values += [float(kind == "grant"), float(kind in {"software", "model"}), float(bool(record.get("description")))]
+
+    names = file_names_of(record)
+    exts = [extension(n) for n in names]
+    for t in record.get("file_types") or []:
+        if isinstance(t, str) and not names:
+            exts.append(t.lower() if t.startswith(".") else "." + t.lower())
+    n_files = max(len(exts), _int(record.get("file_count")))
+    n_img = max(_count_exts(exts, IMAGE_EXTENSIONS), _int(record.get("img_count")))
+    n_med = max(_count_exts(exts, MEDICAL_EXTENSIONS), _int(record.get("medical_count")))
+    n_vid = _count_exts(exts, VIDEO_EXTENSIONS)
+    n_code = _count_exts(exts, CODE_EXTENSIONS)
+    n_model = _count_exts(exts, MODEL_EXTENSIONS)
+    n_table = _count_exts(exts, TABLE_EXTENSIONS)
+    n_gen = max(_count_exts(exts, GENOMICS_EXTENSIONS), _int(record.get("genomics_count")))
+    n_arch = max(_count_exts(exts, ARCHIVE_EXTENSIONS), _int(record.get("archive_count")))
+    inside = archive_extension_counts(record)
+    in_img = sum(n for e, n in inside.items() if e in IMAGE_EXTENSIONS)
+    in_med = sum(n for e, n in inside.items() if e in MEDICAL_EXTENSIONS)
+    in_code = sum(n for e, n in inside.items() if e in CODE_EXTENSIONS or e in MODEL_EXTENSIONS)
+    in_table = sum(n for e, n in inside.items() if e in TABLE_EXTENSIONS)
+    total_known = n_files + sum(inside.values())
+    image_like = n_img + n_med + n_vid + in_img + in_med
+    code_model = n_code + n_model + in_code
+    inside_names = []
+    for archive in record.get("archive_contents") or []:
+        if isinstance(archive, Mapping):
+            inside_names.append(str(archive.get("name") or ""))
+            inside_names.extend(str(s) for s in archive.get("sample_names") or [] if isinstance(s, str))
+    all_names = names_text(names + inside_names)
+    dicom_eye = dicom_other = 0
+    for image in archive_images_of(record):
+        modality = str(image.get("modality") or "").upper()
+        body = str(image.get("body_part") or "").upper()
+        if modality in _EYE_MODALITIES or body in _EYE_BODY_PARTS:
+            dicom_eye += 1
+        elif modality or body:
+            dicom_other += 1
+    values += [
+        _log(n_files),
+        _log(n_img),
+        _log(n_med),
+        _log(n_vid),
+        _log(n_code),
+        _log(n_model),
+        _log(n_table),
+        _log(n_gen),
+        _log(n_arch),
+        image_like / total_known if total_known else 0.0,
+        code_model / total_known if total_known else 0.0,
+        _cap(len(_EYE_NAME_RE.findall(all_names)), 4.0),
+        _cap(len(_NON_EYE_NAME_RE.findall(all_names)), 4.0),
+        _log(in_img),
+        _log(in_med),
+        _log(in_code),
+        _log(in_table),
+        _cap(dicom_eye, 4.0),
+        _cap(dicom_other, 4.0),
+    ]
+    return np.asarray(values, dtype=np.float32)
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def feature_matrix(records: list[Mapping[str, Any]]) -> np.ndarray:
+    if not records:
+        return np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
+    return np.stack([evidence_features(r) for r in records])

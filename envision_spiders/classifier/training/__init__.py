@@ -1,0 +1,1 @@
+"""The labelled records (records.jsonl) and how they are built (build.py)."""

@@ -1,0 +1,333 @@
+"""Fetching one file through Scrapy's downloader, whole or in fixed-size ranges, with bounded memory.
+
+Every byte goes through ``crawler.engine.download_async`` (downloader middlewares, retries,
+backoff, redirects, stats apply). A ranged download writes each chunk at its offset into
+``<name>.part`` and records finished chunks in ``<name>.part.json`` (URL, size, chunk size,
+validator), so a killed crawl resumes from what is on disk. Chunks after the first carry
+``If-Range`` with the first response's strong ETag (or Last-Modified): a 200 instead of 206
+means the file changed mid-way, and the download restarts once from zero. Hashes are computed
+in file order while chunks arrive (out-of-order chunks wait in memory, at most
+``ranges_in_flight`` of them), so no second pass over the file is needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scrapy import Request
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DownloadCancelledError
+from scrapy.http import Response
+from scrapy.http.request import NO_CALLBACK
+from scrapy.utils.datatypes import SequenceExclude
+from scrapy.utils.httpobj import urlparse_cached
+
+from envision_spiders.archives.httprange import RangeHeaderError, parse_content_range
+from envision_spiders.downloads.gate import Checksum, MultiHasher, verify
+from envision_spiders.downloads.paths import PART_SUFFIX, SIDECAR_SUFFIX
+from envision_spiders.downloads.ranges import (
+    Progress,
+    if_range_value,
+    load_progress,
+    plan_chunks,
+    save_progress,
+    strong_validator,
+)
+
+logger = logging.getLogger(__name__)
+
+# every status reaches us except 3xx, which RedirectMiddleware follows (it drops Authorization
+# when the redirect leaves the origin: scheme, host or port differ)
+NON_REDIRECT_STATUSES = SequenceExclude(range(300, 400))
+
+
+class DownloadFailed(Exception):
+    """A file could not be fetched or verified; the message goes into the manifest."""
+
+
+class _ChangedMidway(Exception):
+    pass
+
+
+@dataclass
+class FetchConfig:
+    chunk_size: int
+    chunk_threshold: int
+    ranges_in_flight: int
+    max_whole_body: int
+    fsync: bool = False
+
+
+@dataclass
+class Fetched:
+    size: int
+    digests: dict[str, str]
+    verification: str
+    bytes_fetched: int
+    mode: str  # "whole" | "ranged" | "ranged-resumed" | "whole-fallback"
+
+
+def part_paths(dest: Path) -> tuple[Path, Path]:
+    return dest.with_name(dest.name + PART_SUFFIX), dest.with_name(dest.name + SIDECAR_SUFFIX)
+
+
+def discard(*paths: Path) -> None:
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+class HostLimiter:
+    """At most ``per_host`` requests in flight per host and ``total`` overall (file downloads only)."""
+
+    def __init__(self, per_host: int, total: int) -> None:
+        self._per_host = defaultdict(lambda: asyncio.Semaphore(per_host))
+        self._total = asyncio.Semaphore(total)
+
+    @contextlib.asynccontextmanager
+    async def slot(self, request: Request) -> AsyncIterator[None]:
+        host = urlparse_cached(request).netloc
+        async with self._total, self._per_host[host]:
+            yield
+
+
+class FileFetcher:
+    """Fetches one file per call; shared by all files of a crawl (limits, stats)."""
+
+    def __init__(self, crawler: Crawler, config: FetchConfig, limiter: HostLimiter) -> None:
+        self.crawler = crawler
+        self.config = config
+        self.limiter = limiter
+        self.stats = crawler.stats
+
+    # --- requests ------------------------------------------------------------------------
+    def derive(self, base: Request, maxsize: int, headers: dict[str, str] | None = None) -> Request:
+        meta = {
+            **base.meta,
+            "handle_httpstatus_list": NON_REDIRECT_STATUSES,
+            "download_maxsize": maxsize,
+            "download_warnsize": 0,
+        }
+        meta.pop("handle_httpstatus_all", None)
+        merged = {k.decode(): b", ".join(v).decode("latin-1") for k, v in base.headers.items()}
+        merged.update(headers or {})
+        return Request(base.url, headers=merged, meta=meta, callback=NO_CALLBACK, dont_filter=True)
+
+    async def download(self, request: Request) -> Response:
+        async with self.limiter.slot(request):
+            response = await self.crawler.engine.download_async(request)
+        self.stats.inc_value("envision/download/requests")
+        self.stats.inc_value(f"envision/download/response_status/{response.status}")
+        self.stats.inc_value("envision/download/bytes_received", len(response.body))
+        return response
+
+    # --- whole body ----------------------------------------------------------------------
+    async def fetch_whole_response(self, base: Request, size: int | None) -> Response:
+        maxsize = max(self.config.chunk_threshold, size or 0) + 1
+        response = await self.download(self.derive(base, maxsize))
+        if response.status != 200:
+            raise DownloadFailed(f"HTTP {response.status}")
+        return response
+
+    async def persist_body(
+        self, body: bytes, dest: Path, repository: Checksum | None, expected_size: int | None, mode: str
+    ) -> Fetched:
+        """Write a whole body to ``.part``, hash, verify, then rename into place."""
+        part, sidecar = part_paths(dest)
+
+        def write() -> dict[str, str]:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            hasher = MultiHasher(repository)
+            hasher.update(body)
+            with open(part, "wb") as fh:
+                fh.write(body)
+                if self.config.fsync:
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            return hasher.hexdigests()
+
+        digests = await asyncio.to_thread(write)
+        return self._finish(part, sidecar, dest, digests, len(body), repository, expected_size, len(body), mode)
+
+    def _finish(
+        self,
+        part: Path,
+        sidecar: Path,
+        dest: Path,
+        digests: dict[str, str],
+        size: int,
+        repository: Checksum | None,
+        expected_size: int | None,
+        fetched: int,
+        mode: str,
+    ) -> Fetched:
+        ok, verification = verify(digests, size, repository, expected_size)
+        if not ok:
+            discard(part, sidecar)  # never leave a bad file looking complete, nor resume from it
+            self.stats.inc_value("envision/download/checksum_mismatch")
+            raise DownloadFailed(verification)
+        os.replace(part, dest)
+        discard(sidecar)
+        return Fetched(size, digests, verification, fetched, mode)
+
+    # --- ranged --------------------------------------------------------------------------
+    async def fetch_ranged(
+        self, base: Request, dest: Path, size: int | None, repository: Checksum | None
+    ) -> Fetched:
+        part, sidecar = part_paths(dest)
+        for attempt in (1, 2):
+            try:
+                return await self._ranged_attempt(base, dest, part, sidecar, size, repository)
+            except _ChangedMidway as exc:
+                self.stats.inc_value("envision/download/changed_midway")
+                discard(part, sidecar)
+                logger.warning("%s changed on the server during the download (%s); attempt %d", base.url, exc, attempt)
+        raise DownloadFailed("the file changed on the server during the download, twice")
+
+    def _range_request(self, base: Request, start: int, end: int, validator: dict[str, str]) -> Request:
+        headers = {"Range": f"bytes={start}-{end - 1}", "Accept-Encoding": "identity"}
+        if_range = if_range_value(validator)
+        if if_range:
+            headers["If-Range"] = if_range
+        return self.derive(base, maxsize=(end - start) + 1, headers=headers)
+
+    async def _ranged_attempt(
+        self, base: Request, dest: Path, part: Path, sidecar: Path, size: int | None, repository: Checksum | None
+    ) -> Fetched:
+        chunk = self.config.chunk_size
+        progress = load_progress(sidecar, part)
+        if progress is not None and progress.matches(base.url, size if size is not None else progress.size, chunk):
+            size = progress.size
+            mode = "ranged-resumed"
+            self.stats.inc_value("envision/download/resumed")
+            self.stats.inc_value("envision/download/resumed_bytes", progress.bytes_done())
+            first_body: bytes | None = None
+        else:
+            progress = None
+            discard(part, sidecar)
+            mode = "ranged"
+            probe = await self._probe(base, size)
+            if probe.status == 200:  # the server ignores Range: the whole body fitted under the cap
+                self.stats.inc_value("envision/download/range_ignored")
+                return await self.persist_body(probe.body, dest, repository, size, "whole-fallback")
+            start, end, total = self._content_range(probe, 0, None, size)
+            size = total
+            progress = Progress(base.url, total, chunk, strong_validator(probe.headers))
+            first_body = probe.body
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with open(part, "wb") as fh:
+                fh.truncate(total)
+        assert size is not None
+        chunks = plan_chunks(size, chunk)
+        fd = os.open(part, os.O_RDWR)
+        fetched = 0
+        tasks: dict[int, asyncio.Task[bytes]] = {}
+        try:
+            if first_body is not None:
+                await asyncio.to_thread(os.pwrite, fd, first_body, 0)
+                fetched += len(first_body)
+                progress.done.add(0)
+                save_progress(sidecar, progress)
+
+            async def fetch_chunk(i: int) -> bytes:
+                start, end = chunks[i]
+                try:
+                    response = await self.download(self._range_request(base, start, end, progress.validator))
+                except DownloadCancelledError as exc:  # a 200 with the whole body ran over the cap
+                    raise _ChangedMidway(f"whole body instead of bytes {start}-{end - 1}") from exc
+                if response.status == 200:
+                    raise _ChangedMidway("If-Range answered with the whole file")
+                self._content_range(response, start, end, size)
+                await asyncio.to_thread(os.pwrite, fd, response.body, start)
+                progress.done.add(i)
+                save_progress(sidecar, progress)
+                self.stats.inc_value("envision/download/chunks")
+                return response.body
+
+            hasher = MultiHasher(repository)
+            on_disk = set(progress.done)
+            next_start = 0
+            for i, (start, end) in enumerate(chunks):
+                # keep up to ranges_in_flight chunks requested or waiting to be hashed
+                while next_start < len(chunks) and len(tasks) < self.config.ranges_in_flight:
+                    if next_start not in on_disk:
+                        tasks[next_start] = asyncio.ensure_future(fetch_chunk(next_start))
+                    next_start += 1
+                if i == 0 and first_body is not None:
+                    data = first_body
+                    first_body = None
+                elif i in on_disk:
+                    data = await asyncio.to_thread(os.pread, fd, end - start, start)
+                else:
+                    data = await tasks.pop(i)
+                    fetched += len(data)
+                await asyncio.to_thread(hasher.update, data)
+                del data
+            if self.config.fsync:
+                await asyncio.to_thread(os.fsync, fd)
+        finally:
+            for task in tasks.values():
+                task.cancel()
+            if tasks:
+                await asyncio.gather(*tasks.values(), return_exceptions=True)
+            os.close(fd)
+        self.stats.inc_value("envision/download/ranged_files")
+        return self._finish(part, sidecar, dest, hasher.hexdigests(), hasher.size, repository, size, fetched, mode)
+
+    async def _probe(self, base: Request, size: int | None) -> Response:
+        """The first chunk, without If-Range; a 200 (Range ignored) is accepted only under the cap."""
+        chunk = self.config.chunk_size
+        end = chunk if size is None else min(chunk, size)
+        cap = self.config.max_whole_body
+        headers = {"Range": f"bytes=0-{end - 1}", "Accept-Encoding": "identity"}
+        request = self.derive(base, maxsize=max(cap, end) + 1, headers=headers)
+        try:
+            response = await self.download(request)
+        except DownloadCancelledError:
+            self.stats.inc_value("envision/download/range_ignored")
+            raise DownloadFailed(
+                f"server ignores Range and file is larger than ENVISION_DOWNLOAD_MAX_WHOLE_BODY ({cap} bytes)"
+            ) from None
+        if response.status not in (200, 206):
+            raise DownloadFailed(f"HTTP {response.status}")
+        return response
+
+    @staticmethod
+    def _content_range(response: Response, start: int, end: int | None, size: int | None) -> tuple[int, int, int]:
+        if response.status != 206:
+            raise DownloadFailed(f"HTTP {response.status} to a Range request")
+        try:
+            got_start, got_end, total = parse_content_range(response.headers.get("Content-Range"))
+        except RangeHeaderError as exc:
+            raise DownloadFailed(str(exc)) from None
+        if got_start is None or got_end is None or total is None:
+            raise DownloadFailed("Content-Range without a byte range or total size")
+        if size is not None and total != size:
+            raise DownloadFailed(f"size mismatch: server has {total} bytes, repository says {size}")
+        if got_start != start or (end is not None and got_end != min(end, total)):
+            raise DownloadFailed(f"asked for bytes {start}-{end}, got {got_start}-{got_end}")
+        if len(response.body) != got_end - got_start:
+            raise DownloadFailed(f"short range body: {len(response.body)} of {got_end - got_start} bytes")
+        return got_start, got_end, total
+
+
+def describe_error(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def result_fields(fetched: Fetched) -> dict[str, Any]:
+    return {
+        "md5": fetched.digests.get("md5"),
+        "sha256": fetched.digests.get("sha256"),
+        "bytes": fetched.size,
+        "verification": fetched.verification,
+    }

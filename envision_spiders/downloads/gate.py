@@ -1,0 +1,94 @@
+"""Which records and files are downloaded: pure functions over an item (no I/O)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from itemadapter import ItemAdapter
+
+EYE_IMAGING = "EYE_IMAGING"
+OPEN_RECORD_ACCESS = {None, "", "open"}
+
+_ALGORITHM_ALIASES = {"sha-256": "sha256", "sha-1": "sha1", "sha-512": "sha512", "md-5": "md5"}
+
+
+def record_gate(item: Any, threshold: float) -> str | None:
+    """``None`` when the record passes the gate, else the reason it does not."""
+    adapter = ItemAdapter(item)
+    label, confidence = adapter.get("label"), adapter.get("confidence")
+    if adapter.get("duplicate_of"):
+        return f"duplicate of {adapter.get('duplicate_of')}"
+    if label != EYE_IMAGING:
+        return f"label {label or 'missing'}"
+    if not isinstance(confidence, (int, float)) or confidence < threshold:
+        return f"confidence {confidence} below {threshold}"
+    if adapter.get("access_type") not in OPEN_RECORD_ACCESS:
+        return f"record access {adapter.get('access_type')}"
+    return None
+
+
+def file_gate(entry: dict[str, Any]) -> str | None:
+    """``None`` when a file of a gated record is downloadable, else why not."""
+    if entry.get("access") != "open":
+        return f"file access {entry.get('access') or 'unknown'}"
+    url = entry.get("url")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        return "no http(s) URL"
+    return None
+
+
+@dataclass(frozen=True)
+class Checksum:
+    algorithm: str  # hashlib name
+    hexdigest: str
+
+
+def parse_checksum(value: Any) -> Checksum | None:
+    """``"md5:<hex>"`` / ``"sha-256:<hex>"`` -> Checksum; None when absent or unusable here."""
+    if not isinstance(value, str) or ":" not in value:
+        return None
+    algorithm, _, digest = value.partition(":")
+    algorithm = _ALGORITHM_ALIASES.get(algorithm.strip().lower(), algorithm.strip().lower())
+    digest = digest.strip().lower()
+    if not digest or algorithm not in hashlib.algorithms_available:
+        return None
+    try:
+        int(digest, 16)
+    except ValueError:
+        return None
+    return Checksum(algorithm, digest)
+
+
+class MultiHasher:
+    """sha256 always, plus the repository's algorithm (md5 for Zenodo) when it gives one."""
+
+    def __init__(self, repository: Checksum | None) -> None:
+        names = ["sha256"]
+        if repository and repository.algorithm not in names:
+            names.append(repository.algorithm)
+        self._hashes = {name: hashlib.new(name) for name in names}
+        self.size = 0
+
+    def update(self, data: bytes | memoryview) -> None:
+        for h in self._hashes.values():
+            h.update(data)
+        self.size += len(data)
+
+    def hexdigests(self) -> dict[str, str]:
+        return {name: h.hexdigest() for name, h in self._hashes.items()}
+
+
+def verify(
+    digests: dict[str, str], size: int, repository: Checksum | None, expected_size: int | None
+) -> tuple[bool, str]:
+    """``(ok, verification text)`` for the manifest."""
+    if expected_size is not None and size != expected_size:
+        return False, f"size mismatch: {size} bytes, repository says {expected_size}"
+    if repository is None:
+        return True, "size only (the repository gives no checksum)" if expected_size is not None else "unverified"
+    ours = digests.get(repository.algorithm)
+    if ours != repository.hexdigest:
+        return False, f"{repository.algorithm} mismatch: ours {ours}, repository {repository.hexdigest}"
+    return True, f"{repository.algorithm} matches the repository"

@@ -1,0 +1,337 @@
+"""Gated downloads: a FilesPipeline that fetches the files of EYE_IMAGING records, any size,
+in bounded memory, verified against the repository's checksums, resumable after a crash.
+
+Only Scrapy's documented FilesPipeline interface is overridden:
+
+``get_media_requests``
+    applies the gate (``ENVISION_DOWNLOAD_THRESHOLD``, label, open access, byte limits),
+    writes the record's ``manifest.json`` with status ``pending`` and returns one request per file.
+``file_path``
+    ``{source}/{source_id}/<the file's own relative name, sanitised>`` below ``FILES_STORE``.
+``media_to_download``
+    skips files already present and verified; otherwise fetches the file itself, through
+    ``crawler.engine.download_async`` (whole body up to ``ENVISION_DOWNLOAD_CHUNK_THRESHOLD``,
+    fixed-size ranges above it: see ``downloads/fetch.py``) and returns its FileInfo. The
+    stock whole-body path of FilesPipeline is therefore never taken: it buffers any size in
+    memory and cannot bound concurrency per host.
+``file_downloaded``
+    persists a whole-body response: ``.part``, hashes, verification, rename.
+``item_completed``
+    writes the final manifest (``complete`` / ``failed: ...``) and counts outcomes.
+
+The item itself is not changed (the record schema has no download fields): the manifest is
+the result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from itemadapter import ItemAdapter
+from scrapy import Request
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.http import Response
+from scrapy.http.request import NO_CALLBACK
+from scrapy.pipelines.files import FilesPipeline
+from scrapy.pipelines.media import FileInfo, FileInfoOrError, MediaPipeline
+from scrapy.utils.httpobj import urlparse_cached
+
+from envision_spiders.credentials import get_secret
+from envision_spiders.downloads.fetch import (
+    DownloadFailed,
+    FetchConfig,
+    FileFetcher,
+    HostLimiter,
+    describe_error,
+    result_fields,
+)
+from envision_spiders.downloads.gate import MultiHasher, file_gate, parse_checksum, record_gate
+from envision_spiders.downloads.manifest import (
+    COMPLETE,
+    MANIFEST_NAME,
+    PENDING,
+    file_entry,
+    load_manifest,
+    new_manifest,
+    previous_files,
+    record_status,
+    utc_now,
+    write_manifest,
+)
+from envision_spiders.downloads.paths import record_dir_name, unique_names
+
+logger = logging.getLogger(__name__)
+
+META_KEY = "envision_file"
+RESULT_KEYS = ("md5", "sha256", "bytes", "verification", "mode", "completed_at")
+
+
+def default_files_store(settings: Any) -> str:
+    """``FILES_STORE`` when the user set it, else ``{ENVISION_DATA_DIR}/downloads``."""
+    return settings.get("FILES_STORE") or os.path.join(settings.get("ENVISION_DATA_DIR") or "data", "downloads")
+
+
+class GatedFilesPipeline(FilesPipeline):
+    MEDIA_NAME = "file"
+
+    def __init__(self, store_uri: str, *, crawler: Crawler) -> None:
+        settings = crawler.settings
+        if not settings.getbool("ENVISION_DOWNLOAD"):
+            raise NotConfigured("gated downloads are off (ENVISION_DOWNLOAD=False)")
+        if "://" in store_uri and not store_uri.startswith("file://"):
+            raise NotConfigured(f"GatedFilesPipeline writes ranges at offsets: FILES_STORE must be local, not {store_uri}")
+        super().__init__(store_uri, crawler=crawler)
+        self.root = Path(store_uri.removeprefix("file://"))
+        self.threshold = settings.getfloat("ENVISION_DOWNLOAD_THRESHOLD")
+        self.max_record_bytes = settings.getint("ENVISION_DOWNLOAD_MAX_RECORD_BYTES")
+        self.max_total_bytes = settings.getint("ENVISION_DOWNLOAD_MAX_TOTAL_BYTES")
+        self.reverify = settings.getbool("ENVISION_DOWNLOAD_REVERIFY")
+        self.fsync = settings.getbool("ENVISION_STORE_FSYNC")
+        config = FetchConfig(
+            chunk_size=settings.getint("ENVISION_DOWNLOAD_CHUNK_SIZE"),
+            chunk_threshold=settings.getint("ENVISION_DOWNLOAD_CHUNK_THRESHOLD"),
+            ranges_in_flight=settings.getint("ENVISION_DOWNLOAD_RANGES_IN_FLIGHT"),
+            max_whole_body=settings.getint("ENVISION_DOWNLOAD_MAX_WHOLE_BODY"),
+            fsync=self.fsync,
+        )
+        if config.chunk_size < 1 or config.ranges_in_flight < 1:
+            raise NotConfigured("ENVISION_DOWNLOAD_CHUNK_SIZE and ENVISION_DOWNLOAD_RANGES_IN_FLIGHT must be >= 1")
+        limiter = HostLimiter(
+            settings.getint("ENVISION_DOWNLOAD_CONCURRENCY_PER_HOST"), settings.getint("ENVISION_DOWNLOAD_CONCURRENCY")
+        )
+        self.fetcher = FileFetcher(crawler, config, limiter)
+        self.auth = self._auth_headers(settings)
+        self.reserved_bytes = 0
+        self._records: dict[tuple[str, str], dict[str, Any]] = {}
+        self._results: dict[str, dict[str, Any]] = {}  # file path -> outcome, until item_completed
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> GatedFilesPipeline:
+        cls._update_stores(crawler.settings)
+        return cls(default_files_store(crawler.settings), crawler=crawler)
+
+    @staticmethod
+    def _auth_headers(settings: Any) -> dict[str, tuple[str, str]]:
+        """source -> (API host, Authorization value), for sources whose token is set."""
+        out: dict[str, tuple[str, str]] = {}
+        for source, spec in (settings.getdict("ENVISION_DOWNLOAD_AUTH") or {}).items():
+            token = get_secret(spec["secret"])
+            api_url = settings.get(spec["api_url_setting"]) or ""
+            host = urlparse_cached(Request(api_url)).hostname if api_url.startswith("http") else None
+            if token and host:
+                out[source] = (host, f"{spec.get('scheme', 'Bearer')} {token}")
+        return out
+
+    # --- stats -----------------------------------------------------------------------------
+    def _count(self, key: str, value: int = 1) -> None:
+        self.crawler.stats.inc_value(f"envision/download/{key}", value)
+
+    # --- the gate --------------------------------------------------------------------------
+    def get_media_requests(self, item: Any, info: MediaPipeline.SpiderInfo) -> list[Request]:
+        adapter = ItemAdapter(item)
+        reason = record_gate(item, self.threshold)
+        if reason:
+            self._count("records/not_gated")
+            logger.debug("not downloading %s:%s: %s", adapter.get("source"), adapter.get("source_id"), reason)
+            return []
+        source, source_id = str(adapter["source"]), str(adapter["source_id"])
+        record_dir = record_dir_name(source, source_id)
+        manifest_path = self.root / record_dir / MANIFEST_NAME
+        previous = previous_files(load_manifest(manifest_path))
+        entries = [dict(f) for f in adapter.get("files") or [] if isinstance(f, dict) and f.get("name")]
+        safe_names = unique_names([e["name"] for e in entries])
+        manifest_files: list[dict[str, Any]] = []
+        selected: list[tuple[dict[str, Any], str]] = []
+        for entry, safe in zip(entries, safe_names):
+            path = f"{record_dir}/{safe}"
+            why_not = file_gate(entry)
+            manifest_files.append(file_entry(entry["name"], path, entry, f"skipped: {why_not}" if why_not else PENDING))
+            if not why_not:
+                selected.append((entry, path))
+        self._count("records/gated")
+        started = utc_now()
+        to_fetch = 0
+        for entry, path in selected:
+            before = previous.get(entry["name"])
+            if self._present(path, entry, before):  # keep its verified result should this run die
+                assert before is not None
+                by_name = next(f for f in manifest_files if f["path"] == path)
+                by_name.update({k: before.get(k) for k in RESULT_KEYS}, status=COMPLETE)
+            else:
+                to_fetch += int(entry.get("size") or 0)
+        total = sum(int(e.get("size") or 0) for e, _ in selected)
+        skip = None
+        if not selected:
+            skip = "no open file to download"
+        elif self.max_record_bytes and total > self.max_record_bytes:
+            skip = f"record is {total} bytes, above ENVISION_DOWNLOAD_MAX_RECORD_BYTES ({self.max_record_bytes})"
+            self._count("records/over_record_limit")
+        elif self.max_total_bytes and self.reserved_bytes + to_fetch > self.max_total_bytes:
+            skip = f"crawl byte budget ENVISION_DOWNLOAD_MAX_TOTAL_BYTES ({self.max_total_bytes}) exhausted"
+            self._count("records/over_total_limit")
+        if skip:
+            for f in manifest_files:
+                if f["status"] == PENDING:
+                    f["status"] = f"skipped: {skip}"
+            write_manifest(manifest_path, new_manifest(adapter.asdict(), manifest_files, started, f"skipped: {skip}"), self.fsync)
+            logger.info("not downloading %s:%s: %s", source, source_id, skip)
+            return []
+        self.reserved_bytes += to_fetch
+        write_manifest(manifest_path, new_manifest(adapter.asdict(), manifest_files, started, PENDING), self.fsync)
+        self._records[(source, source_id)] = {
+            "manifest_path": manifest_path,
+            "files": manifest_files,
+            "started": started,
+            "selected": [p for _, p in selected],
+        }
+        auth = self.auth.get(source)
+        requests = []
+        for entry, path in selected:
+            headers = {"Accept": "*/*", "Accept-Encoding": "identity"}
+            if auth and urlparse_cached(Request(entry["url"])).hostname == auth[0]:
+                headers["Authorization"] = auth[1]
+            meta = {META_KEY: {"path": path, "entry": entry, "previous": previous.get(entry["name"])}}
+            requests.append(Request(entry["url"], headers=headers, meta=meta, callback=NO_CALLBACK, dont_filter=True))
+        return requests
+
+    def file_path(
+        self,
+        request: Request,
+        response: Response | None = None,
+        info: MediaPipeline.SpiderInfo | None = None,
+        *,
+        item: Any = None,
+    ) -> str:
+        return request.meta[META_KEY]["path"]
+
+    # --- skip what is there ---------------------------------------------------------------
+    def _present(self, path: str, entry: dict[str, Any], previous: dict[str, Any] | None) -> bool:
+        """The file is on disk, complete in the last manifest, for the same repository file."""
+        if not previous or previous.get("status") != COMPLETE:
+            return False
+        if previous.get("repository_checksum") != entry.get("checksum") or previous.get("url") != entry.get("url"):
+            return False
+        dest = self.root / path
+        try:
+            size = dest.stat().st_size
+        except OSError:
+            return False
+        return size == previous.get("bytes") and (entry.get("size") in (None, size))
+
+    async def _reverified(self, dest: Path, entry: dict[str, Any], previous: dict[str, Any]) -> bool:
+        repository = parse_checksum(entry.get("checksum"))
+
+        def rehash() -> dict[str, str]:
+            hasher = MultiHasher(repository)
+            with open(dest, "rb") as fh:
+                while block := fh.read(1 << 20):
+                    hasher.update(block)
+            return hasher.hexdigests()
+
+        digests = await asyncio.to_thread(rehash)
+        return digests.get("sha256") == previous.get("sha256")
+
+    # --- download ------------------------------------------------------------------------
+    async def media_to_download(
+        self, request: Request, info: MediaPipeline.SpiderInfo, *, item: Any = None
+    ) -> FileInfo:
+        meta = request.meta[META_KEY]
+        path, entry, previous = meta["path"], meta["entry"], meta["previous"]
+        dest = self.root / path
+        if self._present(path, entry, previous) and (not self.reverify or await self._reverified(dest, entry, previous)):
+            self._count("files/already_present")
+            self.inc_stats("uptodate")
+            self._results[path] = {
+                **{k: previous.get(k) for k in RESULT_KEYS},
+                "status": COMPLETE,
+            }
+            return {"url": request.url, "path": path, "checksum": previous.get("sha256"), "status": "uptodate"}
+        size = entry.get("size") if isinstance(entry.get("size"), int) else None
+        repository = parse_checksum(entry.get("checksum"))
+        try:
+            if size is not None and size <= self.fetcher.config.chunk_threshold:
+                response = await self.fetcher.fetch_whole_response(request, size)
+                await self.file_downloaded(response, request, info, item=item)
+                result = self._results[path]
+            else:
+                fetched = await self.fetcher.fetch_ranged(request, dest, size, repository)
+                result = {**result_fields(fetched), "mode": fetched.mode}
+            result.update(status=COMPLETE, completed_at=utc_now())
+            status = "downloaded"
+            self._count("files/complete")
+            self._count("bytes_written", result["bytes"])
+        except Exception as exc:  # HTTP errors, mismatches, network errors after retries, disk full
+            status = "failed"
+            reason = str(exc) if isinstance(exc, DownloadFailed) else describe_error(exc)
+            result = {"status": f"failed: {reason}"}
+            self._count("files/failed")
+            logger.warning("download failed: %s -> %s: %s", request.url, path, reason)
+        self._results[path] = result
+        self.inc_stats(status)
+        return {"url": request.url, "path": path, "checksum": result.get("sha256"), "status": status}
+
+    async def file_downloaded(
+        self, response: Response, request: Request, info: MediaPipeline.SpiderInfo, *, item: Any = None
+    ) -> str:
+        meta = request.meta[META_KEY]
+        entry = meta["entry"]
+        size = entry.get("size") if isinstance(entry.get("size"), int) else None
+        fetched = await self.fetcher.persist_body(
+            response.body, self.root / meta["path"], parse_checksum(entry.get("checksum")), size, "whole"
+        )
+        self._results[meta["path"]] = {**result_fields(fetched), "mode": fetched.mode}
+        return fetched.digests["sha256"]
+
+    # --- manifest ------------------------------------------------------------------------
+    def item_completed(self, results: list[FileInfoOrError], item: Any, info: MediaPipeline.SpiderInfo) -> Any:
+        adapter = ItemAdapter(item)
+        key = (str(adapter.get("source")), str(adapter.get("source_id")))
+        state = self._records.pop(key, None)
+        if state is None:  # not gated, or skipped by a limit
+            return item
+        by_path = {f["path"]: f for f in state["files"]}
+        for path, (ok, value) in zip(state["selected"], results):
+            if ok:
+                by_path[path].update(self._result_for(path, value))
+            else:
+                by_path[path]["status"] = f"failed: {describe_error(value.value)}"
+        status = record_status([by_path[p] for p in state["selected"]])
+        manifest = new_manifest(adapter.asdict(), state["files"], state["started"], status)
+        write_manifest(state["manifest_path"], manifest, self.fsync)
+        self._count("records/complete" if status == COMPLETE else "records/failed")
+        log = logger.info if status == COMPLETE else logger.warning
+        log("download %s:%s %s -> %s", key[0], key[1], status, state["manifest_path"])
+        return item
+
+    def _result_for(self, path: str, value: FileInfo) -> dict[str, Any]:
+        """The outcome media_to_download recorded. When Scrapy answered from its per-crawl cache
+        (another record lists the same URL), the verified file is hard-linked into this record."""
+        if value.get("path") == path:
+            return self._results.pop(path, {"status": "failed: no result recorded"})
+        other = self.root / value["path"]
+        if value.get("status") == "failed" or not other.is_file():
+            return {"status": f"failed: same URL as {value['path']}, which failed"}
+        dest = self.root / path
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            dest.unlink()
+        try:
+            os.link(other, dest)
+        except OSError:
+            shutil.copyfile(other, dest)
+        self._count("files/linked_duplicate_url")
+        return {
+            "sha256": value.get("checksum"),
+            "bytes": dest.stat().st_size,
+            "verification": f"same URL as {value['path']}, verified there",
+            "mode": "linked",
+            "status": COMPLETE,
+            "completed_at": utc_now(),
+        }

@@ -1,0 +1,128 @@
+"""Runs of several spiders: which spiders a run covers, how each one ended, and the run ledger.
+
+Used by ``scrapy crawlall`` (one process, every spider) and ``scrapy schedule`` (one scrapyd
+job per spider). Spiders are discovered (Scrapy's SpiderLoader, or scrapyd's
+``listspiders.json``), never listed by hand. A spider named in ``ENVISION_CRAWLALL_NEEDS``
+joins such runs only when the setting named there is non-empty (``portal`` needs configured
+``ENVISION_PORTALS`` presets), unless it is asked for by name.
+
+``RunLedger`` (an extension) records every crawl in the state DB's ``crawl_runs`` table:
+start, end, finish reason, items, ERROR log lines, and whether it was *clean* (finished, no
+spider exception, no ERROR logged). The weekly schedule starts each spider from its last
+clean run (``since``), so a run that lost pages is covered again by the next one.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.settings import BaseSettings
+
+from envision_spiders.state import state_for_crawler
+
+logger = logging.getLogger(__name__)
+
+
+class UnknownSpiders(ValueError):
+    pass
+
+
+def select_spiders(
+    available: Iterable[str],
+    settings: BaseSettings,
+    only: Iterable[str] = (),
+    skip: Iterable[str] = (),
+) -> list[str]:
+    """The spiders a multi-spider run covers, in name order.
+
+    ``only``: just these (a spider named here runs even when its ENVISION_CRAWLALL_NEEDS
+    setting is empty); ``skip``: all but these. Unknown names raise ``UnknownSpiders``.
+    """
+    names = sorted(set(available))
+    only, skip = list(dict.fromkeys(only)), list(dict.fromkeys(skip))
+    unknown = [n for n in only + skip if n not in names]
+    if unknown:
+        raise UnknownSpiders(f"unknown spider(s): {', '.join(unknown)} (available: {', '.join(names)})")
+    if only:
+        return [n for n in names if n in only and n not in skip]
+    needs: Mapping[str, str] = settings.getdict("ENVISION_CRAWLALL_NEEDS")
+    chosen = []
+    for name in names:
+        if name in skip:
+            continue
+        needed = needs.get(name)
+        if needed and not settings.get(needed):
+            logger.info("Leaving out spider %s: setting %s is empty", name, needed)
+            continue
+        chosen.append(name)
+    return chosen
+
+
+def outcome(stats: Mapping[str, Any], finish_reason: str | None) -> dict[str, Any]:
+    """How one crawl ended: ``ok`` (finished, no spider exception) and ``clean`` (ok, no ERROR)."""
+    errors = int(stats.get("log_count/ERROR", 0))
+    exceptions = int(stats.get("spider_exceptions/count", 0)) or sum(
+        int(v) for k, v in stats.items() if k.startswith("spider_exceptions/") and k != "spider_exceptions/count"
+    )
+    ok = finish_reason == "finished" and exceptions == 0
+    return {
+        "finish_reason": finish_reason,
+        "items": int(stats.get("item_scraped_count", 0)),
+        "dropped": int(stats.get("item_dropped_count", 0)),
+        "errors": errors,
+        "spider_exceptions": exceptions,
+        "ok": ok,
+        "clean": ok and errors == 0,
+    }
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def since_for(last_clean_run: Mapping[str, Any] | None, overlap_days: int, today: date | None = None,
+              fallback_days: int | None = None) -> str | None:
+    """The ``since`` argument of the next crawl: the last clean run's start date minus the
+    overlap; without one, ``fallback_days`` ago, or None (a full crawl)."""
+    if last_clean_run:
+        started = datetime.fromisoformat(last_clean_run["started_at"]).date()
+        return (started - timedelta(days=overlap_days)).isoformat()
+    if fallback_days is not None:
+        return ((today or utc_now().date()) - timedelta(days=fallback_days)).isoformat()
+    return None
+
+
+class RunLedger:
+    """Records each crawl in the state DB (``crawl_runs``). Off with ``ENVISION_RUN_LEDGER=False``."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.run_id = uuid.uuid4().hex
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RunLedger:
+        if not crawler.settings.getbool("ENVISION_RUN_LEDGER"):
+            raise NotConfigured("ENVISION_RUN_LEDGER is off")
+        ext = cls(crawler)
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        return ext
+
+    def spider_opened(self, spider: Spider) -> None:
+        # scrapyd passes its job id as the spider argument ``_job``
+        job = getattr(spider, "_job", None)
+        state_for_crawler(self.crawler).start_run(self.run_id, spider.name, utc_now().isoformat(), job)
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        result = outcome(self.crawler.stats.get_stats(), reason)
+        state_for_crawler(self.crawler).finish_run(
+            self.run_id, utc_now().isoformat(), reason, result["items"], result["errors"], result["clean"]
+        )
+        self.crawler.stats.set_value("envision/run/clean", result["clean"])

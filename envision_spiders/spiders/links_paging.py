@@ -1,0 +1,249 @@
+"""Links-following paging: the API itself says where the next page is.
+
+For APIs whose list answers carry the next page's address: JSON:API ``links.next`` (OSF,
+DataCite) and HAL ``_links.next.href`` (Dryad). The base does the paging, the loop guards,
+the malformed-page policy, token handling and politeness; a concrete spider says which
+listings to start and what to do with the entries of a page.
+
+Contract of a concrete spider (on top of ``EnvisionSpider``'s ``name``/``api_url_setting``):
+
+``listing_page``
+    Not an attribute but the callback annotation: scrapy-poet injects by type, so the spider
+    writes ``async def parse_listing(self, response, page: <Source>ListPage)`` whose body is
+    ``async for out in self.follow_listing(response, page): yield out``.
+    The page object offers ``entries() -> (list[dict], problems)``, ``next_link`` (href or
+    None, relative or absolute), ``last_link`` (or None) and ``total`` (int or None); any of
+    them raises ``MalformedPage`` when the answer is not the documented shape.
+``first_listings()``
+    The absolute URL of each listing's first page (one per query group or term).
+``on_entries(response, entries)``
+    Async generator: records (through ``self.take``) and/or follow-up requests (built with
+    ``self.api_request``) for the *new* entries of a page. Entries already met in this run
+    (through another query) are removed before, by ``entry_key(entry)``.
+``next_listing_url(response, page)`` (optional)
+    Default: ``page.next_link`` joined to the page's URL. Override to rebuild the link where
+    the API drops parameters (DataCite).
+``page_param`` (optional)
+    Name of the page-number parameter (``"page"``), or None for cursor paging. With page
+    numbers, a page that stays malformed after its retries is skipped (we know the next
+    page's URL); with a cursor, the rest of that listing is lost (logged, counted).
+``token_variable`` (optional)
+    Secret holding a bearer token (read through ``credentials.get_secret``), sent as
+    ``Authorization: Bearer``. When the API answers 401 to a request that carried it, the
+    token is dropped for the rest of the crawl (one logged error, ``envision/<name>/token_rejected``)
+    and the request is retried anonymously, so an expired token never silently ends a crawl.
+``rate_settings`` (optional)
+    ``(anonymous, with_token)`` names of requests-per-hour settings. Unless DOWNLOAD_DELAY
+    is given on the command line, the spider's DOWNLOAD_DELAY becomes ``3600 / rate``; a
+    rejected token falls back to the anonymous rate.
+
+Stats: ``envision/<name>/listing_pages``, ``.../listing_total`` (sum of first-page totals),
+``.../repeated_entries``, ``.../unreadable_entries``, ``.../paging_loop``,
+``.../listing_lost``, ``.../page_skipped``, ``.../token_rejected``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+import scrapy
+from scrapy.http import Response
+from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from envision_spiders.credentials import get_secret
+from envision_spiders.pages.base import MalformedPage
+from envision_spiders.spiders.base import EnvisionSpider
+
+LISTING_META = "envision_listing"
+
+
+def with_query_param(url: str, name: str, value: str) -> str:
+    """``url`` with query parameter ``name`` set to ``value`` (other parameters kept in order)."""
+    parts = urlsplit(url)
+    params = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != name]
+    params.append((name, value))
+    return urlunsplit(parts._replace(query=urlencode(params)))
+
+
+def query_param(url: str | None, name: str) -> str | None:
+    if not url:
+        return None
+    for key, value in parse_qsl(urlsplit(url).query, keep_blank_values=True):
+        if key == name:
+            return value
+    return None
+
+
+class LinksPagingSpider(EnvisionSpider):
+    page_param: str | None = "page"
+    token_variable: str | None = None
+    rate_settings: tuple[str, str] | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._entries_seen: set[str] = set()
+        self._listing_urls: set[str] = set()
+        self._token: str | None = None
+        self._token_rejected = False
+
+    # --- politeness --------------------------------------------------------------------
+    @classmethod
+    def has_token(cls) -> bool:
+        return bool(cls.token_variable and get_secret(cls.token_variable))
+
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        super().update_settings(settings)
+        delay = cls.rate_delay(settings, token=cls.has_token())
+        if delay is not None and (settings.getpriority("DOWNLOAD_DELAY") or 0) <= SETTINGS_PRIORITIES["spider"]:
+            settings.set("DOWNLOAD_DELAY", delay, priority="spider")
+
+    @classmethod
+    def rate_delay(cls, settings: BaseSettings, token: bool) -> float | None:
+        """Seconds between requests for the documented rate, or None when not configured."""
+        if not cls.rate_settings:
+            return None
+        per_hour = settings.getfloat(cls.rate_settings[1 if token else 0])
+        return round(3600.0 / per_hour, 3) if per_hour > 0 else None
+
+    # --- requests ----------------------------------------------------------------------
+    def set_token(self, token: str | None) -> None:
+        self._token = token
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token}"} if self._token and not self._token_rejected else {}
+
+    def api_request(self, url: str, callback: Callable[..., Any], meta: dict[str, Any] | None = None,
+                    **kwargs: Any) -> scrapy.Request:
+        """A request to the API: current auth header, token-aware errback."""
+        return scrapy.Request(
+            url, callback=callback, errback=self.on_request_error, headers=self.auth_headers(),
+            meta=meta or {}, **kwargs,
+        )
+
+    def on_request_error(self, failure: Failure) -> Any:
+        request = failure.request  # type: ignore[attr-defined]
+        response = failure.value.response if failure.check(HttpError) else None
+        if response is not None and response.status == 401 and b"Authorization" in request.headers:
+            return self._retry_without_token(request)
+        return self.request_failed(request, failure)
+
+    def request_failed(self, request: scrapy.Request, failure: Failure) -> Iterable[Any]:
+        """Hook: a request failed for good (after retries/backoff); returns what to emit instead
+        (e.g. a record with the files read so far). Default: log and count it."""
+        self.crawler.stats.inc_value(f"envision/{self.name}/requests_failed")
+        self.logger.error("Request failed for good: %s (%s)", request.url, failure.getErrorMessage())
+        return []
+
+    def _retry_without_token(self, request: scrapy.Request) -> scrapy.Request:
+        stats = self.crawler.stats
+        if not self._token_rejected:
+            self._token_rejected = True
+            stats.inc_value(f"envision/{self.name}/token_rejected")
+            self.logger.error(
+                "%s was rejected (HTTP 401: expired or invalid): continuing anonymously; "
+                "downloads that need a token will not work", self.token_variable or "The token",
+            )
+            self._slow_down_to_anonymous_rate()
+        stats.inc_value(f"envision/{self.name}/retried_anonymously")
+        retry = request.replace(dont_filter=True)
+        del retry.headers["Authorization"]
+        return retry
+
+    def _slow_down_to_anonymous_rate(self) -> None:
+        settings = self.settings
+        delay = self.rate_delay(settings, token=False)
+        if delay is None or (settings.getpriority("DOWNLOAD_DELAY") or 0) > SETTINGS_PRIORITIES["spider"]:
+            return
+        for slot in self.crawler.engine.downloader.slots.values():
+            slot.delay = max(slot.delay, delay)
+
+    # --- listings ----------------------------------------------------------------------
+    def first_listings(self) -> Iterable[str]:
+        raise NotImplementedError
+
+    def entry_key(self, entry: dict[str, Any]) -> str | None:
+        return None
+
+    async def on_entries(self, response: Response, entries: list[dict[str, Any]]) -> AsyncIterator[Any]:
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    def next_listing_url(self, response: Response, page: Any) -> str | None:
+        link = page.next_link
+        return urljoin(response.url, link) if link else None
+
+    async def start(self) -> AsyncIterator[Any]:
+        for url in self.first_listings():
+            yield self.listing_request(url, {"first": url, "last": None})
+
+    def listing_request(self, url: str, ctx: dict[str, Any], **kwargs: Any) -> scrapy.Request:
+        self._listing_urls.add(url)
+        return self.api_request(url, self.parse_listing, meta={LISTING_META: ctx}, **kwargs)
+
+    async def parse_listing(self, response: Response, page: Any) -> AsyncIterator[Any]:
+        raise NotImplementedError("annotate `page` with the source's listing page object")
+        yield  # pragma: no cover
+
+    async def follow_listing(self, response: Response, page: Any) -> AsyncIterator[Any]:
+        ctx = response.meta[LISTING_META]
+        stats = self.crawler.stats
+        try:
+            entries, problems = page.entries()
+            next_url = self.next_listing_url(response, page)
+            total = page.total
+            ctx = {**ctx, "last": page.last_link or ctx.get("last")}
+        except MalformedPage as exc:
+            retry = self.retry_malformed(response, exc)
+            if retry is not None:
+                yield retry
+            else:
+                skip = self._skip_lost_page(response, ctx)
+                if skip is not None:
+                    yield skip
+                else:
+                    stats.inc_value(f"envision/{self.name}/listing_lost")
+                    self.logger.error("The rest of listing %s is lost (no way to page past %s)", ctx["first"], response.url)
+            return
+        stats.inc_value(f"envision/{self.name}/listing_pages")
+        if response.url == ctx["first"] and total is not None:
+            stats.inc_value(f"envision/{self.name}/listing_total", total)
+        for problem in problems:
+            stats.inc_value(f"envision/{self.name}/unreadable_entries")
+            self.logger.warning("Skipping an entry of %s: %s", response.url, problem)
+
+        fresh = []
+        for entry in entries:
+            key = self.entry_key(entry)
+            if key is not None and key in self._entries_seen:
+                stats.inc_value(f"envision/{self.name}/repeated_entries")
+                continue
+            if key is not None:
+                self._entries_seen.add(key)
+            fresh.append(entry)
+        async for out in self.on_entries(response, fresh):
+            yield out
+
+        if not entries or not next_url or not self.wants_more:
+            return
+        if next_url in self._listing_urls:
+            stats.inc_value(f"envision/{self.name}/paging_loop")
+            self.logger.error("Paging loop: %s links back to %s; stopping this listing", response.url, next_url)
+            return
+        yield self.listing_request(next_url, ctx)
+
+    def _skip_lost_page(self, response: Response, ctx: dict[str, Any]) -> scrapy.Request | None:
+        """The next page after one that stayed malformed, when page numbers make that possible."""
+        if not self.page_param or not self.wants_more:
+            return None
+        current = int(query_param(response.url, self.page_param) or 1)
+        last = query_param(ctx.get("last"), self.page_param)
+        if last is None or not last.isdigit() or current >= int(last):
+            return None
+        self.crawler.stats.inc_value(f"envision/{self.name}/page_skipped")
+        url = with_query_param(response.url, self.page_param, str(current + 1))
+        return self.listing_request(url, ctx)

@@ -1,0 +1,232 @@
+"""Dataset portals without a usable API, rendered in headless Chromium (scrapy-playwright).
+
+Start URLs, one of:
+
+``-a url=URL``
+    One dataset page (or a page whose JSON-LD ``DataCatalog``/``ItemList`` lists datasets);
+    with ``-a links=SELECTOR`` a listing page, paged by ``-a next=SELECTOR`` or
+    ``-a button=SELECTOR``. Records' source: ``-a source=NAME`` or ``portal-<host>``.
+``-a portal=NAME``
+    A preset of ``ENVISION_PORTALS`` (see ``envision_spiders.portals``).
+neither
+    Every preset of ``ENVISION_PORTALS`` (what ``crawlall`` and the schedule run).
+
+Only the page requests go to the browser (``meta["playwright"]``); robots.txt (obeyed) is
+plain HTTP. Each portal has its own download slot with its preset's ``delay``. Pages are
+closed by scrapy-playwright after rendering, also on errors (``playwright_include_page`` is
+never set). Images, fonts and media are not fetched. Records come from
+``PortalDatasetPage`` (JSON-LD, then meta tags, text DOIs, file links).
+
+A browser that cannot start (``PLAYWRIGHT_CHROMIUM_PATH``) closes the spider at once with
+the reason ``browser_missing`` and an error naming the setting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import scrapy
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import CloseSpider, IgnoreRequest
+from scrapy.http import Response
+from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
+from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy_playwright.page import PageMethod
+from twisted.python.failure import Failure
+
+from envision_spiders.browser import (
+    apply_playwright_settings,
+    click_through,
+    launch_problem,
+    wait_for,
+)
+from envision_spiders.pages.portal import PortalDatasetPage, PortalListingPage
+from envision_spiders.portals import PortalPreset
+from envision_spiders.spiders.base import EnvisionSpider, SpiderArgumentError
+
+
+class PortalSpider(EnvisionSpider):
+    name = "portal"
+    custom_settings = {
+        "ROBOTSTXT_OBEY": True,
+        "DOWNLOAD_DELAY": 1.0,  # portals without a preset delay (-a url=)
+        "DOWNLOAD_DELAY_JITTER": 0,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": 2,
+    }
+
+    def __init__(
+        self,
+        *args: Any,
+        url: str | None = None,
+        portal: str | None = None,
+        links: str | None = None,
+        next: str | None = None,
+        button: str | None = None,
+        source: str | None = None,
+        delay: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        if url and portal:
+            raise SpiderArgumentError("give -a url=... or -a portal=NAME, not both")
+        if not url and (links or next or button or source or delay is not None):
+            raise SpiderArgumentError("links/next/button/source/delay go with -a url=...")
+        self._url_args = {"url": url, "links": links, "next": next, "button": button, "source": source,
+                          "delay": delay} if url else None
+        self._portal_name = portal
+        self.portals: list[PortalPreset] = []
+        self.browser_problem: str | None = None
+        self.wait_timeout_ms = 10_000.0  # ENVISION_PORTAL_WAIT_TIMEOUT, set in from_crawler
+
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        super().update_settings(settings)
+        apply_playwright_settings(settings)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> PortalSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        settings = crawler.settings
+        max_pages = settings.getint("ENVISION_PORTAL_MAX_PAGES")
+        spider.wait_timeout_ms = settings.getfloat("ENVISION_PORTAL_WAIT_TIMEOUT") * 1000
+        if spider._url_args:
+            spider.portals = [PortalPreset.from_url(max_pages=max_pages, **spider._url_args)]
+        else:
+            presets = settings.getdict("ENVISION_PORTALS")
+            names = [spider._portal_name] if spider._portal_name else list(presets)
+            if not names:
+                raise SpiderArgumentError("give -a url=... or configure ENVISION_PORTALS (-a portal=NAME)")
+            for name in names:
+                if name not in presets:
+                    raise SpiderArgumentError(
+                        f"portal={name!r} is not in ENVISION_PORTALS (configured: {sorted(presets) or 'none'})"
+                    )
+                spider.portals.append(PortalPreset.from_dict(name, presets[name], max_pages))
+        # One download slot per portal, with its own delay (settings are not frozen yet).
+        slots = dict(settings.getdict("DOWNLOAD_SLOTS"))
+        default_delay = settings.getfloat("DOWNLOAD_DELAY")
+        for preset in spider.portals:
+            delay = default_delay if preset.delay is None else preset.delay
+            slots.setdefault(spider.slot_of(preset), {"delay": delay, "jitter": 0, "concurrency": 1 if delay else 2})
+        # keep a -s DOWNLOAD_SLOTS (its entries won above) at its own priority
+        priority = max(settings.getpriority("DOWNLOAD_SLOTS") or 0, SETTINGS_PRIORITIES["spider"])
+        settings.set("DOWNLOAD_SLOTS", slots, priority=priority)
+        spider.browser_problem = launch_problem(settings)
+        if spider.browser_problem:
+            crawler.signals.connect(spider._refuse_to_start, signal=signals.spider_opened)
+        return spider
+
+    def _refuse_to_start(self) -> None:
+        self.crawler.stats.set_value("envision/portal/browser_missing", 1)
+        self.logger.error("%s", self.browser_problem)
+        raise CloseSpider("browser_missing")
+
+    @staticmethod
+    def slot_of(preset: PortalPreset) -> str:
+        return f"portal:{preset.source}"
+
+    async def start(self) -> AsyncIterator[Any]:
+        for preset in self.portals:
+            listings = preset.listing_urls(self.terms)
+            if self.query and preset.listing and not any("{query}" in u for u in preset.listing):
+                self.logger.warning("Portal %s has no {query} in its listing URL: -a query is ignored", preset.name)
+            for url in preset.dataset_urls:
+                yield self.dataset_request(url, preset)
+            for url in listings:
+                yield self.listing_request(url, preset, page=1)
+
+    # --- requests ---------------------------------------------------------------------
+    def browser_meta(self, preset: PortalPreset, **meta: Any) -> dict[str, Any]:
+        return {
+            "playwright": True,
+            "playwright_page_goto_kwargs": {"wait_until": preset.wait_until},
+            "download_slot": self.slot_of(preset),
+            "envision_portal": preset,
+            **meta,
+        }
+
+    def listing_request(self, url: str, preset: PortalPreset, page: int) -> scrapy.Request:
+        methods = {"links": PageMethod(wait_for, preset.links, self.wait_timeout_ms)}
+        if preset.button:
+            methods["click"] = PageMethod(
+                click_through, preset.button, preset.links, preset.max_pages - 1, preset.button_timeout * 1000
+            )
+        params = {"links": preset.links, "next": preset.next, "same_origin": preset.same_origin}
+        return scrapy.Request(
+            url,
+            callback=self.parse_listing,
+            errback=self.failed,
+            meta=self.browser_meta(preset, playwright_page_methods=methods, page_params=params,
+                                   envision_portal_page=page),
+        )
+
+    def dataset_request(self, url: str, preset: PortalPreset, from_catalog: bool = False) -> scrapy.Request:
+        methods = {"wait": PageMethod(wait_for, preset.wait_for, self.wait_timeout_ms)} if preset.wait_for else {}
+        return scrapy.Request(
+            url,
+            callback=self.parse_dataset,
+            errback=self.failed,
+            meta=self.browser_meta(preset, playwright_page_methods=methods, page_params={"source": preset.source},
+                                   envision_portal_from_catalog=from_catalog),
+        )
+
+    # --- callbacks --------------------------------------------------------------------
+    async def parse_listing(self, response: Response, page: PortalListingPage) -> AsyncIterator[Any]:
+        preset: PortalPreset = response.meta["envision_portal"]
+        stats = self.crawler.stats
+        click = response.meta["playwright_page_methods"].get("click")
+        snapshots = (click.result or [None]) if click else [None]
+        stats.inc_value(f"envision/portal/{preset.source}/listing_pages", len(snapshots))
+        links = list(dict.fromkeys(url for html in snapshots for url in page.links_in(html)))
+        if not links:
+            stats.inc_value(f"envision/portal/{preset.source}/empty_listings")
+            self.logger.warning("No dataset links (%s) on listing %s", preset.links, response.url)
+        stats.inc_value(f"envision/portal/{preset.source}/dataset_links", len(links))
+        for url in links:
+            if not self.wants_more:
+                return
+            yield self.dataset_request(url, preset)
+        next_url = page.next_url
+        number = response.meta["envision_portal_page"]
+        if next_url and self.wants_more:
+            if number >= preset.max_pages:
+                stats.inc_value(f"envision/portal/{preset.source}/max_pages_reached")
+                self.logger.warning("Portal %s: stopping at max_pages=%d (%s)", preset.name, number, response.url)
+            else:
+                yield self.listing_request(next_url, preset, number + 1)
+
+    async def parse_dataset(self, response: Response, page: PortalDatasetPage) -> AsyncIterator[Any]:
+        preset: PortalPreset = response.meta["envision_portal"]
+        stats = self.crawler.stats
+        if page.unreadable_jsonld:
+            stats.inc_value("envision/portal/jsonld_unreadable", page.unreadable_jsonld)
+            self.logger.warning("%d unreadable JSON-LD block(s) on %s", page.unreadable_jsonld, response.url)
+        catalog = page.catalog_links
+        if catalog and not response.meta.get("envision_portal_from_catalog"):
+            stats.inc_value(f"envision/portal/{preset.source}/catalog_pages")
+            for url in catalog:
+                yield self.dataset_request(url, preset, from_catalog=True)
+        if not page.has_record:
+            if not catalog:
+                stats.inc_value(f"envision/portal/{preset.source}/no_record")
+                self.logger.warning("Nothing to record on %s", response.url)
+            return
+        record = await page.to_item()
+        stats.inc_value(f"envision/portal/{preset.source}/records/{record.extra['extraction']}")
+        if self.since and (record.modified or record.publication_date or "9999")[:10] < self.since.isoformat():
+            stats.inc_value(f"envision/portal/{preset.source}/older_than_since")
+            return
+        for item in self.take([record]):
+            yield item
+
+    def failed(self, failure: Failure) -> None:
+        """Errback: the page is already closed by scrapy-playwright (no page object is kept)."""
+        request = failure.request  # type: ignore[attr-defined]
+        preset: PortalPreset = request.meta["envision_portal"]
+        if failure.check(IgnoreRequest) and not failure.check(HttpError):  # robots.txt: counted by Scrapy
+            self.logger.info("Portal %s: skipped %s: %s", preset.name, request.url, failure.getErrorMessage())
+            return
+        self.crawler.stats.inc_value(f"envision/portal/{preset.source}/failed")
+        self.logger.error("Portal %s: %s failed: %s", preset.name, request.url, failure.getErrorMessage())

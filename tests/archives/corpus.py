@@ -1,0 +1,106 @@
+"""Generated archives for the inspection tests and the benchmark (``bench/inspect_bench.py``):
+ZIP (small, many entries, ZIP64, comments, hostile), TAR and tar.gz, with real image and
+DICOM headers inside."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import random
+import struct
+import tarfile
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from tests.archives import helpers as img
+
+
+def image_payload(i: int, size: int = 0, rng: random.Random | None = None) -> tuple[str, bytes]:
+    """``(extension, bytes)`` of a real image header padded to about ``size`` bytes."""
+    kind = i % 4
+    if kind == 0:
+        ext, head = ".png", img.png(640 + i % 7, 480)
+    elif kind == 1:
+        ext, head = ".jpg", img.jpeg(2048, 1536, exif_bytes=2000)
+    elif kind == 2:
+        ext, head = ".dcm", img.dicom(rows=496, columns=512, modality="OPT", frames=49)
+    else:
+        ext, head = ".tif", img.tiff(1024, 1024)
+    pad = max(0, size - len(head))
+    filler = (rng or random).randbytes(pad) if pad else b""
+    return ext, head + filler
+
+
+def zip_bytes(entries: list[tuple[str, bytes]], *, comment: bytes = b"", method: int = zipfile.ZIP_STORED) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=method) as zf:
+        for name, data in entries:
+            zf.writestr(name, data)
+        zf.comment = comment
+    return buf.getvalue()
+
+
+@contextmanager
+def forced_zip64() -> Iterator[None]:
+    """Make zipfile write ZIP64 records and extras on a small archive."""
+    saved = zipfile.ZIP64_LIMIT, zipfile.ZIP_FILECOUNT_LIMIT
+    zipfile.ZIP64_LIMIT, zipfile.ZIP_FILECOUNT_LIMIT = 10, 1
+    try:
+        yield
+    finally:
+        zipfile.ZIP64_LIMIT, zipfile.ZIP_FILECOUNT_LIMIT = saved
+
+
+def image_zip(count: int, entry_size: int, *, seed: int = 1, extras: int = 0, method: int = zipfile.ZIP_STORED,
+              comment: bytes = b"") -> bytes:
+    rng = random.Random(seed)
+    entries = []
+    for i in range(count):
+        ext, data = image_payload(i, entry_size, rng)
+        entries.append((f"images/{i // 500:03d}/img_{i:06d}{ext}", data))
+    for i in range(extras):
+        entries.append((f"meta/labels_{i}.csv", b"id,grade\n1,0\n"))
+    return zip_bytes(entries, comment=comment, method=method)
+
+
+def many_entries_zip(count: int) -> bytes:
+    """``count`` tiny PNGs (e.g. 100,000: needs ZIP64 end records for the count)."""
+    png = img.png(64, 64)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for i in range(count):
+            zf.writestr(f"scans/s{i // 1000:03d}/b{i:06d}.png", png)
+    return buf.getvalue()
+
+
+def tar_bytes(members: list[tuple[str, bytes]], fmt: int = tarfile.GNU_FORMAT) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tf:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def image_tar(count: int, entry_size: int, *, seed: int = 2) -> bytes:
+    rng = random.Random(seed)
+    return tar_bytes([(f"oct/vol_{i:05d}{image_payload(i, entry_size, rng)[0]}",
+                       image_payload(i, entry_size, rng)[1]) for i in range(count)])
+
+
+def gz(data: bytes) -> bytes:
+    return gzip.compress(data, compresslevel=6, mtime=0)
+
+
+def hostile_zip_million_entries() -> bytes:
+    """A tiny file whose end record claims 1,000,000 entries in a 46 MB central directory."""
+    body = zip_bytes([("a.png", img.png(10, 10))])
+    eocd = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 46_000_000, 0, 0)
+    return body[: body.rfind(b"PK\x05\x06")] + eocd
+
+
+def random_bytes(n: int, seed: int = 3) -> bytes:
+    return random.Random(seed).randbytes(n) if n < 1 << 20 else os.urandom(n)

@@ -1,0 +1,105 @@
+"""The real packaged encoder and head, offline."""
+
+from __future__ import annotations
+
+import socket
+
+import numpy as np
+import pytest
+
+from envision_spiders.classifier import (
+    ClassifierConfig,
+    ClassifierConfigError,
+    EyeImagingClassifier,
+    SentenceEncoder,
+    packaged_model_dir,
+)
+from envision_spiders.classifier.evaluation import evaluate, read_jsonl
+from envision_spiders.classifier.model import resolve_head
+from tests.classifier import FIXTURES
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    clf = EyeImagingClassifier(ClassifierConfig(threads=2))
+    clf.load()
+    return clf
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OSError("network unreachable (test)")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def test_model_loads_from_the_package_with_the_network_unreachable(no_network):
+    encoder = SentenceEncoder(None, max_length=32, quantize=False)
+    assert encoder.model_ref == str(packaged_model_dir())
+    vectors = encoder.encode(["fundus photographs of diabetic retinopathy", "OCT of the retina", "stock prices"])
+    assert vectors.shape == (3, 384)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    # the two eye-imaging sentences are closer to each other than to the unrelated one
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.1
+
+
+def test_quantised_encoder_stays_close_to_full_precision():
+    texts = ["Retinal OCT B-scans with fluid masks", "Visual field thresholds in CSV files"]
+    full = SentenceEncoder(None, max_length=32, quantize=False).encode(texts)
+    int8 = SentenceEncoder(None, max_length=32, quantize=True).encode(texts)
+    assert (full * int8).sum(1).min() > 0.9
+
+
+def test_bad_model_path_is_a_clear_error_naming_the_setting(tmp_path):
+    with pytest.raises(ClassifierConfigError, match=r"CLASSIFIER_MODEL='/no/such/model'.*no such model directory"):
+        SentenceEncoder("/no/such/model")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ClassifierConfigError, match="CLASSIFIER_MODEL=.*no config.json"):
+        SentenceEncoder(tmp_path / "empty")
+    with pytest.raises(ClassifierConfigError, match="CLASSIFIER_HEAD="):
+        resolve_head(tmp_path / "missing-head.json")
+
+
+def test_unreachable_hub_id_is_a_clear_error(no_network):
+    encoder = SentenceEncoder("someone/not-a-cached-model")
+    with pytest.raises(ClassifierConfigError, match="CLASSIFIER_MODEL='someone/not-a-cached-model' could not be loaded"):
+        encoder.load()
+
+
+def test_predictions_are_calibrated_pairs(classifier):
+    records = [
+        {"title": "Colour fundus photographs for diabetic retinopathy grading", "description": "Fundus images with DR grades."},
+        {"title": "Humphrey visual field tests", "description": "Perimetry threshold values in CSV; no images."},
+        {},
+    ]
+    out = classifier.predict(records)
+    assert [p["label"] for p in out[:2]] == ["EYE_IMAGING", "NEGATIVE"]
+    for p in out:
+        assert set(p) == {"label", "confidence", "prob_eye_imaging", "prob_negative"}
+        assert abs(p["prob_eye_imaging"] + p["prob_negative"] - 1) < 1e-6
+        assert p["confidence"] == max(p["prob_eye_imaging"], p["prob_negative"])
+    assert out[0]["confidence"] > 0.8 and out[1]["confidence"] > 0.8
+
+
+def test_archive_contents_alone_decide_a_record_without_description(classifier):
+    bare = {"title": "Supplementary data", "file_names": ["data.zip"]}
+    inspected = {
+        "title": "Supplementary data",
+        "file_names": ["OCT_scans.zip"],
+        "archive_contents": [
+            {"name": "OCT_scans.zip", "extensions": {".png": 812}, "sample_names": ["OCT_scans/CNV-1016042-1.png"]}
+        ],
+    }
+    p_bare, p_inspected = classifier.predict_proba([bare, inspected])
+    assert p_bare < 0.5 < p_inspected
+
+
+def test_fixed_labelled_file_figures(classifier):
+    records = read_jsonl(FIXTURES / "labelled.jsonl")
+    metrics, p_eye = evaluate(classifier, records)
+    assert metrics["n"] == 12 and metrics["n_eye_imaging"] == 5 and metrics["n_hard_negatives"] == 7
+    assert metrics["accuracy"] >= 11 / 12
+    assert metrics["accuracy_hard_negatives"] >= 6 / 7
+    assert metrics["records_per_second"] > 0

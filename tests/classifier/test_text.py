@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import numpy as np
+
+from envision_spiders.classifier.features import FEATURE_NAMES, evidence_features
+from envision_spiders.classifier.text import compose_text, describe_files, extension, strip_html
+
+
+def feature(record: dict, name: str) -> float:
+    return float(evidence_features(record)[FEATURE_NAMES.index(name)])
+
+
+def test_strip_html_removes_tags_and_entities():
+    assert strip_html("<p>Fundus&nbsp;images &amp; <b>OCT</b></p>\n<br/>scans") == "Fundus images & OCT scans"
+    assert strip_html(None) == ""
+
+
+def test_extension_keeps_double_extensions():
+    assert extension("scan/IM0001.nii.gz") == ".nii.gz"
+    assert extension("OCT_scans.ZIP") == ".zip"
+    assert extension("README") == ""
+
+
+def test_compose_text_order_title_keywords_files_then_description():
+    record = {
+        "title": "Retinal dataset",
+        "description": "<p>Long description</p>",
+        "keywords": ["oct", "retina"],
+        "file_names": ["OCT_scans.zip"],
+        "archive_contents": [{"name": "OCT_scans.zip", "extensions": {".png": 812, ".txt": 1}, "sample_names": ["a/NORMAL_1.png"]}],
+    }
+    text = compose_text(record)
+    assert text.startswith("Retinal dataset. Keywords: oct, retina. Files: OCT scans.zip.")
+    assert "Archive OCT scans.zip contains 812 PNG, 1 TXT files such as a / NORMAL 1.png." in text
+    assert text.endswith("Long description")
+    assert "<p>" not in text
+
+
+def test_compose_text_tolerates_missing_and_odd_fields():
+    assert compose_text({}) == ""
+    assert compose_text({"title": None, "keywords": "single", "files": [{"name": "a.png"}, "junk"]}) == (
+        "Keywords: single. Files: a.png."
+    )
+    assert compose_text({"title": "Grant", "kind": "grant"}).startswith("Grant. Research grant.")
+
+
+def test_describe_files_reports_dicom_modalities():
+    record = {"archive_contents": [{"name": "d.zip", "extensions": {".dcm": 3}, "images": [{"modality": "OPT", "body_part": "EYE"}]}]}
+    assert "DICOM: OPT, EYE." in describe_files(record)
+
+
+def test_archive_evidence_features_without_any_description():
+    bare = {"title": "Supplementary data"}
+    with_archive = {
+        "title": "Supplementary data",
+        "file_names": ["OCT_scans.zip"],
+        "archive_contents": [{"name": "OCT_scans.zip", "extensions": {".png": 812}}],
+    }
+    assert feature(bare, "inside_images") == 0.0
+    assert feature(with_archive, "inside_images") > 0.7
+    assert feature(with_archive, "share_image_like") > 0.99
+    assert feature(with_archive, "names_eye_words") > 0
+
+
+def test_features_see_hard_negative_signals_and_traps():
+    vf = {"title": "Humphrey visual field data", "description": "perimetry thresholds in CSV"}
+    iris = {"title": "Iris flower data set", "description": "setosa, versicolor and virginica"}
+    code = {"title": "Toolbox", "file_names": ["train.py", "model.pth", "README.md"]}
+    dicom = {"archive_contents": [{"name": "x.zip", "images": [{"modality": "OP"}, {"modality": "CT"}]}]}
+    assert feature(vf, "title_neg_visual_function") == 1.0
+    assert feature(iris, "text_trap") > 0
+    assert feature(code, "share_code_model") > 0.6
+    assert feature(dicom, "dicom_eye") > 0 and feature(dicom, "dicom_other") > 0
+
+
+def test_features_are_finite_and_bounded():
+    v = evidence_features({"title": "x", "file_count": "12", "img_count": None, "archive_contents": "bad"})
+    assert v.shape == (len(FEATURE_NAMES),)
+    assert np.isfinite(v).all() and (v >= 0).all() and (v <= 1).all()

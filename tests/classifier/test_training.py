@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from envision_spiders.classifier import ClassifierConfig
+from envision_spiders.classifier.evaluation import compute_metrics, expected_calibration_error, parse_label, read_jsonl
+from envision_spiders.classifier.head import Head
+from envision_spiders.classifier.train import envision_examples, fit_logistic, fit_platt, stratified_folds, train
+from tests.classifier import FIXTURES
+
+
+def test_parse_label():
+    assert parse_label("EYE_IMAGING") == 1 and parse_label("negative") == 0 and parse_label(True) == 1
+    with pytest.raises(ValueError):
+        parse_label("maybe")
+
+
+def test_metrics_on_a_fixed_example():
+    y = [1, 1, 1, 0, 0, 0, 0, 0]
+    p = [0.9, 0.8, 0.4, 0.1, 0.2, 0.6, 0.3, 0.05]
+    cats = ["oct", "oct", "fundus", "hard_neg_vf", "hard_neg_vf", "non_eye_imaging", "general", "general"]
+    m = compute_metrics(y, p, cats)
+    assert m["confusion"] == {"tp": 2, "fp": 1, "fn": 1, "tn": 4}
+    assert m["accuracy"] == 6 / 8
+    assert m["precision_eye_imaging"] == pytest.approx(2 / 3)
+    assert m["recall_eye_imaging"] == pytest.approx(2 / 3)
+    assert m["accuracy_hard_negatives"] == pytest.approx(2 / 3)
+    assert m["gate_0_80"] == {"n": 2, "precision": 1.0}
+
+
+def test_ece_is_zero_when_confidence_matches_accuracy_and_large_when_overconfident():
+    y = np.array([1] * 8 + [0] * 2)
+    assert expected_calibration_error(y, np.full(10, 0.8)) == pytest.approx(0.0, abs=1e-9)
+    assert expected_calibration_error(np.array([1, 0] * 5), np.full(10, 0.99)) == pytest.approx(0.49)
+
+
+def test_logistic_and_platt_fit_separable_data():
+    rng = np.random.default_rng(0)
+    x = np.vstack([rng.normal(1, 1, (100, 3)), rng.normal(-1, 1, (100, 3))])
+    y = np.array([1] * 100 + [0] * 100)
+    w, b = fit_logistic(x, y, l2=1.0)
+    assert ((x @ w + b > 0) == (y == 1)).mean() > 0.85
+    a, c = fit_platt(x @ w + b, y)
+    assert a > 0
+
+
+def test_folds_are_stratified():
+    y = np.array([1] * 10 + [0] * 10)
+    folds = stratified_folds(y, ["a"] * 20, k=5, seed=0)
+    for f in range(5):
+        assert y[folds == f].sum() == 2
+
+
+def test_tiny_training_run_writes_a_loadable_head(tmp_path):
+    records = read_jsonl(FIXTURES / "labelled.jsonl")
+    records = [dict(r, split="train") for r in records] + [dict(records[0], split="test"), dict(records[6], split="test")]
+    clf, report = train(records, ClassifierConfig(max_length=32, threads=2))
+    assert report["n_train"] == 12 and report["n_test"] == 2
+    assert report["test_metrics"]["accuracy"] == 1.0
+    path = tmp_path / "head.json"
+    clf.head.save(path)
+    head = Head.load(path)
+    assert head.encoder["max_length"] == 32
+    assert json.loads(path.read_text())["training"]["n_train"] == 12
+
+
+def test_envision_examples_absent_package_is_empty(monkeypatch):
+    import importlib.util
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    assert envision_examples() == []

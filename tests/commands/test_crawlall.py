@@ -1,0 +1,129 @@
+"""``scrapy crawlall``: every spider at once in one process, against local fake APIs."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from envision_spiders.schema import record_errors
+from tests.conftest import PROJECT_ROOT, scrapy_command, scrapy_env
+from tests.servers.base import Reply
+from tests.servers.figshare import FakeFigshare
+from tests.servers.zenodo import FakeZenodo
+
+
+@pytest.fixture
+def fakes():
+    zenodo, figshare = FakeZenodo(n_records=60), FakeFigshare(n_articles=30)
+    zenodo.start()
+    figshare.start()
+    yield zenodo, figshare
+    zenodo.stop()
+    figshare.stop()
+
+
+def crawlall(tmp_path: Path, *args: str, settings: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    merged = {
+        "ENVISION_DATA_DIR": str(tmp_path / "data"),
+        "DOWNLOAD_DELAY": "0",
+        "CLASSIFIER_ENABLED": "False",
+        **(settings or {}),
+    }
+    cmd = scrapy_command("crawlall", *args)
+    for key, value in merged.items():
+        cmd += ["-s", f"{key}={value}"]
+    return subprocess.run(cmd, cwd=PROJECT_ROOT, env=scrapy_env(), capture_output=True, text=True, timeout=300)
+
+
+def api_settings(zenodo: FakeZenodo, figshare: FakeFigshare) -> dict[str, str]:
+    return {"ZENODO_API_URL": f"{zenodo.base_url}/api", "FIGSHARE_API_URL": f"{figshare.base_url}/v2"}
+
+
+def test_lists_every_discovered_spider_but_portal_without_presets(tmp_path):
+    proc = crawlall(tmp_path, "--list")
+    assert proc.returncode == 0, proc.stderr
+    names = proc.stdout.split()
+    assert "zenodo" in names and "portal" not in names
+    assert names == sorted(names)
+    skipped = crawlall(tmp_path, "--list", "--skip", "zenodo").stdout.split()
+    assert skipped == [n for n in names if n != "zenodo"]
+    unknown = crawlall(tmp_path, "nosuchspider")
+    assert unknown.returncode == 2 and "unknown spider(s): nosuchspider" in unknown.stderr
+
+
+def test_runs_spiders_concurrently_writes_results_and_consistent_state(fakes, tmp_path):
+    zenodo, figshare = fakes
+    proc = crawlall(tmp_path, "zenodo", "figshare", "--json", settings=api_settings(zenodo, figshare))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout)
+    assert summary["failed"] == []
+    assert set(summary["spiders"]) == {"zenodo", "figshare"}
+    for name, entry in summary["spiders"].items():
+        assert entry["finish_reason"] == "finished" and entry["ok"], (name, entry)
+        assert entry["results"]["all"] == entry["items"] > 0
+    # both crawlers were open at the same time (one process, concurrent engines)
+    assert "running 2 spider(s) at once: figshare, zenodo" in proc.stderr
+    data = tmp_path / "data"
+    for name in ("zenodo", "figshare"):
+        records = json.loads((data / "results" / f"{name}_all_results.json").read_text())
+        assert len(records) == summary["spiders"][name]["items"]
+        assert all(record_errors(r) == [] for r in records)
+        assert (data / "results" / f"{name}_eye_imaging.json").exists()
+        feeds = list((data / "feeds" / name).glob("*.all.jsonl"))
+        assert len(feeds) == 1 and len(feeds[0].read_text().splitlines()) == len(records)
+    # shared state: one row per stored file, every DOI owned by a stored record, two clean runs
+    db = sqlite3.connect(data / "state.sqlite3")
+    stored = {(p.parent.name, p.stem) for p in (data / "metadata").glob("*/*.json")}
+    rows = set(db.execute("SELECT source, source_id FROM records WHERE duplicate_of IS NULL"))
+    assert rows == stored
+    owners = set(db.execute("SELECT DISTINCT source, source_id FROM doi_claims"))
+    assert owners <= stored
+    runs = db.execute("SELECT spider, finish_reason, clean FROM crawl_runs ORDER BY spider").fetchall()
+    assert runs == [("figshare", "finished", 1), ("zenodo", "finished", 1)]
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_scoped_arguments_and_settings_reach_one_spider_only(fakes, tmp_path):
+    zenodo, figshare = fakes
+    proc = crawlall(
+        tmp_path, "zenodo", "figshare", "--json", "-a", "zenodo:max_records=10",
+        "--spider-set", "figshare:FIGSHARE_PAGE_SIZE=7", settings=api_settings(zenodo, figshare),
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout)["spiders"]
+    assert summary["zenodo"]["items"] == 10
+    assert summary["figshare"]["items"] > 0
+    sizes = {json.loads(c.body).get("limit") or json.loads(c.body).get("page_size") for c in figshare.calls_to("search")}
+    assert sizes == {7}
+
+
+def test_a_spider_that_cannot_start_fails_the_run_but_not_the_others(fakes, tmp_path):
+    zenodo, figshare = fakes
+    proc = crawlall(tmp_path, "zenodo", "figshare", "-a", "figshare:since=last-week",
+                    settings=api_settings(zenodo, figshare))
+    assert proc.returncode == 1
+    assert "FAILED: figshare" in proc.stdout
+    assert "since='last-week' is not a date" in proc.stderr
+    zenodo_line = next(line for line in proc.stdout.splitlines() if line.startswith("zenodo"))
+    assert zenodo_line.split()[1] == "ok"
+    assert len(json.loads((tmp_path / "data" / "results" / "zenodo_all_results.json").read_text())) == 60
+
+
+def test_logged_errors_warn_and_fail_only_with_strict(fakes, tmp_path):
+    zenodo, figshare = fakes
+    for nth in (1, 2, 3):  # the first search page never comes back as JSON: the group is lost
+        zenodo.fault("search", nth, Reply(200, b"<html>maintenance</html>", {"Content-Type": "text/html"}))
+    proc = crawlall(tmp_path, "zenodo", "--json", settings=api_settings(zenodo, figshare))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    entry = json.loads(proc.stdout)["spiders"]["zenodo"]
+    assert entry["ok"] and not entry["clean"] and entry["errors"] >= 1
+    db = sqlite3.connect(tmp_path / "data" / "state.sqlite3")
+    assert db.execute("SELECT clean FROM crawl_runs").fetchall() == [(0,)]
+    for nth in (4, 5, 6):
+        zenodo.fault("search", nth, Reply(200, b"<html>maintenance</html>", {"Content-Type": "text/html"}))
+    strict = crawlall(tmp_path, "zenodo", "--strict", settings=api_settings(zenodo, figshare))
+    assert strict.returncode == 1 and "FAILED: zenodo" in strict.stdout

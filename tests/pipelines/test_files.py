@@ -1,0 +1,281 @@
+"""GatedFilesPipeline end to end: stored records -> ``scrapy download`` (subprocess) -> real nginx."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from envision_spiders.store import record_path, write_json_atomic
+from tests.conftest import PROJECT_ROOT, scrapy_command, scrapy_env
+from tests.servers.nginx import NginxServer
+
+KB, MB = 1024, 1024 * 1024
+SMALL_CHUNKS = {  # small sizes keep the tests fast; the logic is the same at 8 MiB
+    "ENVISION_DOWNLOAD_CHUNK_SIZE": 256 * KB,
+    "ENVISION_DOWNLOAD_CHUNK_THRESHOLD": 512 * KB,
+    "ENVISION_DOWNLOAD_MAX_WHOLE_BODY": 2 * MB,
+}
+
+
+def blob(n: int, seed: str) -> bytes:
+    """Deterministic incompressible-ish bytes."""
+    out = bytearray()
+    counter = 0
+    while len(out) < n:
+        out += hashlib.sha256(f"{seed}/{counter}".encode()).digest() * 64
+        counter += 1
+    return bytes(out[:n])
+
+
+def md5(data: bytes) -> str:
+    return "md5:" + hashlib.md5(data).hexdigest()
+
+
+def file_entry(name: str, data: bytes, url: str, checksum: str | None = "auto", access: str = "open") -> dict[str, Any]:
+    return {
+        "name": name,
+        "size": len(data),
+        "url": url,
+        "checksum": md5(data) if checksum == "auto" else checksum,
+        "access": access,
+        "mimetype": None,
+    }
+
+
+def store(data_dir: Path, source_id: str, files: list[dict[str, Any]], **kw: Any) -> None:
+    rec = {
+        "source": "zenodo",
+        "source_id": source_id,
+        "doi": f"10.5281/zenodo.{source_id}",
+        "license": "cc-by-4.0",
+        "title": f"record {source_id}",
+        "label": "EYE_IMAGING",
+        "confidence": 0.93,
+        "access_type": "open",
+        "files": files,
+        **kw,
+    }
+    write_json_atomic(record_path(data_dir, "zenodo", source_id), rec)
+
+
+def download_cmd(data_dir: Path, settings: dict[str, Any] | None = None, *extra: str) -> list[str]:
+    cmd = scrapy_command("download", *extra, "-s", f"ENVISION_DATA_DIR={data_dir}", "-s", "LOG_LEVEL=INFO")
+    for key, value in {**SMALL_CHUNKS, **(settings or {})}.items():
+        cmd += ["-s", f"{key}={value}"]
+    return cmd
+
+
+def run_download(
+    data_dir: Path, settings: dict[str, Any] | None = None, *extra: str, env: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any], str]:
+    proc = subprocess.run(
+        download_cmd(data_dir, settings, *extra), cwd=PROJECT_ROOT, env=scrapy_env(env),
+        capture_output=True, text=True, timeout=120,
+    )
+    summary = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.stdout.strip() else {}
+    return proc.returncode, summary.get("download", {}), proc.stderr
+
+
+def manifest(data_dir: Path, source_id: str) -> dict[str, Any]:
+    return json.loads((data_dir / "downloads" / "zenodo" / source_id / "manifest.json").read_text())
+
+
+def files_by_name(man: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {f["name"]: f for f in man["files"]}
+
+
+def test_gated_records_small_and_chunked_files_verified(nginx: NginxServer, tmp_path: Path) -> None:
+    nginx.reset_log()
+    data = tmp_path / "data"
+    small = {f"img/{i:03d}.jpg": blob(1000 + 997 * i, f"t1s{i}") for i in range(40)}
+    big = blob(3 * MB + 12345, "t1big")
+    files = [file_entry(n, d, nginx.put(f"t1/{n}", d)) for n, d in small.items()]
+    files.append(file_entry("volumes/oct.bin", big, nginx.put("t1/oct.bin", big)))
+    files.append(file_entry("closed.zip", b"x", nginx.url("t1/closed.zip"), access="restricted"))
+    store(data, "1", files)
+    # hostile names stay inside the record folder
+    evil = blob(5000, "evil")
+    store(data, "2", [file_entry("../../../escape.txt", evil, nginx.put("t1/escape.txt", evil)),
+                      file_entry("C:\\..\\manifest.json", evil, nginx.url("t1/escape.txt"))])
+    # not gated: NEGATIVE, below threshold, restricted record, duplicate
+    for sid, kw in {"3": {"label": "NEGATIVE", "confidence": 0.99}, "4": {"confidence": 0.79},
+                    "5": {"access_type": "restricted"}, "6": {"duplicate_of": "figshare:9"}}.items():
+        store(data, sid, [file_entry(f"n{sid}.bin", evil, nginx.put(f"t1/n{sid}.bin", evil))], **kw)
+    # over the per-record byte limit
+    store(data, "7", [file_entry(f"huge{i}.bin", big, nginx.url("t1/oct.bin")) for i in (1, 2)])
+
+    code, stats, log = run_download(data, {"ENVISION_DOWNLOAD_MAX_RECORD_BYTES": int(4.5 * MB)})
+    assert code == 0, log[-3000:]
+
+    root = data / "downloads" / "zenodo"
+    for name, payload in small.items():
+        assert (root / "1" / name).read_bytes() == payload
+    assert (root / "1" / "volumes" / "oct.bin").read_bytes() == big
+    man = manifest(data, "1")
+    assert man["status"] == "complete" and man["doi"] == "10.5281/zenodo.1" and man["license"] == "cc-by-4.0"
+    assert man["started_at"] <= man["finished_at"]
+    entries = files_by_name(man)
+    oct_entry = entries["volumes/oct.bin"]
+    assert oct_entry["status"] == "complete" and oct_entry["mode"] == "ranged"
+    assert oct_entry["md5"] == hashlib.md5(big).hexdigest() and oct_entry["sha256"] == hashlib.sha256(big).hexdigest()
+    assert oct_entry["verification"] == "md5 matches the repository"
+    assert entries["closed.zip"]["status"].startswith("skipped: file access restricted")
+    assert not (root / "1" / "closed.zip").exists()
+    assert not list(root.rglob("*.part*"))
+    # the big file came in 256 KiB ranges, each once
+    ranges = [r for r in nginx.requests("/files/t1/oct.bin")]
+    assert len(ranges) == 13 and all(r["status"] == 206 and r["range"].startswith("bytes=") for r in ranges)
+    assert sum(r["bytes"] for r in ranges) == len(big)
+
+    assert (root / "2" / "escape.txt").read_bytes() == evil
+    assert (root / "2" / "_manifest.json").read_bytes() == evil  # no overwriting our manifest
+    assert not (data / "escape.txt").exists() and not (tmp_path / "escape.txt").exists()
+    for sid in ("3", "4", "5", "6"):
+        assert not (root / sid).exists()
+    assert not any(r["uri"].startswith("/files/t1/n") for r in nginx.requests())
+    assert manifest(data, "7")["status"].startswith("skipped: record is")
+    assert stats["stored/duplicates_skipped"] == 1  # never offered to the pipeline
+    assert stats["records/gated"] == 3 and stats["records/not_gated"] == 3 and stats["files/complete"] == 42
+    assert stats["files/linked_duplicate_url"] == 1  # record 2 lists one URL twice: fetched once
+
+    # a rerun fetches nothing: everything is present and verified
+    nginx.reset_log()
+    code, stats, log = run_download(data, {"ENVISION_DOWNLOAD_MAX_RECORD_BYTES": int(4.5 * MB)})
+    assert code == 0, log[-3000:]
+    assert nginx.requests() == []
+    assert stats["files/already_present"] == 42 and manifest(data, "1")["status"] == "complete"
+
+
+def test_checksum_mismatch_fails_and_leaves_no_complete_looking_file(nginx: NginxServer, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    small, big = blob(10_000, "m1"), blob(1 * MB, "m2")
+    store(data, "1", [file_entry("small.bin", small, nginx.put("t2/small.bin", small), checksum=md5(b"other")),
+                      file_entry("big.bin", big, nginx.put("t2/big.bin", big), checksum=md5(b"other")),
+                      file_entry("ok.bin", small, nginx.put("t2/ok.bin", small))])
+    code, stats, _ = run_download(data)
+    assert code == 1
+    man = manifest(data, "1")
+    entries = files_by_name(man)
+    assert man["status"].startswith("failed: 2 of 3 files")
+    assert entries["small.bin"]["status"].startswith("failed: md5 mismatch")
+    assert entries["big.bin"]["status"].startswith("failed: md5 mismatch")
+    assert entries["ok.bin"]["status"] == "complete"
+    folder = data / "downloads" / "zenodo" / "1"
+    assert sorted(p.name for p in folder.iterdir()) == ["manifest.json", "ok.bin"]
+    assert stats["checksum_mismatch"] == 2 and stats["files/failed"] == 2
+
+
+def test_server_ignoring_range(nginx: NginxServer, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    fits, too_big = blob(1 * MB, "r1"), blob(3 * MB, "r2")  # cap (MAX_WHOLE_BODY) is 2 MiB
+    nginx.put("t3/fits.bin", fits)
+    nginx.put("t3/big.bin", too_big)
+    store(data, "1", [file_entry("fits.bin", fits, nginx.url("t3/fits.bin", "norange")),
+                      file_entry("big.bin", too_big, nginx.url("t3/big.bin", "norange"))])
+    code, stats, _ = run_download(data)
+    assert code == 1
+    entries = files_by_name(manifest(data, "1"))
+    assert entries["fits.bin"]["status"] == "complete" and entries["fits.bin"]["mode"] == "whole-fallback"
+    assert (data / "downloads/zenodo/1/fits.bin").read_bytes() == fits
+    assert entries["big.bin"]["status"] == (
+        f"failed: server ignores Range and file is larger than ENVISION_DOWNLOAD_MAX_WHOLE_BODY ({2 * MB} bytes)"
+    )
+    assert not (data / "downloads/zenodo/1/big.bin").exists()
+    # the oversized 200 was refused on its Content-Length, not buffered: only fits.bin was received
+    assert len(nginx.requests("/norange/t3/big.bin")) == 1
+    assert stats["bytes_received"] == len(fits) and stats["range_ignored"] == 2
+
+
+def test_redirect_to_storage_host_does_not_forward_authorization(nginx: NginxServer, tmp_path: Path) -> None:
+    nginx.reset_log()
+    data = tmp_path / "data"
+    small, big = blob(20_000, "a1"), blob(1 * MB, "a2")
+    nginx.put("t4/small.bin", small)
+    nginx.put("t4/big.bin", big)
+    store(data, "1", [file_entry("small.bin", small, nginx.url("t4/small.bin", "redirect")),
+                      file_entry("big.bin", big, nginx.url("t4/big.bin", "redirect"))])
+    code, _, log = run_download(
+        data, {"ZENODO_API_URL": f"{nginx.origin}/api"}, env={"ZENODO_ACCESS_TOKEN": "secret-token-123"}
+    )
+    assert code == 0, log[-3000:]
+    assert (data / "downloads/zenodo/1/big.bin").read_bytes() == big
+    origin = nginx.requests("/redirect/t4/")
+    storage = [r for r in nginx.requests("/files/t4/") if r["server"] == "127.0.0.2"]
+    assert origin and all(r["auth"] == "yes" and r["status"] == 302 for r in origin)  # token sent to the API host
+    assert storage and all(r["auth"] == "-" for r in storage)  # ...and not to the storage host
+    assert len(storage) == 1 + 4  # small whole + big in four 256 KiB ranges, each re-resolved
+    assert "secret-token-123" not in log
+
+
+@pytest.mark.slow
+def test_killed_download_resumes_from_disk(nginx: NginxServer, tmp_path: Path) -> None:
+    """SIGKILL mid-file, rerun: only the missing ranges are fetched, and the result verifies."""
+    nginx.reset_log()
+    data = tmp_path / "data"
+    big = blob(8 * MB, "k1")  # /slow/ serves 2 MB/s: about 4 s for the whole file
+    nginx.put("t5/big.bin", big)
+    store(data, "1", [file_entry("big.bin", big, nginx.url("t5/big.bin", "slow"))])
+    settings = {"ENVISION_DOWNLOAD_RANGES_IN_FLIGHT": 1}
+    sidecar = data / "downloads/zenodo/1/big.bin.part.json"
+    proc = subprocess.Popen(download_cmd(data, settings), cwd=PROJECT_ROOT, env=scrapy_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if sidecar.exists() and len(json.loads(sidecar.read_text())["done"]) and \
+                    sum(b - a for a, b in json.loads(sidecar.read_text())["done"]) >= 8:
+                break
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert manifest(data, "1")["status"] == "pending"
+    assert not (data / "downloads/zenodo/1/big.bin").exists()
+    first_run = sum(r["bytes"] for r in nginx.requests("/slow/t5/"))
+    assert 0 < first_run < len(big)
+
+    nginx.reset_log()
+    code, stats, log = run_download(data, settings)
+    assert code == 0, log[-3000:]
+    assert (data / "downloads/zenodo/1/big.bin").read_bytes() == big
+    entry = files_by_name(manifest(data, "1"))["big.bin"]
+    assert entry["status"] == "complete" and entry["mode"] == "ranged-resumed"
+    second_run = sum(r["bytes"] for r in nginx.requests("/slow/t5/"))
+    assert second_run <= len(big) - 8 * 256 * KB  # at least the 8 finished chunks were not fetched again
+    assert all(r["status"] == 206 for r in nginx.requests("/slow/t5/"))
+    assert stats["resumed"] == 1 and stats["resumed_bytes"] >= 8 * 256 * KB
+    assert not sidecar.exists()
+
+
+@pytest.mark.slow
+def test_file_changed_between_runs_restarts_from_zero(nginx: NginxServer, tmp_path: Path) -> None:
+    """If-Range: after a crash, a file whose ETag changed is fetched again from the start."""
+    data = tmp_path / "data"
+    old, new = blob(4 * MB, "c-old"), blob(4 * MB, "c-new")
+    nginx.put("t6/f.bin", old)
+    store(data, "1", [file_entry("f.bin", new, nginx.url("t6/f.bin", "slow"), checksum=None)])
+    settings = {"ENVISION_DOWNLOAD_RANGES_IN_FLIGHT": 1}
+    sidecar = data / "downloads/zenodo/1/f.bin.part.json"
+    proc = subprocess.Popen(download_cmd(data, settings), cwd=PROJECT_ROOT, env=scrapy_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (sidecar.exists() and json.loads(sidecar.read_text())["done"]):
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    nginx.put("t6/f.bin", new)  # same size, new mtime -> new ETag
+    os.utime(nginx.root / "t6/f.bin", (time.time() + 5, time.time() + 5))
+    code, stats, log = run_download(data, settings)
+    assert code == 0, log[-3000:]
+    assert (data / "downloads/zenodo/1/f.bin").read_bytes() == new
+    assert stats["changed_midway"] == 1

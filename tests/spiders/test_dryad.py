@@ -1,0 +1,134 @@
+"""End to end: the real ``scrapy crawl dryad`` against a local fake Dryad API v2."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from envision_spiders.schema import record_errors
+from tests.conftest import run_crawl
+from tests.servers.base import Reply
+from tests.servers.dryad import FakeDryad
+
+FAST = {"ENVISION_INSPECT_ENABLED": False, "ENVISION_BACKOFF_BASE_DELAY": 0.1}
+
+
+@pytest.fixture
+def fake():
+    server = FakeDryad(n_eye=24, n_other=3)
+    server.start()
+    yield server
+    server.stop()
+
+
+def api(server: FakeDryad, **extra) -> dict:
+    return {"DRYAD_API_URL": f"{server.base_url}/api/v2", **FAST, **extra}
+
+
+def test_crawl_yields_every_dataset_once_with_files_sizes_and_checksums(fake, crawl):
+    result = crawl("dryad", settings=api(fake))
+    assert result.returncode == 0, result.log
+    dois = [item["doi"] for item in result.items]
+    assert len(dois) == len(set(dois)) and set(dois) == fake.eye_dois
+    for item in result.items:
+        assert record_errors(item) == [], item["doi"]
+        assert item["source_id"] == item["doi"] and item["license"] == "cc0-1.0"
+        i = int(item["doi"].split(".")[-1][:4])
+        expected = fake.files[9000 + i]
+        assert [f["name"] for f in item["files"]] == [f["path"] for f in expected]  # every page of files
+        assert [f["size"] for f in item["files"]] == [f["size"] for f in expected]
+        assert item["extra"]["storage_size"] == sum(f["size"] for f in expected)
+        assert [f["checksum"] for f in item["files"]] == [
+            f"{f['digestType'].replace('-', '')}:{f['digest']}" if "digest" in f else None for f in expected
+        ]
+    by_i = {int(item["doi"].split(".")[-1][:4]): item for item in result.items}
+    assert len(by_i[7]["files"]) == 130  # two pages of files
+    algos = {f["checksum"].split(":")[0] for item in result.items for f in item["files"] if f["checksum"]}
+    assert algos == {"sha256", "md5"}
+    assert any(f["checksum"] is None for item in result.items for f in item["files"])
+    assert any(f["access"] == "restricted" and f["url"] is None for item in result.items for f in item["files"])
+    # every request was JSON-accepted (the fake answers 406 otherwise), no token sent
+    assert all(c.status == 200 for c in fake.calls)
+    assert all("Authorization" not in c.headers for c in fake.calls)
+    searches = fake.calls_to("search")
+    assert len(searches) == result.stats["envision/dryad/listing_pages"]
+    assert all(c.query["per_page"] == ["100"] for c in searches)
+    assert len(fake.calls_to("files")) == 24 + 1  # one per dataset, dataset 7 has two pages
+
+
+def test_non_json_accept_is_refused_with_406(fake):
+    reply = fake.dispatch("GET", "/api/v2/search?q=x", {"Accept": "text/html"}, b"")
+    assert reply.status == 406
+    assert fake.dispatch("GET", "/api/v2/search?q=x", {"Accept": "application/json"}, b"").status == 200
+    encoded = "doi%3A10.5061%2Fdryad.0001fk1"
+    assert fake.dispatch("GET", f"/api/v2/datasets/{encoded}", {"Accept": "application/json"}, b"").status == 200
+
+
+def test_expired_token_is_dropped_once_and_crawl_goes_on_anonymously(fake, crawl):
+    stale = "stale-dryad-token-4d1f"
+    result = crawl("dryad", settings=api(fake), env={"DRYAD_TOKEN": stale})
+    assert result.returncode == 0, result.log
+    assert {i["doi"] for i in result.items} == fake.eye_dois
+    assert result.stats["envision/dryad/token_rejected"] == 1
+    assert result.log.count("DRYAD_TOKEN was rejected") == 1
+    assert result.stats["envision/dryad/retried_anonymously"] == sum(c.status == 401 for c in fake.calls)
+    assert all("Authorization" not in c.headers for c in fake.calls_to("files"))
+    assert stale not in result.log and all(stale not in json.dumps(i) for i in result.items)
+
+
+def test_client_credentials_flow_fetches_a_bearer_token(fake, crawl):
+    env = {"DRYAD_CLIENT_ID": fake.client_id, "DRYAD_CLIENT_SECRET": fake.client_secret}
+    result = crawl("dryad", settings=api(fake), args={"query": "keratoconus"}, env=env)
+    assert result.returncode == 0, result.log
+    assert fake.tokens_issued == 1 and result.stats["envision/dryad/oauth_token"] == 1
+    assert all(c.headers.get("Authorization") == f"Bearer {fake.token}" for c in fake.calls if c.route != "oauth")
+    assert fake.token not in result.log and fake.client_secret not in result.log
+    assert all(fake.token not in json.dumps(i) for i in result.items)
+
+
+def test_query_max_records_and_since(fake, crawl):
+    result = crawl("dryad", settings=api(fake), args={"query": "keratoconus", "max_records": 3})
+    assert result.returncode == 0, result.log
+    assert len(result.items) == 3 and all("keratoconus" in i["title"].lower() for i in result.items)
+    assert fake.calls_to("search")[0].query["q"] == ["keratoconus"]
+    assert len(fake.calls_to("files")) == 3
+    fake.calls.clear()
+    result = crawl("dryad", settings=api(fake), args={"since": "2019-05-01", "query": "fundus"})
+    assert fake.calls_to("search")[0].query["modifiedSince"] == ["2019-05-01T00:00:00Z"]
+    assert result.items and all(i["modified"] >= "2019-05-01" for i in result.items)
+
+
+def test_429_waits_for_ratelimit_reset(fake, crawl):
+    fake.fault("files", 2, FakeDryad.rate_limited(1.0))
+    started = time.monotonic()
+    result = crawl("dryad", settings=api(fake), args={"query": "fundus"})
+    assert result.returncode == 0, result.log
+    assert result.stats["envision/backoff/429"] == 1
+    assert time.monotonic() - started >= 1.0
+
+
+def test_malformed_pages_are_refetched_and_a_broken_file_list_still_gives_the_record(fake, crawl):
+    fake.fault("search", 1, Reply(200, b'{"_links": {', {"Content-Type": "application/json"}))
+    for nth in (1, 2, 3):
+        fake.fault("files", nth, Reply(200, b"<html>oops</html>"))
+    result = crawl("dryad", settings=api(fake), args={"query": "(6)"})  # dataset 6 only
+    assert result.returncode == 0, result.log
+    assert result.stats["envision/pages/malformed/dryad"] == 4  # 1 search + the file list 3 times
+    incomplete = [i for i in result.items if not i["extra"]["files_complete"]]
+    assert len(incomplete) == 1 and incomplete[0]["modified"] is None and incomplete[0]["files"] == []
+    assert len(result.items) == 1 and result.items[0]["title"].endswith("(6)")
+    assert result.stats["envision/dryad/files_incomplete"] == 1
+
+
+def test_second_crawl_fetches_files_only_for_changed_datasets(fake, tmp_path):
+    first = run_crawl("dryad", tmp_path, settings=api(fake), name="first")
+    assert len(first.items) == 24
+    fake.calls.clear()
+    fake.datasets[4]["lastModificationDate"] = "2030-01-01"
+    second = run_crawl("dryad", tmp_path, settings=api(fake), name="second")
+    assert second.returncode == 0, second.log
+    assert [c.path for c in fake.calls_to("files")] == ["/api/v2/versions/9005/files"]
+    assert [i["doi"] for i in second.items] == [fake.datasets[4]["identifier"].removeprefix("doi:")]
+    assert second.stats["envision/incremental/unchanged"] == 23
