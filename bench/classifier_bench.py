@@ -1,6 +1,6 @@
 """Classifier throughput and memory on realistic records (title + ~1,000-character description).
 
-    .venv/bin/python bench/classifier_bench.py [--n 2048] [--max-length 64] [--threads 2] [--fp32]
+    .venv/bin/python bench/classifier_bench.py [--n 2048] [--max-length 32] [--threads 2] [--fp32]
 
 Records are built from the labelled set: each description is extended with repository
 boilerplate to about 1,000 characters, as Zenodo/Figshare descriptions are. Prints one JSON
@@ -24,6 +24,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from envision_spiders.classifier import ClassifierConfig, EyeImagingClassifier  # noqa: E402
+from envision_spiders.classifier.model import DEFAULT_MAX_LENGTH  # noqa: E402
 from envision_spiders.classifier.train import load_training_records  # noqa: E402
 from envision_spiders.classifier.training.build import BOILERPLATE  # noqa: E402
 
@@ -45,7 +46,7 @@ def realistic_records(n: int, target_chars: int = 1000, seed: int = 0) -> list[d
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=2048)
-    ap.add_argument("--max-length", type=int, default=64)
+    ap.add_argument("--max-length", type=int, default=DEFAULT_MAX_LENGTH)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--fp32", action="store_true")

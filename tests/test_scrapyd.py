@@ -121,11 +121,6 @@ def test_egg_carries_its_data_files_and_loads_them_zipped(egg, tmp_path):
     assert loaded["errors"], loaded  # the validator works from the zipped schema
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="classifier/model.py finds its packaged head with Path(__file__): no such file inside a zipped "
-    "egg, so classifying scrapyd jobs fail; it must read it with importlib.resources (the bytes are in the egg)",
-)
 def test_packaged_classifier_head_loads_from_the_egg(egg, tmp_path):
     proc = run_in_egg(egg, tmp_path, (
         "from importlib.resources import files;"

@@ -78,7 +78,10 @@ def train_command(
         raise FileNotFoundError(f"no training file {str(path)!r}")
     records = read_jsonl(path)
     for number, record in enumerate(records, 1):
-        parse_label(record.get("label"))  # fail early on a bad label
+        try:
+            parse_label(record.get("label"))  # fail early on a bad label
+        except ValueError as exc:
+            raise ValueError(f"{path}: record {number}: {exc}") from None
     config = ClassifierConfig.from_settings(settings)
     classifier, report = train(records, config, use_envision_examples=with_envision_examples, seed=seed)
     out = Path(output or settings.get("CLASSIFIER_HEAD") or DEFAULT_HEAD)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,7 @@ class Head:
         tmp.replace(path)
 
     @classmethod
-    def load(cls, path: str | Path) -> Head:
-        with open(path, encoding="utf-8") as fh:
-            return cls.from_json(json.load(fh))
+    def load(cls, path: str | Path | Traversable) -> Head:
+        """From a file, or a packaged resource (which may sit inside a zipped egg)."""
+        source = Path(path) if isinstance(path, str) else path
+        return cls.from_json(json.loads(source.read_text(encoding="utf-8")))

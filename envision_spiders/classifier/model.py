@@ -6,6 +6,8 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from importlib.abc import Traversable
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,8 @@ logger = logging.getLogger(__name__)
 EYE_IMAGING = "EYE_IMAGING"
 NEGATIVE = "NEGATIVE"
 LABELS = (NEGATIVE, EYE_IMAGING)
-DEFAULT_HEAD = Path(__file__).parent / "assets" / "head.json"
+# Through importlib.resources so the head is found inside a zipped egg too (scrapyd jobs).
+DEFAULT_HEAD = files("envision_spiders.classifier").joinpath("assets/head.json")
 DEFAULT_MAX_LENGTH = 32
 DEFAULT_BATCH_SIZE = 32
 
@@ -59,7 +62,7 @@ class ClassifierConfig:
         )
 
 
-def resolve_head(head: str | os.PathLike[str] | None, setting: str = "CLASSIFIER_HEAD") -> Path:
+def resolve_head(head: str | os.PathLike[str] | None, setting: str = "CLASSIFIER_HEAD") -> Path | Traversable:
     path = Path(head).expanduser() if head else DEFAULT_HEAD
     if not path.is_file():
         raise ClassifierConfigError(
