@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,6 +66,11 @@ def main() -> None:
     extra = dict(item.split("=", 1) for item in args.set)
     with tempfile.TemporaryDirectory(prefix="envision-bench-") as tmp, FakeZenodo(n_records=args.records) as fake:
         fake.all_records()  # build the fake's data before timing
+        # memory should not grow with the number of records: a fifth of the run first, apart
+        fifth = FakeZenodo(n_records=max(1, args.records // 5))
+        with fifth:
+            fifth.all_records()
+            small, _, small_rss = crawl(fifth, Path(tmp) / "fifth", "fifth", extra)
         data_dir = Path(tmp) / "data"
         first, wall, rss = crawl(fake, data_dir, "first", extra)
         n = first.get("item_scraped_count", 0)
@@ -80,7 +83,7 @@ def main() -> None:
         print(f"crawl time (engine)        {elapsed:.2f} s   (process wall incl. start-up {wall:.2f} s)")
         print(f"records/s (engine)         {n / elapsed:,.0f}")
         print(f"records/s (process wall)   {n / wall:,.0f}")
-        print(f"peak RSS first crawl       {rss:.0f} MB")
+        print(f"peak RSS first crawl       {rss:.0f} MB   ({small.get('item_scraped_count', 0)} records: {small_rss:.0f} MB)")
         print(f"unchanged re-crawl         {recrawl_requests} requests (all search pages), "
               f"{second.get('envision/incremental/unchanged', 0)} records skipped, "
               f"{second.get('item_scraped_count', 0)} re-processed, {wall2:.2f} s, peak RSS {rss2:.0f} MB")

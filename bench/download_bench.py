@@ -90,7 +90,7 @@ def scrapy_download(data: Path, settings: dict[str, Any]) -> list[str]:
 
 
 def env() -> dict[str, str]:
-    e = dict(os.environ, PYTHONPATH=str(ROOT), TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS="", NO_PROXY="*", no_proxy="*")
+    e = dict(os.environ, PYTHONPATH=str(ROOT), TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS="")
     for key in [k for k in e if k.endswith("_TOKEN")]:
         del e[key]
     return e
@@ -202,7 +202,7 @@ def main() -> None:
         (f"{args.big_mib} MiB MB/s (process wall)", f"{ours_mbs_wall:.0f}", f"curl {curl_mbs:.0f}", f"{ours_mbs_wall / curl_mbs:.2f}x", ""),
         (f"{args.big_mib} MiB peak RSS", f"{big['ours_rss'] / 1e6:.0f} MB", "", "", "<= 300 MB"),
     ]
-    print(f"| measure | envision-spiders | baseline | ratio | goal |\n|---|---|---|---|---|")
+    print("| measure | envision-spiders | baseline | ratio | goal |\n|---|---|---|---|---|")
     for row in rows:
         print("| " + " | ".join(row) + " |")
     print(json.dumps({"small": small, "big": big}, default=str))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from scrapy import Spider, signals
@@ -84,7 +84,7 @@ def outcome(stats: Mapping[str, Any], finish_reason: str | None) -> dict[str, An
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def since_for(last_clean_run: Mapping[str, Any] | None, overlap_days: int, today: date | None = None,

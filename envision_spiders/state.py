@@ -19,7 +19,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -122,6 +123,28 @@ class StateDB:
         ).fetchall()
         self._db.execute("UPDATE records SET duplicate_of=? WHERE duplicate_of=?", (new_s, old_s))
         return [(r[0], r[1]) for r in rows if (r[0], r[1]) != new]
+
+    @contextmanager
+    def immediate(self) -> Iterator[None]:
+        """One write transaction (other processes wait): read-decide-write without interleaving."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def other_owners(self, dois: Iterable[str], me: Owner) -> list[Owner]:
+        """Records other than ``me`` that own any of ``dois`` now, in rank-independent name order."""
+        dois = sorted(set(dois))
+        if not dois:
+            return []
+        marks = ",".join("?" * len(dois))
+        rows = self._db.execute(
+            f"SELECT DISTINCT source, source_id FROM doi_claims WHERE doi IN ({marks})", dois
+        ).fetchall()
+        return sorted((r[0], r[1]) for r in rows if (r[0], r[1]) != me)
 
     # --- DOI registry ----------------------------------------------------------------------
     def claim(self, dois: Iterable[str], owner: Owner, rank: Sequence[Any]) -> ClaimResult:

@@ -99,10 +99,9 @@ def project_crawler(spidercls: type | None = None, **overrides: Any):
     """A Crawler over the project's settings (plus ``overrides``) with its spider created and
     stats open, for unit tests of components (``Component.from_crawler(crawler)``)."""
     from scrapy import Spider
+    from scrapy.settings import SETTINGS_PRIORITIES
     from scrapy.utils.project import get_project_settings
     from scrapy.utils.test import get_crawler
-
-    from scrapy.settings import SETTINGS_PRIORITIES
 
     project = get_project_settings()
     settings = {k: project[k] for k in project if project.getpriority(k) >= SETTINGS_PRIORITIES["project"]}

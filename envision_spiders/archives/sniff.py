@@ -251,7 +251,7 @@ def sniff_nifti(data: bytes) -> Facts | None:
         if sizeof_hdr == 348:
             magic = data[344:348]
             fmt = "nifti1" if magic in (b"n+1\x00", b"ni1\x00") else "analyze"
-            if fmt == "analyze" and not data[38:39] in (b"r", b"\x00"):
+            if fmt == "analyze" and data[38:39] not in (b"r", b"\x00"):
                 return None
             dim = struct.unpack_from(e + "8h", data, 40)
             _datatype, bitpix = struct.unpack_from(e + "hh", data, 70)

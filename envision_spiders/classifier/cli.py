@@ -82,6 +82,14 @@ def train_command(
             parse_label(record.get("label"))  # fail early on a bad label
         except ValueError as exc:
             raise ValueError(f"{path}: record {number}: {exc}") from None
+    if with_envision_examples:
+        from envision_spiders.classifier.train import envision_examples
+
+        if not envision_examples():
+            raise ValueError(
+                "--with-envision-examples: the envision-classifier package is not importable "
+                "(see docs/classifier.md: pip download envision-classifier==0.3.2 --no-deps, unzip, PYTHONPATH)"
+            )
     config = ClassifierConfig.from_settings(settings)
     classifier, report = train(records, config, use_envision_examples=with_envision_examples, seed=seed)
     out = Path(output or settings.get("CLASSIFIER_HEAD") or DEFAULT_HEAD)

@@ -41,15 +41,16 @@ _LEXICON: dict[str, str] = {
     "eye_anatomy": r"retina\w*|fund(us|i)\b|macula\w*|fovea\w*|optic (disc|disk|nerve)|cornea\w*|choroid\w*|"
     r"sclera\w*|conjunctiv\w*|vitreous|photoreceptor\w*|\brpe\b|ophthalm\w*|ocular|\beyes?\b|eyelid\w*|"
     r"glaucoma\w*|diabetic retinopathy|macular degeneration|\bamd\b|keratoconus|myopi\w*|cataract\w*|uveitis|"
-    r"drusen|retinopathy|papill\w*|trabecular|lens opacit\w*|keratitis|pterygium",
+    r"drusen|retinopathy|papill\w*|trabecular|lens opacit\w*|keratitis|pterygium|anterior chamber|"
+    r"angle[- ]closure|vitreoretina\w*|intravitreal|kerato\w*|strabism\w*|amblyop\w*|uvea\w*|chorioretin\w*",
     "eye_imaging_modality": r"fundus (photo\w*|image\w*|camera\w*|picture\w*|autofluorescence)|\boct\b|\bocta\b|"
     r"\boct-a\b|optical coherence tomograph\w*|angiogra\w*|fluorescein|indocyanine|\bicga?\b|\bslo\b|"
     r"scanning laser ophthalmoscop\w*|adaptive optics|slit[- ]?lamp|anterior segment|corneal topograph\w*|"
     r"pentacam|confocal (scanning )?microscop\w*|specular microscop\w*|retinograph\w*|retinal (image|photo|scan)\w*|"
     r"fundoscop\w*|ophthalmoscop\w*|b-scans?|en face|widefield|wide-field|optos|spectralis|topcon|cirrus|"
-    r"meibograph\w*|retcam|color fundus|colour fundus|\bcfp\b|\bfaf\b|\bsd-oct\b|\bss-oct\b|retinal camera|"
+    r"swept[- ]source|spectral[- ]domain|optoretinogra\w*|meibograph\w*|retcam|color fundus|colour fundus|\bcfp\b|\bfaf\b|\bsd-oct\b|\bss-oct\b|retinal camera|"
     r"eye (image|photo)\w*|ocular (image|photo|surface image)\w*|gonioscop\w*|biomicroscop\w*|"
-    r"(cataract|vitreoretinal|ophthalmic|eye) surg\w* video\w*|phacoemulsification",
+    r"cataract surg\w* video\w*|vitreoretinal surg\w* video\w*|ophthalmic surg\w* video\w*|eye surg\w* video\w*|phacoemulsification",
     "image_words": r"\bimages?\b|imaging|photograph\w*|\bphotos?\b|\bscans?\b|\bscanned\b|volumes?\b|videos?\b|frames?\b|"
     r"segmentation|annotat\w*|\bmasks?\b|pixel\w*|resolution|\bdicom\b|\bpng\b|\bjpe?g\b|\btiff?\b|microscop\w*|camera",
     "dataset_words": r"dataset|data set|database|\bcollection\b|benchmark|images were (acquired|collected|captured)|"
@@ -66,7 +67,7 @@ _LEXICON: dict[str, str] = {
     r"genotyp\w*|allele\w*|mutation\w*|\bmirna\b|chip-seq|atac",
     "neg_electrophys": r"\berg\b|electroretinogra\w*|\bvep\b|evoked potential\w*|\beeg\b|electrophysiolog\w*|"
     r"patch[- ]clamp|spike\w*|multi-?electrode|\bmea\b|recordings?\b|action potential\w*|\bmeg\b",
-    "neg_clinical": r"clinical trial|randomi[sz]ed|case report form|spreadsheet|tabular|\bcsv\b|statistical analys\w*|"
+    "neg_clinical": r"clinical trial|(patient|medical|health|clinical|electronic) records|chart review|randomi[sz]ed|case report form|spreadsheet|tabular|\bcsv\b|statistical analys\w*|"
     r"demographic\w*|outcome measures?|supplementary table\w*|\bspss\b|regression|cohort|prevalence|incidence|"
     r"epidemiolog\w*|cost-effective\w*|meta-analys\w*|systematic review",
     "neg_software": r"software|source code|\bcode\b|toolbox|\bpackage\b|librar(y|ies)|implementation|github|"
@@ -80,12 +81,12 @@ _LEXICON: dict[str, str] = {
     "trap": r"iris (flower|setosa|versicolou?r|virginica|species|plant)|setosa|fisher'?s iris|fish-?eye|"
     r"eye of the (storm|hurricane)|bird'?s[- ]eye|eye-catching|private eye|compound eyes? of|evil eye|"
     r"naked eye|eye ?wall|potato eye",
-    "grant_words": r"\bgrant\b|\baward\b|specific aims?|\baims?\b|we propose|\br01\b|\bu01\b|\bk23\b|\bp30\b|"
+    "grant_words": r"\bgrant\b|project summary|project narrative|provided by applicant|\baward\b|specific aims?|\baims?\b|we propose|\br01\b|\bu01\b|\bk23\b|\bp30\b|"
     r"this proposal|funding|principal investigator|hypothesis|project period",
     "animal": r"\bmouse\b|\bmice\b|\brats?\b|zebrafish|primate\w*|macaque\w*|rabbits?|\bdogs?\b|canine|animal\w*|"
     r"porcine|murine|drosophila|\bpigs?\b|non-human",
     "neg_publication": r"review|systematic review|meta-analys\w*|perspective|editorial|commentary|book chapter|"
-    r"lecture\w*|slides|tutorial|overview|preprint|conference abstract|poster",
+    r"lecture\w*|slides|tutorial|overview|preprint|conference abstract|poster|case reports?|report of (a|one|two|three|\d+) cases?",
     "neg_molecular": r"lipidom\w*|molecular|western blot\w*|qpcr|rt-pcr|elisa|mass spectrometr\w*|hplc|cytokine\w*|"
     r"biochemi\w*|enzym\w*|assays?\b|flow cytometr\w*|knockout|pharmacokinetic\w*|drug release",
     "no_images": r"no images|does not (contain|include) (any )?images|images (are|were) not (included|shared|provided)|"
@@ -123,13 +124,17 @@ _LEXICON_RE = {
 }
 
 
-def _count_words(regex: re.Pattern[str], text: str) -> int:
+def _count_words(regex: re.Pattern[str], text: str, limit: int = 4) -> int:
+    """Matches that start a word, counted up to ``limit`` (the features cap the counts there)."""
     n = 0
     for match in regex.finditer(text):
         start = match.start()
         if start == 0 or not text[start].isalnum() or not (text[start - 1].isalnum() or text[start - 1] == "_"):
             n += 1
+            if n >= limit:
+                break
     return n
+
 
 _EYE_NAME_RE = re.compile(
     r"fundus|\boct\b|octa|oct\d|retina\w*|cornea\w*|\beyes?\b|slit|angio\w*|drusen|glaucoma|macula\w*|"
@@ -137,6 +142,13 @@ _EYE_NAME_RE = re.compile(
     r"\bdrive\b|stare|chase|\bfaf\b|\bslo\b|ophthal\w*|ocular|iris"
 )
 _NON_EYE_NAME_RE = re.compile(r"x-?ray|chest|\bmri\b|brain|\bct\b|skin|histo\w*|lung|mammo\w*|covid|pneumonia|tumou?r")
+# OCT is also used on kidneys, skin, teeth, colon, ceramics...: OCT counts as eye evidence
+# only next to eye anatomy; and a "Data from: <clinical eye study>" record (Dryad style) is
+# usually the study's images even when the text never says so
+_OCT_RE = re.compile(r"\boct\b|optical coherence|\bsd-oct\b|\bss-oct\b|\bpt-oct\b")
+_OCTA_RE = re.compile(r"\bocta\b|\boct-a\b|oct angiogra|coherence tomography angiogra")
+_DATA_FROM_RE = re.compile(r"^\s*(data( and code)? from|data sheet|dataset( for| from)|supplementary|supporting (data|information))\b")
+_REPO_TITLE_RE = re.compile(r"^[\w.-]+/[\w.-]+(:|\s|$)")
 _EYE_MODALITIES = frozenset({"OP", "OPT", "OPM", "OPV", "OAM", "OPTBSV", "OPTENF", "IVOCT", "SC"})
 _EYE_BODY_PARTS = frozenset({"EYE", "RETINA", "CORNEA", "EYEBALL", "OPTIC NERVE"})
 
@@ -165,6 +177,10 @@ FEATURE_NAMES: tuple[str, ...] = (
     "inside_table",
     "dicom_eye",
     "dicom_other",
+    "oct_without_eye",
+    "modality_with_eye",
+    "data_from_eye",
+    "repo_title",
 )
 
 
@@ -185,7 +201,22 @@ def evidence_features(record: Mapping[str, Any]) -> np.ndarray:
     title = strip_html(record.get("title")).lower()
     text = lexical_text(record)
     values: list[float] = [1.0 if _count_words(_LEXICON_RE[g], title) else 0.0 for g in _LEXICON]
-    values += [_cap(_count_words(_LEXICON_RE[g], text), 4.0) for g in _LEXICON]
+    counts = {g: _count_words(_LEXICON_RE[g], text) for g in _LEXICON}
+    values += [_cap(counts[g], 4.0) for g in _LEXICON]
+    eye = counts["eye_anatomy"] > 0
+    interactions = [
+        # substring test first: a regex starting with \b cannot skip ahead to candidates
+        # (OCT angiography is an eye technique even when the text names no eye part)
+        float(
+            not eye
+            and ("oct" in text or "optical coherence" in text)
+            and bool(_OCT_RE.search(text))
+            and not _OCTA_RE.search(text)
+        ),
+        float(eye and counts["eye_imaging_modality"] > 0),
+        float(eye and bool(_DATA_FROM_RE.match(title))),
+        float(bool(_REPO_TITLE_RE.match(title))),
+    ]
 
     kind = str(record.get("kind") or "").lower()
     values += [float(kind == "grant"), float(kind in {"software", "model"}), float(bool(record.get("description")))]
@@ -246,6 +277,7 @@ def evidence_features(record: Mapping[str, Any]) -> np.ndarray:
         _log(in_table),
         _cap(dicom_eye, 4.0),
         _cap(dicom_other, 4.0),
+        *interactions,
     ]
     return np.asarray(values, dtype=np.float32)
 

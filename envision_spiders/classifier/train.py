@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import logging
+import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -71,6 +72,32 @@ def envision_examples() -> list[dict[str, Any]]:
                     {"title": title[:200], "description": description, "label": label, "category": category, "split": "train"}
                 )
     return records
+
+
+def envision_examples_version() -> str | None:
+    """Version of the installed ``envision-classifier`` distribution, if any."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("envision-classifier")
+    except PackageNotFoundError:
+        return None
+
+
+def _title_words(title: Any) -> frozenset[str]:
+    return frozenset(re.findall(r"[a-z0-9]+", str(title or "").lower()))
+
+
+def drop_overlapping(extra: Sequence[Mapping[str, Any]], held_out: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """``extra`` without the records whose title is a near-copy (word Jaccard > 0.5) of a held-out
+    title, so that adding other people's examples cannot leak our test split into training."""
+    held = [_title_words(r.get("title")) for r in held_out]
+    kept = []
+    for record in extra:
+        words = _title_words(record.get("title"))
+        if not any(len(words & h) / max(1, len(words | h)) > 0.5 for h in held):
+            kept.append(record)
+    return kept
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, weights: np.ndarray | None = None) -> tuple[np.ndarray, float]:
@@ -199,7 +226,7 @@ def train(
     started = time.perf_counter()
     train_records = [r for r in records if r.get("split", "train") != "test"]
     test_records = [r for r in records if r.get("split") == "test"]
-    extra = envision_examples() if use_envision_examples else []
+    extra = drop_overlapping(envision_examples(), test_records) if use_envision_examples else []
     all_train = list(train_records) + extra
     if len({parse_label(r.get("label")) for r in all_train}) < 2:
         raise ValueError("training needs both EYE_IMAGING and NEGATIVE records")
@@ -232,6 +259,7 @@ def train(
         "data": "envision_spiders/classifier/training/records.jsonl",
         "n_train": report["n_train"],
         "n_envision_examples": report["n_envision_examples"],
+        **({"envision_classifier_version": envision_examples_version()} if extra else {}),
         "n_test": report["n_test"],
         "l2": info["l2"],
         "feature_weight": feature_weight,

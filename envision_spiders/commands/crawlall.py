@@ -21,6 +21,7 @@ from scrapy.exceptions import UsageError
 
 from envision_spiders.results import write_results
 from envision_spiders.runs import UnknownSpiders, outcome, select_spiders
+from envision_spiders.spiders.base import SpiderArgumentError
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +94,8 @@ class Command(ScrapyCommand):
             if scope not in names:
                 raise UsageError(f"-a/--spider-set for {scope!r}, which is not in this run ({', '.join(names)})",
                                  print_help=False)
+        left_out = {} if args else self._preflight(names, opts)
+        names = [n for n in names if n not in left_out]
         if not names:
             raise UsageError("no spider left to run", print_help=False)
         if opts.list:
@@ -134,10 +137,32 @@ class Command(ScrapyCommand):
         if failed:
             self.exitcode = 1
         if opts.json:
-            print(json.dumps({"data_dir": data_dir, "spiders": summary, "results": results, "failed": failed},
-                             sort_keys=True, default=str))
+            print(json.dumps({"data_dir": data_dir, "spiders": summary, "results": results, "failed": failed,
+                              "left_out": left_out}, sort_keys=True, default=str))
         else:
             print(self._table(summary, data_dir, failed))
+            for name, why in left_out.items():
+                print(f"left out: {name}: {why}")
+
+    def _preflight(self, names: list[str], opts: argparse.Namespace) -> dict[str, str]:
+        """Spiders that cannot start here (e.g. Kaggle without credentials) are left out of a run
+        that did not name them, with a warning, instead of failing it every week."""
+        assert self.crawler_process is not None and self.settings is not None
+        left_out: dict[str, str] = {}
+        for name in names:
+            spidercls = self.crawler_process.spider_loader.load(name)
+            preflight = getattr(spidercls, "preflight", None)
+            if preflight is None:
+                continue
+            settings = self.settings.copy()
+            spidercls.update_settings(settings)
+            settings.setdict(opts.scoped_settings.get(name, {}), priority="cmdline")
+            try:
+                preflight(settings, **{**opts.common_args, **opts.scoped_args.get(name, {})})
+            except SpiderArgumentError as exc:
+                logger.warning("crawlall: leaving out spider %s: %s", name, exc)
+                left_out[name] = str(exc)
+        return left_out
 
     def _crawler_for(self, name: str, own_settings: dict[str, str]) -> Crawler:
         assert self.crawler_process is not None and self.settings is not None

@@ -115,6 +115,7 @@ class FileFetcher:
             "handle_httpstatus_list": NON_REDIRECT_STATUSES,
             "download_maxsize": maxsize,
             "download_warnsize": 0,
+            "dont_cache": True,  # ranges of one URL share a fingerprint: never answer one from another
         }
         meta.pop("handle_httpstatus_all", None)
         merged = {k.decode(): b", ".join(v).decode("latin-1") for k, v in base.headers.items()}

@@ -7,7 +7,7 @@ fetched, and ``complete`` / ``failed: ...`` afterwards, so a crash leaves ``pend
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ PENDING = "pending"
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def load_manifest(path: Path) -> dict[str, Any] | None:

@@ -24,6 +24,7 @@ class StoredRecordsSpider(scrapy.Spider):
     name = "stored-records"
     custom_settings = {
         "ITEM_PIPELINES": {FILES_PIPELINE: 900},  # no dedup/classifier/store: the records are stored
+        "ADDONS": {},  # no page objects here: scrapy-poet's per-request injection is pure overhead
         "SPIDER_MIDDLEWARES": {},
         "FEEDS": {},
         "ENVISION_FEEDS": {},

@@ -15,7 +15,6 @@ import logging
 import random
 import time
 from email.utils import parsedate_to_datetime
-from typing import Any
 
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler

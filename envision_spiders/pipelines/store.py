@@ -7,7 +7,7 @@ crawl skips what did not change.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +15,13 @@ from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 
 from envision_spiders.items import record_to_dict
-from envision_spiders.state import state_for_crawler
+from envision_spiders.pipelines.dedup import record_dois
+from envision_spiders.state import format_owner, state_for_crawler
 from envision_spiders.store import record_path, write_json_atomic
 
 
 def utc_now_iso() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 class StorePipeline:
@@ -41,10 +42,21 @@ class StorePipeline:
             adapter["scraped_at"] = now
         source, source_id = adapter["source"], str(adapter["source_id"])
         path = record_path(self.data_dir, source, source_id)
-        write_json_atomic(path, record_to_dict(item), fsync=self.fsync)
-        state_for_crawler(self.crawler).mark_stored(
-            source, source_id, adapter.get("modified"), adapter.get("doi"), now
-        )
+        state = state_for_crawler(self.crawler)
+        # A better record of the same dataset may have claimed its DOIs while this one waited in
+        # inspection or classification (another crawl, or another spider of crawlall). Decide and
+        # write under the state's write lock, so the superseding side either sees this file
+        # (and marks it) or this side sees its claim.
+        with state.immediate():
+            owners = state.other_owners(record_dois(adapter), (source, source_id))
+            if owners:
+                adapter["duplicate_of"] = format_owner(owners[0])
+            write_json_atomic(path, record_to_dict(item), fsync=self.fsync)
+            if owners:
+                state.mark_duplicate(source, source_id, adapter.get("modified"), owners[0])
+                self.stats.inc_value("envision/store/superseded_in_flight")
+            else:
+                state.mark_stored(source, source_id, adapter.get("modified"), adapter.get("doi"), now)
         self.stats.inc_value("envision/store/written")
         self.stats.inc_value(f"envision/store/written/{source}")
         return item

@@ -21,6 +21,11 @@ Spider arguments, validated before the crawl starts (a bad value is an error at 
 ``-a since=YYYY-MM-DD``
     Only records created or updated on/after that date (where the API can filter).
 
+``preflight(settings, **arguments)`` (a classmethod) checks, before the engine starts, that
+the spider can run: its arguments and the settings/credentials it needs. ``scrapy crawl``
+calls it and turns a ``SpiderArgumentError`` into a one-line error and exit status 2.
+Subclasses extend it (Kaggle: credentials; portal: the browser).
+
 Helpers: ``self.terms`` (the terms to search), ``self.take(records)`` (applies
 ``max_records``), ``self.wants_more`` (False once the limit is reached),
 ``self.retry_malformed(response, error)`` (re-fetch an API page that was not the JSON
@@ -39,6 +44,7 @@ import scrapy
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.http import Response
+from scrapy.settings import BaseSettings
 
 from envision_spiders.queries import SEARCH_TERMS
 
@@ -87,6 +93,16 @@ class EnvisionSpider(scrapy.Spider):
         self.since = parse_since(since)
         self.records_emitted = 0
         self.api_url = ""
+
+    @classmethod
+    def preflight(cls, settings: BaseSettings, **arguments: Any) -> None:
+        """Raise SpiderArgumentError when this spider cannot start with these arguments/settings."""
+        if arguments.get("query") is not None and not str(arguments["query"]).strip():
+            raise SpiderArgumentError("query is empty")
+        parse_max_records(arguments.get("max_records"))
+        parse_since(arguments.get("since"))
+        if cls.api_url_setting and not settings.get(cls.api_url_setting):
+            raise SpiderArgumentError(f"setting {cls.api_url_setting} is empty")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> EnvisionSpider:

@@ -27,10 +27,11 @@ from envision_spiders.items import DatasetRecord
 from envision_spiders.pages.base import MalformedPage
 from envision_spiders.pages.kaggle import KaggleDataset, KaggleFilesPage, KaggleListPage
 from envision_spiders.queries import split_words
+from envision_spiders.spiders.base import SpiderArgumentError
 from envision_spiders.spiders.paging import ONE_REQUEST_PER_SECOND, OffsetPagingSpider, PageCursor
 
 
-class KaggleCredentialsMissing(RuntimeError):
+class KaggleCredentialsMissing(SpiderArgumentError):
     pass
 
 
@@ -56,6 +57,11 @@ class KaggleSpider(OffsetPagingSpider):
     max_page_setting = "KAGGLE_MAX_PAGE"
     # Limits are unpublished; 429s are documented. Suggested: at most 1 request per second.
     custom_settings = {**ONE_REQUEST_PER_SECOND}
+
+    @classmethod
+    def preflight(cls, settings: Any, **arguments: Any) -> None:
+        super().preflight(settings, **arguments)
+        auth_header()  # no credentials: a clear error before anything starts
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> KaggleSpider:

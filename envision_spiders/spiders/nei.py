@@ -125,6 +125,12 @@ class NeiSpider(OffsetPagingSpider):
         core = row["core_project_num"].strip()
         if core in self._emitted:
             return
+        # `agencies` may also match projects NEI funds but does not administer [A]: keep NEI's own
+        admin = row.get("agency_ic_admin")
+        abbreviation = admin.get("abbreviation") if isinstance(admin, dict) else None
+        if abbreviation and abbreviation not in self.settings.getlist("NEI_AGENCIES"):
+            self.crawler.stats.inc_value("envision/nei/not_administered")
+            return
         if core not in self._rows and not self.more_wanted():
             return
         self.crawler.stats.inc_value("envision/nei/rows")

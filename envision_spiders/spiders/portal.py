@@ -86,6 +86,13 @@ class PortalSpider(EnvisionSpider):
         apply_playwright_settings(settings)
 
     @classmethod
+    def preflight(cls, settings: BaseSettings, **arguments: Any) -> None:
+        super().preflight(settings, **arguments)
+        problem = launch_problem(settings)
+        if problem:
+            raise SpiderArgumentError(problem)
+
+    @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> PortalSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings

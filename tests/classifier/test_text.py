@@ -77,3 +77,24 @@ def test_features_are_finite_and_bounded():
     v = evidence_features({"title": "x", "file_count": "12", "img_count": None, "archive_contents": "bad"})
     assert v.shape == (len(FEATURE_NAMES),)
     assert np.isfinite(v).all() and (v >= 0).all() and (v <= 1).all()
+
+
+def test_oct_counts_as_eye_evidence_only_next_to_eye_anatomy():
+    kidney = {"title": "OCT volumes of human kidney tissue", "description": "Optical coherence tomography of nephrectomy samples."}
+    retina = {"title": "Retinal OCT B-scans", "description": "Spectral-domain OCT of the macula."}
+    octa = {"title": "sOCTA-3x3-10k: OCTA image dataset", "description": "Superficial OCTA images with quality labels."}
+    assert feature(kidney, "oct_without_eye") == 1.0
+    assert feature(kidney, "modality_with_eye") == 0.0
+    assert feature(retina, "oct_without_eye") == 0.0
+    assert feature(retina, "modality_with_eye") == 1.0
+    # OCT angiography is an eye technique even when no eye part is named
+    assert feature(octa, "oct_without_eye") == 0.0
+    assert feature({"title": "Doctoral thesis, October 2020"}, "oct_without_eye") == 0.0
+
+
+def test_repository_style_titles_are_features():
+    dryad = {"title": "Data from: Choroidal thickness in pseudoexfoliation", "description": "Scans of both eyes."}
+    assert feature(dryad, "data_from_eye") == 1.0
+    assert feature({"title": "Data from: Soil microbiome of alpine meadows"}, "data_from_eye") == 0.0
+    assert feature({"title": "owner/retina-dr-classifier: fundus image classification"}, "repo_title") == 1.0
+    assert feature({"title": "Retinal OCT Images (optical coherence tomography)"}, "repo_title") == 0.0

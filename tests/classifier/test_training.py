@@ -72,3 +72,28 @@ def test_envision_examples_absent_package_is_empty(monkeypatch):
 
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     assert envision_examples() == []
+
+
+def test_envision_examples_never_leak_held_out_titles():
+    from envision_spiders.classifier.train import drop_overlapping
+
+    extra = [
+        {"title": "DRIVE: Digital Retinal Images for Vessel Extraction", "label": "EYE_IMAGING"},
+        {"title": "Messidor-2 fundus photographs", "label": "EYE_IMAGING"},
+    ]
+    held_out = [{"title": "DRIVE - Digital Retinal Images for Vessel Extraction (2004)"}]
+    assert [r["title"] for r in drop_overlapping(extra, held_out)] == ["Messidor-2 fundus photographs"]
+
+
+def test_train_command_refuses_envision_examples_without_the_package(monkeypatch, tmp_path):
+    import importlib.util
+
+    from scrapy.settings import Settings
+
+    from envision_spiders.classifier.cli import train_command
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    data = tmp_path / "t.jsonl"
+    data.write_text(json.dumps({"title": "x", "label": "NEGATIVE"}) + "\n")
+    with pytest.raises(ValueError, match="envision-classifier package is not importable"):
+        train_command(Settings(), str(data), str(tmp_path / "h.json"), with_envision_examples=True)

@@ -83,3 +83,16 @@ def test_records_without_doi_pass(tmp_path):
     kept, _, stats = run_pipelines(tmp_path, [DatasetRecord(source="kaggle", source_id="a/b", title="x")])
     assert len(kept) == 1
     assert stats.get_value("envision/dedup/no_doi") == 1
+
+
+def test_a_record_superseded_while_in_flight_is_stored_as_a_duplicate(tmp_path):
+    """DataCite's copy passes dedup, then Zenodo's record claims the DOI before the copy is stored."""
+    crawler = project_crawler(ENVISION_DATA_DIR=str(tmp_path / "data"))
+    dedup, store = DedupPipeline.from_crawler(crawler), StorePipeline.from_crawler(crawler)
+    copy = dedup.process_item(datacite("10.5281/zenodo.103"))  # canonical for now, not stored yet
+    store.process_item(dedup.process_item(zenodo_v(103)))
+    store.process_item(copy)
+    folder = tmp_path / "data" / "metadata"
+    assert json.loads((folder / "datacite" / "10.5281%2Fzenodo.103.json").read_text())["duplicate_of"] == "zenodo:103"
+    assert json.loads((folder / "zenodo" / "103.json").read_text())["duplicate_of"] is None
+    assert crawler.stats.get_value("envision/store/superseded_in_flight") == 1

@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import math
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -43,7 +43,7 @@ NEXT_WHITELIST = (
 )
 _GROUP = re.compile(r'\(("[^"()]+"(?:\s+AND\s+"[^"()]+")*)\)')
 _UPDATED = re.compile(r"updated:\[(\S+) TO (\S+)\]")
-_EPOCH = datetime(2018, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(2018, 1, 1, tzinfo=UTC)
 
 
 def iso(moment: datetime) -> str:
@@ -138,7 +138,7 @@ def datacite_from_zenodo(record: dict[str, Any]) -> dict[str, Any]:
 
 def _sort_key(entry: dict[str, Any]) -> tuple[int, str]:
     created = datetime.strptime(entry["attributes"]["created"], "%Y-%m-%dT%H:%M:%S.%fZ")
-    return int(created.replace(tzinfo=timezone.utc).timestamp() * 1000), entry["id"].lower()
+    return int(created.replace(tzinfo=UTC).timestamp() * 1000), entry["id"].lower()
 
 
 def encode_cursor(key: tuple[int, str]) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -37,7 +37,7 @@ LICENSES = {
                                  "url": "https://creativecommons.org/publicdomain/zero/1.0/legalcode"},
     "563c1cf88c5e4a3877f9e968": {"name": "MIT License", "url": "http://opensource.org/licenses/MIT"},
 }
-_EPOCH = datetime(2020, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 
 
 def guid(i: int) -> str:

@@ -163,8 +163,11 @@ class FakeZenodo(FakeAPI):
             return Reply(200, b"<html><body>Down for maintenance</body></html>", {"Content-Type": "text/html"})
         hits = self.all_records()  # already oldest first
         for fieldname, lo, hi in _RANGE.findall(q):
-            def value(rec: dict[str, Any]) -> str:
-                return rec["metadata"]["publication_date"] if fieldname == "publication_date" else rec["updated"][:10]
+            key = "publication_date" if fieldname == "publication_date" else "updated"
+
+            def value(rec: dict[str, Any], key: str = key) -> str:
+                return rec["metadata"]["publication_date"] if key == "publication_date" else rec["updated"][:10]
+
             hits = [r for r in hits if (lo == "*" or value(r) >= lo) and (hi == "*" or value(r) <= hi)]
         total = len(hits)
         page_hits = hits[(page - 1) * size : page * size]

@@ -177,10 +177,9 @@ def test_second_crawl_fetches_only_changed_articles(fake, tmp_path):
 def test_redirect_to_another_origin_drops_the_token_header():
     """Scrapy's RedirectMiddleware (what every download goes through) strips Authorization when
     a redirect leaves the origin: S3 answers 400 to a header it did not sign."""
-    from scrapy import Request
+    from scrapy import Request, Spider
     from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
     from scrapy.http import Response
-    from scrapy import Spider
     from scrapy.utils.test import get_crawler
 
     crawler = get_crawler(Spider)

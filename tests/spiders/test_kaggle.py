@@ -79,7 +79,7 @@ def test_token_is_sent_as_bearer_when_no_legacy_pair(fake, crawl):
 
 def test_no_credentials_is_a_clear_error_at_start(fake, crawl):
     result = crawl("kaggle", settings=settings(fake))
-    assert result.returncode != 0
+    assert result.returncode == 2 and "Traceback" not in result.log
     assert "Kaggle requires credentials" in result.log and "KAGGLE_USERNAME" in result.log
     assert fake.calls == []
 

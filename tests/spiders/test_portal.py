@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import subprocess
 import urllib.request
 
 import pytest
@@ -102,7 +103,25 @@ def test_missing_browser_is_a_clear_error_naming_the_setting(site, crawl, tmp_pa
     assert "Traceback" not in result.log
     assert f"PLAYWRIGHT_CHROMIUM_PATH / env CHROMIUM_PATH = '{missing}'" in result.log
     assert "does not exist" in result.log
-    assert result.stats["finish_reason"] == "browser_missing"
-    assert result.stats["envision/portal/browser_missing"] == 1
-    assert result.items == [] and site.calls == []  # nothing fetched, no browser launched
-    assert "playwright/browser_count" not in result.stats
+    # `scrapy crawl` checks before the engine starts: one line, exit status 2, nothing fetched
+    assert result.returncode == 2
+    assert result.stats == {} and result.items == [] and site.calls == []
+
+
+def test_missing_browser_met_inside_a_crawl_closes_it_with_a_reason(site, tmp_path):
+    """Where no preflight runs (crawlall, scrapyd), the spider itself refuses to start the browser."""
+    from tests.conftest import PROJECT_ROOT, scrapy_command, scrapy_env
+
+    missing = tmp_path / "no-chromium"
+    stats_file = tmp_path / "stats.json"
+    proc = subprocess.run(
+        scrapy_command("runspider", str(PROJECT_ROOT / "envision_spiders" / "spiders" / "portal.py"),
+                       "-a", f"url={site.base_url}/plain.html", "-s", f"PLAYWRIGHT_CHROMIUM_PATH={missing}",
+                       "-s", f"ENVISION_DATA_DIR={tmp_path / 'data'}", "-s", f"ENVISION_STATS_FILE={stats_file}",
+                       "-s", "CLASSIFIER_ENABLED=False"),
+        cwd=PROJECT_ROOT, env=scrapy_env(), capture_output=True, text=True, timeout=120,
+    )
+    stats = json.loads(stats_file.read_text())
+    assert stats["finish_reason"] == "browser_missing", proc.stderr[-2000:]
+    assert stats["envision/portal/browser_missing"] == 1
+    assert "playwright/browser_count" not in stats and site.calls == []
