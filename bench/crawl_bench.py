@@ -36,7 +36,7 @@ def crawl(fake: FakeZenodo, data_dir: Path, name: str, extra: dict[str, str]) ->
         "LOG_LEVEL": "WARNING",
         **extra,
     }
-    cmd = scrapy_command("crawl", "zenodo", "-O", str(data_dir.parent / f"{name}.jsonl"))
+    cmd = scrapy_command("crawl", "zenodo")  # the two default feeds (ENVISION_FEEDS) are written
     for key, value in settings.items():
         cmd += ["-s", f"{key}={value}"]
     # /usr/bin/time is not always there: take the child's peak RSS from getrusage instead,

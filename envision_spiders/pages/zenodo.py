@@ -38,11 +38,11 @@ class ZenodoRecord(RecordExtractor):
         rtype = self._meta().get("resource_type") or {}
         return rtype.get("type") or "dataset"
 
-    @field
+    @field(cached=True)
     def doi(self) -> str | None:
         return normalize_doi(self.data.get("doi") or self._meta().get("doi"))
 
-    @field
+    @field(cached=True)
     def url(self) -> str | None:
         links = self.data.get("links") or {}
         return links.get("self_html") or links.get("html") or self.data.get("doi_url")
@@ -75,7 +75,7 @@ class ZenodoRecord(RecordExtractor):
     def modified(self) -> str | None:
         return self.data.get("modified") or self.data.get("updated")
 
-    @field
+    @field(cached=True)
     def access_type(self) -> str | None:
         return self._meta().get("access_right")
 
@@ -91,7 +91,7 @@ class ZenodoRecord(RecordExtractor):
         version = self._meta().get("version")
         return str(version) if version else None
 
-    @field
+    @field(cached=True)
     def version_of(self) -> str | None:
         return normalize_doi(self.data.get("conceptdoi") or self._meta().get("conceptdoi"))
 
