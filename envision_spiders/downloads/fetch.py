@@ -144,7 +144,8 @@ class FileFetcher:
         """Write a whole body to ``.part``, hash, verify, then rename into place."""
         part, sidecar = part_paths(dest)
 
-        def write() -> dict[str, str]:
+        def write() -> Fetched:
+            # hashing, writing and the rename all off the reactor thread
             dest.parent.mkdir(parents=True, exist_ok=True)
             hasher = MultiHasher(repository)
             hasher.update(body)
@@ -153,10 +154,11 @@ class FileFetcher:
                 if self.config.fsync:
                     fh.flush()
                     os.fsync(fh.fileno())
-            return hasher.hexdigests()
+            return self._finish(
+                part, sidecar, dest, hasher.hexdigests(), len(body), repository, expected_size, len(body), mode
+            )
 
-        digests = await asyncio.to_thread(write)
-        return self._finish(part, sidecar, dest, digests, len(body), repository, expected_size, len(body), mode)
+        return await asyncio.to_thread(write)
 
     def _finish(
         self,
