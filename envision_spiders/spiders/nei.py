@@ -26,6 +26,7 @@ from envision_spiders.items import DatasetRecord
 from envision_spiders.pages.base import MalformedPage
 from envision_spiders.pages.nei import INCLUDE_FIELDS, NeiGrant, NeiSearchPage
 from envision_spiders.queries import pack_terms, split_words
+from envision_spiders.spiders.base import SpiderArgumentError
 from envision_spiders.spiders.paging import ONE_REQUEST_PER_SECOND, OffsetPagingSpider, PageCursor
 
 Query = tuple[str, int | None, int | None]  # search_text, first and last fiscal year (None: all)
@@ -51,16 +52,35 @@ class NeiSpider(OffsetPagingSpider):
         self._emitted: set[str] = set()
 
     @classmethod
+    def preflight(cls, settings: Any, **arguments: Any) -> None:
+        super().preflight(settings, **arguments)
+        if settings.get("NEI_SEARCH_OPERATOR") not in ("advanced", "and"):
+            raise SpiderArgumentError(
+                f"NEI_SEARCH_OPERATOR={settings.get('NEI_SEARCH_OPERATOR')!r}: use 'advanced' or 'and'"
+            )
+
+    @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NeiSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider.flush_on_idle, signal=signals.spider_idle)
+        crawler.signals.connect(spider.report_unemitted, signal=signals.spider_closed)
         return spider
+
+    def report_unemitted(self, reason: str) -> None:
+        """Grants are emitted when paging is done; a crawl closed earlier (CLOSESPIDER_*, Ctrl-C)
+        loses the rows collected so far: say so, so a rerun is known to be needed."""
+        if self._rows:
+            self.crawler.stats.set_value("envision/nei/rows_not_emitted", sum(map(len, self._rows.values())))
+            self.logger.error(
+                "Closed (%s) before paging ended: %d NEI projects collected but not emitted; run again",
+                reason, len(self._rows),
+            )
 
     async def start(self) -> AsyncIterator[Any]:
         settings = self.settings
         self.operator = settings.get("NEI_SEARCH_OPERATOR")
         if self.operator not in ("advanced", "and"):
-            raise ValueError(f"NEI_SEARCH_OPERATOR={self.operator!r}: use 'advanced' or 'and'")
+            raise SpiderArgumentError(f"NEI_SEARCH_OPERATOR={self.operator!r}: use 'advanced' or 'and'")
         self.min_year = settings.getint("NEI_MIN_FISCAL_YEAR")
         if self.operator == "advanced":
             texts = pack_terms(self.terms, render_terms, settings.getint("NEI_QUERY_MAX_LENGTH"))

@@ -48,7 +48,7 @@ import scrapy
 from scrapy.crawler import Crawler
 from scrapy.http import Response
 
-from envision_spiders.spiders.base import EnvisionSpider
+from envision_spiders.spiders.base import EnvisionSpider, SpiderArgumentError
 
 PAGING_META = "envision_paging"
 
@@ -85,12 +85,18 @@ class OffsetPagingSpider(EnvisionSpider):
     max_lost_pages: int = 1  # consecutive malformed pages skipped before a query is abandoned
 
     @classmethod
+    def preflight(cls, settings: Any, **arguments: Any) -> None:
+        super().preflight(settings, **arguments)
+        if settings.getint(cls.page_size_setting) < 1:
+            raise SpiderArgumentError(f"setting {cls.page_size_setting} must be at least 1")
+
+    @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> OffsetPagingSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
         spider.page_size = settings.getint(cls.page_size_setting)
         if spider.page_size < 1:
-            raise ValueError(f"setting {cls.page_size_setting} must be at least 1")
+            raise SpiderArgumentError(f"setting {cls.page_size_setting} must be at least 1")
         if cls.max_page_setting:
             spider.max_offset = (settings.getint(cls.max_page_setting) - 1) * spider.page_size
         else:
