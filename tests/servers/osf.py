@@ -152,6 +152,10 @@ class FakeOSF(FakeAPI):
                         if rel and "://" not in rel["links"]["related"]["href"]:
                             rel["links"]["related"]["href"] = (
                                 f"{self.base_url}/v2/nodes/{node_id}/files/osfstorage/{rel['links']['related']['href']}/")
+                        # file bytes on this loopback server too: nothing in a test may reach osf.io
+                        download = entry.get("links", {}).get("download")
+                        if download:
+                            entry["links"]["download"] = download.replace("https://osf.io", self.base_url)
                 return tree
         return {}
 
