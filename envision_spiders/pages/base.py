@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 from w3lib.html import remove_tags, replace_entities
@@ -70,6 +70,17 @@ class RecordExtractor(Extractor[DatasetRecord], skip_nonitem_fields=False):
     descriptive fields; the portal's counts and ``size_mb`` are derived here once."""
 
     data: dict[str, Any]
+
+    source_name: ClassVar[str] = ""  # the records' `source` (= the spider's name)
+    id_key: ClassVar[str] = "id"  # the API field that is the record's `source_id`
+
+    @field
+    def source(self) -> str:
+        return self.source_name
+
+    @field
+    def source_id(self) -> str:
+        return str(self.data[self.id_key])
 
     @property
     def files(self) -> list[FileEntry]:  # overridden by a @field in subclasses

@@ -67,6 +67,8 @@ class DataCiteRecord(RecordExtractor):
     """One ``data[]`` entry of ``/dois`` (or ``data`` of ``/dois/{doi}``). ``api_root``: where
     ``/dois/{doi}`` lives, for ``api_url``."""
 
+    source_name = SOURCE
+
     api_root: str = ""
 
     @cached_method
@@ -88,10 +90,6 @@ class DataCiteRecord(RecordExtractor):
                 if doi and doi != self.doi:
                     out.append(doi)
         return sorted(set(out))
-
-    @field
-    def source(self) -> str:
-        return SOURCE
 
     @field
     def source_id(self) -> str:

@@ -46,13 +46,11 @@ class DryadRecord(RecordExtractor):
     """A dataset (as embedded in search hits or at ``/datasets/{doi}``) plus its files
     (``stash:files`` entries of the latest version). ``base_url`` resolves the relative hrefs."""
 
+    source_name = SOURCE
+
     file_data: list[dict[str, Any]] = attrs.Factory(list)
     base_url: str = "https://datadryad.org"
     files_complete: bool = True
-
-    @field
-    def source(self) -> str:
-        return SOURCE
 
     @field
     def source_id(self) -> str:

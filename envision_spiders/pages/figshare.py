@@ -62,13 +62,7 @@ def needs_file_listing(article: dict[str, Any], detail_files_cap: int) -> bool:
 class FigshareArticle(RecordExtractor):
     """An ``ArticleComplete`` (``GET /articles/{id}``); ``files`` may be replaced by the full listing."""
 
-    @field
-    def source(self) -> str:
-        return SOURCE
-
-    @field
-    def source_id(self) -> str:
-        return str(self.data["id"])
+    source_name = SOURCE
 
     @field
     def kind(self) -> str:

@@ -65,16 +65,11 @@ def file_download_url(download_base: str, ref: str, name: str) -> str:
 class KaggleDataset(RecordExtractor):
     """An ``ApiDataset`` from the list, with its ``ApiDatasetFile``s (``dataset_files``)."""
 
+    source_name = SOURCE
+    id_key = "ref"
+
     dataset_files: list[dict[str, Any]] = attrs.Factory(list)
     download_base: str = "https://www.kaggle.com/api/v1"  # the API root downloads go through
-
-    @field
-    def source(self) -> str:
-        return SOURCE
-
-    @field
-    def source_id(self) -> str:
-        return str(self.data["ref"])
 
     @field
     def kind(self) -> str:

@@ -46,6 +46,9 @@ def _date(value: Any) -> str | None:
 class NeiGrant(RecordExtractor):
     """``{"core_project_num": ..., "rows": [project, ...]}``: every fiscal-year row of one project."""
 
+    source_name = SOURCE
+    id_key = "core_project_num"
+
     @cached_method
     def _rows(self) -> list[dict[str, Any]]:
         """Rows newest first (fiscal year, then appl_id)."""
@@ -54,14 +57,6 @@ class NeiGrant(RecordExtractor):
 
     def _latest(self, key: str) -> Any:
         return next((r[key] for r in self._rows() if r.get(key) not in (None, "", [])), None)
-
-    @field
-    def source(self) -> str:
-        return SOURCE
-
-    @field
-    def source_id(self) -> str:
-        return str(self.data["core_project_num"])
 
     @field
     def kind(self) -> str:

@@ -45,6 +45,8 @@ class OsfRecord(RecordExtractor):
     """A node (``data[]`` of ``/nodes/``) with ``file_data``: every file (not folder) of its
     walked storage. ``licenses`` maps licence ids to ``{"name", "url"}`` (from ``/licenses/``)."""
 
+    source_name = SOURCE
+
     file_data: list[dict[str, Any]] = attrs.Factory(list)
     licenses: dict[str, dict[str, Any]] = attrs.Factory(dict)
     doi_prefix: str = ""
@@ -54,14 +56,6 @@ class OsfRecord(RecordExtractor):
     def _attrs(self) -> dict[str, Any]:
         value = self.data.get("attributes")
         return value if isinstance(value, dict) else {}
-
-    @field
-    def source(self) -> str:
-        return SOURCE
-
-    @field
-    def source_id(self) -> str:
-        return str(self.data["id"])
 
     @field
     def url(self) -> str | None:

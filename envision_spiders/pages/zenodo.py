@@ -20,18 +20,12 @@ SOURCE = "zenodo"
 class ZenodoRecord(RecordExtractor):
     """One record as found in ``hits.hits[]`` of a search or at ``/api/records/{id}``."""
 
+    source_name = SOURCE
+
     @cached_method
     def _meta(self) -> dict[str, Any]:
         meta = self.data.get("metadata")
         return meta if isinstance(meta, dict) else {}
-
-    @field
-    def source(self) -> str:
-        return SOURCE
-
-    @field
-    def source_id(self) -> str:
-        return str(self.data["id"])
 
     @field
     def kind(self) -> str:
