@@ -259,7 +259,8 @@ def test_killed_download_resumes_from_disk(nginx: NginxServer, tmp_path: Path) -
 def test_file_changed_between_runs_restarts_from_zero(nginx: NginxServer, tmp_path: Path) -> None:
     """If-Range: after a crash, a file whose ETag changed is fetched again from the start."""
     data = tmp_path / "data"
-    old, new = blob(4 * MB, "c-old"), blob(4 * MB, "c-new")
+    # 8 MB at the slow location's 2 MB/s: seconds of margin to kill it mid-file on a busy machine
+    old, new = blob(8 * MB, "c-old"), blob(8 * MB, "c-new")
     nginx.put("t6/f.bin", old)
     store(data, "1", [file_entry("f.bin", new, nginx.url("t6/f.bin", "slow"), checksum=None)])
     settings = {"ENVISION_DOWNLOAD_RANGES_IN_FLIGHT": 1}
@@ -273,6 +274,7 @@ def test_file_changed_between_runs_restarts_from_zero(nginx: NginxServer, tmp_pa
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait(timeout=30)
+    assert sidecar.exists(), "the first download finished before it could be killed"
     nginx.put("t6/f.bin", new)  # same size, new mtime -> new ETag
     os.utime(nginx.root / "t6/f.bin", (time.time() + 5, time.time() + 5))
     code, stats, log = run_download(data, settings)
