@@ -40,6 +40,33 @@ def json_body(response: Any, expect: type = dict) -> Any:
     return data
 
 
+_SIZE = re.compile(r"^\s*([0-9][0-9,]*(?:\.[0-9]+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
+_UNITS = {
+    "": 1, "b": 1, "byte": 1, "bytes": 1,
+    "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "pb": 10**15,
+    "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40, "pib": 2**50,
+}
+
+
+def parse_size(value: Any) -> int | None:
+    """``"1.2 GB"`` -> 1200000000, ``"512 KiB"`` -> 524288, ``"2048"``/2048 -> 2048 bytes.
+    KB/MB/GB are decimal (SI), KiB/MiB/GiB binary; None when unreadable."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return int(value) if value >= 0 else None
+    if not isinstance(value, str):
+        return None
+    match = _SIZE.match(value)
+    if not match:
+        return None
+    unit = _UNITS.get(match.group(2).lower())
+    if unit is None:
+        return None
+    return round(float(match.group(1).replace(",", "")) * unit)
+
+
 _SPACES = re.compile(r"\s+")
 
 

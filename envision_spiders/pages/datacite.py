@@ -10,7 +10,6 @@ so dedup keeps the repository's own record as canonical.
 from __future__ import annotations
 
 import posixpath
-import re
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -20,7 +19,7 @@ from web_poet.utils import cached_method
 
 from envision_spiders.doi import normalize_doi
 from envision_spiders.items import FileEntry
-from envision_spiders.pages.base import MalformedPage, RecordExtractor, html_to_text, json_body, strings
+from envision_spiders.pages.base import MalformedPage, RecordExtractor, html_to_text, json_body, parse_size, strings
 from envision_spiders.pages.licenses import license_id
 
 SOURCE = "datacite"
@@ -33,25 +32,8 @@ _ACCESS_RIGHTS = {
     "info:eu-repo/semantics/embargoedaccess": "embargoed",
     "info:eu-repo/semantics/closedaccess": "closed",
 }
-_SIZE = re.compile(r"^\s*([\d.,]+)\s*([kmgtp]?i?b|bytes?)\s*$", re.I)
-_UNITS = {"b": 1, "byte": 1, "bytes": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "pb": 10**15,
-          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40, "pib": 2**50}
 SAME_DATASET = {"isidenticalto"}
 VERSION_OF = {"isversionof"}
-
-
-def parse_size(text: Any) -> int | None:
-    """``"7392105331 bytes"`` / ``"1.9 GB"`` -> bytes; None for counts such as ``"120 files"``."""
-    if not isinstance(text, str):
-        return None
-    m = _SIZE.match(text)
-    if not m:
-        return None
-    try:
-        number = float(m.group(1).replace(",", ""))
-    except ValueError:
-        return None
-    return int(number * _UNITS[m.group(2).lower()])
 
 
 def client_source(client_id: str | None) -> str | None:

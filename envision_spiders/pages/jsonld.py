@@ -19,17 +19,10 @@ from parsel import Selector
 
 from envision_spiders.doi import normalize_doi
 from envision_spiders.items import FileEntry
-from envision_spiders.pages.base import html_to_text, strings
+from envision_spiders.pages.base import html_to_text, parse_size, strings
 
 _TYPE_PREFIX = re.compile(r"^(?:https?://schema\.org/|schema:)", re.IGNORECASE)
 _KEYWORD_SEPARATORS = re.compile(r"[,;]")
-_SIZE = re.compile(r"^\s*([0-9][0-9,]*(?:\.[0-9]+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
-_UNITS = {
-    "": 1, "b": 1, "byte": 1, "bytes": 1,
-    "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "pb": 10**15,
-    "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
-    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40, "pib": 2**50,
-}
 
 
 def jsonld_blocks(html: str | Selector) -> tuple[list[Any], int]:
@@ -203,24 +196,6 @@ def doi_of(node: dict[str, Any]) -> str | None:
         if doi:
             return doi
     return None
-
-
-def parse_size(value: Any) -> int | None:
-    """``"1.2 GB"`` -> 1200000000, ``"512 KiB"`` -> 524288, ``"2048"``/2048 -> 2048 bytes.
-    KB/MB/GB are decimal (SI), KiB/MiB/GiB binary; None when unreadable."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return int(value) if value >= 0 else None
-    if not isinstance(value, str):
-        return None
-    match = _SIZE.match(value)
-    if not match:
-        return None
-    unit = _UNITS.get(match.group(2).lower())
-    if unit is None:
-        return None
-    return round(float(match.group(1).replace(",", "")) * unit)
 
 
 def file_name_for(name: str, url: str | None) -> str:

@@ -8,8 +8,8 @@ import pytest
 from itemadapter import ItemAdapter
 from web_poet import HttpResponse
 
-from envision_spiders.pages.base import MalformedPage
-from envision_spiders.pages.datacite import DataCiteListPage, DataCiteRecord, parse_size
+from envision_spiders.pages.base import MalformedPage, parse_size
+from envision_spiders.pages.datacite import DataCiteListPage, DataCiteRecord
 from envision_spiders.schema import record_errors
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "datacite" / "dois_page.json"
