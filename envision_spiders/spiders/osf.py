@@ -29,6 +29,7 @@ from envision_spiders.pages.osf import OsfFilesPage, OsfNodesPage, OsfRecord, re
 from envision_spiders.spiders.links_paging import LinksPagingSpider
 
 TREE_META = "osf_node"
+NODE_META = "osf_node_data"  # on the first listing request of each storage provider only
 
 
 class OsfSpider(LinksPagingSpider):
@@ -99,15 +100,21 @@ class OsfSpider(LinksPagingSpider):
             if not providers:
                 yield await self.node_record({"node": node, "files": [], "complete": True})
                 continue
-            self._trees[node_id] = {"node": node, "files": [], "pending": len(providers), "complete": True}
             ident = {"source": "osf", "source_id": node_id, "modified": (node.get("attributes") or {}).get("date_modified")}
+            # the tree is opened by its first listing: requests IncrementalMiddleware drops leave nothing behind
+            meta = {TREE_META: node_id, NODE_META: node, "envision_record": ident}
             for provider in providers:
                 url = f"{self.api_url}/nodes/{quote(node_id)}/files/{quote(provider)}/?page%5Bsize%5D={self.page_size()}"
-                yield self.api_request(url, self.parse_files, meta={TREE_META: node_id, "envision_record": ident})
+                yield self.api_request(url, self.parse_files, meta=meta)
 
     async def parse_files(self, response: Response, page: OsfFilesPage) -> AsyncIterator[Any]:
         node_id = response.meta[TREE_META]
-        tree = self._trees[node_id]
+        tree = self._trees.get(node_id)
+        if tree is None:
+            providers = self.settings.getlist("OSF_PROVIDERS")
+            tree = self._trees[node_id] = {
+                "node": response.meta[NODE_META], "files": [], "pending": len(providers), "complete": True,
+            }
         try:
             entries, problems = page.entries()
             next_link = page.next_link
