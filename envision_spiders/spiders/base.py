@@ -28,7 +28,8 @@ Subclasses extend it (Kaggle: credentials; portal: the browser).
 
 Helpers: ``self.terms`` (the terms to search), ``self.take(records)`` (applies
 ``max_records``), ``self.wants_more`` (False once the limit is reached),
-``self.retry_malformed(response, error)`` (re-fetch an API page that was not the JSON
+``self.skip_unreadable(response, problems)`` (log and count entries a page could not
+read), ``self.retry_malformed(response, error)`` (re-fetch an API page that was not the JSON
 expected, then give up with a logged error and a counter — the crawl goes on).
 Incremental crawling (skip unchanged records) is done by ``IncrementalMiddleware``:
 mark detail requests with ``meta["envision_record"]``.
@@ -129,6 +130,12 @@ class EnvisionSpider(scrapy.Spider):
                 return
             self.records_emitted += 1
             yield record
+
+    def skip_unreadable(self, response: Response, problems: Iterable[str], what: str = "hit") -> None:
+        """Log and count (``envision/<spider>/unreadable_<what>s``) entries a page object could not read."""
+        for problem in problems:
+            self.crawler.stats.inc_value(f"envision/{self.name}/unreadable_{what}s")
+            self.logger.warning("Skipping a %s of %s: %s", what, response.url, problem)
 
     def retry_malformed(self, response: Response, error: Exception) -> scrapy.Request | None:
         """A retry of a page that was not the JSON expected, or None (logged, counted) to give up."""

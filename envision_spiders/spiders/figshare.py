@@ -101,9 +101,7 @@ class FigshareSpider(OffsetPagingSpider):
             for request in self.lost_page(response, exc):
                 yield request
             return
-        for problem in problems:
-            self.crawler.stats.inc_value("envision/figshare/unreadable_hits")
-            self.logger.warning("Skipping a search hit of %s: %s", response.url, problem)
+        self.skip_unreadable(response, problems)
         use_hits, follow = self.paging(response, page.count)
         if use_hits:
             new = [hit for hit in hits if hit["id"] not in self._requested]

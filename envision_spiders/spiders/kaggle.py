@@ -98,9 +98,7 @@ class KaggleSpider(OffsetPagingSpider):
             for request in [*self.lost_page(response, exc), *self.release_terms()]:
                 yield request
             return
-        for problem in problems:
-            self.crawler.stats.inc_value("envision/kaggle/unreadable_hits")
-            self.logger.warning("Skipping a dataset of %s: %s", response.url, problem)
+        self.skip_unreadable(response, problems)
         _, follow = self.paging(response, page.count)
         wanted = [d for d in datasets if d["ref"] not in self._requested and self.is_recent(d)]
         for dataset in self.take(wanted):

@@ -130,9 +130,7 @@ class NeiSpider(OffsetPagingSpider):
             for request in self.lost_page(response, exc):
                 yield request
             return
-        for problem in problems:
-            self.crawler.stats.inc_value("envision/nei/unreadable_rows")
-            self.logger.warning("Skipping a row of %s: %s", response.url, problem)
+        self.skip_unreadable(response, problems, what="row")
         use_rows, follow = self.paging(response, page.count, total)
         if use_rows:
             for row in rows:

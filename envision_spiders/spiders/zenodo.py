@@ -95,9 +95,7 @@ class ZenodoSpider(EnvisionSpider):
             elif ctx["page"] == 1:
                 self.logger.error("Lost query group %r: its first page never came back readable", ctx["group"][:80])
             return
-        for problem in problems:
-            self.crawler.stats.inc_value("envision/zenodo/unreadable_hits")
-            self.logger.warning("Skipping a search hit of %s: %s", response.url, problem)
+        self.skip_unreadable(response, problems)
 
         if ctx["page"] == 1 and total > self.result_window:
             halves = split_window(ctx["window"] or (self.settings.get("ZENODO_MIN_DATE"), date.today().isoformat()))
