@@ -31,8 +31,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.archives import corpus
 from tests.conftest import scrapy_command, scrapy_env
+from tests.inspection import corpus
 from tests.servers.nginx import NginxServer, find_nginx
 
 SPIDER = ROOT / "tests" / "pipelines" / "inspect_spider.py"

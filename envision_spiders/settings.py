@@ -104,10 +104,10 @@ ENVISION_BACKOFF_MAX_DELAY = 300.0  # a Retry-After above this is not waited for
 ENVISION_MALFORMED_RETRIES = 2  # re-fetches of an API page that is not the JSON expected
 
 EXTENSIONS = {
-    "envision_spiders.extensions.StatsFile": 500,
-    "envision_spiders.runs.RunLedger": 510,  # crawl_runs table: the weekly schedule's `since`
+    "envision_spiders.exports.stats_file.StatsFile": 500,
+    "envision_spiders.state.runs.RunLedger": 510,  # crawl_runs table: the weekly schedule's `since`
 }
-ADDONS = {"scrapy_poet.Addon": 300, "envision_spiders.feeds.PortalFeedsAddon": 400}
+ADDONS = {"scrapy_poet.Addon": 300, "envision_spiders.exports.feeds.PortalFeedsAddon": 400}
 SCRAPY_POET_DISCOVER = ["envision_spiders.pages"]
 
 DOWNLOADER_MIDDLEWARES = {
@@ -156,12 +156,12 @@ FEEDS: dict = {}
 ENVISION_FEEDS = {
     "%(data_dir)s/feeds/%(name)s/%(time)s.all.jsonl": {
         "format": "jsonlines",
-        "uri_params": "envision_spiders.feeds.uri_params",
+        "uri_params": "envision_spiders.exports.feeds.uri_params",
     },
     "%(data_dir)s/feeds/%(name)s/%(time)s.eye_imaging.jsonl": {
         "format": "jsonlines",
-        "uri_params": "envision_spiders.feeds.uri_params",
-        "item_filter": "envision_spiders.feeds.EyeImagingFilter",
+        "uri_params": "envision_spiders.exports.feeds.uri_params",
+        "item_filter": "envision_spiders.exports.feeds.EyeImagingFilter",
     },
 }
 

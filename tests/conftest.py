@@ -36,7 +36,7 @@ class CrawlResult:
 
 def scrapy_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     # no credential of the developer's shell may leak into a test crawl
-    from envision_spiders.credentials import TOKEN_VARIABLES
+    from envision_spiders.http.credentials import TOKEN_VARIABLES
 
     env = {k: v for k, v in os.environ.items() if k not in TOKEN_VARIABLES and not k.endswith(("_TOKEN", "_KEY"))}
     env.update(OFFLINE_ENV)

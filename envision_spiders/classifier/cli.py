@@ -31,7 +31,7 @@ def _batches(iterable: Any, size: int) -> Iterator[list[Any]]:
 
 def classify_store(settings: Any, sources: list[str] | None = None, write_results_files: bool = True) -> dict[str, Any]:
     """Re-score every canonical stored record in place, then rewrite the results files."""
-    from envision_spiders.store import iter_stored_records, write_json_atomic
+    from envision_spiders.state.store import iter_stored_records, write_json_atomic
 
     data_dir = settings.get("ENVISION_DATA_DIR") or "data"
     config = ClassifierConfig.from_settings(settings)
@@ -58,7 +58,7 @@ def classify_store(settings: Any, sources: list[str] | None = None, write_result
             counts[prediction["label"]] += 1
     summary: dict[str, Any] = {"data_dir": str(data_dir), **counts, "seconds": round(time.perf_counter() - started, 2)}
     if write_results_files:
-        from envision_spiders.results import write_results
+        from envision_spiders.exports.results import write_results
 
         summary["results"] = write_results(data_dir, sources)
     return summary

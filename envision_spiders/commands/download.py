@@ -8,7 +8,7 @@ import json
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from envision_spiders.downloads.stored import StoredRecordsSpider
+from envision_spiders.downloads.replay import StoredRecordsSpider
 
 
 class Command(ScrapyCommand):

@@ -22,11 +22,11 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 from scrapy.http import JsonRequest
 
-from envision_spiders.client import ClientSpider, RetryPolicy, ServiceError, run_job
-from envision_spiders.credentials import get_secret
-from envision_spiders.portal_post import batch_payload, batched, pending_changes, rejected_keys
-from envision_spiders.runs import utc_now
-from envision_spiders.state import STATE_FILE, StateDB
+from envision_spiders.exports.publish import batch_payload, batched, pending_changes, rejected_keys
+from envision_spiders.http.client import ClientSpider, RetryPolicy, ServiceError, run_job
+from envision_spiders.http.credentials import get_secret
+from envision_spiders.state.db import STATE_FILE, StateDB
+from envision_spiders.state.runs import utc_now
 
 logger = logging.getLogger(__name__)
 

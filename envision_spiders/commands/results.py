@@ -7,7 +7,7 @@ import json
 
 from scrapy.commands import ScrapyCommand
 
-from envision_spiders.results import write_results
+from envision_spiders.exports.results import write_results
 
 
 class Command(ScrapyCommand):

@@ -12,7 +12,7 @@ For every spider deployed in the scrapyd project (``listspiders.json``, filtered
 - other ``-a [SPIDER:]NAME=VALUE`` spider arguments.
 
 A spider that still has a pending or running job is not scheduled again (``--force`` does).
-All HTTP goes through Scrapy's downloader (``envision_spiders.client``).
+All HTTP goes through Scrapy's downloader (``envision_spiders.http.client``).
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 from scrapy.http import FormRequest, Request, Response
 
-from envision_spiders.client import ClientSpider, RetryPolicy, ServiceError, run_job
 from envision_spiders.commands.crawlall import scoped_pairs
-from envision_spiders.credentials import basic_auth_header, get_secret
-from envision_spiders.runs import UnknownSpiders, select_spiders, since_for
+from envision_spiders.http.client import ClientSpider, RetryPolicy, ServiceError, run_job
+from envision_spiders.http.credentials import basic_auth_header, get_secret
 from envision_spiders.spiders.base import SpiderArgumentError, parse_since
-from envision_spiders.state import STATE_FILE, StateDB
+from envision_spiders.state.db import STATE_FILE, StateDB
+from envision_spiders.state.runs import UnknownSpiders, select_spiders, since_for
 
 
 def scrapyd_json(response: Response, what: str) -> dict[str, Any]:

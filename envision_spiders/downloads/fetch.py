@@ -30,10 +30,7 @@ from scrapy.http.request import NO_CALLBACK
 from scrapy.utils.datatypes import SequenceExclude
 from scrapy.utils.httpobj import urlparse_cached
 
-from envision_spiders.archives.httprange import RangeHeaderError, parse_content_range
-from envision_spiders.downloads.gate import Checksum, MultiHasher, verify
-from envision_spiders.downloads.paths import PART_SUFFIX, SIDECAR_SUFFIX
-from envision_spiders.downloads.ranges import (
+from envision_spiders.downloads.chunks import (
     Progress,
     if_range_value,
     load_progress,
@@ -41,6 +38,9 @@ from envision_spiders.downloads.ranges import (
     save_progress,
     strong_validator,
 )
+from envision_spiders.downloads.gate import Checksum, MultiHasher, verify
+from envision_spiders.downloads.paths import PART_SUFFIX, SIDECAR_SUFFIX
+from envision_spiders.http.byteranges import RangeHeaderError, parse_content_range
 
 logger = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
-from envision_spiders.state import state_for_crawler
-from envision_spiders.store import record_path
+from envision_spiders.state.db import state_for_crawler
+from envision_spiders.state.store import record_path
 
 
 class IncrementalMiddleware:

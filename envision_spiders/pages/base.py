@@ -13,7 +13,7 @@ from web_poet import WebPage, field
 from web_poet.pages import Extractor
 from web_poet.utils import cached_method
 
-from envision_spiders.archives.kinds import summarise_files
+from envision_spiders.inspection.kinds import summarise_files
 from envision_spiders.items import DatasetRecord, FileEntry
 
 

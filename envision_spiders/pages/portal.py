@@ -24,9 +24,9 @@ from parsel import Selector
 from web_poet import PageParams, WebPage, field
 from web_poet.utils import cached_method
 
-from envision_spiders.archives.kinds import kind_of
-from envision_spiders.browser import is_xpath
 from envision_spiders.doi import find_dois, normalize_doi
+from envision_spiders.http.browser import is_xpath
+from envision_spiders.inspection.kinds import kind_of
 from envision_spiders.items import DatasetRecord, FileEntry
 from envision_spiders.pages.base import RecordExtractor, html_to_text, strings
 from envision_spiders.pages.jsonld import (

@@ -28,8 +28,8 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from envision_spiders.doi import normalize_doi, strip_version_suffix
-from envision_spiders.state import Owner, format_owner, state_for_crawler
-from envision_spiders.store import load_record, record_path, write_json_atomic
+from envision_spiders.state.db import Owner, format_owner, state_for_crawler
+from envision_spiders.state.store import load_record, record_path, write_json_atomic
 
 logger = logging.getLogger(__name__)
 

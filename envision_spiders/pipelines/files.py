@@ -43,7 +43,6 @@ from scrapy.pipelines.files import FilesPipeline
 from scrapy.pipelines.media import FileInfo, FileInfoOrError, MediaPipeline
 from scrapy.utils.httpobj import urlparse_cached
 
-from envision_spiders.credentials import get_secret
 from envision_spiders.downloads.fetch import (
     DownloadFailed,
     FetchConfig,
@@ -66,6 +65,7 @@ from envision_spiders.downloads.manifest import (
     write_manifest,
 )
 from envision_spiders.downloads.paths import record_dir_name, unique_names
+from envision_spiders.http.credentials import get_secret
 
 logger = logging.getLogger(__name__)
 

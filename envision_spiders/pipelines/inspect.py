@@ -1,7 +1,7 @@
 """Archive inspection: list ZIP/TAR contents and read image headers with HTTP Range requests.
 
 For each archive among a record's ``files`` the pipeline reads as few bytes as the format
-allows, through Scrapy's downloader (:mod:`envision_spiders.ranges`):
+allows, through Scrapy's downloader (:mod:`envision_spiders.http.ranges`):
 
 * ZIP: one tail request (EOCD, ZIP64 records and, for small archives, the whole central
   directory); a second, exact request for the part of the central directory not in the tail.
@@ -41,14 +41,7 @@ from scrapy.settings import BaseSettings
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import DeferredSemaphore
 
-from envision_spiders.archives import zip as zipfmt
-from envision_spiders.archives.errors import ArchiveError, NeedMoreData
-from envision_spiders.archives.gzip_prefix import StreamDecoder
-from envision_spiders.archives.kinds import archive_format, summarise
-from envision_spiders.archives.listing import ArchiveListing, SniffPicker, entry_extension, sniff_worthy
-from envision_spiders.archives.sniff import sniff
-from envision_spiders.archives.tar import TarMember, TarStream, TarWalker
-from envision_spiders.ranges import (
+from envision_spiders.http.ranges import (
     BudgetExhausted,
     FetchFailed,
     RangeError,
@@ -58,6 +51,13 @@ from envision_spiders.ranges import (
     install_range_guard,
     slice_parts,
 )
+from envision_spiders.inspection import zip as zipfmt
+from envision_spiders.inspection.errors import ArchiveError, NeedMoreData
+from envision_spiders.inspection.gzip_prefix import StreamDecoder
+from envision_spiders.inspection.kinds import archive_format, summarise
+from envision_spiders.inspection.listing import ArchiveListing, SniffPicker, entry_extension, sniff_worthy
+from envision_spiders.inspection.sniff import sniff
+from envision_spiders.inspection.tar import TarMember, TarStream, TarWalker
 
 logger = logging.getLogger(__name__)
 

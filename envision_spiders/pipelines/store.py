@@ -16,8 +16,8 @@ from scrapy.crawler import Crawler
 
 from envision_spiders.items import record_to_dict
 from envision_spiders.pipelines.dedup import record_dois
-from envision_spiders.state import format_owner, state_for_crawler
-from envision_spiders.store import record_path, write_json_atomic
+from envision_spiders.state.db import format_owner, state_for_crawler
+from envision_spiders.state.store import record_path, write_json_atomic
 
 
 def utc_now_iso() -> str:

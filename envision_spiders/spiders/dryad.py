@@ -24,7 +24,7 @@ from scrapy.http import Response
 from scrapy.http.request import NO_CALLBACK
 from twisted.python.failure import Failure
 
-from envision_spiders.credentials import get_secret
+from envision_spiders.http.credentials import get_secret
 from envision_spiders.pages.base import MalformedPage
 from envision_spiders.pages.dryad import DryadFilesPage, DryadRecord, DryadSearchPage, href
 from envision_spiders.spiders.links_paging import LinksPagingSpider

@@ -20,7 +20,7 @@ import scrapy
 from scrapy.http import JsonRequest, Response
 from twisted.python.failure import Failure
 
-from envision_spiders.credentials import get_secret
+from envision_spiders.http.credentials import get_secret
 from envision_spiders.items import DatasetRecord
 from envision_spiders.pages.base import MalformedPage
 from envision_spiders.pages.figshare import (

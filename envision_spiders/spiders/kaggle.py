@@ -22,7 +22,7 @@ from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from envision_spiders.credentials import basic_auth_header, get_secret
+from envision_spiders.http.credentials import basic_auth_header, get_secret
 from envision_spiders.items import DatasetRecord
 from envision_spiders.pages.base import MalformedPage
 from envision_spiders.pages.kaggle import KaggleDataset, KaggleFilesPage, KaggleListPage

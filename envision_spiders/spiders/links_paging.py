@@ -54,7 +54,7 @@ from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from envision_spiders.credentials import get_secret
+from envision_spiders.http.credentials import get_secret
 from envision_spiders.pages.base import MalformedPage
 from envision_spiders.spiders.base import EnvisionSpider
 

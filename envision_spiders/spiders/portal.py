@@ -7,7 +7,7 @@ Start URLs, one of:
     with ``-a links=SELECTOR`` a listing page, paged by ``-a next=SELECTOR`` or
     ``-a button=SELECTOR``. Records' source: ``-a source=NAME`` or ``portal-<host>``.
 ``-a portal=NAME``
-    A preset of ``ENVISION_PORTALS`` (see ``envision_spiders.portals``).
+    A preset of ``ENVISION_PORTALS`` (see ``envision_spiders.spiders.portal_presets``).
 neither
     Every preset of ``ENVISION_PORTALS`` (what ``crawlall`` and the schedule run).
 
@@ -36,15 +36,15 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy_playwright.page import PageMethod
 from twisted.python.failure import Failure
 
-from envision_spiders.browser import (
+from envision_spiders.http.browser import (
     apply_playwright_settings,
     click_through,
     launch_problem,
     wait_for,
 )
 from envision_spiders.pages.portal import PortalDatasetPage, PortalListingPage
-from envision_spiders.portals import PortalPreset
 from envision_spiders.spiders.base import EnvisionSpider, SpiderArgumentError
+from envision_spiders.spiders.portal_presets import PortalPreset
 
 
 class PortalSpider(EnvisionSpider):

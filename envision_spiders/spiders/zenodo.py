@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import scrapy
 from scrapy.http import Response
 
-from envision_spiders.credentials import get_secret
+from envision_spiders.http.credentials import get_secret
 from envision_spiders.pages.base import MalformedPage
 from envision_spiders.pages.zenodo import ZenodoSearchPage
 from envision_spiders.queries import pack_terms, split_words

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from envision_spiders.store import record_path, write_json_atomic
+from envision_spiders.state.store import record_path, write_json_atomic
 from tests.conftest import PROJECT_ROOT, scrapy_command, scrapy_env
 
 

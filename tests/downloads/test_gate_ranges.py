@@ -5,6 +5,15 @@ from pathlib import Path
 
 import pytest
 
+from envision_spiders.downloads.chunks import (
+    Progress,
+    compress,
+    expand,
+    load_progress,
+    plan_chunks,
+    save_progress,
+    strong_validator,
+)
 from envision_spiders.downloads.gate import (
     Checksum,
     MultiHasher,
@@ -14,15 +23,6 @@ from envision_spiders.downloads.gate import (
     verify,
 )
 from envision_spiders.downloads.manifest import record_status
-from envision_spiders.downloads.ranges import (
-    Progress,
-    compress,
-    expand,
-    load_progress,
-    plan_chunks,
-    save_progress,
-    strong_validator,
-)
 from envision_spiders.items import DatasetRecord
 
 

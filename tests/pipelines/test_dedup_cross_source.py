@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from envision_spiders.results import write_results
-from envision_spiders.state import STATE_FILE, StateDB
+from envision_spiders.exports.results import write_results
+from envision_spiders.state.db import STATE_FILE, StateDB
 from tests.conftest import run_crawl
 from tests.servers.datacite import FakeDataCite, datacite_from_zenodo
 from tests.servers.zenodo import FakeZenodo

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from envision_spiders.store import record_path, write_json_atomic
+from envision_spiders.state.store import record_path, write_json_atomic
 from tests.conftest import PROJECT_ROOT, scrapy_command, scrapy_env
 from tests.servers.nginx import NginxServer
 

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from tests.archives import corpus
-from tests.archives import helpers as img
 from tests.conftest import PROJECT_ROOT, scrapy_command, scrapy_env
+from tests.inspection import corpus
+from tests.inspection import helpers as img
 from tests.servers.nginx import NginxServer
 
 SPIDER = PROJECT_ROOT / "tests" / "pipelines" / "inspect_spider.py"

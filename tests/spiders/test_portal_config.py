@@ -11,10 +11,10 @@ import pytest
 from scrapy.crawler import Crawler
 from scrapy.utils.test import get_crawler
 
-from envision_spiders.browser import BrowserConfig, abort_request, launch_problem
-from envision_spiders.portals import PortalPreset, source_for_url
+from envision_spiders.http.browser import BrowserConfig, abort_request, launch_problem
 from envision_spiders.spiders.base import SpiderArgumentError
 from envision_spiders.spiders.portal import PortalSpider
+from envision_spiders.spiders.portal_presets import PortalPreset, source_for_url
 from envision_spiders.spiders.zenodo import ZenodoSpider
 
 HANDLER = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
@@ -54,7 +54,7 @@ def test_browser_only_for_the_portal_spider(chromium):
     settings = get_crawler(PortalSpider, settings_dict={"PLAYWRIGHT_CHROMIUM_PATH": chromium}).settings
     assert settings.getdict("DOWNLOAD_HANDLERS") == {"http": HANDLER, "https": HANDLER}
     assert settings.getbool("ROBOTSTXT_OBEY")
-    assert settings["PLAYWRIGHT_ABORT_REQUEST"] == "envision_spiders.browser.abort_request"
+    assert settings["PLAYWRIGHT_ABORT_REQUEST"] == "envision_spiders.http.browser.abort_request"
     options = settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS")
     assert options["executable_path"] == chromium and options["headless"] is True
     assert "--no-sandbox" in options["args"] and "--disable-background-networking" in options["args"]

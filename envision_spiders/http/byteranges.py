@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from envision_spiders.archives.errors import ArchiveError
+from envision_spiders.inspection.errors import ArchiveError
 
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(?:(\d+)-(\d+)|\*)\s*/\s*(\d+|\*)\s*$", re.IGNORECASE)
 _BOUNDARY = re.compile(r'boundary\s*=\s*(?:"([^"]+)"|([^;\s]+))', re.IGNORECASE)

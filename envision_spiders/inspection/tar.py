@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from envision_spiders.archives.errors import ArchiveError
+from envision_spiders.inspection.errors import ArchiveError
 
 BLOCK = 512
 ZERO_BLOCK = bytes(BLOCK)

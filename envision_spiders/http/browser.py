@@ -33,7 +33,7 @@ ABORTED_RESOURCE_TYPES = frozenset({"image", "font", "media"})
 PLAYWRIGHT_SETTINGS: dict[str, Any] = {
     "DOWNLOAD_HANDLERS": {"http": PLAYWRIGHT_HANDLER, "https": PLAYWRIGHT_HANDLER},
     "PLAYWRIGHT_BROWSER_TYPE": "chromium",
-    "PLAYWRIGHT_ABORT_REQUEST": "envision_spiders.browser.abort_request",
+    "PLAYWRIGHT_ABORT_REQUEST": "envision_spiders.http.browser.abort_request",
     "PLAYWRIGHT_MAX_CONTEXTS": 1,
     "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": 4,
     "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": 30_000,  # ms

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from envision_spiders.archives.httprange import (
+from envision_spiders.http.byteranges import (
     RangeHeaderError,
     format_range_header,
     merge_ranges,

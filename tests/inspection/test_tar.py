@@ -5,8 +5,8 @@ import tarfile
 
 import pytest
 
-from envision_spiders.archives import tar as t
-from envision_spiders.archives.errors import ArchiveError
+from envision_spiders.inspection import tar as t
+from envision_spiders.inspection.errors import ArchiveError
 
 
 def make_tar(members: list[tuple[str, bytes]], fmt: int = tarfile.GNU_FORMAT, **kw: object) -> bytes:

@@ -11,7 +11,7 @@ import re
 from collections import Counter
 from typing import Any, Generic, TypeVar
 
-from envision_spiders.archives.kinds import extension_of, kind_of
+from envision_spiders.inspection.kinds import extension_of, kind_of
 
 T = TypeVar("T")
 

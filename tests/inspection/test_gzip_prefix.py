@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from envision_spiders.archives.errors import ArchiveError
-from envision_spiders.archives.gzip_prefix import StreamDecoder, decompress_prefix, detect_compression
+from envision_spiders.inspection.errors import ArchiveError
+from envision_spiders.inspection.gzip_prefix import StreamDecoder, decompress_prefix, detect_compression
 
 PAYLOAD = os.urandom(50_000) + bytes(200_000)
 COMPRESS = {"gzip": gzip.compress, "bzip2": bz2.compress, "xz": lzma.compress}

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from envision_spiders.archives.kinds import archive_format, kind_of, portal_file_names, summarise, summarise_files
-from envision_spiders.archives.listing import ArchiveListing, SniffPicker, is_unsafe_path, sniff_worthy
+from envision_spiders.inspection.kinds import archive_format, kind_of, portal_file_names, summarise, summarise_files
+from envision_spiders.inspection.listing import ArchiveListing, SniffPicker, is_unsafe_path, sniff_worthy
 
 
 def test_unsafe_paths() -> None:

@@ -14,7 +14,7 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from tests.archives import helpers as img
+from tests.inspection import helpers as img
 
 
 def image_payload(i: int, size: int = 0, rng: random.Random | None = None) -> tuple[str, bytes]:

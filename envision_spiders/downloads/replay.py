@@ -10,7 +10,7 @@ from typing import Any
 import scrapy
 
 from envision_spiders.items import RECORD_FIELDS, DatasetRecord
-from envision_spiders.store import iter_stored_records
+from envision_spiders.state.store import iter_stored_records
 
 FILES_PIPELINE = "envision_spiders.pipelines.files.GatedFilesPipeline"
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from envision_spiders.state import Owner
-from envision_spiders.store import iter_stored_records
+from envision_spiders.state.db import Owner
+from envision_spiders.state.store import iter_stored_records
 
 PAYLOAD_VERSION = 1
 VOLATILE_FIELDS = frozenset({"scraped_at"})

@@ -5,8 +5,8 @@ import struct
 
 import pytest
 
-from envision_spiders.archives.sniff import sniff
-from tests.archives import helpers as h
+from envision_spiders.inspection.sniff import sniff
+from tests.inspection import helpers as h
 
 
 def test_png() -> None:

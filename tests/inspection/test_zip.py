@@ -6,8 +6,8 @@ import zipfile
 
 import pytest
 
-from envision_spiders.archives import zip as z
-from envision_spiders.archives.errors import ArchiveError, NeedMoreData
+from envision_spiders.inspection import zip as z
+from envision_spiders.inspection.errors import ArchiveError, NeedMoreData
 
 TAIL = 64 * 1024
 

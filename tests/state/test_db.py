@@ -5,7 +5,7 @@ from __future__ import annotations
 import multiprocessing as mp
 from pathlib import Path
 
-from envision_spiders.state import StateDB
+from envision_spiders.state.db import StateDB
 
 ROUNDS = 200
 

@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-from envision_spiders.archives.gzip_prefix import GZIP_MAGIC, decompress_prefix
+from envision_spiders.inspection.gzip_prefix import GZIP_MAGIC, decompress_prefix
 
 Facts = dict[str, Any]
 

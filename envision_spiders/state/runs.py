@@ -25,7 +25,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.settings import BaseSettings
 
-from envision_spiders.state import state_for_crawler
+from envision_spiders.state.db import state_for_crawler
 
 logger = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from envision_spiders.feeds import EYE_IMAGING
-from envision_spiders.store import iter_stored_records, write_json_atomic
+from envision_spiders.exports.feeds import EYE_IMAGING
+from envision_spiders.state.store import iter_stored_records, write_json_atomic
 
 RESULTS_DIR = "results"
 

@@ -8,8 +8,8 @@ from datetime import date
 import pytest
 from scrapy.settings import Settings
 
-from envision_spiders.runs import UnknownSpiders, outcome, select_spiders, since_for
-from envision_spiders.state import StateDB
+from envision_spiders.state.db import StateDB
+from envision_spiders.state.runs import UnknownSpiders, outcome, select_spiders, since_for
 
 SPIDERS = ["zenodo", "portal", "figshare", "datacite"]
 

@@ -28,7 +28,7 @@ from scrapy.exceptions import IgnoreRequest, StopDownload
 from scrapy.http import Response
 from scrapy.http.request import NO_CALLBACK
 
-from envision_spiders.archives.httprange import (
+from envision_spiders.http.byteranges import (
     RangeHeaderError,
     format_range_header,
     merge_ranges,

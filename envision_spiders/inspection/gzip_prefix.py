@@ -12,7 +12,7 @@ import zlib
 from collections.abc import Iterator
 from typing import Any
 
-from envision_spiders.archives.errors import ArchiveError
+from envision_spiders.inspection.errors import ArchiveError
 
 GZIP_MAGIC = b"\x1f\x8b"
 BZIP2_MAGIC = b"BZh"

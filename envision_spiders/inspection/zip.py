@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from envision_spiders.archives.errors import ArchiveError, NeedMoreData
+from envision_spiders.inspection.errors import ArchiveError, NeedMoreData
 
 EOCD_SIGNATURE = b"PK\x05\x06"
 ZIP64_LOCATOR_SIGNATURE = b"PK\x06\x07"
