@@ -159,7 +159,7 @@ def range_request(
         meta={
             "handle_httpstatus_list": [200, 206, 416],
             **(meta or {}),
-            "download_maxsize": max(expect, asked.accept_whole) + MAXSIZE_SLACK,
+            "download_maxsize": max(expect + MAXSIZE_SLACK, asked.accept_whole),
             "dont_cache": True,  # fingerprints ignore headers: two ranges of a URL would collide
             META_RANGE: asked,
         },
