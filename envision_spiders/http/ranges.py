@@ -22,7 +22,7 @@ Archive inspection (:class:`RangeReader`, via ``inspection/drivers.py``) and ran
 Redirects are Scrapy's RedirectMiddleware: it drops ``Authorization`` (and ``Cookie``) when
 a redirect leaves the origin (scheme, host or port change). After a redirect the reader keeps
 reading from the final URL for the rest of its batch, without the caller's extra headers when
-that URL is on another origin.
+that URL is on another origin (``sticky_redirects=False``: every read resolves it again).
 
 This module raises its own exceptions (the http layer knows nothing of archives); callers map
 them to their outcomes (an archive status, a failed download).
