@@ -30,7 +30,6 @@ them to their outcomes (an archive status, a failed download).
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -52,8 +51,6 @@ from envision_spiders.http.byteranges import (
     parse_content_range,
     parse_multipart_byteranges,
 )
-
-logger = logging.getLogger(__name__)
 
 META_RANGE = "envision_range"  # what a ranged request asked for (RangeAsked)
 PART_OVERHEAD = 256  # multipart/byteranges headers + boundary per part (nginx: ~100-130 bytes)
