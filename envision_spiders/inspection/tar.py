@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from envision_spiders.inspection.errors import ArchiveError
+from envision_spiders.inspection.gzip_prefix import StreamDecoder
 
 BLOCK = 512
 ZERO_BLOCK = bytes(BLOCK)
@@ -414,3 +415,30 @@ class TarStream:
             if 0 <= rel < end - self._buf_start:
                 self.captured.append((member, bytes(self._buf[rel:])))
         self._pending = []
+
+
+def walk_compressed(
+    decoder: StreamDecoder,
+    stream: TarStream,
+    data: bytes,
+    on_member: Callable[[TarMember], bool],
+    *,
+    deadline: float | None = None,
+) -> bool:
+    """Decompress one chunk of a .tar.gz/.tar.bz2/.tar.xz and walk the TAR headers in it.
+
+    ``on_member`` is called for each member found; when it returns ``False`` the walk stops
+    (the rest of ``data`` is dropped: the caller is done with this archive). Returns ``False``
+    when stopped that way, else ``True``. The work is linear in ``len(data)`` plus the bytes
+    decompressed (at most the decoder's ``max_output`` in all); ``deadline``
+    (``time.monotonic()``) raises :class:`BudgetExceeded` once passed. Pure and synchronous: safe
+    to run in a worker thread as long as nothing else touches ``decoder``, ``stream`` or what
+    ``on_member`` mutates meanwhile.
+    """
+    for piece in decoder.feed(data, deadline=deadline):
+        for member in stream.feed(piece):
+            if not on_member(member):
+                return False
+        if stream.done:
+            break
+    return True
