@@ -210,6 +210,6 @@ ENVISION_DOWNLOAD_REVERIFY = False  # re-hash files already complete before skip
 # host drops them: Scrapy's RedirectMiddleware). Secret names are read via credentials.get_secret.
 ENVISION_DOWNLOAD_AUTH = {
     "zenodo": {"secret": "ZENODO_ACCESS_TOKEN", "scheme": "Bearer", "api_url_setting": "ZENODO_API_URL"},
-    # Dryad's file downloads answer 401 without a bearer token since 2026 (API_NOTES): set DRYAD_TOKEN
+    # Dryad's file downloads answer 401 without a bearer token since 2026 (docs/sources-dryad-osf-datacite.md): set DRYAD_TOKEN
     "dryad": {"secret": "DRYAD_TOKEN", "scheme": "Bearer", "api_url_setting": "DRYAD_API_URL"},
 }
