@@ -104,6 +104,9 @@ ENVISION_BACKOFF_MAX_DELAY = 300.0  # a Retry-After above this is not waited for
 ENVISION_MALFORMED_RETRIES = 2  # re-fetches of an API page that is not the JSON expected
 
 EXTENSIONS = {
+    # log_count/<LEVEL> per crawler, not per process (several crawlers: scrapy crawlall)
+    "scrapy.extensions.logcount.LogCount": None,
+    "envision_spiders.state.runs.CrawlerLogCount": 0,
     "envision_spiders.exports.stats_file.StatsFile": 500,
     "envision_spiders.state.runs.RunLedger": 510,  # crawl_runs table: the weekly schedule's `since`
 }

@@ -29,8 +29,13 @@ def _batches(iterable: Any, size: int) -> Iterator[list[Any]]:
         yield batch
 
 
-def classify_store(settings: Any, sources: list[str] | None = None, write_results_files: bool = True) -> dict[str, Any]:
-    """Re-score every canonical stored record in place, then rewrite the results files."""
+def classify_store(
+    settings: Any, sources: list[str] | None = None, write_results_files: bool = True, unlabeled_only: bool = False
+) -> dict[str, Any]:
+    """Re-score every canonical stored record in place (``unlabeled_only``: those without a
+    label), then rewrite the results files. Records owed a label (the state DB's
+    ``unclassified``: the crawl's classifier failed on them) are fresh again once written."""
+    from envision_spiders.state.db import STATE_FILE, StateDB
     from envision_spiders.state.store import iter_stored_records, write_json_atomic
 
     data_dir = settings.get("ENVISION_DATA_DIR") or "data"
@@ -39,6 +44,8 @@ def classify_store(settings: Any, sources: list[str] | None = None, write_result
     classifier = EyeImagingClassifier(config)
     batch_size = max(settings.getint("CLASSIFIER_BATCH_SIZE", 64), 1) * 4
     counts: dict[str, int] = {"records": 0, "skipped_duplicates": 0, "EYE_IMAGING": 0, "NEGATIVE": 0}
+    if unlabeled_only:
+        counts["skipped_labelled"] = 0
     started = time.perf_counter()
 
     def canonical() -> Iterator[tuple[Path, dict[str, Any]]]:
@@ -46,16 +53,24 @@ def classify_store(settings: Any, sources: list[str] | None = None, write_result
             if record.get("duplicate_of"):
                 counts["skipped_duplicates"] += 1
                 continue
+            if unlabeled_only and record.get("label") is not None:
+                counts["skipped_labelled"] += 1
+                continue
             yield path, record
 
     fsync = settings.getbool("ENVISION_STORE_FSYNC", False)
-    for batch in _batches(canonical(), batch_size):
-        predictions = classifier.predict([record for _, record in batch])
-        for (path, record), prediction in zip(batch, predictions):
-            record.update(prediction)
-            write_json_atomic(path, record, fsync=fsync)
-            counts["records"] += 1
-            counts[prediction["label"]] += 1
+    state = StateDB(Path(data_dir) / STATE_FILE, timeout=settings.getfloat("ENVISION_STATE_TIMEOUT", 60.0))
+    try:
+        for batch in _batches(canonical(), batch_size):
+            predictions = classifier.predict([record for _, record in batch])
+            for (path, record), prediction in zip(batch, predictions):
+                record.update(prediction)
+                write_json_atomic(path, record, fsync=fsync)
+                counts["records"] += 1
+                counts[prediction["label"]] += 1
+            state.clear_unclassified((str(r["source"]), str(r["source_id"])) for _, r in batch)
+    finally:
+        state.close()
     summary: dict[str, Any] = {"data_dir": str(data_dir), **counts, "seconds": round(time.perf_counter() - started, 2)}
     if write_results_files:
         from envision_spiders.exports.results import write_results

@@ -5,7 +5,8 @@ A spider marks what it yields with the record's identity and ``modified`` stamp:
 - a DatasetRecord item carries its own ``source``, ``source_id`` and ``modified``.
 When the state says that record was stored (or found a duplicate) with the same ``modified``,
 and its file is still in the store, the request or item is dropped here and counted in
-``envision/incremental/unchanged``. Records without a ``modified`` stamp are always processed.
+``envision/incremental/unchanged``. Records without a ``modified`` stamp, and records stored
+while the classifier failed on them (still owed a label), are always processed.
 Turn off with ``ENVISION_INCREMENTAL = False`` (a full re-crawl).
 """
 
@@ -41,7 +42,7 @@ class IncrementalMiddleware:
         if not modified:
             return False
         known = state_for_crawler(self.crawler).lookup(source, str(source_id))
-        if known is None or known["modified"] != modified:
+        if known is None or known["modified"] != modified or known["unclassified"]:
             return False
         if known["duplicate_of"]:
             return True
