@@ -31,7 +31,8 @@ def _batches(iterable: Any, size: int) -> Iterator[list[Any]]:
 
 def classify_store(settings: Any, sources: list[str] | None = None, write_results_files: bool = True) -> dict[str, Any]:
     """Re-score every canonical stored record in place, then rewrite the results files."""
-    from envision_spiders.state.store import iter_stored_records, write_json_atomic
+    from envision_spiders.state.db import STATE_FILE, StateDB
+    from envision_spiders.state.store import RecordStore, StoreConfig, iter_stored_records
 
     data_dir = settings.get("ENVISION_DATA_DIR") or "data"
     config = ClassifierConfig.from_settings(settings)
@@ -48,14 +49,19 @@ def classify_store(settings: Any, sources: list[str] | None = None, write_result
                 continue
             yield path, record
 
-    fsync = settings.getbool("ENVISION_STORE_FSYNC", False)
-    for batch in _batches(canonical(), batch_size):
-        predictions = classifier.predict([record for _, record in batch])
-        for (path, record), prediction in zip(batch, predictions):
-            record.update(prediction)
-            write_json_atomic(path, record, fsync=fsync)
-            counts["records"] += 1
-            counts[prediction["label"]] += 1
+    # the record store writes the labels, under the state lock, unless a crawl replaced the file meanwhile
+    state = StateDB(Path(data_dir) / STATE_FILE, timeout=settings.getfloat("ENVISION_STATE_TIMEOUT", 60.0))
+    records = RecordStore(StoreConfig(Path(data_dir), settings.getbool("ENVISION_STORE_FSYNC", False)), state)
+    try:
+        for batch in _batches(canonical(), batch_size):
+            predictions = classifier.predict([record for _, record in batch])
+            with state.immediate():
+                for (_, record), prediction in zip(batch, predictions):
+                    if records.update((record["source"], str(record["source_id"])), prediction, record):
+                        counts["records"] += 1
+                        counts[prediction["label"]] += 1
+    finally:
+        state.close()
     summary: dict[str, Any] = {"data_dir": str(data_dir), **counts, "seconds": round(time.perf_counter() - started, 2)}
     if write_results_files:
         from envision_spiders.exports.results import write_results
