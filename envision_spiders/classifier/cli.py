@@ -36,7 +36,7 @@ def classify_store(
     label), then rewrite the results files. Records owed a label (the state DB's
     ``unclassified``: the crawl's classifier failed on them) are fresh again once written."""
     from envision_spiders.state.db import STATE_FILE, StateDB
-    from envision_spiders.state.store import iter_stored_records, write_json_atomic
+    from envision_spiders.state.store import RecordStore, StoreConfig, iter_stored_records
 
     data_dir = settings.get("ENVISION_DATA_DIR") or "data"
     config = ClassifierConfig.from_settings(settings)
@@ -58,17 +58,21 @@ def classify_store(
                 continue
             yield path, record
 
-    fsync = settings.getbool("ENVISION_STORE_FSYNC", False)
+    # the record store writes the labels, under the state lock, unless a crawl replaced the file meanwhile
     state = StateDB(Path(data_dir) / STATE_FILE, timeout=settings.getfloat("ENVISION_STATE_TIMEOUT", 60.0))
+    records = RecordStore(StoreConfig(Path(data_dir), settings.getbool("ENVISION_STORE_FSYNC", False)), state)
     try:
         for batch in _batches(canonical(), batch_size):
             predictions = classifier.predict([record for _, record in batch])
-            for (path, record), prediction in zip(batch, predictions):
-                record.update(prediction)
-                write_json_atomic(path, record, fsync=fsync)
-                counts["records"] += 1
-                counts[prediction["label"]] += 1
-            state.clear_unclassified((str(r["source"]), str(r["source_id"])) for _, r in batch)
+            with state.immediate():
+                written = []
+                for (_, record), prediction in zip(batch, predictions):
+                    owner = (str(record["source"]), str(record["source_id"]))
+                    if records.update(owner, prediction, record):
+                        written.append(owner)
+                        counts["records"] += 1
+                        counts[prediction["label"]] += 1
+                state.clear_unclassified(written)
     finally:
         state.close()
     summary: dict[str, Any] = {"data_dir": str(data_dir), **counts, "seconds": round(time.perf_counter() - started, 2)}

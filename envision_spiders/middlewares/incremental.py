@@ -13,7 +13,6 @@ Turn off with ``ENVISION_INCREMENTAL = False`` (a full re-crawl).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 from itemadapter import ItemAdapter, is_item
@@ -23,20 +22,20 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
 from envision_spiders.state.db import state_for_crawler
-from envision_spiders.state.store import record_path
+from envision_spiders.state.store import StoreConfig, record_path
 
 
 class IncrementalMiddleware:
-    def __init__(self, crawler: Crawler) -> None:
-        if not crawler.settings.getbool("ENVISION_INCREMENTAL"):
-            raise NotConfigured("ENVISION_INCREMENTAL is off: every record is processed")
+    def __init__(self, crawler: Crawler, store: StoreConfig) -> None:
         self.crawler = crawler
-        self.data_dir = Path(crawler.settings.get("ENVISION_DATA_DIR"))
+        self.store = store
         self.stats = crawler.stats
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> IncrementalMiddleware:
-        return cls(crawler)
+        if not crawler.settings.getbool("ENVISION_INCREMENTAL"):
+            raise NotConfigured("ENVISION_INCREMENTAL is off: every record is processed")
+        return cls(crawler, StoreConfig.from_settings(crawler.settings))
 
     def is_unchanged(self, source: str, source_id: str, modified: str | None) -> bool:
         if not modified:
@@ -46,7 +45,7 @@ class IncrementalMiddleware:
             return False
         if known["duplicate_of"]:
             return True
-        return bool(known["stored_at"]) and record_path(self.data_dir, source, str(source_id)).exists()
+        return bool(known["stored_at"]) and record_path(self.store.data_dir, source, str(source_id)).exists()
 
     def _keep(self, result: Any) -> bool:
         if isinstance(result, Request):

@@ -165,7 +165,14 @@ class StateDB:
 
     @contextmanager
     def immediate(self) -> Iterator[None]:
-        """One write transaction (other processes wait): read-decide-write without interleaving."""
+        """One write transaction (other processes wait): read-decide-write without interleaving.
+
+        Nested use joins the transaction already open, so a caller can hold one lock over
+        several steps (dedup: the claim and the rewrite of what it superseded).
+        """
+        if self._db.in_transaction:
+            yield
+            return
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield
@@ -173,6 +180,10 @@ class StateDB:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._db.in_transaction
 
     def other_owners(self, dois: Iterable[str], me: Owner) -> list[Owner]:
         """Records other than ``me`` that own any of ``dois`` now, in rank-independent name order."""
@@ -191,14 +202,13 @@ class StateDB:
 
         The lowest rank wins, whatever the order records arrive in. The winner takes every
         DOI in play (and every DOI the losers held), so DOIs linked through any record end
-        up with one owner.
+        up with one owner. Inside ``immediate()`` it joins the caller's transaction.
         """
         dois = sorted(set(dois))
         my_rank = list(rank)
         if not dois:
             return ClaimResult(owner, [])
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with self.immediate():
             marks = ",".join("?" * len(dois))
             holders: dict[Owner, list[Any]] = {}
             for source, source_id, rank_json in self._db.execute(
@@ -221,10 +231,6 @@ class StateDB:
                 " source_id=excluded.source_id, rank=excluded.rank",
                 [(doi, *best, best_json) for doi in dois],
             )
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
         return ClaimResult(best, [o for o in losers if o != owner])
 
     def owner_of(self, doi: str) -> Owner | None:
