@@ -150,6 +150,7 @@ ENVISION_INSPECT_STREAM_CHUNK_BYTES = 2 * 1024 * 1024  # tar.gz/bz2/xz: compress
 ENVISION_INSPECT_STREAM_PREFIX_BYTES = 8 * 1024 * 1024  # tar.gz/bz2/xz: compressed prefix read at most
 ENVISION_INSPECT_STREAM_MAX_OUTPUT = 256 * 1024 * 1024  # decompressed bytes walked at most
 ENVISION_INSPECT_CONCURRENCY = 4  # archives inspected at once (bounds memory)
+ENVISION_INSPECT_DECOMPRESS_SECONDS = 20.0  # worker-thread time per archive (decompress, walk, sniff)
 
 # --- feeds: every record of the run, and the EYE_IMAGING subset ---------------------------
 # The portal's contract (docs/operations.md). PortalFeedsAddon merges ENVISION_FEEDS into FEEDS,
