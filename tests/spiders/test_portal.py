@@ -11,6 +11,7 @@ import urllib.request
 import pytest
 
 from envision_spiders.schema import record_errors
+from tests.servers.base import Reply
 from tests.servers.portal import FakePortal
 
 OFF = {"ENVISION_INSPECT_ENABLED": False}  # archive inspection has its own tests
@@ -125,3 +126,40 @@ def test_missing_browser_met_inside_a_crawl_closes_it_with_a_reason(site, tmp_pa
     assert stats["finish_reason"] == "browser_missing", proc.stderr[-2000:]
     assert stats["envision/portal/browser_missing"] == 1
     assert "playwright/browser_count" not in stats and site.calls == []
+
+
+# --- the browser fence (docs/security.md) -------------------------------------------------
+
+
+def test_page_scripts_reach_only_the_portal_and_its_cdns(site, crawl):
+    """A page script POSTing to a loopback service on another port (think scrapyd's
+    addversion.json) and to the metadata address is blocked; the preset's CDN is reached."""
+    from urllib.parse import urlencode
+
+    cdn, victim = FakePortal(), FakePortal()
+    for server in (cdn, victim):
+        server.route("post", "POST", r"/.*", lambda call, match: Reply(200, b"{}"))
+    with cdn, victim:
+        targets = [f"{victim.base_url}/addversion.json", "http://169.254.169.254/latest/meta-data/",
+                   f"{cdn.base_url}/site.css"]
+        portals = {"fenced": {"listing": f"{site.base_url}/fence.html?{urlencode({'target': targets}, doseq=True)}",
+                              "links": "a.dataset",
+                              "allow_origins": [cdn.base_url, "http://169.254.169.254"]}}
+        result = crawl("portal", settings={"ENVISION_PORTALS": json.dumps(portals), **OFF}, timeout=150)
+    assert result.returncode == 0, result.log[-3000:]
+    assert victim.calls == []  # another origin, although loopback is allowed for the test servers
+    assert [(c.method, c.path) for c in cdn.calls] == [("POST", "/site.css")]  # listed in allow_origins
+    stats = result.stats
+    assert stats["envision/fence/browser/origin"] >= 1
+    assert stats["envision/fence/browser/link_local"] >= 1  # listed, but not a public address
+    assert [i["source_id"] for i in result.items] == ["10.5555/eye.fundus.1"]
+
+
+def test_chromium_inherits_no_token(monkeypatch):
+    from envision_spiders.http.browser import BrowserConfig
+
+    monkeypatch.setenv("ZENODO_ACCESS_TOKEN", "s3cr3t")
+    monkeypatch.setenv("LD_PRELOAD", "/tmp/evil.so")
+    env = BrowserConfig("/usr/bin/chromium", False).launch_options()["env"]
+    assert "ZENODO_ACCESS_TOKEN" not in env and "LD_PRELOAD" not in env and "PATH" in env
+    assert "s3cr3t" not in json.dumps(env)
