@@ -54,6 +54,8 @@ PLAYWRIGHT_SETTINGS: dict[str, Any] = {
     # images/fonts/media only; the spider replaces it with its BrowserFence (fence_browser)
     "PLAYWRIGHT_ABORT_REQUEST": "envision_spiders.http.browser.abort_request",
     "PLAYWRIGHT_MAX_CONTEXTS": 1,
+    # a service worker's requests bypass the fence (Playwright's routing does not see them)
+    "PLAYWRIGHT_CONTEXTS": {"default": {"service_workers": "block"}},
     "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": 4,
     "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": 30_000,  # ms
     # browsers ask for HTML (the project default asks APIs for JSON)
