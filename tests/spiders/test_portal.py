@@ -131,28 +131,42 @@ def test_missing_browser_met_inside_a_crawl_closes_it_with_a_reason(site, tmp_pa
 # --- the browser fence (docs/security.md) -------------------------------------------------
 
 
-def test_page_scripts_reach_only_the_portal_and_its_cdns(site, crawl):
-    """A page script POSTing to a loopback service on another port (think scrapyd's
-    addversion.json) and to the metadata address is blocked; the preset's CDN is reached."""
+def fenced_crawl(site: FakePortal, crawl, targets: list[str], allow_origins: list[str] | None = None):
+    """Crawl ``fence.html``, whose script POSTs to each of ``targets``."""
     from urllib.parse import urlencode
 
-    cdn, victim = FakePortal(), FakePortal()
-    for server in (cdn, victim):
-        server.route("post", "POST", r"/.*", lambda call, match: Reply(200, b"{}"))
-    with cdn, victim:
-        targets = [f"{victim.base_url}/addversion.json", "http://169.254.169.254/latest/meta-data/",
-                   f"{cdn.base_url}/site.css"]
-        portals = {"fenced": {"listing": f"{site.base_url}/fence.html?{urlencode({'target': targets}, doseq=True)}",
-                              "links": "a.dataset",
-                              "allow_origins": [cdn.base_url, "http://169.254.169.254"]}}
-        result = crawl("portal", settings={"ENVISION_PORTALS": json.dumps(portals), **OFF}, timeout=150)
+    preset = {"listing": f"{site.base_url}/fence.html?{urlencode({'target': targets}, doseq=True)}",
+              "links": "a.dataset"}
+    if allow_origins is not None:
+        preset["allow_origins"] = allow_origins
+    result = crawl("portal", settings={"ENVISION_PORTALS": json.dumps({"fenced": preset}), **OFF}, timeout=150)
     assert result.returncode == 0, result.log[-3000:]
-    assert victim.calls == []  # another origin, although loopback is allowed for the test servers
-    assert [(c.method, c.path) for c in cdn.calls] == [("POST", "/site.css")]  # listed in allow_origins
-    stats = result.stats
-    assert stats["envision/fence/browser/origin"] >= 1
-    assert stats["envision/fence/browser/link_local"] >= 1  # listed, but not a public address
     assert [i["source_id"] for i in result.items] == ["10.5555/eye.fundus.1"]
+    return result
+
+
+def listening(server: FakePortal) -> FakePortal:
+    server.route("post", "POST", r"/.*", lambda call, match: Reply(200, b"{}"))
+    return server
+
+
+def test_page_script_cannot_reach_a_loopback_service(site, crawl):
+    """A page script POSTing to a service on this machine (think scrapyd's addversion.json,
+    another port of loopback) or to the metadata address: blocked before it leaves."""
+    with listening(FakePortal()) as victim:
+        result = fenced_crawl(site, crawl, [f"{victim.base_url}/addversion.json",
+                                            "http://169.254.169.254/latest/meta-data/"])
+    assert victim.calls == []  # although loopback is allowed for the test servers: another origin
+    assert result.stats["envision/fence/browser/origin"] == 2
+
+
+def test_preset_cdns_are_reached_but_never_a_private_address(site, crawl):
+    with listening(FakePortal()) as cdn:
+        result = fenced_crawl(site, crawl, [f"{cdn.base_url}/site.css", "http://169.254.169.254/latest/meta-data/"],
+                              allow_origins=[cdn.base_url, "http://169.254.169.254"])
+    assert [(c.method, c.path) for c in cdn.calls] == [("POST", "/site.css")]  # listed in allow_origins
+    assert result.stats["envision/fence/browser/link_local"] == 1  # listed, but not a public address
+    assert "envision/fence/browser/origin" not in result.stats
 
 
 def test_chromium_inherits_no_token(monkeypatch):
