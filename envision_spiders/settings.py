@@ -98,9 +98,10 @@ REMOTE_CONTROL_ENABLED = False  # Scrapy's HTTP endpoint that runs Python sent t
 # Certificates are verified (Scrapy's default is not to). Trust a lab proxy's CA with the
 # SSL_CERT_FILE environment variable; False turns verification off, with a warning at start.
 DOWNLOAD_VERIFY_CERTIFICATES = True
-# Only http(s): the file, data, s3 and ftp handlers are off (a record's URL cannot read local
-# files; s3 comes back when a storage backend needs it).
-DOWNLOAD_HANDLERS = {"file": None, "data": None, "s3": None, "ftp": None}
+# Only http(s) reach the network: the file, s3 and ftp handlers are off (a record's URL cannot
+# read local files; s3 comes back when a storage backend needs it). `data` stays for the empty
+# `data:,` request the NEI spider uses to be called back on idle (the fence refuses any other).
+DOWNLOAD_HANDLERS = {"file": None, "s3": None, "ftp": None}
 # Every request must reach a public address (middlewares/public_hosts.py), redirects included.
 ENVISION_FENCE_ENABLED = True
 # Host names / networks allowed although private or loopback, e.g. "127.0.0.0/8,localhost" for

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 ALLOWED_SCHEMES = frozenset({"http", "https"})
+# An empty data URI carries no bytes and touches nothing: spiders request it to be called back
+# when the crawl is idle (the NEI spider). Every other non-http(s) URL is refused.
+EMPTY_DATA_URL = "data:,"
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -59,8 +62,11 @@ def is_address(host: str) -> bool:
 
 
 def scheme_problem(url: str) -> str | None:
-    """``scheme`` for anything but http(s) (file:, data:, ftp:, s3:, ...), ``no_host`` for an
-    http(s) URL without a host; None when the URL may be fetched (addresses permitting)."""
+    """``scheme`` for anything but http(s) (file:, data:, ftp:, s3:, ...) and the empty
+    ``data:,``, ``no_host`` for an http(s) URL without a host; None when the URL may be fetched
+    (addresses permitting)."""
+    if url == EMPTY_DATA_URL:
+        return None
     parts = urlsplit(url)
     if parts.scheme.lower() not in ALLOWED_SCHEMES:
         return "scheme"

@@ -4,7 +4,8 @@ URLs that come from the data (file lists, JSON-LD ``contentUrl``, ``links.next``
 are requests like any other, so the rule applies to *all* requests — nothing has to be marked
 to be checked. A request is refused (``RequestRefused``, an ``IgnoreRequest``) when
 
-- its scheme is not http/https (``file:``, ``data:``, ``ftp:``, ``s3:``): reason ``scheme``;
+- its scheme is not http/https (``file:``, ``data:``, ``ftp:``, ``s3:``): reason ``scheme``
+  (the empty ``data:,``, which carries nothing, is let through: spiders' idle callbacks);
 - its host is, or resolves to, a loopback, private, link-local, multicast, reserved or
   unspecified address: the reason is that class (``envision_spiders.http.fence``);
 - its host does not resolve: reason ``dns`` (the connection would resolve it again, maybe
@@ -33,7 +34,14 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 
-from envision_spiders.http.fence import HostAllowance, address_problem, is_address, origin, scheme_problem
+from envision_spiders.http.fence import (
+    EMPTY_DATA_URL,
+    HostAllowance,
+    address_problem,
+    is_address,
+    origin,
+    scheme_problem,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +96,8 @@ class PublicHostsMiddleware:
         problem = scheme_problem(url)
         if problem:
             self._refuse(RequestRefused(problem, url, urlparse_cached(request).scheme or "no scheme"))
+        if url == EMPTY_DATA_URL:  # no bytes, no host: a spider's idle callback
+            return None
         parts = urlparse_cached(request)
         host = (parts.hostname or "").lower()
         if origin(url) in self.trusted or self.allowance.allows(host):

@@ -33,11 +33,12 @@ def test_address_classes(address, problem):
     assert address_problem(address) == problem
 
 
-@pytest.mark.parametrize("url", ["file:///dev/zero", "data:,x", "ftp://example.org/a.zip", "s3://bucket/a.zip",
+@pytest.mark.parametrize("url", ["file:///dev/zero", "data:,x", "data:text/plain;base64,AAAA", "ftp://example.org/a.zip", "s3://bucket/a.zip",
                                  "gopher://example.org/"])
 def test_only_http_and_https_schemes(url):
     assert scheme_problem(url) == "scheme"
     assert scheme_problem("https://example.org/a.zip") is None
+    assert scheme_problem("data:,") is None  # empty: a spider's idle callback (NEI)
 
 
 def test_allowance_names_match_hosts_and_networks_match_addresses():
@@ -92,7 +93,7 @@ def test_middleware_allowance_and_switch():
 def test_unused_download_handlers_are_off():
     crawler = project_crawler()
     handlers = crawler.settings.getdict("DOWNLOAD_HANDLERS")
-    assert all(handlers[scheme] is None for scheme in ("file", "data", "s3", "ftp"))
+    assert all(handlers[scheme] is None for scheme in ("file", "s3", "ftp"))
 
 
 def small_zip() -> bytes:
