@@ -80,7 +80,7 @@ DATACITE_REQUESTS_PER_HOUR = 12000  # identified clients (email in User-Agent/ma
 # --- portal spider: JS-rendered dataset pages in headless Chromium (docs/portal.md) ------
 # The browser: "" = Debian's /usr/bin/chromium where it exists; "playwright" = Playwright's own build.
 PLAYWRIGHT_CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "")
-ENVISION_PORTALS: dict = {}  # name -> preset (listing, links, next|button, delay, ...); see portals.py
+ENVISION_PORTALS: dict = {}  # name -> preset (listing, links, next|button, delay, ...); see spiders/portal_presets.py
 ENVISION_PORTAL_MAX_PAGES = 50  # listing pages (or button clicks) followed per listing URL
 ENVISION_PORTAL_WAIT_TIMEOUT = 10.0  # seconds to wait for a preset's wait_for / listing links to appear
 
@@ -119,6 +119,9 @@ ENVISION_BACKOFF_MAX_DELAY = 300.0  # a Retry-After above this is not waited for
 ENVISION_MALFORMED_RETRIES = 2  # re-fetches of an API page that is not the JSON expected
 
 EXTENSIONS = {
+    # log_count/<LEVEL> per crawler, not per process (several crawlers: scrapy crawlall)
+    "scrapy.extensions.logcount.LogCount": None,
+    "envision_spiders.state.runs.CrawlerLogCount": 0,
     "envision_spiders.exports.stats_file.StatsFile": 500,
     "envision_spiders.state.runs.RunLedger": 510,  # crawl_runs table: the weekly schedule's `since`
 }
@@ -226,6 +229,6 @@ ENVISION_DOWNLOAD_REVERIFY = False  # re-hash files already complete before skip
 # host drops them: Scrapy's RedirectMiddleware). Secret names are read via credentials.get_secret.
 ENVISION_DOWNLOAD_AUTH = {
     "zenodo": {"secret": "ZENODO_ACCESS_TOKEN", "scheme": "Bearer", "api_url_setting": "ZENODO_API_URL"},
-    # Dryad's file downloads answer 401 without a bearer token since 2026 (API_NOTES): set DRYAD_TOKEN
+    # Dryad's file downloads answer 401 without a bearer token since 2026 (docs/sources-dryad-osf-datacite.md): set DRYAD_TOKEN
     "dryad": {"secret": "DRYAD_TOKEN", "scheme": "Bearer", "api_url_setting": "DRYAD_API_URL"},
 }

@@ -30,7 +30,7 @@ TOKEN_VARIABLES = (
 def _load_dotenv() -> None:
     try:
         from dotenv import load_dotenv
-    except ImportError:  # pragma: no cover - python-dotenv is in requirements
+    except ImportError:  # pragma: no cover - python-dotenv is a dependency (pyproject.toml)
         return
     load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
 
