@@ -64,8 +64,9 @@ class FakeAPI:
     def route(self, name: str, method: str, pattern: str, handler: Handler) -> None:
         self._routes.append((name, method, re.compile(pattern), handler))
 
-    def fault(self, route: str, nth: int, reply: Reply) -> None:
-        """The ``nth`` (1-based) request to ``route`` gets ``reply`` instead of the real answer."""
+    def fault(self, route: str, nth: int, reply: Reply | Callable[[], Reply]) -> None:
+        """The ``nth`` (1-based) request to ``route`` gets ``reply`` instead of the real answer
+        (a callable is called when that request arrives: for answers that depend on the time)."""
         self._faults[route][nth] = reply
 
     def hold(self, route: str) -> None:
@@ -95,6 +96,8 @@ class FakeAPI:
                 if held is not None:
                     held.wait(60)
                 reply = self._faults[name].pop(nth, None)
+                if callable(reply):
+                    reply = reply()
                 if reply is None:
                     try:
                         reply = handler(call, match)

@@ -100,7 +100,7 @@ def test_query_max_records_and_since(fake, crawl):
 
 
 def test_429_waits_for_ratelimit_reset(fake, crawl):
-    fake.fault("files", 2, FakeDryad.rate_limited(1.0))
+    fake.fault("files", 2, lambda: FakeDryad.rate_limited(1.0))  # the reset counts from the 429 itself
     result = crawl("dryad", settings=api(fake), args={"query": "fundus"})
     assert result.returncode == 0, result.log
     assert result.stats["envision/backoff/429"] == 1
