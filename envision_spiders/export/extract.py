@@ -44,6 +44,10 @@ class Refused(Exception):
     """An entry (or the rest of an archive) is not exported; ``str`` is the reason."""
 
 
+class WriteFailed(Exception):
+    """Writing to the export's own folder failed (disk full, permissions): the export stops."""
+
+
 @dataclass
 class Skips:
     """Skipped entries by reason: a counter plus the first few places, bounded."""
@@ -129,7 +133,10 @@ def stream_entry(
         return None
     digest = hashlib.sha256(head)
     size = len(head)
-    out = open(target, "xb") if target is not None else None  # noqa: SIM115  (closed below)
+    try:
+        out = open(target, "xb") if target is not None else None  # noqa: SIM115  (closed below)
+    except OSError as exc:
+        raise WriteFailed(f"cannot write {target}: {exc}") from exc
     try:
         chunk = head
         while chunk:
@@ -139,7 +146,10 @@ def stream_entry(
                 raise Refused(f"compression ratio over {budget.max_ratio:g}")
             meter.add(len(chunk))
             if out is not None:
-                out.write(chunk)
+                try:
+                    out.write(chunk)
+                except OSError as exc:
+                    raise WriteFailed(f"cannot write {target}: {exc}") from exc
             chunk = fh.read(CHUNK)
             if chunk:
                 digest.update(chunk)
@@ -221,6 +231,8 @@ def read_zip(
                 if str(exc) == "total size budget reached":
                     return
                 continue
+            except WriteFailed:
+                raise
             except _ARCHIVE_ERRORS as exc:
                 skips.add(where, "corrupt entry", f"{type(exc).__name__}: {exc}")
                 continue
@@ -232,7 +244,14 @@ def read_zip(
 
 class _BoundedTarInfo(tarfile.TarInfo):
     """TarInfo that refuses pax and GNU long-name headers over MAX_TAR_HEADER_BYTES (tarfile
-    reads them whole into memory)."""
+    reads them whole into memory), and calls a cut-off header a corrupt archive (tarfile
+    would take it for the end of the archive and stop without a word)."""
+
+    @classmethod
+    def frombuf(cls, buf: bytes, encoding: str, errors: str) -> tarfile.TarInfo:
+        if 0 < len(buf) < tarfile.BLOCKSIZE:
+            raise tarfile.ReadError(f"truncated header ({len(buf)} of {tarfile.BLOCKSIZE} bytes)")
+        return super().frombuf(buf, encoding, errors)
 
     def _proc_pax(self, tarfile_: tarfile.TarFile) -> tarfile.TarInfo:  # type: ignore[override]
         if self.size > MAX_TAR_HEADER_BYTES:
@@ -304,7 +323,14 @@ def read_tar(
                     if got is None:
                         skips.add(where, "not a wanted format")
                         continue
+                    if got.size != member.size:  # stream mode reads a cut-off member short, silently
+                        if got.staged is not None:
+                            got.staged.unlink(missing_ok=True)
+                        skips.add(label, "corrupt archive", f"{member.name}: {got.size} of {member.size} bytes")
+                        return
                     yield got
+            except WriteFailed:
+                raise
             except _ARCHIVE_ERRORS as exc:
                 skips.add(label, "corrupt archive", f"after {entries} entries: {type(exc).__name__}: {exc}")
 
