@@ -4,7 +4,7 @@ archives, one entry at a time.
 Nothing is extracted by the archive's own idea of a path: each accepted entry's bytes go to a
 numbered file in a staging folder the caller owns, and the caller decides the final name.
 Refused, each with a reason in :class:`Skips`: absolute or ``..`` names, symlinks and hard
-links, devices/FIFOs/other special entries, encrypted entries, a name seen before in the same
+links (and any entry below a refused symlink), devices/FIFOs/other special entries, encrypted entries, a name seen before in the same
 archive, entries over the per-entry size budget, entries (ZIP) or streams (compressed TAR)
 whose compression ratio passes the budget once past a floor, oversized TAR pax/long-name
 headers, and anything whose first bytes are not one of the wanted formats. A corrupt entry
@@ -180,9 +180,11 @@ def _mode_refusal(mode: int) -> str | None:
     return "device or special file"
 
 
-def _safety_refusal(name: str, seen: set[str]) -> str | None:
+def _safety_refusal(name: str, seen: set[str], links: set[str]) -> str | None:
     if is_unsafe_path(name) or not name:
         return "absolute or parent path"
+    if links and any(name.startswith(link + "/") for link in links):
+        return "below a symlink"
     if name in seen:
         return "duplicate name"
     seen.add(name)
@@ -200,13 +202,16 @@ def read_zip(
         skips.add(label, "corrupt archive", f"{type(exc).__name__}: {exc}")
         return
     seen: set[str] = set()
+    links: set[str] = set()  # symlinks refused: nothing below them is taken either
     with archive:
         for info in archive.infolist():
             name = _member_name(info.filename)
             where = f"{label}!{info.filename}"
             if info.is_dir():
                 continue
-            reason = _safety_refusal(name, seen) or _mode_refusal(info.external_attr >> 16)
+            reason = _safety_refusal(name, seen, links) or _mode_refusal(info.external_attr >> 16)
+            if reason == "symlink":
+                links.add(name.rstrip("/"))
             if reason is None and info.flag_bits & 0x1:
                 reason = "encrypted"
             if reason is None and info.file_size > budget.max_entry_bytes:
@@ -270,6 +275,7 @@ def read_tar(
 ) -> Iterator[Extracted]:
     """The wanted images of a TAR (plain, gz, bz2 or xz: detected), read as a stream."""
     seen: set[str] = set()
+    links: set[str] = set()
     entries = 0
     with open(path, "rb") as raw:
         def stream_ratio(extra: int = 0) -> float:
@@ -292,10 +298,11 @@ def read_tar(
                     where = f"{label}!{member.name}"
                     if member.isdir():
                         continue
-                    reason = _safety_refusal(name, seen)
+                    reason = _safety_refusal(name, seen, links)
                     if reason is None:
                         if member.issym():
                             reason = "symlink"
+                            links.add(name.rstrip("/"))
                         elif member.islnk():
                             reason = "hard link"
                         elif not member.isreg():
@@ -343,8 +350,10 @@ def _plain_tar(path: Path) -> bool:
 
 def archive_reader(path: Path) -> Callable[..., Iterator[Extracted]] | None:
     """read_zip / read_tar for a file named as an archive (``kinds.archive_format``), chosen by
-    its first bytes (names lie); None when it is not named as one or is neither."""
-    if archive_format(path.name) is None:
+    its first bytes (names lie); None when it is not named as one. A file that is neither is
+    given to the reader its name says, which reports it as a corrupt archive."""
+    named = archive_format(path.name)
+    if named is None:
         return None
     if zipfile.is_zipfile(path):
         return read_zip
@@ -352,7 +361,7 @@ def archive_reader(path: Path) -> Callable[..., Iterator[Extracted]] | None:
         with open(path, "rb") as fh:
             head = fh.read(512)
     except OSError:
-        return None
+        head = b""
     if head.startswith((b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")) or head[257:262] == b"ustar":
         return read_tar
-    return None
+    return read_zip if named == "zip" else read_tar

@@ -15,7 +15,6 @@ from envision_spiders.export.extract import (
     Skips,
     Stager,
     archive_reader,
-    read_tar,
     read_zip,
 )
 from envision_spiders.export.formats import parse_formats
@@ -156,7 +155,8 @@ def test_corrupt_zip_entry_is_skipped_and_the_rest_is_read(tmp_path):
 
 def test_corrupt_archive_is_skipped_with_a_reason(tmp_path):
     path = write(tmp_path, "junk.zip", b"PK\x03\x04" + b"\x00" * 100)
-    assert archive_reader(path) is read_tar or archive_reader(path) is None
+    assert archive_reader(path) is read_zip
+    assert archive_reader(write(tmp_path, "photo.png", image_bytes(1))) is None
     skips = Skips()
     assert list(read_zip(path, "junk.zip", PNG_JPEG, Budget(), Meter(0), Stager(None), skips)) == []
     assert list(skips.counts) == ["corrupt archive"]
@@ -259,3 +259,15 @@ def test_dicom_kept_only_when_named_in_formats(tmp_path):
     got, _ = read(path, tmp_path, formats=parse_formats("png,dicom"))
     assert [(g.member, g.format.name, g.facts["modality"]) for g in got] == [
         ("s/IM000001", "dicom", "OP"), ("s/b.dcm", "dicom", "OPT"), ("s/c.png", "png", None)]
+
+
+def test_entries_below_a_refused_symlink_are_refused_too(tmp_path):
+    png = image_bytes(16)
+    link_info, _ = _ti("d/out", kind=tarfile.SYMTYPE, link="/tmp")
+    data = _tar([(link_info, None), _ti("d/out/x.png", png), _ti("d/in.png", png)], mode="w")
+    got, skips = read(write(tmp_path, "l.tar", data), tmp_path)
+    assert [g.member for g in got] == ["d/in.png"]
+    assert dict(skips.counts) == {"symlink": 1, "below a symlink": 1}
+    zdata = _zip_with_infos([(_info("d/out", stat.S_IFLNK | 0o777), b"/tmp"), (_info("d/out/x.png"), png)])
+    got, skips = read(write(tmp_path, "l.zip", zdata), tmp_path)
+    assert got == [] and dict(skips.counts) == {"symlink": 1, "below a symlink": 1}
