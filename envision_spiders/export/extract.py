@@ -203,8 +203,13 @@ def read_zip(
         return
     seen: set[str] = set()
     links: set[str] = set()  # symlinks refused: nothing below them is taken either
+    archive_bytes = max(path.stat().st_size, 1)
+    inflated = 0  # entries that overlap on disk (a quoted-overlap bomb) each pass the per-entry ratio
     with archive:
         for info in archive.infolist():
+            if inflated > budget.ratio_floor and inflated / archive_bytes > budget.max_ratio:
+                skips.add(label, f"compression ratio over {budget.max_ratio:g}", "whole archive")
+                return
             name = _member_name(info.filename)
             where = f"{label}!{info.filename}"
             if info.is_dir():
@@ -244,6 +249,7 @@ def read_zip(
             if got is None:
                 skips.add(where, "not a wanted format")
                 continue
+            inflated += got.size
             yield got
 
 

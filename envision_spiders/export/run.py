@@ -245,11 +245,9 @@ def _summary(kept: list[Sample], capped: list[Sample], skips: Skips, not_complet
     per_split: dict[str, Counter[str]] = defaultdict(Counter)
     for s in kept:
         per_split[str(s.split)][s.label or ""] += 1
-    datasets = sorted({s.record.key for s in kept})
-    licences = Counter()
-    for key in datasets:
-        record = next(s.record for s in kept if s.record.key == key)
-        licences[record.license or "(none)"] += 1
+    records = {s.record.key: s.record for s in kept}
+    datasets = sorted(records)
+    licences = Counter(records[key].license or "(none)" for key in datasets)
     return {
         "dest": str(dest),
         "dry_run": options.dry_run,

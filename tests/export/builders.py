@@ -61,3 +61,22 @@ def put_downloaded(data: Path, source: str, source_id: str, files: dict[str, byt
     manifest = new_manifest(record, entries, "2026-01-01T00:00:00.000+00:00", status)
     write_manifest(store / folder_rel / MANIFEST_NAME, manifest)
     return store / folder_rel
+
+
+def kermany_zip() -> bytes:
+    """Kermany-style OCT2017/{train,test}/{CNV,DME,NORMAL}/ JPEGs, one image in both the train
+    and test folders, and a README."""
+    entries = [(f"OCT2017/{split}/{cls}/{cls}-{i}.jpeg", image_bytes(100 * j + 10 * (split == "test") + i, "JPEG"))
+               for j, cls in enumerate(["CNV", "DME", "NORMAL"]) for split in ["train", "test"] for i in range(10)]
+    same = image_bytes(777, "JPEG")
+    entries += [("OCT2017/train/CNV/dup.jpeg", same), ("OCT2017/test/CNV/dup.jpeg", same),
+                ("OCT2017/README.txt", b"Kermany et al.")]
+    return zip_of(entries)
+
+
+def class_tar(dicom_bytes: bytes) -> bytes:
+    """imgs/{CNV,DRUSEN}/ PNGs (8 each) and one DICOM, gzipped TAR."""
+    entries = [(f"imgs/{cls}/{cls}_{i}.png", image_bytes(2000 + 10 * j + i)) for j, cls in enumerate(["CNV", "DRUSEN"])
+               for i in range(8)]
+    entries.append(("imgs/CNV/scan.dcm", dicom_bytes))
+    return tar_of(entries)

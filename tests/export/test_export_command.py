@@ -19,7 +19,7 @@ import pytest
 from envision_spiders.downloads.manifest import PENDING
 from envision_spiders.export.plan import SPLIT_DIR_NAMES
 from tests.conftest import PROJECT_ROOT, scrapy_command, scrapy_env
-from tests.export.builders import image_bytes, put_downloaded, tar_of, zip_of
+from tests.export.builders import class_tar, image_bytes, kermany_zip, put_downloaded
 from tests.inspection.helpers import dicom
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")  # torchvision's, for our formats
@@ -46,7 +46,7 @@ def _hostile_tar() -> bytes:
         sym.type, sym.linkname = tarfile.SYMTYPE, "/tmp"
         tf.addfile(sym)
         for name in ("fine/NORMAL/escape-dir/through-link.png", "../tar-escape.png"):
-            data = image_bytes(hash(name) % 1000)
+            data = image_bytes(len(name))
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tf.addfile(info, io.BytesIO(data))
@@ -58,17 +58,8 @@ def store(tmp_path_factory) -> Path:
     """zenodo:1 Kermany-style ZIP, figshare:22 tar.gz + a plain file, dryad:3 hostile archives,
     osf:4 an unfinished download, zenodo:5 a duplicate record."""
     data = tmp_path_factory.mktemp("store") / "data"
-    kermany = [(f"OCT2017/{split}/{cls}/{cls}-{i}.jpeg", image_bytes(100 * j + 10 * (split == "test") + i, "JPEG"))
-               for j, cls in enumerate(["CNV", "DME", "NORMAL"]) for split in ["train", "test"] for i in range(10)]
-    same = image_bytes(777, "JPEG")  # one image in the source's train and test folders
-    kermany += [("OCT2017/train/CNV/dup.jpeg", same), ("OCT2017/test/CNV/dup.jpeg", same),
-                ("OCT2017/README.txt", b"Kermany et al.")]
-    put_downloaded(data, "zenodo", "1", {"OCT2017.zip": zip_of(kermany)}, doi="10.5281/zenodo.1",
-                   license="cc-by-4.0")
-    tarred = [(f"imgs/{cls}/{cls}_{i}.png", image_bytes(2000 + 10 * j + i)) for j, cls in enumerate(["CNV", "DRUSEN"])
-              for i in range(8)]
-    tarred.append(("imgs/CNV/scan.dcm", dicom()))
-    put_downloaded(data, "figshare", "22", {"set.tar.gz": tar_of(tarred), "extra/NORMAL/n1.png": image_bytes(3000)},
+    put_downloaded(data, "zenodo", "1", {"OCT2017.zip": kermany_zip()}, doi="10.5281/zenodo.1", license="cc-by-4.0")
+    put_downloaded(data, "figshare", "22", {"set.tar.gz": class_tar(dicom()), "extra/NORMAL/n1.png": image_bytes(3000)},
                    license="CC0-1.0")
     put_downloaded(data, "dryad", "3", {"evil.zip": _hostile_zip(), "evil.tar": _hostile_tar(),
                                         "broken.zip": b"PK\x03\x04" + bytes(200)}, license="cc0")
