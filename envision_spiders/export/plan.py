@@ -209,7 +209,7 @@ def name_outputs(samples: list[Sample]) -> None:
         base = PurePosixPath(s.inner_path.replace("\\", "/")).name or "file"
         if "." not in base:  # a DICOM series' IM000001
             base += "." + _DEFAULT_SUFFIX.get(s.format, s.format)
-        name = f"{s.record.source}-{s.record.source_id}-{base}".replace("/", "_")
-        wanted.append(f"{s.split}/{dirs[s.label or '']}/{sanitize_relative_name(name, fallback='image')}")
+        name = f"{s.record.source}-{s.record.source_id}-{base}".replace("/", "_").replace("\\", "_")
+        wanted.append(f"{s.split}/{dirs[s.label or '']}/{name}")  # unique_names sanitises it
     for s, dest in zip(ordered, unique_names(wanted)):
         s.dest = dest

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import shutil
+import time
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -55,8 +56,11 @@ def export_dataset(data_dir: str | Path, files_store: str | Path, dest: str | Pa
             raise ExportError(f"{dest} exists and is not an empty folder")
         staging = dest / STAGING_NAME
         staging.mkdir(parents=True)
+    started = time.perf_counter()
     try:
-        return _export(Path(data_dir), Path(files_store), dest, staging, options)
+        summary = _export(Path(data_dir), Path(files_store), dest, staging, options)
+        summary["seconds"] = round(time.perf_counter() - started, 3)
+        return summary
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
@@ -96,8 +100,9 @@ def _export(data_dir: Path, files_store: Path, dest: Path, staging: Path | None,
 
     bytes_written = 0
     if staging is not None:
+        made: set[str] = set()
         for s in kept:
-            bytes_written += _place(s, dest, options.link)
+            bytes_written += _place(s, dest, options.link, made)
         _fill_sizes(kept, dest)
         _write_metadata(kept, dest, options)
         (dest / CROISSANT_NAME).write_text(
@@ -162,14 +167,17 @@ def _discard(sample: Sample) -> None:
         sample.staged = None
 
 
-def _place(sample: Sample, dest: Path, link: str) -> int:
+def _place(sample: Sample, dest: Path, link: str, made: set[str]) -> int:
     """Move or link a sample to its final name; the bytes written."""
     assert sample.dest is not None
-    target = dest / sample.dest
     # every segment of dest was built by plan.name_outputs from sanitised parts; check anyway
-    if ".." in Path(sample.dest).parts or Path(sample.dest).is_absolute():
+    if ".." in sample.dest.split("/") or sample.dest.startswith("/"):
         raise ExportError(f"refusing output name {sample.dest!r}")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = os.path.join(dest, sample.dest)
+    folder = os.path.dirname(target)
+    if folder not in made:
+        os.makedirs(folder, exist_ok=True)
+        made.add(folder)
     if sample.staged is not None:
         os.rename(sample.staged, target)  # archive members are written once, then renamed
         sample.staged = None
