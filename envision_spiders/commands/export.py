@@ -69,7 +69,7 @@ class Command(ScrapyCommand):
                 formats=parse_formats(opts.formats),
                 label_by=parse_label_by(opts.label_by),
                 splits=parse_splits(opts.split),
-                seed=int(opts.seed),
+                seed=_positive_int("--seed", opts.seed, zero=True),
                 group_by=check_choice("--group-by", opts.group_by, GROUP_MODES),
                 max_per_label=_positive_int("--max-per-label", opts.max_per_label, zero=True),
                 balance=opts.balance,

@@ -202,6 +202,7 @@ def test_croissant_validates_and_reads_back_through_mlcroissant(exported):
 
     dataset = mlc.Dataset(jsonld=str(dest / "croissant.json"))
     assert dataset.metadata.issues.errors == set()
+    assert all("datePublished" in w for w in dataset.metadata.issues.warnings)
     for split in ("train", "val", "test"):
         rows = list(dataset.records(split))
         assert Counter(r[f"{split}/label"].decode() for r in rows) == summary["splits"][split]
@@ -258,7 +259,8 @@ def test_dicom_kept_as_files_when_named_and_labelled_by_modality(store, tmp_path
 
 
 @pytest.mark.parametrize("args", [["--split", "train=0.5"], ["--label-by", "colour"], ["--formats", "webm"],
-                                  ["--link", "reflink"], ["--max-per-label", "-1"]])
+                                  ["--link", "reflink"], ["--max-per-label", "-1"],
+                                  ["--seed", "x"], ["--group-by", "folder"]])
 def test_bad_arguments_exit_2_with_one_line(store, tmp_path, args):
     proc = subprocess.run(scrapy_command("export", str(tmp_path / "x"), *args, "-s", f"ENVISION_DATA_DIR={store}"),
                           cwd=PROJECT_ROOT, env=scrapy_env(), capture_output=True, text=True, timeout=60)
