@@ -9,6 +9,7 @@ import logging
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
+from envision_spiders.export.extract import WriteFailed
 from envision_spiders.export.formats import DEFAULT_FORMATS, parse_formats
 from envision_spiders.export.options import (
     GROUP_MODES,
@@ -90,6 +91,10 @@ class Command(ScrapyCommand):
             summary = export_dataset(data_dir, default_files_store(self.settings), args[0], self.options)
         except ExportError as exc:
             raise UsageError(str(exc)) from None
+        except WriteFailed as exc:  # disk full, permissions: DEST is left as it is
+            logger.error("export stopped: %s", exc)
+            self.exitcode = 1
+            return
         if opts.json:
             print(json.dumps(summary, sort_keys=True))
         else:

@@ -183,8 +183,10 @@ def _mode_refusal(mode: int) -> str | None:
 def _safety_refusal(name: str, seen: set[str], links: set[str]) -> str | None:
     if is_unsafe_path(name) or not name:
         return "absolute or parent path"
-    if links and any(name.startswith(link + "/") for link in links):
-        return "below a symlink"
+    if links:  # each parent folder looked up: cost by depth, not by the number of links
+        parts = name.split("/")
+        if any("/".join(parts[:i]) in links for i in range(1, len(parts))):
+            return "below a symlink"
     if name in seen:
         return "duplicate name"
     seen.add(name)
