@@ -9,9 +9,10 @@ import logging
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from envision_spiders.export.extract import WriteFailed
-from envision_spiders.export.formats import DEFAULT_FORMATS, parse_formats
-from envision_spiders.export.options import (
+from envision_spiders.pipelines.files import default_files_store
+from envision_spiders.trainingset.extract import WriteFailed
+from envision_spiders.trainingset.formats import DEFAULT_FORMATS, parse_formats
+from envision_spiders.trainingset.options import (
     GROUP_MODES,
     LINK_MODES,
     Budget,
@@ -20,8 +21,7 @@ from envision_spiders.export.options import (
     parse_label_by,
     parse_splits,
 )
-from envision_spiders.export.run import ExportError, export_dataset
-from envision_spiders.pipelines.files import default_files_store
+from envision_spiders.trainingset.run import ExportError, export_dataset
 
 logger = logging.getLogger(__name__)
 

@@ -8,5 +8,5 @@ per split (provenance, licence, format, size, sha256) that ``datasets``' ``image
 torchvision's ``ImageFolder`` load as they are, a ``croissant.json`` card (MLCommons Croissant)
 and a summary dict. Labels, leak-free grouped splits and balancing are pure functions
 (``plan.py``). Who calls it: ``scrapy export`` (``commands/export.py``) through
-:func:`envision_spiders.export.run.export_dataset`; nothing here runs inside a crawl.
+:func:`envision_spiders.trainingset.run.export_dataset`; nothing here runs inside a crawl.
 """

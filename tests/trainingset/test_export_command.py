@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from envision_spiders.downloads.manifest import PENDING
-from envision_spiders.export.plan import SPLIT_DIR_NAMES
+from envision_spiders.trainingset.plan import SPLIT_DIR_NAMES
 from tests.conftest import PROJECT_ROOT, scrapy_command, scrapy_env
-from tests.export.builders import class_tar, image_bytes, kermany_zip, put_downloaded
 from tests.inspection.helpers import dicom
+from tests.trainingset.builders import class_tar, image_bytes, kermany_zip, put_downloaded
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")  # torchvision's, for our formats
 SPLIT = "train=0.7,val=0.15,test=0.15"

@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from envision_spiders.downloads.paths import sanitize_relative_name, unique_names
-from envision_spiders.export.sources import DownloadedFile, DownloadedRecord
+from envision_spiders.trainingset.sources import DownloadedFile, DownloadedRecord
 
 # directory names that say which split a file was in, never which class it is
 SPLIT_DIR_NAMES = frozenset(

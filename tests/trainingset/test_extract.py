@@ -10,18 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from envision_spiders.export.extract import (
+from envision_spiders.trainingset.extract import (
     Meter,
     Skips,
     Stager,
     archive_reader,
     read_zip,
 )
-from envision_spiders.export.formats import parse_formats
-from envision_spiders.export.options import Budget
-from tests.export.builders import image_bytes, tar_of, zip_of
+from envision_spiders.trainingset.formats import parse_formats
+from envision_spiders.trainingset.options import Budget
 from tests.inspection.corpus import forced_zip64
 from tests.inspection.helpers import dicom
+from tests.trainingset.builders import image_bytes, tar_of, zip_of
 
 PNG_JPEG = parse_formats("png,jpeg")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from envision_spiders.export.formats import DEFAULT_FORMATS, FORMATS, ExportFormat
+from envision_spiders.trainingset.formats import DEFAULT_FORMATS, FORMATS, ExportFormat
 
 LABEL_MODES = ("dataset", "modality", "folder")
 LINK_MODES = ("auto", "hardlink", "symlink", "copy")

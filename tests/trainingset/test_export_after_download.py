@@ -14,12 +14,12 @@ import pytest
 
 from envision_spiders.state.store import record_path, write_json_atomic
 from tests.conftest import PROJECT_ROOT, run_crawl, scrapy_command, scrapy_env
-from tests.export.builders import class_tar, image_bytes, kermany_zip
-from tests.export.test_export_command import _hostile_zip, expected_from_archives
 from tests.inspection.helpers import dicom
 from tests.servers.nginx import NginxServer, find_nginx
 from tests.servers.zenodo import FakeZenodo
 from tests.spiders.test_zenodo_download import pipelines
+from tests.trainingset.builders import class_tar, image_bytes, kermany_zip
+from tests.trainingset.test_export_command import _hostile_zip, expected_from_archives
 
 
 def _entry(nginx: NginxServer, key: str, name: str, data: bytes, md5: bytes | None = None) -> dict:

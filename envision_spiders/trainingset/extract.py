@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from envision_spiders.export.formats import HEAD_BYTES, ExportFormat, candidate, confirmed
-from envision_spiders.export.options import Budget
 from envision_spiders.inspection.kinds import archive_format
 from envision_spiders.inspection.listing import is_unsafe_path
 from envision_spiders.inspection.sniff import sniff
+from envision_spiders.trainingset.formats import HEAD_BYTES, ExportFormat, candidate, confirmed
+from envision_spiders.trainingset.options import Budget
 
 CHUNK = 1 << 20
 MAX_TAR_HEADER_BYTES = 1 << 20  # pax extended headers / GNU long names

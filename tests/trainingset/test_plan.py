@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from envision_spiders.export.plan import (
+from envision_spiders.trainingset.plan import (
     Sample,
     assign_splits,
     cap_per_label,
@@ -18,7 +18,7 @@ from envision_spiders.export.plan import (
     name_outputs,
     restore_weights,
 )
-from envision_spiders.export.sources import DownloadedFile, DownloadedRecord
+from envision_spiders.trainingset.sources import DownloadedFile, DownloadedRecord
 
 SPLITS = (("train", 0.8), ("val", 0.1), ("test", 0.1))
 

@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from envision_spiders.export.options import ExportOptions
+from envision_spiders.trainingset.options import ExportOptions
 
 CROISSANT_NAME = "croissant.json"
 CROISSANT_CONFORMS_TO = "http://mlcommons.org/croissant/1.0"

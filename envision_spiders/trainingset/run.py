@@ -12,8 +12,9 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from envision_spiders.export.croissant import CROISSANT_NAME, build_croissant
-from envision_spiders.export.extract import (
+from envision_spiders.inspection.sniff import sniff
+from envision_spiders.trainingset.croissant import CROISSANT_NAME, build_croissant
+from envision_spiders.trainingset.extract import (
     Meter,
     Refused,
     Skips,
@@ -21,9 +22,9 @@ from envision_spiders.export.extract import (
     archive_reader,
     read_head,
 )
-from envision_spiders.export.formats import candidate, confirmed
-from envision_spiders.export.options import ExportOptions
-from envision_spiders.export.plan import (
+from envision_spiders.trainingset.formats import candidate, confirmed
+from envision_spiders.trainingset.options import ExportOptions
+from envision_spiders.trainingset.plan import (
     Sample,
     assign_splits,
     cap_per_label,
@@ -31,8 +32,7 @@ from envision_spiders.export.plan import (
     name_outputs,
     restore_weights,
 )
-from envision_spiders.export.sources import DownloadedFile, DownloadedRecord, iter_downloaded
-from envision_spiders.inspection.sniff import sniff
+from envision_spiders.trainingset.sources import DownloadedFile, DownloadedRecord, iter_downloaded
 
 logger = logging.getLogger(__name__)
 
