@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from envision_spiders.catalog.datasette import datasette_metadata
-from envision_spiders.catalog.fields import record_paths
+from envision_spiders.catalog.fields import as_text, record_paths
 from envision_spiders.state.db import format_owner
 from envision_spiders.state.store import iter_stored_paths, write_json_atomic
 
@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 CATALOG_FILE = "catalog.sqlite"
 METADATA_FILE = "catalog.metadata.json"
 SCHEMA_VERSION = 1
+CONTAINS = "envision_contains"  # SQL function: ``~`` on a column value
 
 # Top-level record fields copied into columns of ``records`` (for datasette, facets and the
 # SQL prefilter of --where). Columns carry no type affinity: values keep their JSON type.
@@ -117,7 +118,13 @@ def connect(path: str | Path, readonly: bool = False) -> sqlite3.Connection:
         conn.executescript(_ddl())
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     conn.execute("PRAGMA foreign_keys=OFF")
+    conn.create_function(CONTAINS, 2, _contains, deterministic=True)
     return conn
+
+
+def _contains(value: Any, text: str) -> bool:
+    """``~`` on a column value, exactly as :meth:`Condition.matches` decides it."""
+    return value is not None and text.casefold() in as_text(value).casefold()
 
 
 @dataclass
@@ -252,6 +259,7 @@ def build_catalog(data_dir: str | Path, path: str | Path | None = None, batch: i
     try:
         known = {row[0]: row[1:] for row in conn.execute("SELECT path, key, mtime_ns, size, sha1 FROM catalog_files")}
         seen: set[str] = set()
+        present = {row[0] for row in known.values()}  # keys with rows in the catalog
         pending: list[tuple[str, int, int, str, dict[str, Any] | None, str, str]] = []
         paths: set[str] = set()
         for file in iter_stored_paths(data_dir):
@@ -281,9 +289,9 @@ def build_catalog(data_dir: str | Path, path: str | Path | None = None, batch: i
                 paths |= record_paths(record)
                 pending.append((rel, stat.st_mtime_ns, stat.st_size, digest, record, key, text))
             if len(pending) >= batch:
-                summary.written += _flush(conn, pending, known, paths)
+                summary.written += _flush(conn, pending, known, present, paths)
                 pending, paths = [], set()
-        summary.written += _flush(conn, pending, known, paths)
+        summary.written += _flush(conn, pending, known, present, paths)
         summary.seen = len(seen)
         gone = [rel for rel in known if rel not in seen]
         for start in range(0, len(gone), batch):
@@ -308,7 +316,9 @@ def build_catalog(data_dir: str | Path, path: str | Path | None = None, batch: i
     return summary
 
 
-def _flush(conn: sqlite3.Connection, pending: list, known: dict[str, tuple], paths: set[str]) -> int:
+def _flush(
+    conn: sqlite3.Connection, pending: list, known: dict[str, tuple], present: set[str], paths: set[str]
+) -> int:
     if not pending:
         return 0
     written = 0
@@ -322,7 +332,10 @@ def _flush(conn: sqlite3.Connection, pending: list, known: dict[str, tuple], pat
             old = known.get(rel)
             if old and old[0] != key:
                 writer.delete(old[0])
-            writer.delete(key)
+                present.discard(old[0])
+            if key in present:  # only then are there rows to replace (a first build has none)
+                writer.delete(key)
+            present.add(key)
             writer.insert(key, rel, record, text)
             conn.execute("INSERT OR REPLACE INTO catalog_files VALUES (?, ?, ?, ?, ?)", (rel, key, mtime_ns, size, digest))
             written += 1

@@ -55,18 +55,24 @@ def record_paths(record: Any) -> set[str]:
     while level:
         deeper: dict[str, list[Any]] = {}
         for base, nodes in level.items():
-            for node in nodes:
-                if not isinstance(node, dict):
+            dicts = [node for node in nodes if isinstance(node, dict)]
+            keys: set[str] = set()
+            for node in dicts:
+                keys.update(node)
+            for key in keys:
+                path = f"{base}.{key}" if base else key
+                found.add(path)
+                if path in FREE_FORM:
                     continue
-                for key, value in node.items():
-                    path = f"{base}.{key}" if base else key
-                    found.add(path)
-                    if isinstance(value, dict | list) and value and path not in FREE_FORM:
-                        bucket = deeper.setdefault(path, [])
-                        if isinstance(value, list):
-                            bucket.extend(value)
-                        else:
-                            bucket.append(value)
+                below: list[Any] = []
+                for node in dicts:
+                    value = node.get(key)
+                    if isinstance(value, list):
+                        below.extend(value)
+                    elif isinstance(value, dict):
+                        below.append(value)
+                if below:
+                    deeper[path] = below
         level = deeper
     return found
 

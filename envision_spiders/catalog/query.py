@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
-from envision_spiders.catalog.build import ARCHIVE_COLUMNS, FILE_COLUMNS, IMAGE_COLUMNS, RECORD_COLUMNS
+from envision_spiders.catalog.build import ARCHIVE_COLUMNS, CONTAINS, FILE_COLUMNS, IMAGE_COLUMNS, RECORD_COLUMNS
 from envision_spiders.catalog.fields import (
     Condition,
     FieldError,
@@ -33,18 +33,26 @@ COLUMNS.update({f"archive_contents.{c}": ("archives", c) for c in ARCHIVE_COLUMN
 COLUMNS["archive_contents.sample_names"] = ("archive_entries", "name")
 COLUMNS.update({f"archive_contents.images.{c}": ("images", c) for c in IMAGE_COLUMNS})
 
-_ORDERING = ("<", "<=", ">", ">=")
 
 
 class Selected:
-    """A selected record: its key, its text exactly as stored, and the record (parsed on demand)."""
+    """A selected record: its key, its text exactly as stored, and the record (parsed on demand).
+    The text is read from the catalog on first use: SQL sorts and filters ids, not JSON."""
 
-    __slots__ = ("_record", "key", "text")
+    __slots__ = ("_conn", "_record", "_text", "id", "key")
 
-    def __init__(self, key: str, text: str, record: dict[str, Any] | None = None) -> None:
+    def __init__(self, conn: sqlite3.Connection, rid: int, key: str) -> None:
+        self._conn = conn
+        self.id = rid
         self.key = key
-        self.text = text
-        self._record = record
+        self._text: str | None = None
+        self._record: dict[str, Any] | None = None
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = self._conn.execute("SELECT record_json FROM records WHERE id = ?", (self.id,)).fetchone()[0]
+        return self._text
 
     @property
     def record(self) -> dict[str, Any]:
@@ -73,14 +81,20 @@ def _prefilter(condition: Condition) -> tuple[str, list[Any], bool] | None:
     """A SQL clause over ``records r`` true for every record ``condition`` can hold for, and
     whether it is exact (true only for those) on records without irregular values."""
     target = COLUMNS.get(condition.field)
-    if target is None or condition.op in ("!=", "~"):
+    if target is None:
         return None
     table, column = target
     col = f"{'r' if table == 'records' else 'c'}.{column}"
     clauses: list[str] = []
     params: list[Any] = []
     exact = True
-    if condition.op in ("=", "in"):
+    if condition.op == "~":  # the same Python test, on the column's value
+        clauses = [f"{CONTAINS}({col}, ?)"]
+        params = [condition.value]
+    elif condition.op == "!=":  # some value that is not equal
+        clauses = [f"({col} IS NOT NULL AND NOT ({col} = ? OR {col} = ?))"]
+        params = [condition.value, condition.value if condition.number is None else condition.number]
+    elif condition.op in ("=", "in"):
         for item in condition.items or (condition.value,):
             number = condition.number if condition.op == "=" else parse_number(item)
             clauses.append(f"{col} = ?")
@@ -147,8 +161,8 @@ def select_records(
         # one plain value per record: SQL orders as _sort_key does (numbers before text, missing last)
         order = f"(r.{sort_column[1]} IS NULL), r.{sort_column[1]}{' DESC' if descending else ''}, r.key"
         sort_field = None
-    sql = f"SELECT r.key, r.record_json, r.irregular FROM records r WHERE {' AND '.join(where)} ORDER BY {order}"
-    matched = _matching(conn.execute(sql, params), conditions, check)
+    sql = f"SELECT r.id, r.key, r.irregular FROM records r WHERE {' AND '.join(where)} ORDER BY {order}"
+    matched = _matching(conn, conn.execute(sql, params).fetchall(), conditions, check)
     if sort_field is None:
         out = []
         for selected in matched:
@@ -185,8 +199,10 @@ class _Desc:
         return isinstance(other, _Desc) and self.key == other.key
 
 
-def _matching(rows: Any, conditions: list[Condition], check: list[Condition]) -> Iterator[Selected]:
-    for key, text, irregular in rows:
-        selected = Selected(key, text)
+def _matching(
+    conn: sqlite3.Connection, rows: list[tuple[int, str, int]], conditions: list[Condition], check: list[Condition]
+) -> Iterator[Selected]:
+    for rid, key, irregular in rows:
+        selected = Selected(conn, rid, key)
         if all(condition.holds(selected.record) for condition in (conditions if irregular else check)):
             yield selected

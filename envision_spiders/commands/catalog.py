@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import json
 import os
 import sys
@@ -81,8 +82,11 @@ class Command(ScrapyCommand):
         elif opts.coverage:
             self._coverage(path, opts.format or "table")
         elif opts.fields:
-            with self._open(path) as conn:
+            conn = self._open(path)
+            try:
                 print("\n".join(sorted(set(schema_fields()) | observed_fields(conn))))
+            finally:
+                conn.close()
         elif selecting:
             self._select(path, opts)
         else:
@@ -103,14 +107,19 @@ class Command(ScrapyCommand):
         conn = self._open(path)
         try:
             known = observed_fields(conn)
-            conditions = [parse_condition(field, op, value, known) for field, op, value in opts.where]
-            selected = select_records(conn, conditions, opts.search, opts.sort, opts.limit)
-        except FieldError as exc:
-            raise UsageError(str(exc), print_help=False) from None
+            try:
+                conditions = [parse_condition(field, op, value, known) for field, op, value in opts.where]
+                selected = select_records(conn, conditions, opts.search, opts.sort, opts.limit)
+            except FieldError as exc:
+                raise UsageError(str(exc), print_help=False) from None
+            self._print(selected, fmt, opts)  # texts are read from the catalog as they are printed
         finally:
             conn.close()
+
+    def _print(self, selected: list[Selected], fmt: str, opts: argparse.Namespace) -> None:
         if fmt == "jsonl":
-            sys.stdout.write("".join(s.text + "\n" for s in selected))
+            for s in selected:
+                sys.stdout.write(s.text + "\n")
             return
         fields = list(dict.fromkeys([*TABLE_FIELDS, *(w[0] for w in opts.where),
                                      *([opts.sort.partition(":")[0]] if opts.sort else [])]))
@@ -125,13 +134,20 @@ class Command(ScrapyCommand):
     def _coverage(self, path: Path, fmt: str) -> None:
         if fmt not in ("table", "json"):
             raise UsageError("--coverage prints a table or json", print_help=False)
-        with self._open(path) as conn:
+        conn = self._open(path)
+        try:
             report = coverage(conn)
+        finally:
+            conn.close()
         print(json.dumps(report, sort_keys=True) if fmt == "json" else coverage_table(report))
 
     def _serve(self, path: Path, port: int) -> None:
         if not path.exists():
             raise UsageError(f"no catalog at {path}: run `scrapy catalog` first", print_help=False)
+        if importlib.util.find_spec("datasette") is None:
+            print("datasette is not installed: pip install 'envision-spiders[catalog]'", file=sys.stderr)
+            self.exitcode = 1
+            return
         argv = datasette_argv(path, path.with_name(METADATA_FILE), port)
         sys.stdout.flush()
         os.execv(argv[0], argv)  # datasette replaces this process: stopping it stops the server

@@ -112,6 +112,9 @@ def test_conditions_on_irregular_values_are_still_exact(tmp_path):
     build_catalog(data)
     conn = connect(catalog_path(data), readonly=True)
     assert keys(conn, ("license", "=", "mit")) == ["x:list-licence", "x:plain"]
+    assert keys(conn, ("license", "!=", "mit")) == ["x:list-licence"]  # some licence is not mit
+    assert keys(conn, ("license", "~", "CC0")) == ["x:list-licence"]
+    assert keys(conn, ("img_count", "!=", "9")) == ["x:text-count"]
     assert keys(conn, ("confidence", ">=", "0.8")) == ["x:list-licence", "x:plain"]  # "0.8" compares as text
     assert keys(conn, ("img_count", ">", "10")) == ["x:text-count"]  # 9 < 10 as numbers; "12" > "10" as text
     assert keys(conn, ("img_count", "=", "12")) == ["x:text-count"]
@@ -160,3 +163,13 @@ def test_sort_puts_numbers_before_text_missing_last_ties_by_key_both_ways(tmp_pa
     assert keys(conn, sort="confidence") == ascending
     assert keys(conn, sort="confidence:desc") == descending
     assert keys(conn, sort="confidence:desc", limit=2) == descending[:2]
+
+
+def test_two_files_claiming_one_record_give_one_row(data):
+    build_catalog(data)
+    original = record_path(data, "zenodo", "1")
+    (original.parent / "1-copy.json").write_bytes(original.read_bytes())  # copied by hand
+    summary = build_catalog(data)
+    assert (summary.written, summary.records) == (1, 2)
+    conn = connect(catalog_path(data), readonly=True)
+    assert keys(conn, ("source", "=", "zenodo")) == ["zenodo:1"]

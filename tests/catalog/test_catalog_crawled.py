@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from envision_spiders.catalog import catalog_path, connect, parse_condition, select_records
+from envision_spiders.catalog.fields import record_paths
 from envision_spiders.catalog.query import observed_fields
 from tests.catalog.stores import COPIED_DOI, SOURCES, crawl_store
 from tests.conftest import PROJECT_ROOT, scrapy_command, scrapy_env
@@ -159,6 +160,9 @@ def test_command_table_and_csv(data):
     csv_out = catalog(data, "--search", "fundus", "--format", "csv", "--sort", "source")
     assert csv_out.returncode == 0, csv_out.stderr
     assert csv_out.stdout.splitlines()[0] == "key,label,confidence,img_count,license,title,source"
+    fields = catalog(data, "--fields").stdout.split()
+    seen = set().union(*(record_paths(r) for r, _ in stored(data).values()))
+    assert {"archive_contents.images.modality", "files.name", "label"} <= set(fields) and seen <= set(fields)
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -169,13 +173,11 @@ def test_command_table_and_csv(data):
     (["--sort", "label:up"], "the direction is asc or desc"),
     (["--where", "label", "="], "expected 3 arguments"),
     (["--limit", "ten"], "--limit 'ten' is not a whole number"),
-    (["--search", "--", "--format", "table"], None),
+    (["--search", "!! ?"], "has no words to look for"),
+    (["--where", "label", "=", "EYE_IMAGING", "--format", "json"], "--format json applies to --coverage"),
 ])
 def test_bad_selection_is_one_error_line_and_exit_status_2(data, args, message):
     proc = catalog(data, *args)
-    if message is None:  # "--" alone is not a search
-        assert proc.returncode == 2
-        return
     assert proc.returncode == 2, proc.stdout
     errors = [line for line in proc.stderr.splitlines() if "error:" in line]
     assert len(errors) == 1 and message in errors[0], proc.stderr
