@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import sqlite3
 import subprocess
 from collections.abc import Callable
@@ -17,6 +18,7 @@ import pytest
 from envision_spiders.catalog import catalog_path, connect, parse_condition, select_records
 from envision_spiders.catalog.fields import record_paths
 from envision_spiders.catalog.query import observed_fields
+from envision_spiders.state.store import write_json_atomic
 from tests.catalog.stores import COPIED_DOI, SOURCES, crawl_store
 from tests.conftest import PROJECT_ROOT, scrapy_command, scrapy_env
 
@@ -212,3 +214,74 @@ def test_coverage_per_source_matches_the_stored_files(data):
             assert report[source]["coverage"][field] == share, (source, field)
     table = catalog(data, "--coverage")
     assert table.returncode == 0 and table.stdout.splitlines()[0].split() == ["field", *sorted(by_source)]
+
+
+def open_in_chromium(url: str, screenshot: Path, click_card: bool = True) -> dict[str, Any]:
+    """Load ``url`` in headless Chromium: console errors, requests, the numbers shown, sorting, a card."""
+    from playwright.sync_api import sync_playwright
+
+    from envision_spiders.http.browser import CHROMIUM_ARGS, DEFAULT_CHROMIUM_PATHS
+
+    seen: dict[str, Any] = {"errors": [], "requests": []}
+    with sync_playwright() as p:
+        chromium = next(path for path in DEFAULT_CHROMIUM_PATHS if Path(path).exists())
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda m: m.type in ("error", "warning") and seen["errors"].append(m.text))
+            page.on("pageerror", lambda e: seen["errors"].append(str(e)))
+            page.on("request", lambda r: seen["requests"].append(r.url))
+            page.goto(url)
+            seen["totals"] = page.eval_on_selector_all(
+                "td[data-total]", "cells => Object.fromEntries(cells.map(c => [c.dataset.total, c.textContent]))")
+            seen["grand"] = page.text_content("#grand-total")
+            seen["eye"] = page.text_content("#eye-count")
+            seen["eye_bytes"] = page.get_attribute("#eye-bytes", "data-bytes")
+            page.screenshot(path=str(screenshot))
+            page.click("#eye th:nth-child(2)")  # confidence, ascending
+            seen["sorted"] = page.eval_on_selector_all("#eye tbody tr", "rows => rows.map(r => r.cells[1].dataset.v)")
+            seen["first_title"] = page.text_content("#eye tbody tr:first-child a.card")
+            if click_card:
+                page.click("#eye tbody tr:first-child a.card")
+                page.wait_for_load_state()
+                seen["card_url"] = page.url
+                seen["card_title"] = page.text_content("#card-title")
+        finally:
+            browser.close()
+    return seen
+
+
+def test_report_opens_offline_in_chromium_and_shows_the_catalogs_numbers(data, tmp_path):
+    data = Path(shutil.copytree(data, tmp_path / "data"))  # this test adds a record
+    proc = subprocess.run(scrapy_command("report", "-s", f"ENVISION_DATA_DIR={data}"), cwd=PROJECT_ROOT,
+                          env=scrapy_env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    report = data / "report"
+    records = canonical(data)
+    eye = {k: r for k, r in records.items() if r.get("label") == "EYE_IMAGING"}
+    assert len(list((report / "cards").glob("*.html"))) == len(eye)
+    shot = tmp_path / "report.png"  # the test's artifact
+    seen = open_in_chromium((report / "index.html").as_uri(), shot)
+    assert seen["errors"] == []
+    assert seen["requests"] and all(u.startswith(report.as_uri() + "/") for u in seen["requests"]), seen["requests"]
+    by_source: dict[str, int] = {}
+    for r in records.values():
+        by_source[r["source"]] = by_source.get(r["source"], 0) + 1
+    assert {s: int(t.split()[0]) for s, t in seen["totals"].items()} == by_source
+    assert int(seen["grand"]) == len(records) and int(seen["eye"]) == len(eye)
+    sizes = sum(f["size"] for r in eye.values() for f in r["files"] if isinstance(f.get("size"), int))
+    assert int(seen["eye_bytes"]) == sizes
+    confidences = [float(v) for v in seen["sorted"]]
+    assert confidences == sorted(confidences) and len(confidences) == len(eye)
+    assert seen["card_url"].startswith((report / "cards").as_uri())
+    assert seen["card_title"] == seen["first_title"]
+    assert shot.stat().st_size > 10_000
+    # a record more in one source: the next report shows the change
+    extra = dict(eye["probe:oct"], source_id="oct-2", title="Second OCT set")
+    write_json_atomic(data / "metadata" / "probe" / "oct-2.json", extra)
+    again = subprocess.run(scrapy_command("report", "-s", f"ENVISION_DATA_DIR={data}"), cwd=PROJECT_ROOT,
+                           env=scrapy_env(), capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    html = (report / "index.html").read_text()
+    assert re.search(r'data-total="probe">4 <span class="up">\+1</span>', html)
+    assert re.search(r'data-total="zenodo">\d+ <span class="muted">±0</span>', html)
