@@ -3,8 +3,10 @@ crawls (no state DB lock, WAL readers), and the exact meaning of conditions on o
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -173,3 +175,33 @@ def test_two_files_claiming_one_record_give_one_row(data):
     assert (summary.written, summary.records) == (1, 2)
     conn = connect(catalog_path(data), readonly=True)
     assert keys(conn, ("source", "=", "zenodo")) == ["zenodo:1"]
+
+
+def test_a_build_beside_a_writing_crawl_catches_up_on_the_next_build(tmp_path):
+    data = tmp_path / "data"
+    for n in range(300):
+        put(data, rec("zenodo", str(n), confidence=0.0))
+    stop = threading.Event()
+
+    def crawl() -> None:  # rewrites records through the store's atomic writer while the build reads
+        round_ = 0
+        while not stop.is_set():
+            round_ += 1
+            for n in range(0, 300, 7):
+                put(data, rec("zenodo", str(n), confidence=round_ / 1000))
+            put(data, rec("figshare", str(round_)))
+
+    writer = threading.Thread(target=crawl)
+    writer.start()
+    try:
+        for _ in range(3):
+            summary = build_catalog(data)
+            assert summary.unreadable == 0  # never a half-written file
+    finally:
+        stop.set()
+        writer.join()
+    build_catalog(data)
+    conn = connect(catalog_path(data), readonly=True)
+    expected = {f"{r['source']}:{r['source_id']}": r for r in (
+        json.loads(p.read_text()) for p in (data / "metadata").glob("*/*.json"))}
+    assert {s.key: s.record for s in select_records(conn)} == expected
