@@ -254,6 +254,8 @@ def _card(entry: dict[str, Any], duplicates: list[str], download: str) -> str:
             continue
         images = [i for i in a.get("images") or [] if isinstance(i, dict)]
         formats = Counter(str(i.get("format")) for i in images if i.get("format"))
+        modalities = Counter(" / ".join(str(i[k]) for k in ("modality", "body_part") if i.get(k))
+                             for i in images if i.get("modality") or i.get("body_part"))
         sizes = Counter(f'{i["width"]}×{i.get("height")}' + (f'×{i["depth"]}' if i.get("depth") else "")
                         for i in images if i.get("width"))
         exts = ", ".join(f"{escape(e)} {n}" for e, n in list((a.get("extensions") or {}).items())[:8])
@@ -264,7 +266,8 @@ def _card(entry: dict[str, Any], duplicates: list[str], download: str) -> str:
             f'; entries: {a.get("entries_total") if a.get("entries_total") is not None else "?"}, files listed: '
             f'{a.get("files_listed") or 0}; by extension: {exts or "—"}</p><div class="charts">'
             f'{bar_chart("Sniffed image formats", _sorted_counts(dict(formats)))}'
-            f'{bar_chart("Dimensions (sniffed)", _sorted_counts(dict(sizes)))}</div>'
+            f'{bar_chart("Dimensions (sniffed)", _sorted_counts(dict(sizes)))}'
+            f'{bar_chart("DICOM modality / body part", _sorted_counts(dict(modalities)))}</div>'
             f'{"<p>Sample entries:</p><ul>" + samples + "</ul>" if samples else ""}')
     link = r.get("url") or (f"https://doi.org/{r['doi']}" if r.get("doi") else "")
     evidence_html = bar_chart("Evidence features (non-zero, 0–1) beside the text embedding", evidence)

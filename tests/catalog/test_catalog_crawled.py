@@ -276,6 +276,13 @@ def test_report_opens_offline_in_chromium_and_shows_the_catalogs_numbers(data, t
     assert seen["card_url"].startswith((report / "cards").as_uri())
     assert seen["card_title"] == seen["first_title"]
     assert shot.stat().st_size > 10_000
+    # cards: what is inside the archives, and the copies merged into a record
+    from envision_spiders.report.site import card_name
+
+    oct_card = (report / "cards" / card_name("probe:oct")).read_text()
+    assert "512×496" in oct_card and "oct/scan_000.dcm" in oct_card and "OPT" in oct_card
+    zenodo_key = next(k for k, r in records.items() if r.get("doi") == COPIED_DOI)
+    assert "probe:copy" in (report / "cards" / card_name(zenodo_key)).read_text()
     # a record more in one source: the next report shows the change
     extra = dict(eye["probe:oct"], source_id="oct-2", title="Second OCT set")
     write_json_atomic(data / "metadata" / "probe" / "oct-2.json", extra)
