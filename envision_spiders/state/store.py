@@ -68,14 +68,19 @@ def iter_stored_records(
     data_dir: str | Path, sources: list[str] | None = None
 ) -> Iterator[tuple[Path, dict[str, Any]]]:
     """Every stored record as (path, record), sources in name order, files in name order."""
+    for path in iter_stored_paths(data_dir, sources):
+        yield path, load_record(path)
+
+
+def iter_stored_paths(data_dir: str | Path, sources: list[str] | None = None) -> Iterator[Path]:
+    """The stored record files (not read), in :func:`iter_stored_records`' order."""
     root = Path(data_dir) / METADATA_DIR
     if not root.is_dir():
         return
     for source_dir in sorted(p for p in root.iterdir() if p.is_dir()):
         if sources and source_dir.name not in sources:
             continue
-        for path in sorted(source_dir.glob("*.json")):
-            yield path, load_record(path)
+        yield from sorted(source_dir.glob("*.json"))
 
 
 @dataclass(frozen=True)

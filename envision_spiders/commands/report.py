@@ -1,0 +1,39 @@
+"""``scrapy report``: a static HTML report of what the crawls found (catalog refreshed first)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from scrapy.commands import ScrapyCommand
+from scrapy.exceptions import UsageError
+
+from envision_spiders.catalog import build_catalog, catalog_path
+from envision_spiders.report import write_report
+from envision_spiders.report.site import REPORT_DIR
+
+
+class Command(ScrapyCommand):
+    requires_project = True
+    default_settings = {"LOG_ENABLED": False}
+
+    def syntax(self) -> str:
+        return "[--out DIR]"
+
+    def short_desc(self) -> str:
+        return "Write {ENVISION_DATA_DIR}/report/: composition charts, a table and a card per EYE_IMAGING record"
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        super().add_options(parser)
+        parser.add_argument("--out", default=None, help="write the site here instead of {ENVISION_DATA_DIR}/report")
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if args:
+            raise UsageError(f"unexpected arguments: {' '.join(args)}", print_help=False)
+        data_dir = Path(self.settings.get("ENVISION_DATA_DIR"))
+        build = build_catalog(data_dir)
+        downloads = Path(self.settings.get("FILES_STORE") or data_dir / "downloads")
+        summary = write_report(catalog_path(data_dir), Path(opts.out or data_dir / REPORT_DIR), downloads,
+                               self.settings.getfloat("ENVISION_DOWNLOAD_THRESHOLD"))
+        print(json.dumps({"catalog": build.as_dict(), "report": summary.as_dict()}, sort_keys=True))
