@@ -7,6 +7,7 @@ with the URL of the page they came from.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, ClassVar
 from urllib.parse import urljoin
@@ -230,3 +231,14 @@ class DryadFilesPage(DryadListPage):
     """``GET {api}/versions/{id}/files``: the files of one version, sorted by name."""
 
     embedded: ClassVar[str] = "stash:files"
+
+
+def oauth_access_token(status: int, body: bytes) -> str | None:
+    """The ``access_token`` of an OAuth2 token answer, or None when it is not one."""
+    if status != 200:
+        return None
+    try:
+        token = json.loads(body).get("access_token")
+    except (ValueError, AttributeError):
+        return None
+    return token if isinstance(token, str) and token else None

@@ -6,11 +6,18 @@ A concrete spider declares:
     Spider name = module name = the records' ``source``.
 ``api_url_setting``
     The setting holding the API root (e.g. ``"ZENODO_API_URL"``); read once into ``self.api_url``.
+``token_variable`` / ``token_scheme`` (optional)
+    Secret holding the API token and how it is sent (``Authorization: <scheme> <token>``,
+    default ``Bearer``); read once into ``self.token`` (an ``ApiToken``, or None). Override
+    the classmethod ``api_token(settings, api_url)`` for another shape (Kaggle: Basic).
 ``custom_settings``
     The source's politeness (``DOWNLOAD_DELAY``, concurrency) from its documented rate limits.
 
-and writes ``async def start(self)`` plus its callbacks: pagination and which requests to
-make, nothing else. Records are built by page objects in ``envision_spiders.pages``.
+and, optionally, the classmethod hook ``configure(settings) -> config``: reads and validates
+the spider's own settings once (raising ``SpiderArgumentError``) into a small frozen object,
+kept as ``self.config``. It writes ``async def start(self)`` (which only yields requests)
+plus its callbacks: pagination and which requests to make, nothing else. Records are built by
+page objects in ``envision_spiders.pages``.
 
 Spider arguments, validated before the crawl starts (a bad value is an error at once):
 
@@ -22,17 +29,29 @@ Spider arguments, validated before the crawl starts (a bad value is an error at 
     Only records created or updated on/after that date (where the API can filter).
 
 ``preflight(settings, **arguments)`` (a classmethod) checks, before the engine starts, that
-the spider can run: its arguments and the settings/credentials it needs. ``scrapy crawl``
+the spider can run: it parses the arguments and calls the same ``api_token`` and
+``configure`` that ``from_crawler`` calls, so validation lives in one place. ``scrapy crawl``
 calls it and turns a ``SpiderArgumentError`` into a one-line error and exit status 2.
-Subclasses extend it (Kaggle: credentials; portal: the browser).
+Subclasses extend it only for checks that are not settings (portal: the browser).
 
 Helpers: ``self.terms`` (the terms to search), ``self.take(records)`` (applies
 ``max_records``), ``self.wants_more`` (False once the limit is reached),
+``self.api_request(url, callback, data=None, **kwargs)`` (a request to the API: a JSON POST
+when ``data`` is given; the token goes only to the API root's scheme, host and port, so a
+link to another origin is followed without it), ``self.drop_token()`` (stop sending it), ``self.on_request_error`` (an errback handing a
+failure for good to the hook ``request_failed(request, failure)``: what to emit instead;
+default: log and count ``envision/requests/failed``),
 ``self.skip_unreadable(response, problems)`` (log and count entries a page could not
 read), ``self.retry_malformed(response, error)`` (re-fetch an API page that was not the JSON
-expected, then give up with a logged error and a counter — the crawl goes on).
+expected, ``ENVISION_MALFORMED_RETRIES`` times, then give up with a logged error and a
+counter — the crawl goes on).
 Incremental crawling (skip unchanged records) is done by ``IncrementalMiddleware``:
 mark detail requests with ``meta["envision_record"]``.
+
+Stats: ``envision/spider/max_records_reached``, ``envision/search/unreadable_<what>s``,
+``envision/pages/malformed``, ``envision/pages/malformed_given_up``,
+``envision/pages/malformed_retry/...`` (Scrapy's retry keys). Stats are per crawler: no key
+carries the spider's name.
 """
 
 from __future__ import annotations
@@ -44,9 +63,11 @@ from typing import Any
 import scrapy
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import get_retry_request
-from scrapy.http import Response
+from scrapy.http import JsonRequest, Response
 from scrapy.settings import BaseSettings
+from twisted.python.failure import Failure
 
+from envision_spiders.http.credentials import ApiToken, api_token
 from envision_spiders.queries import SEARCH_TERMS
 
 
@@ -75,8 +96,16 @@ def parse_max_records(value: Any) -> int | None:
     return number
 
 
+def parse_query(value: Any) -> str | None:
+    if value is not None and not str(value).strip():
+        raise SpiderArgumentError("query is empty")
+    return str(value).strip() if value else None
+
+
 class EnvisionSpider(scrapy.Spider):
     api_url_setting: str = ""
+    token_variable: str | None = None
+    token_scheme: str = "Bearer"
 
     def __init__(
         self,
@@ -87,34 +116,81 @@ class EnvisionSpider(scrapy.Spider):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        if query is not None and not str(query).strip():
-            raise SpiderArgumentError("query is empty")
-        self.query = str(query).strip() if query else None
+        self.query = parse_query(query)
         self.max_records = parse_max_records(max_records)
         self.since = parse_since(since)
         self.records_emitted = 0
         self.api_url = ""
+        self.token: ApiToken | None = None
+        self.config: Any = None
+        self.malformed_retries = 0
+
+    # --- configuration, read and validated once -----------------------------------------------
+    @classmethod
+    def read_api_url(cls, settings: BaseSettings) -> str:
+        if not cls.api_url_setting:
+            return ""
+        api_url = settings.get(cls.api_url_setting)
+        if not api_url:
+            raise SpiderArgumentError(f"setting {cls.api_url_setting} is empty")
+        return str(api_url).rstrip("/")
+
+    @classmethod
+    def api_token(cls, settings: BaseSettings, api_url: str) -> ApiToken | None:
+        """The token sent to the API (None: anonymous). Raise SpiderArgumentError when required and missing."""
+        return api_token(api_url, cls.token_variable, cls.token_scheme)
+
+    @classmethod
+    def configure(cls, settings: BaseSettings) -> Any:
+        """Hook: the spider's own settings, read and validated once (``self.config``)."""
+        return None
 
     @classmethod
     def preflight(cls, settings: BaseSettings, **arguments: Any) -> None:
         """Raise SpiderArgumentError when this spider cannot start with these arguments/settings."""
-        if arguments.get("query") is not None and not str(arguments["query"]).strip():
-            raise SpiderArgumentError("query is empty")
+        parse_query(arguments.get("query"))
         parse_max_records(arguments.get("max_records"))
         parse_since(arguments.get("since"))
-        if cls.api_url_setting and not settings.get(cls.api_url_setting):
-            raise SpiderArgumentError(f"setting {cls.api_url_setting} is empty")
+        cls.api_token(settings, cls.read_api_url(settings))
+        cls.configure(settings)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> EnvisionSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        if cls.api_url_setting:
-            api_url = crawler.settings.get(cls.api_url_setting)
-            if not api_url:
-                raise SpiderArgumentError(f"setting {cls.api_url_setting} is empty")
-            spider.api_url = str(api_url).rstrip("/")
+        settings = crawler.settings
+        spider.api_url = cls.read_api_url(settings)
+        spider.token = cls.api_token(settings, spider.api_url)
+        spider.config = cls.configure(settings)
+        spider.malformed_retries = settings.getint("ENVISION_MALFORMED_RETRIES")
         return spider
 
+    # --- requests -----------------------------------------------------------------------------
+    def auth_headers(self, url: str) -> dict[str, str]:
+        """The token's header for ``url``: only for the API root's scheme, host and port."""
+        return self.token.headers_for(url) if self.token else {}
+
+    def drop_token(self) -> None:
+        self.token = None
+
+    def api_request(self, url: str, callback: Any, data: Any = None, **kwargs: Any) -> scrapy.Request:
+        """A request to the API (a JSON POST of ``data`` when given), with the token where it belongs."""
+        headers = {**self.auth_headers(url), **(kwargs.pop("headers", None) or {})}
+        if data is not None:
+            return JsonRequest(url, data=data, callback=callback, headers=headers, **kwargs)
+        return scrapy.Request(url, callback=callback, headers=headers, **kwargs)
+
+    def on_request_error(self, failure: Failure) -> Any:
+        """Errback of API requests that have a fallback: hands the failure to ``request_failed``."""
+        return self.request_failed(failure.request, failure)  # type: ignore[attr-defined]
+
+    def request_failed(self, request: scrapy.Request, failure: Failure) -> Iterable[Any]:
+        """Hook: a request failed for good (after retries/backoff); returns what to emit instead
+        (e.g. a record with the files read so far). Default: log and count it."""
+        self.crawler.stats.inc_value("envision/requests/failed")
+        self.logger.error("Request failed for good: %s (%s)", request.url, failure.getErrorMessage())
+        return []
+
+    # --- limits and problems ------------------------------------------------------------------
     @property
     def terms(self) -> list[str]:
         return [self.query] if self.query else list(SEARCH_TERMS)
@@ -132,23 +208,23 @@ class EnvisionSpider(scrapy.Spider):
             yield record
 
     def skip_unreadable(self, response: Response, problems: Iterable[str], what: str = "hit") -> None:
-        """Log and count (``envision/<spider>/unreadable_<what>s``) entries a page object could not read."""
+        """Log and count (``envision/search/unreadable_<what>s``) entries a page object could not read."""
         for problem in problems:
-            self.crawler.stats.inc_value(f"envision/{self.name}/unreadable_{what}s")
+            self.crawler.stats.inc_value(f"envision/search/unreadable_{what}s")
             self.logger.warning("Skipping a %s of %s: %s", what, response.url, problem)
 
     def retry_malformed(self, response: Response, error: Exception) -> scrapy.Request | None:
         """A retry of a page that was not the JSON expected, or None (logged, counted) to give up."""
-        self.crawler.stats.inc_value(f"envision/pages/malformed/{self.name}")
+        self.crawler.stats.inc_value("envision/pages/malformed")
         retry = get_retry_request(
             response.request,
             spider=self,
             reason="malformed_page",
-            max_retry_times=self.settings.getint("ENVISION_MALFORMED_RETRIES"),
+            max_retry_times=self.malformed_retries,
             stats_base_key="envision/pages/malformed_retry",
         )
         if retry is None:
-            self.crawler.stats.inc_value(f"envision/pages/malformed_given_up/{self.name}")
+            self.crawler.stats.inc_value("envision/pages/malformed_given_up")
             self.logger.error("Giving up on a malformed page: %s", error)
         else:
             self.logger.warning("Malformed page, fetching it again: %s", error)
