@@ -59,6 +59,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import scrapy
 from scrapy.crawler import Crawler
@@ -100,6 +101,23 @@ def parse_query(value: Any) -> str | None:
     if value is not None and not str(value).strip():
         raise SpiderArgumentError("query is empty")
     return str(value).strip() if value else None
+
+
+def with_query_param(url: str, name: str, value: str) -> str:
+    """``url`` with query parameter ``name`` set to ``value`` (other parameters kept in order)."""
+    parts = urlsplit(url)
+    params = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != name]
+    params.append((name, value))
+    return urlunsplit(parts._replace(query=urlencode(params)))
+
+
+def query_param(url: str | None, name: str) -> str | None:
+    if not url:
+        return None
+    for key, value in parse_qsl(urlsplit(url).query, keep_blank_values=True):
+        if key == name:
+            return value
+    return None
 
 
 class EnvisionSpider(scrapy.Spider):

@@ -11,26 +11,29 @@ Records are metadata only; dedup keeps the repository's own record canonical
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urljoin
 
 from scrapy.http import Response
+from scrapy.settings import BaseSettings
 
 from envision_spiders.pages.datacite import DataCiteListPage, DataCiteRecord
-from envision_spiders.queries import pack_terms, split_words
-from envision_spiders.spiders.links_paging import LinksPagingSpider, query_param, with_query_param
+from envision_spiders.queries import QuerySyntax, pack_terms
+from envision_spiders.spiders.base import query_param, with_query_param
+from envision_spiders.spiders.links_paging import LinksPagingSpider
 
 CURSOR = "page[cursor]"
 
 
-def render_terms(terms: list[str], fields: list[str]) -> str:
-    """Elasticsearch query string: a term's words AND-ed, terms OR-ed, over ``fields``."""
-    group = " OR ".join(
-        "(" + " AND ".join('"{}"'.format(w.replace('"', "")) for w in split_words(term)) + ")" for term in terms
-    )
-    if not fields:
-        return group
-    return " OR ".join(f"{name}:({group})" for name in fields)
+@dataclass(frozen=True)
+class DataCiteConfig:
+    syntax: QuerySyntax  # the query string over DATACITE_QUERY_FIELDS
+    query_max_length: int
+    resource_types: str
+    page_size: int
+    contact_email: str
+    user_agent: str
 
 
 class DataCiteSpider(LinksPagingSpider):
@@ -45,25 +48,26 @@ class DataCiteSpider(LinksPagingSpider):
         "ENVISION_BACKOFF_HTTP_CODES": [403, 429, 503],
     }
 
+    @classmethod
+    def configure(cls, settings: BaseSettings) -> DataCiteConfig:
+        return DataCiteConfig(
+            QuerySyntax(fields=tuple(settings.getlist("DATACITE_QUERY_FIELDS"))),
+            settings.getint("DATACITE_QUERY_MAX_LENGTH"), ",".join(settings.getlist("DATACITE_RESOURCE_TYPES")),
+            settings.getint("DATACITE_PAGE_SIZE"), settings.get("ENVISION_CONTACT_EMAIL"), settings.get("USER_AGENT", ""),
+        )
+
     def first_listings(self) -> Iterator[str]:
-        settings = self.settings
-        if "@" not in settings.get("USER_AGENT", ""):
+        config = self.config
+        if "@" not in config.user_agent:
             self.logger.warning("USER_AGENT has no contact email: DataCite halves the rate of unidentified clients")
-        fields = settings.getlist("DATACITE_QUERY_FIELDS")
-        groups = pack_terms(self.terms, lambda t: render_terms(t, fields), settings.getint("DATACITE_QUERY_MAX_LENGTH"))
-        self.crawler.stats.set_value("envision/datacite/query_groups", len(groups))
+        groups = pack_terms(self.terms, config.syntax, config.query_max_length)
+        self.crawler.stats.set_value("envision/search/query_groups", len(groups))
         for group in groups:
             query = f"({group})"
             if self.since:
                 query += f" AND updated:[{self.since.isoformat()} TO *]"
-            params = {
-                "query": query,
-                "resource-type-id": ",".join(settings.getlist("DATACITE_RESOURCE_TYPES")),
-                "page[size]": settings.getint("DATACITE_PAGE_SIZE"),
-                CURSOR: "1",
-                "disable-facets": "true",
-                "mailto": settings.get("ENVISION_CONTACT_EMAIL"),
-            }
+            params = {"query": query, "resource-type-id": config.resource_types, "page[size]": config.page_size,
+                      CURSOR: "1", "disable-facets": "true", "mailto": config.contact_email}
             yield f"{self.api_url}/dois?{urlencode({k: v for k, v in params.items() if v})}"
 
     def next_listing_url(self, response: Response, page: Any) -> str | None:
@@ -72,7 +76,7 @@ class DataCiteSpider(LinksPagingSpider):
             return None
         cursor = query_param(link, CURSOR)
         if cursor is None:
-            self.crawler.stats.inc_value("envision/datacite/next_without_cursor")
+            self.crawler.stats.inc_value("envision/listing/next_without_cursor")
             self.logger.warning("links.next has no cursor, following it as given: %s", link)
             return urljoin(response.url, link)
         return with_query_param(response.url, CURSOR, cursor)

@@ -153,6 +153,5 @@ class FileListingSpider(EnvisionSpider):
         del self._listings[listing.key]
         if not listing.complete:
             self.crawler.stats.inc_value("envision/files/incomplete")
-            self.logger.warning("Record %s: %s; keeping the %d files read", listing.key,
-                                "; ".join(listing.problems), len(listing.files))
+            self.logger.warning("Record %s: files incomplete: %s", listing.key, "; ".join(listing.problems))
         return await self.files_record(listing)

@@ -50,7 +50,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin
 
 import scrapy
 from scrapy.http import Response
@@ -60,26 +60,9 @@ from twisted.python.failure import Failure
 
 from envision_spiders.http.credentials import get_secret
 from envision_spiders.pages.base import MalformedPage
-from envision_spiders.spiders.base import EnvisionSpider
+from envision_spiders.spiders.base import EnvisionSpider, query_param, with_query_param
 
 LISTING_META = "envision_listing"
-
-
-def with_query_param(url: str, name: str, value: str) -> str:
-    """``url`` with query parameter ``name`` set to ``value`` (other parameters kept in order)."""
-    parts = urlsplit(url)
-    params = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != name]
-    params.append((name, value))
-    return urlunsplit(parts._replace(query=urlencode(params)))
-
-
-def query_param(url: str | None, name: str) -> str | None:
-    if not url:
-        return None
-    for key, value in parse_qsl(urlsplit(url).query, keep_blank_values=True):
-        if key == name:
-            return value
-    return None
 
 
 class LinksPagingSpider(EnvisionSpider):
