@@ -17,6 +17,7 @@ file URL pointing elsewhere is fetched without it.
 from __future__ import annotations
 
 import base64
+import json
 import os
 from dataclasses import dataclass
 from functools import cache
@@ -96,3 +97,14 @@ def api_token(root: str, variable: str | None, scheme: str = "Bearer") -> ApiTok
     """``ApiToken`` for ``root`` from secret ``variable`` as ``<scheme> <token>``, or None when unset."""
     token = get_secret(variable) if variable else None
     return ApiToken(root, f"{scheme} {token}") if token else None
+
+
+def oauth_access_token(status: int, body: bytes) -> str | None:
+    """The ``access_token`` of an OAuth2 token answer, or None when it is not one."""
+    if status != 200:
+        return None
+    try:
+        token = json.loads(body).get("access_token")
+    except (ValueError, AttributeError):
+        return None
+    return token if isinstance(token, str) and token else None

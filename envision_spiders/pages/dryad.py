@@ -7,7 +7,6 @@ with the URL of the page they came from.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, ClassVar
 from urllib.parse import urljoin
@@ -232,13 +231,3 @@ class DryadFilesPage(DryadListPage):
 
     embedded: ClassVar[str] = "stash:files"
 
-
-def oauth_access_token(status: int, body: bytes) -> str | None:
-    """The ``access_token`` of an OAuth2 token answer, or None when it is not one."""
-    if status != 200:
-        return None
-    try:
-        token = json.loads(body).get("access_token")
-    except (ValueError, AttributeError):
-        return None
-    return token if isinstance(token, str) and token else None

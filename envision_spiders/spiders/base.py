@@ -10,12 +10,16 @@ A concrete spider declares:
     Secret holding the API token and how it is sent (``Authorization: <scheme> <token>``,
     default ``Bearer``); read once into ``self.token`` (an ``ApiToken``, or None). Override
     the classmethod ``api_token(settings, api_url)`` for another shape (Kaggle: Basic).
+``client_credentials`` (optional)
+    ``(token path, client id variable, client secret variable)``: without a token, an OAuth2
+    client-credentials token is fetched through Scrapy by ``await self.fetch_token()``.
 ``custom_settings``
-    The source's politeness (``DOWNLOAD_DELAY``, concurrency) from its documented rate limits.
-
-and, optionally, the classmethod hook ``configure(settings) -> config``: reads and validates
-the spider's own settings once (raising ``SpiderArgumentError``) into a small frozen object,
-kept as ``self.config``. It writes ``async def start(self)`` (which only yields requests)
+    The source's politeness (``DOWNLOAD_DELAY``, concurrency) from its documented rate
+    limits: ``politeness(delay, per_domain)``.
+``config_class`` (optional)
+    A ``SpiderConfig`` (frozen dataclass of ``setting("NAME")`` fields): the spider's own
+    settings, read and validated once into ``self.config`` by the classmethod hook
+    ``configure(settings)`` (override it for settings that need more than a field). It writes ``async def start(self)`` (which only yields requests)
 plus its callbacks: pagination and which requests to make, nothing else. Records are built by
 page objects in ``envision_spiders.pages``.
 
@@ -56,24 +60,60 @@ carries the spider's name.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import dataclasses
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
-from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import Any, get_type_hints
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import scrapy
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.http import JsonRequest, Response
+from scrapy.http.request import NO_CALLBACK
 from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
 
-from envision_spiders.http.credentials import ApiToken, api_token
+from envision_spiders.http.credentials import ApiToken, api_token, get_secret, oauth_access_token
 from envision_spiders.queries import SEARCH_TERMS
 
 
 class SpiderArgumentError(ValueError):
     pass
+
+
+def setting(name: str) -> Any:
+    """A ``SpiderConfig`` field read from setting ``name``, by the field's type."""
+    return dataclasses.field(metadata={"setting": name})
+
+
+_GETTERS: dict[Any, Callable[[BaseSettings, str], Any]] = {
+    int: BaseSettings.getint,
+    float: BaseSettings.getfloat,
+    bool: BaseSettings.getbool,
+    str: lambda settings, name: str(settings.get(name) or ""),
+    tuple[str, ...]: lambda settings, name: tuple(settings.getlist(name)),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class SpiderConfig:
+    """A spider's own settings, read once: subclass it as a frozen dataclass whose fields are
+    ``setting("NAME")`` (``int``, ``float``, ``bool``, ``str`` or ``tuple[str, ...]``), and
+    validate in ``__post_init__`` (raise ``SpiderArgumentError``)."""
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> Any:
+        hints = get_type_hints(cls)
+        return cls(**{f.name: _GETTERS[hints[f.name]](settings, f.metadata["setting"])
+                      for f in dataclasses.fields(cls) if "setting" in f.metadata})
+
+
+def politeness(delay: float = 0, per_domain: int = 1) -> dict[str, Any]:
+    """``custom_settings`` for a documented rate: ``delay`` seconds between requests (not
+    randomised: jitter would dip below the limit half the time), ``per_domain`` in flight."""
+    preset: dict[str, Any] = {"DOWNLOAD_DELAY_JITTER": 0, "CONCURRENT_REQUESTS_PER_DOMAIN": per_domain}
+    return {"DOWNLOAD_DELAY": delay, **preset} if delay else preset
 
 
 def parse_since(value: str | None) -> date | None:
@@ -124,6 +164,8 @@ class EnvisionSpider(scrapy.Spider):
     api_url_setting: str = ""
     token_variable: str | None = None
     token_scheme: str = "Bearer"
+    client_credentials: tuple[str, str, str] | None = None  # OAuth2: (token path, id secret, secret secret)
+    config_class: type[SpiderConfig] | None = None
 
     def __init__(
         self,
@@ -159,9 +201,16 @@ class EnvisionSpider(scrapy.Spider):
         return api_token(api_url, cls.token_variable, cls.token_scheme)
 
     @classmethod
+    def has_token(cls) -> bool:
+        """Whether a token will be sent (from ``token_variable`` or ``client_credentials``)."""
+        creds = cls.client_credentials
+        return bool(cls.token_variable and get_secret(cls.token_variable)) or bool(
+            creds and get_secret(creds[1]) and get_secret(creds[2]))
+
+    @classmethod
     def configure(cls, settings: BaseSettings) -> Any:
-        """Hook: the spider's own settings, read and validated once (``self.config``)."""
-        return None
+        """The spider's own settings, read and validated once (``self.config``): ``config_class``."""
+        return cls.config_class.from_settings(settings) if cls.config_class else None
 
     @classmethod
     def preflight(cls, settings: BaseSettings, **arguments: Any) -> None:
@@ -189,6 +238,27 @@ class EnvisionSpider(scrapy.Spider):
 
     def drop_token(self) -> None:
         self.token = None
+
+    async def fetch_token(self) -> None:
+        """OAuth2 client credentials (``client_credentials``) -> ``self.token``, when no token is set.
+        Counted as ``envision/auth/oauth_token`` or ``envision/auth/oauth_failed`` (logged)."""
+        if self.token is not None or not self.client_credentials:
+            return
+        path, id_variable, secret_variable = self.client_credentials
+        client_id, secret = get_secret(id_variable), get_secret(secret_variable)
+        if not (client_id and secret):
+            return
+        request = scrapy.FormRequest(
+            urljoin(self.api_url, path), callback=NO_CALLBACK, dont_filter=True, meta={"handle_httpstatus_all": True},
+            formdata={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
+        )
+        response = await self.crawler.engine.download_async(request)
+        token = oauth_access_token(response.status, response.body)
+        self.crawler.stats.inc_value("envision/auth/oauth_token" if token else "envision/auth/oauth_failed")
+        if token:
+            self.token = ApiToken(self.api_url, f"Bearer {token}")
+        else:
+            self.logger.error("OAuth token request failed (HTTP %d): crawling anonymously", response.status)
 
     def api_request(self, url: str, callback: Any, data: Any = None, **kwargs: Any) -> scrapy.Request:
         """A request to the API (a JSON POST of ``data`` when given), with the token where it belongs."""

@@ -16,29 +16,29 @@ from typing import Any
 from urllib.parse import urlencode, urljoin
 
 from scrapy.http import Response
-from scrapy.settings import BaseSettings
 
 from envision_spiders.pages.datacite import DataCiteListPage, DataCiteRecord
 from envision_spiders.queries import QuerySyntax, pack_terms
-from envision_spiders.spiders.base import query_param, with_query_param
+from envision_spiders.spiders.base import SpiderConfig, query_param, setting, with_query_param
 from envision_spiders.spiders.links_paging import LinksPagingSpider
 
 CURSOR = "page[cursor]"
 
 
 @dataclass(frozen=True)
-class DataCiteConfig:
-    syntax: QuerySyntax  # the query string over DATACITE_QUERY_FIELDS
-    query_max_length: int
-    resource_types: str
-    page_size: int
-    contact_email: str
-    user_agent: str
+class DataCiteConfig(SpiderConfig):
+    fields: tuple[str, ...] = setting("DATACITE_QUERY_FIELDS")  # searched fields ([] = all)
+    query_max_length: int = setting("DATACITE_QUERY_MAX_LENGTH")
+    resource_types: tuple[str, ...] = setting("DATACITE_RESOURCE_TYPES")
+    page_size: int = setting("DATACITE_PAGE_SIZE")
+    contact_email: str = setting("ENVISION_CONTACT_EMAIL")
+    user_agent: str = setting("USER_AGENT")
 
 
 class DataCiteSpider(LinksPagingSpider):
     name = "datacite"
     api_url_setting = "DATACITE_API_URL"
+    config_class = DataCiteConfig
     page_param = None  # cursor paging: a lost page cannot be skipped
     rate_settings = ("DATACITE_REQUESTS_PER_HOUR", "DATACITE_REQUESTS_PER_HOUR")
     custom_settings = {
@@ -48,25 +48,17 @@ class DataCiteSpider(LinksPagingSpider):
         "ENVISION_BACKOFF_HTTP_CODES": [403, 429, 503],
     }
 
-    @classmethod
-    def configure(cls, settings: BaseSettings) -> DataCiteConfig:
-        return DataCiteConfig(
-            QuerySyntax(fields=tuple(settings.getlist("DATACITE_QUERY_FIELDS"))),
-            settings.getint("DATACITE_QUERY_MAX_LENGTH"), ",".join(settings.getlist("DATACITE_RESOURCE_TYPES")),
-            settings.getint("DATACITE_PAGE_SIZE"), settings.get("ENVISION_CONTACT_EMAIL"), settings.get("USER_AGENT", ""),
-        )
-
     def first_listings(self) -> Iterator[str]:
         config = self.config
         if "@" not in config.user_agent:
             self.logger.warning("USER_AGENT has no contact email: DataCite halves the rate of unidentified clients")
-        groups = pack_terms(self.terms, config.syntax, config.query_max_length)
+        groups = pack_terms(self.terms, QuerySyntax(fields=config.fields), config.query_max_length)
         self.crawler.stats.set_value("envision/search/query_groups", len(groups))
         for group in groups:
             query = f"({group})"
             if self.since:
                 query += f" AND updated:[{self.since.isoformat()} TO *]"
-            params = {"query": query, "resource-type-id": config.resource_types, "page[size]": config.page_size,
+            params = {"query": query, "resource-type-id": ",".join(config.resource_types), "page[size]": config.page_size,
                       CURSOR: "1", "disable-facets": "true", "mailto": config.contact_email}
             yield f"{self.api_url}/dois?{urlencode({k: v for k, v in params.items() if v})}"
 

@@ -15,56 +15,35 @@ invalid: Dryad then refuses even public metadata) drops the token and retries an
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urljoin
 
-import scrapy
 from scrapy.http import Response
-from scrapy.http.request import NO_CALLBACK
-from scrapy.settings import BaseSettings
 
-from envision_spiders.http.credentials import ApiToken, get_secret
-from envision_spiders.pages.dryad import DryadFilesPage, DryadRecord, DryadSearchPage, href, oauth_access_token
+from envision_spiders.pages.dryad import DryadFilesPage, DryadRecord, DryadSearchPage, href
+from envision_spiders.spiders.base import SpiderConfig, politeness, setting
 from envision_spiders.spiders.file_listing import FileBatch, FileListing, FileListingSpider
 from envision_spiders.spiders.links_paging import LinksPagingSpider
+
+
+@dataclass(frozen=True)
+class DryadConfig(SpiderConfig):
+    page_size: int = setting("DRYAD_PAGE_SIZE")  # per_page of searches and file listings
 
 
 class DryadSpider(FileListingSpider, LinksPagingSpider):
     name = "dryad"
     api_url_setting = "DRYAD_API_URL"
+    config_class = DryadConfig
     token_variable = "DRYAD_TOKEN"
+    client_credentials = ("/oauth/token", "DRYAD_CLIENT_ID", "DRYAD_CLIENT_SECRET")
     rate_settings = ("DRYAD_REQUESTS_PER_HOUR", "DRYAD_REQUESTS_PER_HOUR_TOKEN")
-    custom_settings = {"DOWNLOAD_DELAY_JITTER": 0, "CONCURRENT_REQUESTS_PER_DOMAIN": 1}
-
-    @classmethod
-    def has_token(cls) -> bool:
-        return bool(get_secret("DRYAD_TOKEN") or (get_secret("DRYAD_CLIENT_ID") and get_secret("DRYAD_CLIENT_SECRET")))
-
-    @classmethod
-    def configure(cls, settings: BaseSettings) -> int:
-        return settings.getint("DRYAD_PAGE_SIZE")  # per_page of searches and file listings
-
-    async def start(self) -> AsyncIterator[Any]:
-        client_id, secret = get_secret("DRYAD_CLIENT_ID"), get_secret("DRYAD_CLIENT_SECRET")
-        if self.token is None and client_id and secret:
-            request = scrapy.FormRequest(
-                urljoin(self.api_url, "/oauth/token"), callback=NO_CALLBACK, dont_filter=True,
-                formdata={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
-                meta={"handle_httpstatus_all": True},
-            )
-            response = await self.crawler.engine.download_async(request)
-            token = oauth_access_token(response.status, response.body)
-            self.crawler.stats.inc_value("envision/auth/oauth_token" if token else "envision/auth/oauth_failed")
-            if token:
-                self.token = ApiToken(self.api_url, f"Bearer {token}")
-            else:
-                self.logger.error("Dryad OAuth token request failed (HTTP %d): crawling anonymously", response.status)
-        async for request in super().start():
-            yield request
+    custom_settings = politeness()
 
     def first_listings(self) -> Iterator[str]:
         for term in self.terms:
-            params = {"q": term, "per_page": self.config}
+            params = {"q": term, "per_page": self.config.page_size}
             if self.since:
                 params["modifiedSince"] = f"{self.since.isoformat()}T00:00:00Z"
             yield f"{self.api_url}/search?{urlencode(params)}"
@@ -83,7 +62,7 @@ class DryadSpider(FileListingSpider, LinksPagingSpider):
                 self.crawler.stats.inc_value("envision/files/no_version_link")
                 yield await DryadRecord(dataset, base_url=response.url).to_item()
                 continue
-            url = urljoin(response.url, version).rstrip("/") + "/files?" + urlencode({"per_page": self.config})
+            url = urljoin(response.url, version).rstrip("/") + "/files?" + urlencode({"per_page": self.config.page_size})
             key = DryadRecord(dataset).source_id
             ident = {"source": "dryad", "source_id": key, "modified": dataset.get("lastModificationDate")}
             for request in self.list_files(key, (dataset, response.url), [url], {"envision_record": ident}):

@@ -17,7 +17,6 @@ from typing import Any
 
 import scrapy
 from scrapy.http import Response
-from scrapy.settings import BaseSettings
 
 from envision_spiders.pages.base import MalformedPage
 from envision_spiders.pages.figshare import (
@@ -28,7 +27,7 @@ from envision_spiders.pages.figshare import (
     needs_file_listing,
 )
 from envision_spiders.queries import PHRASES, pack_terms
-from envision_spiders.spiders.base import query_param, with_query_param
+from envision_spiders.spiders.base import SpiderConfig, query_param, setting, with_query_param
 from envision_spiders.spiders.file_listing import FileBatch, FileListing, FileListingSpider
 from envision_spiders.spiders.paging import ONE_REQUEST_PER_SECOND, OffsetPagingSpider, PageCursor, SearchResults
 
@@ -36,16 +35,17 @@ _PHRASE = re.compile(r'"[^"]*"')
 
 
 @dataclass(frozen=True)
-class FigshareConfig:
-    item_type: int
-    detail_files_cap: int
-    files_page_size: int
-    query_max_length: int
+class FigshareConfig(SpiderConfig):
+    item_type: int = setting("FIGSHARE_ITEM_TYPE")
+    detail_files_cap: int = setting("FIGSHARE_DETAIL_FILES_CAP")
+    files_page_size: int = setting("FIGSHARE_FILES_PAGE_SIZE")
+    query_max_length: int = setting("FIGSHARE_QUERY_MAX_LENGTH")
 
 
 class FigshareSpider(FileListingSpider, OffsetPagingSpider):
     name = "figshare"
     api_url_setting = "FIGSHARE_API_URL"
+    config_class = FigshareConfig
     token_variable, token_scheme = "FIGSHARE_ACCESS_TOKEN", "token"
     page_size_setting = "FIGSHARE_PAGE_SIZE"
     max_offset_setting = "FIGSHARE_MAX_OFFSET"
@@ -56,11 +56,6 @@ class FigshareSpider(FileListingSpider, OffsetPagingSpider):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.requested: set[int] = set()  # articles asked for (term groups overlap)
-
-    @classmethod
-    def configure(cls, settings: BaseSettings) -> FigshareConfig:
-        return FigshareConfig(settings.getint("FIGSHARE_ITEM_TYPE"), settings.getint("FIGSHARE_DETAIL_FILES_CAP"),
-                              settings.getint("FIGSHARE_FILES_PAGE_SIZE"), settings.getint("FIGSHARE_QUERY_MAX_LENGTH"))
 
     async def start(self) -> AsyncIterator[Any]:
         groups = pack_terms(self.terms, PHRASES, self.config.query_max_length)

@@ -14,6 +14,7 @@ refused credentials cost one request, not one per term.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -27,14 +28,21 @@ from twisted.python.failure import Failure
 from envision_spiders.http.credentials import ApiToken, basic_auth_header, get_secret
 from envision_spiders.pages.kaggle import KaggleDataset, KaggleFilesPage, KaggleListPage
 from envision_spiders.queries import split_words
-from envision_spiders.spiders.base import SpiderArgumentError, with_query_param
+from envision_spiders.spiders.base import SpiderArgumentError, SpiderConfig, setting, with_query_param
 from envision_spiders.spiders.file_listing import FileBatch, FileListing, FileListingSpider
 from envision_spiders.spiders.paging import ONE_REQUEST_PER_SECOND, OffsetPagingSpider, PageCursor, SearchResults
+
+
+@dataclass(frozen=True)
+class KaggleConfig(SpiderConfig):
+    sort_by: str = setting("KAGGLE_SORT_BY")
+    files_page_size: int = setting("KAGGLE_FILES_PAGE_SIZE")
 
 
 class KaggleSpider(FileListingSpider, OffsetPagingSpider):
     name = "kaggle"
     api_url_setting = "KAGGLE_API_URL"
+    config_class = KaggleConfig
     page_size_setting = "KAGGLE_PAGE_SIZE"
     max_page_setting = "KAGGLE_MAX_PAGE"
     # Limits are unpublished; 429s are documented. Suggested: at most 1 request per second.
@@ -51,9 +59,6 @@ class KaggleSpider(FileListingSpider, OffsetPagingSpider):
         raise SpiderArgumentError("Kaggle requires credentials to list datasets: set KAGGLE_USERNAME and KAGGLE_KEY "
                                   "(from kaggle.json) or KAGGLE_API_TOKEN in the environment or .env")
 
-    @classmethod
-    def configure(cls, settings: BaseSettings) -> tuple[str, int]:
-        return settings.get("KAGGLE_SORT_BY"), settings.getint("KAGGLE_FILES_PAGE_SIZE")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -75,7 +80,7 @@ class KaggleSpider(FileListingSpider, OffsetPagingSpider):
         return [self.first_page(term) for term in waiting] if self.more_wanted() else []
 
     def page_request(self, cursor: PageCursor) -> scrapy.Request:
-        params = {"search": cursor.query, "page": cursor.page, "sortBy": self.config[0], "group": "public"}
+        params = {"search": cursor.query, "page": cursor.page, "sortBy": self.config.sort_by, "group": "public"}
         return self.api_request(f"{self.api_url}/datasets/list?{urlencode(params)}", self.parse_list,
                                 errback=self.list_failed)
 
@@ -93,7 +98,7 @@ class KaggleSpider(FileListingSpider, OffsetPagingSpider):
             self.requested.add(dataset["ref"])
             modified = dataset.get("lastUpdated")
             meta = {"envision_record": {"source": self.name, "source_id": dataset["ref"], "modified": modified}}
-            url = f"{self.api_url}/datasets/list/{dataset['ref']}?{urlencode({'pageSize': self.config[1]})}"
+            url = f"{self.api_url}/datasets/list/{dataset['ref']}?{urlencode({'pageSize': self.config.files_page_size})}"
             for request in self.list_files(dataset["ref"], dataset, [url], meta if modified else None):
                 yield request
 

@@ -58,7 +58,6 @@ from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from envision_spiders.http.credentials import get_secret
 from envision_spiders.pages.base import MalformedPage
 from envision_spiders.spiders.base import EnvisionSpider, query_param, with_query_param
 
@@ -76,10 +75,6 @@ class LinksPagingSpider(EnvisionSpider):
         self._token_rejected = False
 
     # --- politeness --------------------------------------------------------------------
-    @classmethod
-    def has_token(cls) -> bool:
-        return bool(cls.token_variable and get_secret(cls.token_variable))
-
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
         super().update_settings(settings)
@@ -139,6 +134,7 @@ class LinksPagingSpider(EnvisionSpider):
         return urljoin(response.url, link) if link else None
 
     async def start(self) -> AsyncIterator[Any]:
+        await self.fetch_token()
         for url in self.first_listings():
             yield self.listing_request(url, {"first": url, "last": None})
 

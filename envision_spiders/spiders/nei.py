@@ -21,40 +21,36 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response
-from scrapy.settings import BaseSettings
 
 from envision_spiders.pages.nei import INCLUDE_FIELDS, GrantRows, NeiSearchPage
 from envision_spiders.queries import BOOLEAN_WORDS, pack_terms, split_words
-from envision_spiders.spiders.base import SpiderArgumentError
+from envision_spiders.spiders.base import SpiderArgumentError, SpiderConfig, setting
 from envision_spiders.spiders.paging import ONE_REQUEST_PER_SECOND, OffsetPagingSpider, PageCursor, SearchResults
 
 
 @dataclass(frozen=True)
-class NeiConfig:
-    operator: str  # "advanced" (boolean groups) or "and" (one query per term)
-    agencies: list[str]
-    search_field: str
-    min_year: int
-    query_max_length: int
+class NeiConfig(SpiderConfig):
+    operator: str = setting("NEI_SEARCH_OPERATOR")  # "advanced" (boolean groups) or "and" (one query per term)
+    agencies: tuple[str, ...] = setting("NEI_AGENCIES")
+    search_field: str = setting("NEI_SEARCH_FIELD")
+    min_year: int = setting("NEI_MIN_FISCAL_YEAR")  # lower bound of the fiscal-year ranges of splits
+    query_max_length: int = setting("NEI_QUERY_MAX_LENGTH")
+
+    def __post_init__(self) -> None:
+        if self.operator not in ("advanced", "and"):
+            raise SpiderArgumentError(f"NEI_SEARCH_OPERATOR={self.operator!r}: use 'advanced' or 'and'")
 
 
 class NeiSpider(OffsetPagingSpider):
     name = "nei"
     api_url_setting = "NEI_API_URL"
+    config_class = NeiConfig
     page_size_setting = "NEI_PAGE_SIZE"
     max_offset_setting = "NEI_MAX_OFFSET"
     cap_statuses = (400,)
     unreadable_what = "row"
     # NIH asks for no more than 1 request per second (IP blocks otherwise).
     custom_settings = {**ONE_REQUEST_PER_SECOND}
-
-    @classmethod
-    def configure(cls, settings: BaseSettings) -> NeiConfig:
-        operator = settings.get("NEI_SEARCH_OPERATOR")
-        if operator not in ("advanced", "and"):
-            raise SpiderArgumentError(f"NEI_SEARCH_OPERATOR={operator!r}: use 'advanced' or 'and'")
-        return NeiConfig(operator, settings.getlist("NEI_AGENCIES"), settings.get("NEI_SEARCH_FIELD"),
-                         settings.getint("NEI_MIN_FISCAL_YEAR"), settings.getint("NEI_QUERY_MAX_LENGTH"))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NeiSpider:
@@ -76,7 +72,7 @@ class NeiSpider(OffsetPagingSpider):
     def page_request(self, cursor: PageCursor) -> scrapy.Request:
         text, first, last = cursor.query  # search text, first and last fiscal year (None: all)
         search = {"operator": self.config.operator, "search_field": self.config.search_field, "search_text": text}
-        criteria: dict[str, Any] = {"agencies": self.config.agencies, "advanced_text_search": search}
+        criteria: dict[str, Any] = {"agencies": list(self.config.agencies), "advanced_text_search": search}
         if first is not None:
             criteria["fiscal_years"] = list(range(first, last + 1))
         if self.since:

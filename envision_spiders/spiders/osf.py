@@ -20,34 +20,30 @@ from urllib.parse import quote, urlencode, urljoin
 
 from scrapy.http import Response
 from scrapy.http.request import NO_CALLBACK
-from scrapy.settings import BaseSettings
 
 from envision_spiders.pages.base import MalformedPage
 from envision_spiders.pages.osf import OsfFilesPage, OsfNodesPage, OsfRecord, read_licenses, related_href
+from envision_spiders.spiders.base import SpiderConfig, politeness, setting
 from envision_spiders.spiders.file_listing import FileBatch, FileListing, FileListingSpider
 from envision_spiders.spiders.links_paging import LinksPagingSpider, with_query_param
 
 
 @dataclass(frozen=True)
-class OsfConfig:
-    page_size: int
-    filter_fields: str
-    providers: tuple[str, ...]
-    doi_prefix: str
+class OsfConfig(SpiderConfig):
+    page_size: int = setting("OSF_PAGE_SIZE")
+    filter_fields: str = setting("OSF_FILTER_FIELDS")
+    providers: tuple[str, ...] = setting("OSF_PROVIDERS")
+    doi_prefix: str = setting("OSF_DOI_PREFIX")
 
 
 class OsfSpider(FileListingSpider, LinksPagingSpider):
     name = "osf"
     api_url_setting = "OSF_API_URL"
+    config_class = OsfConfig
     token_variable = "OSF_TOKEN"
     rate_settings = ("OSF_REQUESTS_PER_HOUR", "OSF_REQUESTS_PER_HOUR_TOKEN")
-    custom_settings = {"DOWNLOAD_DELAY_JITTER": 0, "CONCURRENT_REQUESTS_PER_DOMAIN": 1}
-    licenses: dict[str, dict[str, Any]] = {}
-
-    @classmethod
-    def configure(cls, settings: BaseSettings) -> OsfConfig:
-        return OsfConfig(settings.getint("OSF_PAGE_SIZE"), settings.get("OSF_FILTER_FIELDS"),
-                         tuple(settings.getlist("OSF_PROVIDERS")), settings.get("OSF_DOI_PREFIX"))
+    custom_settings = politeness()
+    licenses: dict[str, dict[str, Any]] = {}  # licence id -> {name, url}: one listing at start
 
     async def start(self) -> AsyncIterator[Any]:
         self.licenses = await self.load_licenses()
@@ -55,7 +51,6 @@ class OsfSpider(FileListingSpider, LinksPagingSpider):
             yield request
 
     async def load_licenses(self) -> dict[str, dict[str, Any]]:
-        """Licence id -> {name, url}: one listing instead of one request per node."""
         url: str | None = self.sized(f"{self.api_url}/licenses/")
         found: dict[str, dict[str, Any]] = {}
         while url:

@@ -59,18 +59,13 @@ from scrapy.http import Response
 from scrapy.settings import BaseSettings
 
 from envision_spiders.pages.base import MalformedPage
-from envision_spiders.spiders.base import EnvisionSpider, SpiderArgumentError
+from envision_spiders.spiders.base import EnvisionSpider, SpiderArgumentError, politeness
 
 PAGING_META = "envision_paging"
 
-# Politeness preset for APIs that ask for at most one request per second (Figshare, NIH
-# RePORTER; suggested for Kaggle): merge into ``custom_settings``. Randomising the delay would
-# dip below one second half the time.
-ONE_REQUEST_PER_SECOND: dict[str, Any] = {
-    "DOWNLOAD_DELAY": 1.0,
-    "DOWNLOAD_DELAY_JITTER": 0,
-    "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
-}
+# Politeness for APIs that ask for at most one request per second (Figshare, NIH RePORTER;
+# suggested for Kaggle).
+ONE_REQUEST_PER_SECOND: dict[str, Any] = politeness(1.0)
 
 
 class SearchResults(NamedTuple):

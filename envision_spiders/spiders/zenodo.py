@@ -21,40 +21,32 @@ from scrapy.settings import BaseSettings
 
 from envision_spiders.pages.zenodo import ZenodoSearchPage
 from envision_spiders.queries import QUERY_STRING, pack_terms
+from envision_spiders.spiders.base import SpiderConfig, politeness, setting
 from envision_spiders.spiders.paging import OffsetPagingSpider, PageCursor, SearchResults
 
 Window = tuple[str, str]  # publication_date range, inclusive ISO dates
 
 
 @dataclass(frozen=True)
-class ZenodoConfig:
-    resource_types: tuple[str, ...]
-    query_max_length: int
-    min_date: str
+class ZenodoConfig(SpiderConfig):
+    resource_types: tuple[str, ...] = setting("ZENODO_RESOURCE_TYPES")
+    query_max_length: int = setting("ZENODO_QUERY_MAX_LENGTH")
+    min_date: str = setting("ZENODO_MIN_DATE")  # lower bound of the windows split by date
 
 
 class ZenodoSpider(OffsetPagingSpider):
     name = "zenodo"
     api_url_setting = "ZENODO_API_URL"
+    config_class = ZenodoConfig
     token_variable = "ZENODO_ACCESS_TOKEN"
     fan_out = True
-    custom_settings = {
-        # Zenodo allows 30 search requests/min (60/min overall for guests): one every 2.1 s.
-        "DOWNLOAD_DELAY": 2.1,
-        "DOWNLOAD_DELAY_JITTER": 0,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
-    }
+    custom_settings = politeness(2.1)  # 30 search requests/min (60/min overall for guests)
 
     @classmethod
     def page_limits(cls, settings: BaseSettings) -> tuple[int, int]:
         token = cls.api_token(settings, cls.read_api_url(settings))
         page_size = settings.getint("ZENODO_PAGE_SIZE_TOKEN" if token else "ZENODO_PAGE_SIZE_ANONYMOUS")
         return page_size, settings.getint("ZENODO_RESULT_WINDOW") - page_size  # the last page ends at the window
-
-    @classmethod
-    def configure(cls, settings: BaseSettings) -> ZenodoConfig:
-        return ZenodoConfig(tuple(settings.getlist("ZENODO_RESOURCE_TYPES")), settings.getint("ZENODO_QUERY_MAX_LENGTH"),
-                            settings.get("ZENODO_MIN_DATE"))
 
     async def start(self) -> AsyncIterator[Any]:
         groups = pack_terms(self.terms, QUERY_STRING, self.config.query_max_length)
