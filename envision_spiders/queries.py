@@ -109,25 +109,27 @@ PHRASES = QuerySyntax(phrase=True)
 BOOLEAN_WORDS = QuerySyntax(quote_words=False)
 
 
-def pack_terms(
-    terms: Iterable[str],
-    render: Callable[[list[str]], str],
-    max_length: int,
-) -> list[str]:
-    """Greedily pack terms into as few OR-groups as fit ``max_length`` once rendered.
+def group_terms(terms: Iterable[str], render: Callable[[list[str]], str], max_length: int) -> list[list[str]]:
+    """Greedily pack terms into as few groups as fit ``max_length`` once rendered.
 
-    ``render`` turns a list of terms into the API's query string. A single term longer than
-    ``max_length`` still gets a group of its own (the API will say if it is too long).
+    ``render`` turns a list of terms into the API's query string (a ``QuerySyntax``). A single
+    term longer than ``max_length`` still gets a group of its own (the API will say if it is
+    too long).
     """
-    groups: list[str] = []
+    groups: list[list[str]] = []
     current: list[str] = []
     for term in terms:
         candidate = current + [term]
         if current and len(render(candidate)) > max_length:
-            groups.append(render(current))
+            groups.append(current)
             current = [term]
         else:
             current = candidate
     if current:
-        groups.append(render(current))
+        groups.append(current)
     return groups
+
+
+def pack_terms(terms: Iterable[str], render: Callable[[list[str]], str], max_length: int) -> list[str]:
+    """The groups of ``group_terms``, rendered."""
+    return [render(group) for group in group_terms(terms, render, max_length)]

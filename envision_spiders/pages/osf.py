@@ -203,9 +203,10 @@ class OsfFilesPage(OsfListPage):
     """``GET {api}/nodes/{id}/files/{provider}/`` or a folder's ``relationships.files`` link."""
 
 
-def read_licenses(url: str, status: int, body: bytes) -> tuple[dict[str, dict[str, Any]], str | None]:
+def read_licenses(response: Any) -> tuple[dict[str, dict[str, Any]], str | None]:
     """One page of ``GET {api}/licenses/``: licence id -> attributes (name, url), and the next
     page's URL. Raises MalformedPage for anything but a 200 with a ``data`` list."""
+    url, status, body = str(response.url), response.status, response.body
     try:
         data = json.loads(body)
         items = data["data"] if status == 200 else None

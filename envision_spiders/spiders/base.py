@@ -49,6 +49,10 @@ default: log and count ``envision/requests/failed``),
 read), ``self.retry_malformed(response, error)`` (re-fetch an API page that was not the JSON
 expected, ``ENVISION_MALFORMED_RETRIES`` times, then give up with a logged error and a
 counter — the crawl goes on).
+A spider that emits records only once paging is done (NEI aggregates rows per project)
+overrides ``deferred() -> int`` (entries collected, not yet emitted) and ``async
+drain_deferred() -> list`` (their records): they are emitted when the crawl goes idle, and a
+crawl closed earlier logs what it lost (``envision/spider/not_emitted``).
 Incremental crawling (skip unchanged records) is done by ``IncrementalMiddleware``:
 mark detail requests with ``meta["envision_record"]``.
 
@@ -67,8 +71,10 @@ from typing import Any, get_type_hints
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import scrapy
+from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import get_retry_request
+from scrapy.exceptions import DontCloseSpider
 from scrapy.http import JsonRequest, Response
 from scrapy.http.request import NO_CALLBACK
 from scrapy.settings import BaseSettings
@@ -229,6 +235,8 @@ class EnvisionSpider(scrapy.Spider):
         spider.token = cls.api_token(settings, spider.api_url)
         spider.config = cls.configure(settings)
         spider.malformed_retries = settings.getint("ENVISION_MALFORMED_RETRIES")
+        crawler.signals.connect(spider._flush_deferred, signal=signals.spider_idle)
+        crawler.signals.connect(spider._report_deferred, signal=signals.spider_closed)
         return spider
 
     # --- requests -----------------------------------------------------------------------------
@@ -277,6 +285,31 @@ class EnvisionSpider(scrapy.Spider):
         self.crawler.stats.inc_value("envision/requests/failed")
         self.logger.error("Request failed for good: %s (%s)", request.url, failure.getErrorMessage())
         return []
+
+    # --- records emitted once the crawl is idle (spiders that aggregate what they page) ------
+    def deferred(self) -> int:
+        """Hook: how many collected entries wait to become records (default none)."""
+        return 0
+
+    async def drain_deferred(self) -> list[Any]:
+        """Hook: the records of everything collected so far (which is then forgotten)."""
+        return []
+
+    def _flush_deferred(self) -> None:
+        if self.deferred():
+            self.crawler.engine.crawl(scrapy.Request("data:,", callback=self._emit_deferred, dont_filter=True))
+            raise DontCloseSpider
+
+    async def _emit_deferred(self, response: Response) -> Any:
+        for record in self.take(await self.drain_deferred()):
+            yield record
+
+    def _report_deferred(self, reason: str) -> None:
+        """A crawl closed before paging ended (CLOSESPIDER_*, Ctrl-C) loses what was collected: say so."""
+        if self.deferred():
+            self.crawler.stats.set_value("envision/spider/not_emitted", self.deferred())
+            self.logger.error("Closed (%s) before paging ended: %d collected entries not emitted; run again",
+                              reason, self.deferred())
 
     # --- limits and problems ------------------------------------------------------------------
     @property

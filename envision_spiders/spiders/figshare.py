@@ -10,7 +10,6 @@ API's origin only: file URLs are never fetched with it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -26,12 +25,10 @@ from envision_spiders.pages.figshare import (
     FigshareSearchPage,
     needs_file_listing,
 )
-from envision_spiders.queries import PHRASES, pack_terms
+from envision_spiders.queries import PHRASES, group_terms
 from envision_spiders.spiders.base import SpiderConfig, query_param, setting, with_query_param
 from envision_spiders.spiders.file_listing import FileBatch, FileListing, FileListingSpider
 from envision_spiders.spiders.paging import ONE_REQUEST_PER_SECOND, OffsetPagingSpider, PageCursor, SearchResults
-
-_PHRASE = re.compile(r'"[^"]*"')
 
 
 @dataclass(frozen=True)
@@ -58,23 +55,22 @@ class FigshareSpider(FileListingSpider, OffsetPagingSpider):
         self.requested: set[int] = set()  # articles asked for (term groups overlap)
 
     async def start(self) -> AsyncIterator[Any]:
-        groups = pack_terms(self.terms, PHRASES, self.config.query_max_length)
+        groups = group_terms(self.terms, PHRASES, self.config.query_max_length)
         self.crawler.stats.set_value("envision/search/query_groups", len(groups))
         for group in groups:
-            yield self.first_page(group)
+            yield self.first_page(tuple(group))
 
     def page_request(self, cursor: PageCursor) -> scrapy.Request:
-        body: dict[str, Any] = {"search_for": cursor.query, "item_type": self.config.item_type, "offset": cursor.offset,
+        body: dict[str, Any] = {"search_for": PHRASES(list(cursor.query)), "item_type": self.config.item_type, "offset": cursor.offset,
                                 "limit": cursor.page_size, "order": "published_date", "order_direction": "asc"}
         if self.since:
             body["modified_since"] = self.since.isoformat()
         return self.api_request(f"{self.api_url}/articles/search", self.parse_search, data=body)
 
-    def split(self, query: str) -> list[str] | None:
-        """Two halves of a rendered term group, or None for a single term."""
-        phrases = _PHRASE.findall(query)
-        mid = len(phrases) // 2
-        return [" OR ".join(phrases[:mid]), " OR ".join(phrases[mid:])] if mid else None
+    def split(self, query: tuple[str, ...]) -> list[tuple[str, ...]] | None:
+        """Two halves of a term group, or None for a single term."""
+        mid = len(query) // 2
+        return [query[:mid], query[mid:]] if mid else None
 
     async def parse_search(self, response: Response, page: FigshareSearchPage) -> AsyncIterator[Any]:
         async for out in self.follow_search(response, page):

@@ -48,12 +48,13 @@ Stats: ``envision/listing/pages``, ``envision/listing/total`` (sum of first-page
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 from urllib.parse import urljoin
 
 import scrapy
 from scrapy.http import Response
+from scrapy.http.request import NO_CALLBACK
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
@@ -117,6 +118,25 @@ class LinksPagingSpider(EnvisionSpider):
         retry = request.replace(dont_filter=True)
         del retry.headers["Authorization"]
         return retry
+
+    async def read_side_listing(self, url: str, read: Callable[[Response], tuple[Any, str | None]],
+                                what: str) -> list[Any]:
+        """Every page of a listing fetched before the crawl starts (e.g. OSF's licences), through
+        the downloader: ``read(response)`` gives a page's content and the next page's URL (or
+        raises ``MalformedPage``). An unreadable page ends it (logged, ``envision/<what>/unavailable``)."""
+        contents: list[Any] = []
+        next_url: str | None = url
+        while next_url:
+            request = self.api_request(next_url, NO_CALLBACK, dont_filter=True, meta={"handle_httpstatus_all": True})
+            response = await self.crawler.engine.download_async(request)
+            try:
+                content, next_url = read(response)
+            except MalformedPage as exc:
+                self.crawler.stats.inc_value(f"envision/{what}/unavailable")
+                self.logger.error("%s unavailable: %s", what.capitalize(), exc)
+                break
+            contents.append(content)
+        return contents
 
     # --- listings ----------------------------------------------------------------------
     def first_listings(self) -> Iterable[str]:

@@ -17,9 +17,6 @@ from datetime import date
 from typing import Any
 
 import scrapy
-from scrapy import signals
-from scrapy.crawler import Crawler
-from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response
 
 from envision_spiders.pages.nei import INCLUDE_FIELDS, GrantRows, NeiSearchPage
@@ -52,13 +49,9 @@ class NeiSpider(OffsetPagingSpider):
     # NIH asks for no more than 1 request per second (IP blocks otherwise).
     custom_settings = {**ONE_REQUEST_PER_SECOND}
 
-    @classmethod
-    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NeiSpider:
-        spider = super().from_crawler(crawler, *args, **kwargs)
-        spider.grants = GrantRows(spider.config.agencies)
-        crawler.signals.connect(spider.flush_on_idle, signal=signals.spider_idle)
-        crawler.signals.connect(spider.report_unemitted, signal=signals.spider_closed)
-        return spider
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.grants = GrantRows()  # rows per core project, until paging is done
 
     async def start(self) -> AsyncIterator[Any]:
         if self.config.operator == "advanced":
@@ -100,26 +93,16 @@ class NeiSpider(OffsetPagingSpider):
 
     async def on_hits(self, response: Response, hits: list[dict[str, Any]]) -> AsyncIterator[Any]:
         for row in hits:
-            outcome = self.grants.add(row, new_allowed=self.more_wanted())
+            outcome = self.grants.add(row, self.config.agencies, new_allowed=self.more_wanted())
             if outcome in ("collected", "not_administered"):
                 self.crawler.stats.inc_value(f"envision/grants/{'rows' if outcome == 'collected' else outcome}")
         return
         yield  # pragma: no cover - rows become grants on spider_idle
 
-    def flush_on_idle(self) -> None:
-        if self.grants.pending:
-            self.crawler.engine.crawl(scrapy.Request("data:,", callback=self.emit_grants, dont_filter=True))
-            raise DontCloseSpider
+    def deferred(self) -> int:
+        return self.grants.pending_rows
 
-    async def emit_grants(self, response: Response) -> AsyncIterator[Any]:
+    async def drain_deferred(self) -> list[Any]:
         records = [await grant.to_item() for grant in self.grants.drain()]
         self.crawler.stats.inc_value("envision/grants/emitted", len(records))
-        for record in self.take(records):
-            yield record
-
-    def report_unemitted(self, reason: str) -> None:
-        """A crawl closed before paging ended (CLOSESPIDER_*, Ctrl-C) loses the rows collected: say so."""
-        if self.grants.pending:
-            self.crawler.stats.set_value("envision/grants/rows_not_emitted", self.grants.pending_rows)
-            self.logger.error("Closed (%s) before paging ended: %d NEI projects collected but not emitted; run again",
-                              reason, len(self.grants.pending))
+        return records

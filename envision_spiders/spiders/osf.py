@@ -19,9 +19,7 @@ from typing import Any
 from urllib.parse import quote, urlencode, urljoin
 
 from scrapy.http import Response
-from scrapy.http.request import NO_CALLBACK
 
-from envision_spiders.pages.base import MalformedPage
 from envision_spiders.pages.osf import OsfFilesPage, OsfNodesPage, OsfRecord, read_licenses, related_href
 from envision_spiders.spiders.base import SpiderConfig, politeness, setting
 from envision_spiders.spiders.file_listing import FileBatch, FileListing, FileListingSpider
@@ -46,25 +44,10 @@ class OsfSpider(FileListingSpider, LinksPagingSpider):
     licenses: dict[str, dict[str, Any]] = {}  # licence id -> {name, url}: one listing at start
 
     async def start(self) -> AsyncIterator[Any]:
-        self.licenses = await self.load_licenses()
+        for licenses in await self.read_side_listing(self.sized(f"{self.api_url}/licenses/"), read_licenses, "licenses"):
+            self.licenses = {**self.licenses, **licenses}
         async for request in super().start():
             yield request
-
-    async def load_licenses(self) -> dict[str, dict[str, Any]]:
-        url: str | None = self.sized(f"{self.api_url}/licenses/")
-        found: dict[str, dict[str, Any]] = {}
-        while url:
-            request = self.api_request(url, NO_CALLBACK, dont_filter=True, meta={"handle_httpstatus_all": True})
-            response = await self.crawler.engine.download_async(request)
-            try:
-                licenses, url = read_licenses(response.url, response.status, response.body)
-                found.update(licenses)
-            except MalformedPage:
-                self.crawler.stats.inc_value("envision/licenses/unavailable")
-                self.logger.error("OSF licences unavailable (HTTP %d from %s): records get no licence",
-                                  response.status, url)
-                break
-        return found
 
     def first_listings(self) -> Iterator[str]:
         for term in self.terms:
