@@ -65,7 +65,7 @@ carries the spider's name.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from datetime import date
 from typing import Any, get_type_hints
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
@@ -113,6 +113,28 @@ class SpiderConfig:
         hints = get_type_hints(cls)
         return cls(**{f.name: _GETTERS[hints[f.name]](settings, f.metadata["setting"])
                       for f in dataclasses.fields(cls) if "setting" in f.metadata})
+
+
+def page_callback(name: str, follow: str, page_class: type) -> Callable[..., AsyncIterator[Any]]:
+    """A spider callback ``name(self, response, page: page_class)`` that hands both to
+    ``self.<follow>``: scrapy-poet injects the page object by the annotation, so a base can
+    build the callback from a spider's declared page class."""
+
+    async def callback(self: Any, response: Response, page: Any) -> AsyncIterator[Any]:
+        async for out in getattr(self, follow)(response, page):
+            yield out
+
+    callback.__annotations__ = {"response": Response, "page": page_class, "return": AsyncIterator[Any]}
+    callback.__name__ = callback.__qualname__ = name
+    return callback
+
+
+def declare_callbacks(cls: type, *specs: tuple[str, str, str]) -> None:
+    """For each ``(page attribute, callback name, follow method)``: when ``cls`` itself declares
+    the page class, give it the callback (unless it writes its own)."""
+    for attribute, name, follow in specs:
+        if cls.__dict__.get(attribute) is not None and name not in cls.__dict__:
+            setattr(cls, name, page_callback(name, follow, cls.__dict__[attribute]))
 
 
 def politeness(delay: float = 0, per_domain: int = 1) -> dict[str, Any]:

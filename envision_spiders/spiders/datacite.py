@@ -38,6 +38,7 @@ class DataCiteConfig(SpiderConfig):
 class DataCiteSpider(LinksPagingSpider):
     name = "datacite"
     api_url_setting = "DATACITE_API_URL"
+    listing_page = DataCiteListPage
     config_class = DataCiteConfig
     page_param = None  # cursor paging: a lost page cannot be skipped
     rate_settings = ("DATACITE_REQUESTS_PER_HOUR", "DATACITE_REQUESTS_PER_HOUR")
@@ -75,10 +76,6 @@ class DataCiteSpider(LinksPagingSpider):
 
     def entry_key(self, entry: dict[str, Any]) -> str | None:
         return str(entry.get("id") or "").lower() or None
-
-    async def parse_listing(self, response: Response, page: DataCiteListPage) -> AsyncIterator[Any]:
-        async for out in self.follow_listing(response, page):
-            yield out
 
     async def on_entries(self, response: Response, entries: list[dict[str, Any]]) -> AsyncIterator[Any]:
         records = [await DataCiteRecord(entry, api_root=self.api_url).to_item() for entry in entries]

@@ -35,6 +35,8 @@ class DryadConfig(SpiderConfig):
 class DryadSpider(FileListingSpider, LinksPagingSpider):
     name = "dryad"
     api_url_setting = "DRYAD_API_URL"
+    listing_page = DryadSearchPage
+    files_page = DryadFilesPage
     config_class = DryadConfig
     token_variable = "DRYAD_TOKEN"
     client_credentials = ("/oauth/token", "DRYAD_CLIENT_ID", "DRYAD_CLIENT_SECRET")
@@ -51,10 +53,6 @@ class DryadSpider(FileListingSpider, LinksPagingSpider):
     def entry_key(self, entry: dict[str, Any]) -> str | None:
         return str(entry.get("identifier") or "").lower() or None
 
-    async def parse_listing(self, response: Response, page: DryadSearchPage) -> AsyncIterator[Any]:
-        async for out in self.follow_listing(response, page):
-            yield out
-
     async def on_entries(self, response: Response, entries: list[dict[str, Any]]) -> AsyncIterator[Any]:
         for dataset in self.take(entries):
             version = href(dataset, "stash:version")
@@ -67,10 +65,6 @@ class DryadSpider(FileListingSpider, LinksPagingSpider):
             ident = {"source": "dryad", "source_id": key, "modified": dataset.get("lastModificationDate")}
             for request in self.list_files(key, (dataset, response.url), [url], {"envision_record": ident}):
                 yield request
-
-    async def parse_files(self, response: Response, page: DryadFilesPage) -> AsyncIterator[Any]:
-        async for out in self.follow_files(response, page):
-            yield out
 
     def read_files(self, response: Response, page: DryadFilesPage) -> FileBatch:
         files, problems = page.entries()

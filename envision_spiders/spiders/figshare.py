@@ -42,6 +42,8 @@ class FigshareConfig(SpiderConfig):
 class FigshareSpider(FileListingSpider, OffsetPagingSpider):
     name = "figshare"
     api_url_setting = "FIGSHARE_API_URL"
+    search_page = FigshareSearchPage
+    files_page = FigshareFilesPage
     config_class = FigshareConfig
     token_variable, token_scheme = "FIGSHARE_ACCESS_TOKEN", "token"
     page_size_setting = "FIGSHARE_PAGE_SIZE"
@@ -72,10 +74,6 @@ class FigshareSpider(FileListingSpider, OffsetPagingSpider):
         mid = len(query) // 2
         return [query[:mid], query[mid:]] if mid else None
 
-    async def parse_search(self, response: Response, page: FigshareSearchPage) -> AsyncIterator[Any]:
-        async for out in self.follow_search(response, page):
-            yield out
-
     async def read_page(self, page: FigshareSearchPage) -> SearchResults:
         return SearchResults(*page.entries(), count=page.count)
 
@@ -100,10 +98,6 @@ class FigshareSpider(FileListingSpider, OffsetPagingSpider):
         url = f"{self.api_url}/articles/{article['id']}/files?page=1&page_size={self.config.files_page_size}"
         for request in self.list_files(str(article["id"]), article, [url]):
             yield request
-
-    async def parse_files(self, response: Response, page: FigshareFilesPage) -> AsyncIterator[Any]:
-        async for out in self.follow_files(response, page):
-            yield out
 
     def read_files(self, response: Response, page: FigshareFilesPage) -> FileBatch:
         batch = page.files()

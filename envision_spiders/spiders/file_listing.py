@@ -17,9 +17,10 @@ A concrete spider:
     storage provider), ``meta`` goes on those first requests only (e.g. ``envision_record``
     for ``IncrementalMiddleware``). Nothing is kept until the first listing answers, so a
     request the incremental crawl drops leaves nothing behind.
-``async def parse_files(self, response, page: <Source>FilesPage)``
-    The callback, annotated with the listing's page object (scrapy-poet injects by type); its
-    body is ``async for out in self.follow_files(response, page): yield out``.
+``files_page``
+    The listing's page object class. The base gives the spider the callback
+    ``parse_files(response, page: <files_page>)`` (scrapy-poet injects by annotation), which
+    runs ``follow_files``.
 ``read_files(response, page) -> FileBatch`` (hook)
     The files of one listing page, a description of each entry it could not read, and the
     absolute URLs of further listing requests (next page, sub-folders). Raises
@@ -46,7 +47,7 @@ from twisted.python.failure import Failure
 
 from envision_spiders.items import DatasetRecord
 from envision_spiders.pages.base import MalformedPage
-from envision_spiders.spiders.base import EnvisionSpider
+from envision_spiders.spiders.base import EnvisionSpider, declare_callbacks
 
 FILES_META = "envision_files"
 
@@ -73,6 +74,12 @@ class FileListing:
 
 
 class FileListingSpider(EnvisionSpider):
+    files_page: type | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        declare_callbacks(cls, ("files_page", "parse_files", "follow_files"))
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._listings: dict[str, FileListing] = {}
@@ -92,10 +99,6 @@ class FileListingSpider(EnvisionSpider):
 
     def _files_request(self, url: str, meta: dict[str, Any]) -> scrapy.Request:
         return self.api_request(url, self.parse_files, meta=meta, errback=self.on_request_error)
-
-    async def parse_files(self, response: Response, page: Any) -> AsyncIterator[Any]:
-        raise NotImplementedError("annotate `page` with the source's file listing page object")
-        yield  # pragma: no cover
 
     def _listing(self, meta: dict[str, Any]) -> FileListing | None:
         """The listing a request belongs to, opened by its first request's answer (or failure)."""

@@ -42,6 +42,8 @@ class KaggleConfig(SpiderConfig):
 class KaggleSpider(FileListingSpider, OffsetPagingSpider):
     name = "kaggle"
     api_url_setting = "KAGGLE_API_URL"
+    search_page = KaggleListPage
+    files_page = KaggleFilesPage
     config_class = KaggleConfig
     page_size_setting = "KAGGLE_PAGE_SIZE"
     max_page_setting = "KAGGLE_MAX_PAGE"
@@ -81,13 +83,13 @@ class KaggleSpider(FileListingSpider, OffsetPagingSpider):
 
     def page_request(self, cursor: PageCursor) -> scrapy.Request:
         params = {"search": cursor.query, "page": cursor.page, "sortBy": self.config.sort_by, "group": "public"}
-        return self.api_request(f"{self.api_url}/datasets/list?{urlencode(params)}", self.parse_list,
+        return self.api_request(f"{self.api_url}/datasets/list?{urlencode(params)}", self.parse_search,
                                 errback=self.list_failed)
 
-    async def parse_list(self, response: Response, page: KaggleListPage) -> AsyncIterator[Any]:
-        async for out in self.follow_search(response, page):
+    async def follow_search(self, response: Response, page: KaggleListPage) -> AsyncIterator[Any]:
+        async for out in super().follow_search(response, page):
             yield out
-        for request in self.release_terms():
+        for request in self.release_terms():  # after the first page's answer, whatever it was
             yield request
 
     async def read_page(self, page: KaggleListPage) -> SearchResults:
@@ -108,10 +110,6 @@ class KaggleSpider(FileListingSpider, OffsetPagingSpider):
             return True
         self.crawler.stats.inc_value("envision/search/older_than_since")
         return False
-
-    async def parse_files(self, response: Response, page: KaggleFilesPage) -> AsyncIterator[Any]:
-        async for out in self.follow_files(response, page):
-            yield out
 
     def read_files(self, response: Response, page: KaggleFilesPage) -> FileBatch:
         batch, error, token = page.files(), page.error, page.next_page_token

@@ -8,10 +8,9 @@ listings to start and what to do with the entries of a page.
 Contract of a concrete spider (on top of ``EnvisionSpider``'s ``name``/``api_url_setting``):
 
 ``listing_page``
-    Not an attribute but the callback annotation: scrapy-poet injects by type, so the spider
-    writes ``async def parse_listing(self, response, page: <Source>ListPage)`` whose body is
-    ``async for out in self.follow_listing(response, page): yield out``.
-    The page object offers ``entries() -> (list[dict], problems)``, ``next_link`` (href or
+    The listing's page object class. The base gives the spider the callback
+    ``parse_listing(response, page: <listing_page>)`` (scrapy-poet injects by annotation),
+    which runs ``follow_listing``. The page object offers ``entries() -> (list[dict], problems)``, ``next_link`` (href or
     None, relative or absolute), ``last_link`` (or None) and ``total`` (int or None); any of
     them raises ``MalformedPage`` when the answer is not the documented shape.
 ``first_listings()``
@@ -60,14 +59,19 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from envision_spiders.pages.base import MalformedPage
-from envision_spiders.spiders.base import EnvisionSpider, query_param, with_query_param
+from envision_spiders.spiders.base import EnvisionSpider, declare_callbacks, query_param, with_query_param
 
 LISTING_META = "envision_listing"
 
 
 class LinksPagingSpider(EnvisionSpider):
+    listing_page: type | None = None
     page_param: str | None = "page"
     rate_settings: tuple[str, str] | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        declare_callbacks(cls, ("listing_page", "parse_listing", "follow_listing"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -161,10 +165,6 @@ class LinksPagingSpider(EnvisionSpider):
     def listing_request(self, url: str, ctx: dict[str, Any], **kwargs: Any) -> scrapy.Request:
         self._listing_urls.add(url)
         return self.api_request(url, self.parse_listing, meta={LISTING_META: ctx}, **kwargs)
-
-    async def parse_listing(self, response: Response, page: Any) -> AsyncIterator[Any]:
-        raise NotImplementedError("annotate `page` with the source's listing page object")
-        yield  # pragma: no cover
 
     async def follow_listing(self, response: Response, page: Any) -> AsyncIterator[Any]:
         ctx = response.meta[LISTING_META]

@@ -41,6 +41,7 @@ class NeiConfig(SpiderConfig):
 class NeiSpider(OffsetPagingSpider):
     name = "nei"
     api_url_setting = "NEI_API_URL"
+    search_page = NeiSearchPage
     config_class = NeiConfig
     page_size_setting = "NEI_PAGE_SIZE"
     max_offset_setting = "NEI_MAX_OFFSET"
@@ -82,10 +83,6 @@ class NeiSpider(OffsetPagingSpider):
 
     def more_wanted(self) -> bool:
         return self.max_records is None or len(self.grants) < self.max_records
-
-    async def parse_search(self, response: Response, page: NeiSearchPage) -> AsyncIterator[Any]:
-        async for out in self.follow_search(response, page):
-            yield out
 
     async def read_page(self, page: NeiSearchPage) -> SearchResults:
         total = page.total

@@ -37,6 +37,8 @@ class OsfConfig(SpiderConfig):
 class OsfSpider(FileListingSpider, LinksPagingSpider):
     name = "osf"
     api_url_setting = "OSF_API_URL"
+    listing_page = OsfNodesPage
+    files_page = OsfFilesPage
     config_class = OsfConfig
     token_variable = "OSF_TOKEN"
     rate_settings = ("OSF_REQUESTS_PER_HOUR", "OSF_REQUESTS_PER_HOUR_TOKEN")
@@ -60,10 +62,6 @@ class OsfSpider(FileListingSpider, LinksPagingSpider):
     def entry_key(self, entry: dict[str, Any]) -> str | None:
         return str(entry.get("id") or "") or None
 
-    async def parse_listing(self, response: Response, page: OsfNodesPage) -> AsyncIterator[Any]:
-        async for out in self.follow_listing(response, page):
-            yield out
-
     async def on_entries(self, response: Response, entries: list[dict[str, Any]]) -> AsyncIterator[Any]:
         for node in self.take(entries):
             node_id = str(node["id"])
@@ -74,10 +72,6 @@ class OsfSpider(FileListingSpider, LinksPagingSpider):
             urls = [self.sized(f"{self.api_url}/nodes/{quote(node_id)}/files/{quote(p)}/") for p in self.config.providers]
             for request in self.list_files(node_id, node, urls, {"envision_record": ident}):
                 yield request
-
-    async def parse_files(self, response: Response, page: OsfFilesPage) -> AsyncIterator[Any]:
-        async for out in self.follow_files(response, page):
-            yield out
 
     def read_files(self, response: Response, page: OsfFilesPage) -> FileBatch:
         entries, problems = page.entries()

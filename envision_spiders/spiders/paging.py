@@ -19,8 +19,13 @@ A concrete spider (an ``EnvisionSpider``) declares:
     and the politeness settings pace them); a page lost for good loses only itself, a first
     page lost for good loses its query. Otherwise pages are asked for one after the other.
 
+``search_page``
+    The search page object class. The base gives the spider the callback
+    ``parse_search(response, page: <search_page>)`` (scrapy-poet injects by annotation),
+    which runs ``follow_search``.
+
 and implements the hooks ``page_request(cursor) -> Request`` (one page of one query, built
-with ``self.api_request``; the cursor gives ``query``, ``page`` (1-based), ``offset``
+with ``self.api_request(..., self.parse_search, ...)``; the cursor gives ``query``, ``page`` (1-based), ``offset``
 (0-based) and ``page_size``), ``async read_page(page) -> SearchResults`` (hits, problems,
 count of entries, total or None, from the page object; raises ``MalformedPage``) and
 ``async on_hits(response, hits)`` (an async generator: records through ``self.take`` and/or
@@ -29,8 +34,7 @@ together cover ``query``, used when its results do not fit under the cap; None w
 cannot be split) and ``more_wanted() -> bool`` (default ``self.wants_more``; a spider that
 emits records later than it pages, e.g. after aggregating rows, counts its own way).
 
-Start with ``self.first_page(query)``; the page callback is
-``async for out in self.follow_search(response, page): yield out``, which handles:
+Start with ``self.first_page(query)``; ``follow_search`` handles each page:
 
 1. a cap status -> ``past_cap``;
 2. a ``MalformedPage`` -> ``lost_page`` (re-fetched; once given up, paging goes on past it
@@ -59,7 +63,7 @@ from scrapy.http import Response
 from scrapy.settings import BaseSettings
 
 from envision_spiders.pages.base import MalformedPage
-from envision_spiders.spiders.base import EnvisionSpider, SpiderArgumentError, politeness
+from envision_spiders.spiders.base import EnvisionSpider, SpiderArgumentError, declare_callbacks, politeness
 
 PAGING_META = "envision_paging"
 
@@ -94,6 +98,7 @@ class PageCursor:
 
 
 class OffsetPagingSpider(EnvisionSpider):
+    search_page: type | None = None
     page_size_setting: str = ""
     max_offset_setting: str = ""
     max_page_setting: str = ""
@@ -101,6 +106,10 @@ class OffsetPagingSpider(EnvisionSpider):
     max_lost_pages: int = 1  # consecutive malformed pages skipped before a query is abandoned
     fan_out: bool = False
     unreadable_what: str = "hit"  # what an entry is, in the log and in envision/search/unreadable_<what>s
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        declare_callbacks(cls, ("search_page", "parse_search", "follow_search"))
 
     @classmethod
     def page_limits(cls, settings: BaseSettings) -> tuple[int, int]:

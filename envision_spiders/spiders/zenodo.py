@@ -37,6 +37,7 @@ class ZenodoConfig(SpiderConfig):
 class ZenodoSpider(OffsetPagingSpider):
     name = "zenodo"
     api_url_setting = "ZENODO_API_URL"
+    search_page = ZenodoSearchPage
     config_class = ZenodoConfig
     token_variable = "ZENODO_ACCESS_TOKEN"
     fan_out = True
@@ -73,10 +74,6 @@ class ZenodoSpider(OffsetPagingSpider):
         mid = lo + (hi - lo) // 2
         halves = [(lo, mid), (mid + timedelta(days=1), hi)]
         return [(group, (a.isoformat(), b.isoformat())) for a, b in halves] if lo < hi else None
-
-    async def parse_search(self, response: Response, page: ZenodoSearchPage) -> AsyncIterator[Any]:
-        async for out in self.follow_search(response, page):
-            yield out
 
     async def read_page(self, page: ZenodoSearchPage) -> SearchResults:
         total = page.total

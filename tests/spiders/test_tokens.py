@@ -11,6 +11,7 @@ import pytest
 from scrapy.http import TextResponse
 from scrapy.utils.test import get_crawler
 
+from envision_spiders.pages.osf import OsfFilesPage, OsfNodesPage
 from envision_spiders.spiders.file_listing import FILES_META, FileBatch, FileListingSpider
 from envision_spiders.spiders.links_paging import LISTING_META, LinksPagingSpider
 
@@ -23,7 +24,8 @@ class Demo(FileListingSpider, LinksPagingSpider):
     name = "demo"
     api_url_setting = "DEMO_API_URL"
     token_variable = "DEMO_TOKEN"
-    next_links: list[str] = []
+    listing_page = OsfNodesPage
+    files_page = OsfFilesPage
 
     async def on_entries(self, response: Any, entries: list[dict[str, Any]]) -> Any:
         return
