@@ -19,7 +19,7 @@ from scrapy.http import Response
 
 from envision_spiders.pages.datacite import DataCiteListPage, DataCiteRecord
 from envision_spiders.queries import QuerySyntax, pack_terms
-from envision_spiders.spiders.base import SpiderConfig, query_param, setting, with_query_param
+from envision_spiders.spiders.base import SpiderConfig, politeness, query_param, setting, with_query_param
 from envision_spiders.spiders.links_paging import LinksPagingSpider
 
 CURSOR = "page[cursor]"
@@ -42,12 +42,8 @@ class DataCiteSpider(LinksPagingSpider):
     config_class = DataCiteConfig
     page_param = None  # cursor paging: a lost page cannot be skipped
     rate_settings = ("DATACITE_REQUESTS_PER_HOUR", "DATACITE_REQUESTS_PER_HOUR")
-    custom_settings = {
-        "DOWNLOAD_DELAY_JITTER": 0,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": 2,
-        # DataCite's firewall has answered bursts with 403 + an HTML body (awselb/2.0): back off
-        "ENVISION_BACKOFF_HTTP_CODES": [403, 429, 503],
-    }
+    # DataCite's firewall has answered bursts with 403 + an HTML body (awselb/2.0): back off
+    custom_settings = {**politeness(per_domain=2), "ENVISION_BACKOFF_HTTP_CODES": [403, 429, 503]}
 
     def first_listings(self) -> Iterator[str]:
         config = self.config

@@ -55,16 +55,13 @@ class DryadSpider(FileListingSpider, LinksPagingSpider):
 
     async def on_entries(self, response: Response, entries: list[dict[str, Any]]) -> AsyncIterator[Any]:
         for dataset in self.take(entries):
-            version = href(dataset, "stash:version")
-            if not version:  # nothing to list files of: the metadata is still a record
-                self.crawler.stats.inc_value("envision/files/no_version_link")
-                yield await DryadRecord(dataset, base_url=response.url).to_item()
-                continue
-            url = urljoin(response.url, version).rstrip("/") + "/files?" + urlencode({"per_page": self.config.page_size})
+            version = href(dataset, "stash:version")  # none: nothing to list, the metadata is still a record
+            query = urlencode({"per_page": self.config.page_size})
+            urls = [urljoin(response.url, version).rstrip("/") + f"/files?{query}"] if version else []
             key = DryadRecord(dataset).source_id
             ident = {"source": "dryad", "source_id": key, "modified": dataset.get("lastModificationDate")}
-            for request in self.list_files(key, (dataset, response.url), [url], {"envision_record": ident}):
-                yield request
+            async for out in self.list_files(key, (dataset, response.url), urls, {"envision_record": ident}):
+                yield out
 
     def read_files(self, response: Response, page: DryadFilesPage) -> FileBatch:
         files, problems = page.entries()

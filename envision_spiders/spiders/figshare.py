@@ -52,10 +52,6 @@ class FigshareSpider(FileListingSpider, OffsetPagingSpider):
     # Figshare asks for at most 1 request per second (no rate-limit headers are documented).
     custom_settings = {**ONE_REQUEST_PER_SECOND}
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.requested: set[int] = set()  # articles asked for (term groups overlap)
-
     async def start(self) -> AsyncIterator[Any]:
         groups = group_terms(self.terms, PHRASES, self.config.query_max_length)
         self.crawler.stats.set_value("envision/search/query_groups", len(groups))
@@ -63,8 +59,9 @@ class FigshareSpider(FileListingSpider, OffsetPagingSpider):
             yield self.first_page(tuple(group))
 
     def page_request(self, cursor: PageCursor) -> scrapy.Request:
-        body: dict[str, Any] = {"search_for": PHRASES(list(cursor.query)), "item_type": self.config.item_type, "offset": cursor.offset,
-                                "limit": cursor.page_size, "order": "published_date", "order_direction": "asc"}
+        body: dict[str, Any] = {"search_for": PHRASES(list(cursor.query)), "item_type": self.config.item_type,
+                                "offset": cursor.offset, "limit": cursor.page_size, "order": "published_date",
+                                "order_direction": "asc"}
         if self.since:
             body["modified_since"] = self.since.isoformat()
         return self.api_request(f"{self.api_url}/articles/search", self.parse_search, data=body)
@@ -77,9 +74,11 @@ class FigshareSpider(FileListingSpider, OffsetPagingSpider):
     async def read_page(self, page: FigshareSearchPage) -> SearchResults:
         return SearchResults(*page.entries(), count=page.count)
 
+    def hit_key(self, hit: dict[str, Any]) -> str:
+        return str(hit["id"])  # term groups overlap
+
     async def on_hits(self, response: Response, hits: list[dict[str, Any]]) -> AsyncIterator[Any]:
-        for hit in self.take([hit for hit in hits if hit["id"] not in self.requested]):
-            self.requested.add(hit["id"])
+        for hit in self.take(hits):
             modified = {"source": self.name, "source_id": str(hit["id"]), "modified": hit.get("modified_date")}
             meta = {"envision_record": modified} if hit.get("modified_date") else {}
             yield self.api_request(f"{self.api_url}/articles/{hit['id']}", self.parse_article, meta=meta)
@@ -96,8 +95,8 @@ class FigshareSpider(FileListingSpider, OffsetPagingSpider):
             yield await page.to_item()
             return
         url = f"{self.api_url}/articles/{article['id']}/files?page=1&page_size={self.config.files_page_size}"
-        for request in self.list_files(str(article["id"]), article, [url]):
-            yield request
+        async for out in self.list_files(str(article["id"]), article, [url]):
+            yield out
 
     def read_files(self, response: Response, page: FigshareFilesPage) -> FileBatch:
         batch = page.files()

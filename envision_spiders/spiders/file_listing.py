@@ -11,11 +11,12 @@ incomplete (logged, counted): the metadata is good without its full file list.
 Mix it in before the paging base (``class DryadSpider(FileListingSpider, LinksPagingSpider)``).
 A concrete spider:
 
-``self.list_files(key, subject, urls, meta=None) -> list[Request]``
-    Starts the listing of one record: ``key`` names it (the source id), ``subject`` is what
-    the record is built from (the detail), ``urls`` its first listing page(s) (OSF: one per
-    storage provider), ``meta`` goes on those first requests only (e.g. ``envision_record``
-    for ``IncrementalMiddleware``). Nothing is kept until the first listing answers, so a
+``self.list_files(key, subject, urls, meta=None)``
+    An async generator starting the listing of one record: ``key`` names it (the source id),
+    ``subject`` is what the record is built from (the detail), ``urls`` its first listing
+    page(s) (OSF: one per storage provider; none: the record is emitted at once, without
+    files), ``meta`` goes on those first requests only (e.g. ``envision_record`` for
+    ``IncrementalMiddleware``). Nothing is kept until the first listing answers, so a
     request the incremental crawl drops leaves nothing behind.
 ``files_page``
     The listing's page object class. The base gives the spider the callback
@@ -92,10 +93,15 @@ class FileListingSpider(EnvisionSpider):
         raise NotImplementedError
 
     # --- requests -----------------------------------------------------------------------------
-    def list_files(self, key: str, subject: Any, urls: list[str], meta: dict[str, Any] | None = None) -> list[scrapy.Request]:
+    async def list_files(self, key: str, subject: Any, urls: list[str],
+                         meta: dict[str, Any] | None = None) -> AsyncIterator[Any]:
+        if not urls:
+            yield await self.files_record(FileListing(key, subject, pending=0))
+            return
         self.crawler.stats.inc_value("envision/files/listings")
         first = {"key": key, "subject": subject, "roots": len(urls)}
-        return [self._files_request(url, {**(meta or {}), FILES_META: first}) for url in urls]
+        for url in urls:
+            yield self._files_request(url, {**(meta or {}), FILES_META: first})
 
     def _files_request(self, url: str, meta: dict[str, Any]) -> scrapy.Request:
         return self.api_request(url, self.parse_files, meta=meta, errback=self.on_request_error)

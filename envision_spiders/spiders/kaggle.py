@@ -64,7 +64,6 @@ class KaggleSpider(FileListingSpider, OffsetPagingSpider):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.requested: set[str] = set()  # datasets asked for (terms overlap)
         self.waiting_terms: list[str] = []  # until the first page has answered
 
     @property
@@ -96,13 +95,15 @@ class KaggleSpider(FileListingSpider, OffsetPagingSpider):
         return SearchResults(*page.entries(), count=page.count)
 
     async def on_hits(self, response: Response, hits: list[dict[str, Any]]) -> AsyncIterator[Any]:
-        for dataset in self.take([d for d in hits if d["ref"] not in self.requested and self.is_recent(d)]):
-            self.requested.add(dataset["ref"])
+        for dataset in self.take([d for d in hits if self.is_recent(d)]):
             modified = dataset.get("lastUpdated")
             meta = {"envision_record": {"source": self.name, "source_id": dataset["ref"], "modified": modified}}
             url = f"{self.api_url}/datasets/list/{dataset['ref']}?{urlencode({'pageSize': self.config.files_page_size})}"
-            for request in self.list_files(dataset["ref"], dataset, [url], meta if modified else None):
-                yield request
+            async for out in self.list_files(dataset["ref"], dataset, [url], meta if modified else None):
+                yield out
+
+    def hit_key(self, dataset: dict[str, Any]) -> str:
+        return dataset["ref"]  # terms overlap
 
     def is_recent(self, dataset: dict[str, Any]) -> bool:
         updated = dataset.get("lastUpdated")

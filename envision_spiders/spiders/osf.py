@@ -65,13 +65,10 @@ class OsfSpider(FileListingSpider, LinksPagingSpider):
     async def on_entries(self, response: Response, entries: list[dict[str, Any]]) -> AsyncIterator[Any]:
         for node in self.take(entries):
             node_id = str(node["id"])
-            if not self.config.providers:
-                yield await self.files_record(FileListing(node_id, node, pending=0))
-                continue
             ident = {"source": "osf", "source_id": node_id, "modified": (node.get("attributes") or {}).get("date_modified")}
             urls = [self.sized(f"{self.api_url}/nodes/{quote(node_id)}/files/{quote(p)}/") for p in self.config.providers]
-            for request in self.list_files(node_id, node, urls, {"envision_record": ident}):
-                yield request
+            async for out in self.list_files(node_id, node, urls, {"envision_record": ident}):
+                yield out
 
     def read_files(self, response: Response, page: OsfFilesPage) -> FileBatch:
         entries, problems = page.entries()
@@ -83,8 +80,6 @@ class OsfSpider(FileListingSpider, LinksPagingSpider):
         return FileBatch(files, problems, more)
 
     def sized(self, url: str) -> str:
-        if "page%5Bsize%5D" in url or "page[size]" in url:
-            return url
         return with_query_param(url, "page[size]", str(self.config.page_size))
 
     async def files_record(self, listing: FileListing) -> Any:

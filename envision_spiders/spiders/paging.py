@@ -3,13 +3,14 @@
 A concrete spider (an ``EnvisionSpider``) declares:
 
 ``page_size_setting``
-    Setting with the page size it asks for (or the fixed size the server uses). A page
-    shorter than this is the last one.
-``max_offset_setting`` *or* ``max_page_setting``
-    Setting with the deepest offset (0-based) or page number (1-based) the API serves. No
-    request past it is ever sent. (Both are read once, by the classmethod
-    ``page_limits(settings) -> (page_size, max_offset)``: override it when the limits are
-    computed, e.g. Zenodo's page size depends on the token and its cap is a result window.)
+    Setting with the page size it asks for (or the fixed size the server uses), or
+    ``(anonymous, with_token)`` settings when a token allows bigger pages. A page shorter
+    than this is the last one.
+``max_offset_setting``, ``max_page_setting`` *or* ``max_results_setting``
+    Setting with the deepest offset (0-based), the deepest page number (1-based) or the
+    number of results (a result window: the last page ends there) the API serves. No
+    request past it is ever sent. All are read once, by the classmethod
+    ``page_limits(settings) -> (page_size, max_offset)``.
 ``cap_statuses``
     HTTP statuses the API answers when paged past its cap (Figshare 422, RePORTER 400).
     They reach the callback (``handle_httpstatus_list``) and are handled as ``past_cap()``:
@@ -29,7 +30,8 @@ with ``self.api_request(..., self.parse_search, ...)``; the cursor gives ``query
 (0-based) and ``page_size``), ``async read_page(page) -> SearchResults`` (hits, problems,
 count of entries, total or None, from the page object; raises ``MalformedPage``) and
 ``async on_hits(response, hits)`` (an async generator: records through ``self.take`` and/or
-detail requests), plus optionally ``split(query) -> list | None`` (narrower queries that
+detail requests), plus optionally ``hit_key(hit) -> str | None`` (hits met before in this run, through another
+query, are left out of ``on_hits``: ``envision/search/repeated_hits``), ``split(query) -> list | None`` (narrower queries that
 together cover ``query``, used when its results do not fit under the cap; None when it
 cannot be split) and ``more_wanted() -> bool`` (default ``self.wants_more``; a spider that
 emits records later than it pages, e.g. after aggregating rows, counts its own way).
@@ -99,9 +101,10 @@ class PageCursor:
 
 class OffsetPagingSpider(EnvisionSpider):
     search_page: type | None = None
-    page_size_setting: str = ""
+    page_size_setting: str | tuple[str, str] = ""
     max_offset_setting: str = ""
     max_page_setting: str = ""
+    max_results_setting: str = ""
     cap_statuses: tuple[int, ...] = ()
     max_lost_pages: int = 1  # consecutive malformed pages skipped before a query is abandoned
     fan_out: bool = False
@@ -111,14 +114,23 @@ class OffsetPagingSpider(EnvisionSpider):
         super().__init_subclass__(**kwargs)
         declare_callbacks(cls, ("search_page", "parse_search", "follow_search"))
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._hits_seen: set[str] = set()
+
     @classmethod
     def page_limits(cls, settings: BaseSettings) -> tuple[int, int]:
         """``(page_size, max_offset)`` from the settings, validated."""
-        page_size = settings.getint(cls.page_size_setting)
+        name = cls.page_size_setting
+        if isinstance(name, tuple):
+            name = name[1] if cls.has_token() else name[0]
+        page_size = settings.getint(name)
         if page_size < 1:
-            raise SpiderArgumentError(f"setting {cls.page_size_setting} must be at least 1")
+            raise SpiderArgumentError(f"setting {name} must be at least 1")
         if cls.max_page_setting:
             return page_size, (settings.getint(cls.max_page_setting) - 1) * page_size
+        if cls.max_results_setting:
+            return page_size, settings.getint(cls.max_results_setting) - page_size
         return page_size, settings.getint(cls.max_offset_setting)
 
     @classmethod
@@ -143,8 +155,23 @@ class OffsetPagingSpider(EnvisionSpider):
         raise NotImplementedError
         yield  # pragma: no cover
 
+    def hit_key(self, hit: Any) -> str | None:
+        return None
+
     def split(self, query: Any) -> list[Any] | None:
         return None
+
+    def _fresh(self, hits: list[Any]) -> list[Any]:
+        fresh = []
+        for hit in hits:
+            key = self.hit_key(hit)
+            if key is not None and key in self._hits_seen:
+                self.crawler.stats.inc_value("envision/search/repeated_hits")
+                continue
+            if key is not None:
+                self._hits_seen.add(key)
+            fresh.append(hit)
+        return fresh
 
     def more_wanted(self) -> bool:
         """Whether to ask for another page (default: ``max_records`` not reached yet)."""
@@ -165,7 +192,7 @@ class OffsetPagingSpider(EnvisionSpider):
         self.skip_unreadable(response, problems, self.unreadable_what)
         use_hits, follow = self.paging(response, count, total)
         if use_hits:
-            async for out in self.on_hits(response, hits):
+            async for out in self.on_hits(response, self._fresh(hits)):
                 yield out
         for request in follow:
             yield request

@@ -17,7 +17,6 @@ from urllib.parse import urlencode
 
 import scrapy
 from scrapy.http import Response
-from scrapy.settings import BaseSettings
 
 from envision_spiders.pages.zenodo import ZenodoSearchPage
 from envision_spiders.queries import QUERY_STRING, pack_terms
@@ -40,14 +39,10 @@ class ZenodoSpider(OffsetPagingSpider):
     search_page = ZenodoSearchPage
     config_class = ZenodoConfig
     token_variable = "ZENODO_ACCESS_TOKEN"
+    page_size_setting = ("ZENODO_PAGE_SIZE_ANONYMOUS", "ZENODO_PAGE_SIZE_TOKEN")
+    max_results_setting = "ZENODO_RESULT_WINDOW"
     fan_out = True
     custom_settings = politeness(2.1)  # 30 search requests/min (60/min overall for guests)
-
-    @classmethod
-    def page_limits(cls, settings: BaseSettings) -> tuple[int, int]:
-        token = cls.api_token(settings, cls.read_api_url(settings))
-        page_size = settings.getint("ZENODO_PAGE_SIZE_TOKEN" if token else "ZENODO_PAGE_SIZE_ANONYMOUS")
-        return page_size, settings.getint("ZENODO_RESULT_WINDOW") - page_size  # the last page ends at the window
 
     async def start(self) -> AsyncIterator[Any]:
         groups = pack_terms(self.terms, QUERY_STRING, self.config.query_max_length)
