@@ -28,6 +28,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import jsonlines
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -117,7 +119,8 @@ def crawl(
     proc = subprocess.run(cmd, cwd=ROOT, env=scrapy_env(), capture_output=True, text=True, check=False)
     if proc.returncode:
         raise SystemExit(proc.stderr[-3000:])
-    items = {json.loads(line)["source_id"]: json.loads(line) for line in out.read_text().splitlines()}
+    with jsonlines.open(out) as reader:
+        items = {item["source_id"]: item for item in reader}
     return items, nginx.requests()
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import unquote
 
 _PREFIXES = re.compile(r"^\s*(?:doi:\s*|https?://(?:dx\.)?doi\.org/|https?://doi\.[a-z.]+/)", re.I)
@@ -34,3 +36,19 @@ def find_dois(text: str) -> list[str]:
         if doi:
             seen.setdefault(doi)
     return list(seen)
+
+
+def record_dois(record: Mapping[str, Any]) -> list[str]:
+    """The DOIs that identify a record's dataset, normalised: its ``doi``, ``version_of`` and
+    ``extra["alternate_dois"]``, each also without a Figshare ``.vN`` suffix."""
+    candidates = [record.get("doi"), record.get("version_of")]
+    candidates += (record.get("extra") or {}).get("alternate_dois", [])
+    dois = []
+    for value in candidates:
+        doi = normalize_doi(value) if value else None
+        if doi:
+            dois.append(doi)
+            bare = strip_version_suffix(doi)
+            if bare != doi:
+                dois.append(bare)
+    return sorted(set(dois))

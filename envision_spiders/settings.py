@@ -104,6 +104,9 @@ ENVISION_BACKOFF_MAX_DELAY = 300.0  # a Retry-After above this is not waited for
 ENVISION_MALFORMED_RETRIES = 2  # re-fetches of an API page that is not the JSON expected
 
 EXTENSIONS = {
+    # log_count/<LEVEL> per crawler, not per process (several crawlers: scrapy crawlall)
+    "scrapy.extensions.logcount.LogCount": None,
+    "envision_spiders.state.runs.CrawlerLogCount": 0,
     "envision_spiders.exports.stats_file.StatsFile": 500,
     "envision_spiders.state.runs.RunLedger": 510,  # crawl_runs table: the weekly schedule's `since`
 }
@@ -210,6 +213,6 @@ ENVISION_DOWNLOAD_REVERIFY = False  # re-hash files already complete before skip
 # host drops them: Scrapy's RedirectMiddleware). Secret names are read via credentials.get_secret.
 ENVISION_DOWNLOAD_AUTH = {
     "zenodo": {"secret": "ZENODO_ACCESS_TOKEN", "scheme": "Bearer", "api_url_setting": "ZENODO_API_URL"},
-    # Dryad's file downloads answer 401 without a bearer token since 2026 (API_NOTES): set DRYAD_TOKEN
+    # Dryad's file downloads answer 401 without a bearer token since 2026 (docs/sources-dryad-osf-datacite.md): set DRYAD_TOKEN
     "dryad": {"secret": "DRYAD_TOKEN", "scheme": "Bearer", "api_url_setting": "DRYAD_API_URL"},
 }

@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Installs envision-spiders into ./.venv (Python 3.11). With --test, also the system packages
 # the test suite drives for real: Debian's chromium (Playwright's browser) and nginx.
+#
+# One pip call with everything on the line: the pinned set (requirements.lock, torch==2.13.0
+# among it, so pip never reaches for a CUDA build) and the project itself, editable, with its
+# extras (pyproject.toml). ENVISION_EXTRAS picks other extras (default: test, which includes
+# browser and scrapyd); e.g. ENVISION_EXTRAS=test,postgres.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +21,6 @@ if [[ "${1:-}" == "--test" ]]; then
 fi
 
 PYTHON="${PYTHON:-python3}"
+EXTRAS="${ENVISION_EXTRAS:-test}"
 [[ -x .venv/bin/python ]] || "$PYTHON" -m venv .venv
-# One pip call with everything pinned: torch==2.13.0 is in requirements.txt so pip never
-# reaches for a CUDA build. The project itself is installed editable (scrapyd eggs, commands).
-.venv/bin/pip install -q --disable-pip-version-check -r requirements.txt -e .
+.venv/bin/pip install -q --disable-pip-version-check -r requirements.lock -e ".[${EXTRAS}]"

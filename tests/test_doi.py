@@ -29,3 +29,11 @@ def test_figshare_version_suffix_is_stripped_only_at_the_end():
 def test_find_dois_in_text_in_order_without_repeats():
     text = "See https://doi.org/10.1000/A.1, also doi:10.1000/a.1 and (10.5281/zenodo.9)."
     assert find_dois(text) == ["10.1000/a.1", "10.5281/zenodo.9"]
+
+
+def test_record_dois_are_the_doi_the_concept_and_the_alternates_normalised():
+    from envision_spiders.doi import record_dois
+
+    record = {"doi": "https://doi.org/10.6084/M9.FIGSHARE.7.v2", "version_of": None,
+              "extra": {"alternate_dois": ["doi:10.1000/x"]}}
+    assert record_dois(record) == ["10.1000/x", "10.6084/m9.figshare.7", "10.6084/m9.figshare.7.v2"]

@@ -173,6 +173,7 @@ def test_weekly_schedule_schedules_every_spider_and_parallel_jobs_share_state(eg
     nowhere, zenodo, figshare = FakeAPI(), FakeZenodo(n_records=30), FakeFigshare(n_articles=20)
     for server in (nowhere, zenodo, figshare):
         server.start()
+    zenodo.hold("search")  # the zenodo job stays queued or running until the second schedule is done
     try:
         from envision_spiders import settings as project_settings
 
@@ -198,9 +199,12 @@ def test_weekly_schedule_schedules_every_spider_and_parallel_jobs_share_state(eg
         busy = json.loads(again.stdout)["jobs"]
         assert any("skipped" in entry for entry in busy.values())
         assert all("jobid" not in entry for entry in busy.values() if "skipped" in entry)
+        assert "skipped" in busy["zenodo"], busy["zenodo"]
         jobs.update({e["jobid"]: n for n, e in busy.items() if e.get("jobid")})
+        zenodo.release("search")
         wait_finished(url, set(jobs))
     finally:
+        zenodo.release("search")
         for server in (nowhere, zenodo, figshare):
             server.stop()
     db = sqlite3.connect(data / "state.sqlite3")

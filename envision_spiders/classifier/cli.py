@@ -29,9 +29,14 @@ def _batches(iterable: Any, size: int) -> Iterator[list[Any]]:
         yield batch
 
 
-def classify_store(settings: Any, sources: list[str] | None = None, write_results_files: bool = True) -> dict[str, Any]:
-    """Re-score every canonical stored record in place, then rewrite the results files."""
-    from envision_spiders.state.store import iter_stored_records, write_json_atomic
+def classify_store(
+    settings: Any, sources: list[str] | None = None, write_results_files: bool = True, unlabeled_only: bool = False
+) -> dict[str, Any]:
+    """Re-score every canonical stored record in place (``unlabeled_only``: those without a
+    label), then rewrite the results files. Records owed a label (the state DB's
+    ``unclassified``: the crawl's classifier failed on them) are fresh again once written."""
+    from envision_spiders.state.db import STATE_FILE, StateDB
+    from envision_spiders.state.store import RecordStore, StoreConfig, iter_stored_records
 
     data_dir = settings.get("ENVISION_DATA_DIR") or "data"
     config = ClassifierConfig.from_settings(settings)
@@ -39,6 +44,8 @@ def classify_store(settings: Any, sources: list[str] | None = None, write_result
     classifier = EyeImagingClassifier(config)
     batch_size = max(settings.getint("CLASSIFIER_BATCH_SIZE", 64), 1) * 4
     counts: dict[str, int] = {"records": 0, "skipped_duplicates": 0, "EYE_IMAGING": 0, "NEGATIVE": 0}
+    if unlabeled_only:
+        counts["skipped_labelled"] = 0
     started = time.perf_counter()
 
     def canonical() -> Iterator[tuple[Path, dict[str, Any]]]:
@@ -46,16 +53,28 @@ def classify_store(settings: Any, sources: list[str] | None = None, write_result
             if record.get("duplicate_of"):
                 counts["skipped_duplicates"] += 1
                 continue
+            if unlabeled_only and record.get("label") is not None:
+                counts["skipped_labelled"] += 1
+                continue
             yield path, record
 
-    fsync = settings.getbool("ENVISION_STORE_FSYNC", False)
-    for batch in _batches(canonical(), batch_size):
-        predictions = classifier.predict([record for _, record in batch])
-        for (path, record), prediction in zip(batch, predictions):
-            record.update(prediction)
-            write_json_atomic(path, record, fsync=fsync)
-            counts["records"] += 1
-            counts[prediction["label"]] += 1
+    # the record store writes the labels, under the state lock, unless a crawl replaced the file meanwhile
+    state = StateDB(Path(data_dir) / STATE_FILE, timeout=settings.getfloat("ENVISION_STATE_TIMEOUT", 60.0))
+    records = RecordStore(StoreConfig(Path(data_dir), settings.getbool("ENVISION_STORE_FSYNC", False)), state)
+    try:
+        for batch in _batches(canonical(), batch_size):
+            predictions = classifier.predict([record for _, record in batch])
+            with state.immediate():
+                written = []
+                for (_, record), prediction in zip(batch, predictions):
+                    owner = (str(record["source"]), str(record["source_id"]))
+                    if records.update(owner, prediction, record):
+                        written.append(owner)
+                        counts["records"] += 1
+                        counts[prediction["label"]] += 1
+                state.clear_unclassified(written)
+    finally:
+        state.close()
     summary: dict[str, Any] = {"data_dir": str(data_dir), **counts, "seconds": round(time.perf_counter() - started, 2)}
     if write_results_files:
         from envision_spiders.exports.results import write_results

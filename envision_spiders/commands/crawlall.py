@@ -21,7 +21,7 @@ from scrapy.exceptions import UsageError
 
 from envision_spiders.exports.results import write_results
 from envision_spiders.spiders.base import SpiderArgumentError
-from envision_spiders.state.runs import UnknownSpiders, outcome, select_spiders
+from envision_spiders.state.runs import UNATTRIBUTED_PREFIX, UnknownSpiders, outcome, select_spiders
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +126,8 @@ class Command(ScrapyCommand):
                 stats = crawler.stats.get_stats()
             except RuntimeError:  # the crawler failed before its stats existed
                 stats = {}
-            entry = outcome(stats, reasons.get(name))
+            entry = outcome(stats, reasons.get(name))  # its own ERROR lines (state/runs.py CrawlerLogCount)
+            entry["unattributed_errors"] = int(stats.get(f"{UNATTRIBUTED_PREFIX}/ERROR", 0))
             if name in start_errors:
                 entry.update(ok=False, clean=False, error=start_errors[name])
             entry["results"] = results.get(name, {"all": 0, "eye_imaging": 0})
@@ -143,6 +144,10 @@ class Command(ScrapyCommand):
             print(self._table(summary, data_dir, failed))
             for name, why in left_out.items():
                 print(f"left out: {name}: {why}")
+            unattributed = max((e["unattributed_errors"] for e in summary.values()), default=0)
+            if unattributed:
+                print(f"{unattributed} ERROR line(s) named no spider (see the log): every spider running "
+                      "then is marked warn")
 
     def _preflight(self, names: list[str], opts: argparse.Namespace) -> dict[str, str]:
         """Spiders that cannot start here (e.g. Kaggle without credentials) are left out of a run

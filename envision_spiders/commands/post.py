@@ -2,10 +2,13 @@
 
 ``PORTAL_URL`` (environment, else the setting, else ``--url``) receives one JSON POST per
 batch of ``PORTAL_BATCH_SIZE`` changes, with ``Authorization: Bearer $PORTAL_TOKEN`` and an
-``Idempotency-Key`` (the batch id). A 2xx answer acknowledges the batch (but the records it
-lists under ``rejected``): the acknowledged (source, source_id, content hash) triples go to
-the ledger in the state DB in one transaction, so a re-run — also after a crash — sends
-only what the portal has not acknowledged. Failures (connection errors, 408/429/5xx) are
+``Idempotency-Key`` (the batch id: random, kept in the state DB until acknowledged, so a
+retry of an unacknowledged batch reuses it and nothing else does). A 2xx answer to the POST
+itself acknowledges the batch (but the records it lists under ``rejected``): the acknowledged
+(source, source_id, content hash) triples go to the ledger in the state DB in one
+transaction, so a re-run — also after a crash — sends only what the portal has not
+acknowledged. Redirects are not followed: a 3xx is a failure (a redirected POST becomes a
+GET, whose 2xx says nothing about the batch). Failures (connection errors, 408/429/5xx) are
 retried with exponential backoff; other answers stop the run (exit 1). The token is never
 logged or printed.
 """
@@ -22,7 +25,7 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 from scrapy.http import JsonRequest
 
-from envision_spiders.exports.publish import batch_payload, batched, pending_changes, rejected_keys
+from envision_spiders.exports.publish import batch_payload, pending_changes, plan_batches, rejected_keys
 from envision_spiders.http.client import ClientSpider, RetryPolicy, ServiceError, run_job
 from envision_spiders.http.credentials import get_secret
 from envision_spiders.state.db import STATE_FILE, StateDB
@@ -89,25 +92,40 @@ class Command(ScrapyCommand):
                 max_delay=settings.getfloat("PORTAL_RETRY_MAX_DELAY"),
             )
             timeout = settings.getfloat("PORTAL_TIMEOUT")
+            batches, stale = plan_batches(changes, state.pending_batches(ledger_key), opts.batch_size)
+            state.drop_batches(ledger_key, stale)
 
             async def job(client: ClientSpider) -> None:
                 stats = client.crawler.stats
-                for batch in batched(changes, opts.batch_size):
-                    payload = batch_payload(batch)
+                for planned in batches:
+                    batch = planned.changes
+                    if not planned.resent:  # the key is kept before the portal can see it
+                        state.open_batch(ledger_key, planned.batch_id, planned.members, utc_now().isoformat())
+                    payload = batch_payload(batch, planned.batch_id)
                     request = JsonRequest(
                         opts.url,
                         data=payload,
-                        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": payload["batch_id"]},
-                        meta={"download_timeout": timeout},
+                        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": planned.batch_id},
+                        # a redirected POST would come back as a GET: its answer acknowledges nothing
+                        meta={"download_timeout": timeout, "dont_redirect": True},
                     )
                     what = f"POST batch {totals['batches'] + 1} ({len(batch)} changes) to the portal"
                     response = await client.fetch(request, policy, what)
+                    if response.request.method != "POST" or response.request.url != request.url:
+                        raise ServiceError(f"{what}: the answer came from {response.request.method} "
+                                           f"{response.request.url}, not the POST: nothing acknowledged")
                     if not 200 <= response.status < 300:
-                        hint = " (check PORTAL_TOKEN)" if response.status in (401, 403) else ""
-                        raise ServiceError(f"{what}: HTTP {response.status}{hint}: {response.text[:300]!r}")
+                        if 300 <= response.status < 400:
+                            location = response.headers.get("Location", b"").decode("latin-1")
+                            hint = f" (redirect to {location!r} not followed: set PORTAL_URL to the final address)"
+                        else:
+                            hint = " (check PORTAL_TOKEN)" if response.status in (401, 403) else ""
+                        stats.inc_value(f"envision/post/failed/{response.status}")
+                        snippet = response.body[:300].decode("utf-8", "replace")
+                        raise ServiceError(f"{what}: HTTP {response.status}{hint}: {snippet!r}")
                     rejected = rejected_keys(response.body)
                     keys = [c.key for c in batch if (c.source, c.source_id) not in rejected]
-                    state.mark_acked(ledger_key, keys, utc_now().isoformat())
+                    state.mark_acked(ledger_key, keys, utc_now().isoformat(), batch_id=planned.batch_id)
                     totals["batches"] += 1
                     totals["records"] += sum(1 for c in batch if c.kind == "record")
                     totals["superseded"] += sum(1 for c in batch if c.kind == "superseded")

@@ -28,7 +28,8 @@ from scrapy.exceptions import UsageError
 from scrapy.http import FormRequest, Request, Response
 
 from envision_spiders.commands.crawlall import scoped_pairs
-from envision_spiders.http.client import ClientSpider, RetryPolicy, ServiceError, run_job
+from envision_spiders.http.backoff import BackoffPolicy
+from envision_spiders.http.client import ClientSpider, ServiceError, run_job
 from envision_spiders.http.credentials import basic_auth_header, get_secret
 from envision_spiders.spiders.base import SpiderArgumentError, parse_since
 from envision_spiders.state.db import STATE_FILE, StateDB
@@ -106,7 +107,7 @@ class Command(ScrapyCommand):
             username, password = get_secret("SCRAPYD_USERNAME"), get_secret("SCRAPYD_PASSWORD")
             if username:
                 headers["Authorization"] = basic_auth_header(username, password or "")
-            policy = RetryPolicy(times=3, base_delay=1.0, max_delay=30.0)
+            policy = BackoffPolicy(times=3, base_delay=1.0, max_delay=30.0)
 
             async def job(client: ClientSpider) -> dict[str, Any]:
                 async def get(endpoint: str) -> dict[str, Any]:

@@ -1,13 +1,18 @@
 """Fetching one file through Scrapy's downloader, whole or in fixed-size ranges, with bounded memory.
 
 Every byte goes through ``crawler.engine.download_async`` (downloader middlewares, retries,
-backoff, redirects, stats apply). A ranged download writes each chunk at its offset into
-``<name>.part`` and records finished chunks in ``<name>.part.json`` (URL, size, chunk size,
-validator), so a killed crawl resumes from what is on disk. Chunks after the first carry
-``If-Range`` with the first response's strong ETag (or Last-Modified): a 200 instead of 206
-means the file changed mid-way, and the download restarts once from zero. Hashes are computed
-in file order while chunks arrive (out-of-order chunks wait in memory, at most
-``ranges_in_flight`` of them), so no second pass over the file is needed.
+backoff, redirects, stats apply). Ranged requests are the project's one Range path,
+:class:`envision_spiders.http.ranges.RangeReader` (request building, the guard that stops a
+server ignoring Range on its headers, 206 / Content-Range validation, ``envision/range/*``
+stats); this module maps its errors to download outcomes.
+
+A ranged download writes each chunk at its offset into ``<name>.part`` and records finished
+chunks in ``<name>.part.json`` (URL, size, chunk size, validator), so a killed crawl resumes
+from what is on disk. Chunks after the first carry ``If-Range`` with the first response's strong
+ETag (or Last-Modified): a 200 instead of 206 means the file changed mid-way, and the download
+restarts once from zero. Hashes are computed in file order while chunks arrive (out-of-order
+chunks wait in memory, at most ``ranges_in_flight`` of them), so no second pass over the file
+is needed.
 """
 
 from __future__ import annotations
@@ -24,7 +29,6 @@ from typing import Any
 
 from scrapy import Request
 from scrapy.crawler import Crawler
-from scrapy.exceptions import DownloadCancelledError
 from scrapy.http import Response
 from scrapy.http.request import NO_CALLBACK
 from scrapy.utils.datatypes import SequenceExclude
@@ -38,9 +42,19 @@ from envision_spiders.downloads.chunks import (
     save_progress,
     strong_validator,
 )
+from envision_spiders.downloads.config import FetchConfig
 from envision_spiders.downloads.gate import Checksum, MultiHasher, verify
 from envision_spiders.downloads.paths import PART_SUFFIX, SIDECAR_SUFFIX
-from envision_spiders.http.byteranges import RangeHeaderError, parse_content_range
+from envision_spiders.http.ranges import (
+    UNLIMITED,
+    BodyTooLarge,
+    RangeAnswer,
+    RangeChanged,
+    RangeError,
+    RangeNotSupported,
+    RangeReader,
+    install_range_guard,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -55,15 +69,6 @@ class DownloadFailed(Exception):
 
 class _ChangedMidway(Exception):
     pass
-
-
-@dataclass
-class FetchConfig:
-    chunk_size: int
-    chunk_threshold: int
-    ranges_in_flight: int
-    max_whole_body: int
-    fsync: bool = False
 
 
 @dataclass
@@ -107,20 +112,45 @@ class FileFetcher:
         self.config = config
         self.limiter = limiter
         self.stats = crawler.stats
+        install_range_guard(crawler)
 
     # --- requests ------------------------------------------------------------------------
-    def derive(self, base: Request, maxsize: int, headers: dict[str, str] | None = None) -> Request:
-        meta = {
-            **base.meta,
-            "handle_httpstatus_list": NON_REDIRECT_STATUSES,
-            "download_maxsize": maxsize,
-            "download_warnsize": 0,
-            "dont_cache": True,  # ranges of one URL share a fingerprint: never answer one from another
-        }
+    @staticmethod
+    def _meta(base: Request) -> dict[str, Any]:
+        meta = {**base.meta, "handle_httpstatus_list": NON_REDIRECT_STATUSES, "download_warnsize": 0}
         meta.pop("handle_httpstatus_all", None)
-        merged = {k.decode(): b", ".join(v).decode("latin-1") for k, v in base.headers.items()}
-        merged.update(headers or {})
-        return Request(base.url, headers=merged, meta=meta, callback=NO_CALLBACK, dont_filter=True)
+        return meta
+
+    @staticmethod
+    def _headers(base: Request) -> dict[str, str]:
+        return {k.decode(): b", ".join(v).decode("latin-1") for k, v in base.headers.items()}
+
+    def derive(self, base: Request, maxsize: int) -> Request:
+        """The whole-body request for ``base`` (ranged requests: :meth:`reader`)."""
+        meta = {
+            **self._meta(base),
+            "download_maxsize": maxsize,
+            "dont_cache": True,  # a URL's whole body and its ranges share a fingerprint
+        }
+        return Request(base.url, headers=self._headers(base), meta=meta, callback=NO_CALLBACK, dont_filter=True)
+
+    def reader(self, base: Request, validator: dict[str, str] | None = None) -> RangeReader:
+        """Ranged reads of ``base``'s file: ``If-Range`` with ``validator``, no budget, every range
+        through :meth:`download` (per-host limits, ``envision/download/*`` counters), redirects
+        resolved again for each range."""
+        return RangeReader(
+            self.crawler,
+            base.url,
+            headers=self._headers(base),
+            max_requests=UNLIMITED,
+            max_bytes=UNLIMITED,
+            multirange=False,
+            keep_bytes=0,
+            if_range=if_range_value(validator or {}),
+            sticky_redirects=False,
+            download=self.download,
+            meta=self._meta(base),
+        )
 
     async def download(self, request: Request) -> Response:
         async with self.limiter.slot(request):
@@ -195,13 +225,6 @@ class FileFetcher:
                 logger.warning("%s changed on the server during the download (%s); attempt %d", base.url, exc, attempt)
         raise DownloadFailed("the file changed on the server during the download, twice")
 
-    def _range_request(self, base: Request, start: int, end: int, validator: dict[str, str]) -> Request:
-        headers = {"Range": f"bytes={start}-{end - 1}", "Accept-Encoding": "identity"}
-        if_range = if_range_value(validator)
-        if if_range:
-            headers["If-Range"] = if_range
-        return self.derive(base, maxsize=(end - start) + 1, headers=headers)
-
     async def _ranged_attempt(
         self, base: Request, dest: Path, part: Path, sidecar: Path, size: int | None, repository: Checksum | None
     ) -> Fetched:
@@ -217,18 +240,19 @@ class FileFetcher:
             progress = None
             discard(part, sidecar)
             mode = "ranged"
-            probe = await self._probe(base, size)
-            if probe.status == 200:  # the server ignores Range: the whole body fitted under the cap
+            probe, validator = await self._probe(base, size)
+            if probe.whole:  # the server ignores Range: the whole body fitted under the cap
                 self.stats.inc_value("envision/download/range_ignored")
-                return await self.persist_body(probe.body, dest, repository, size, "whole-fallback")
-            start, end, total = self._content_range(probe, 0, None, size)
-            size = total
-            progress = Progress(base.url, total, chunk, strong_validator(probe.headers))
-            first_body = probe.body
+                return await self.persist_body(probe.parts[0][1], dest, repository, size, "whole-fallback")
+            first_body = _checked(probe, 0, None, size)
+            size = total = probe.total
+            assert total is not None
+            progress = Progress(base.url, total, chunk, validator)
             dest.parent.mkdir(parents=True, exist_ok=True)
             with open(part, "wb") as fh:
                 fh.truncate(total)
         assert size is not None
+        reader = self.reader(base, progress.validator)
         chunks = plan_chunks(size, chunk)
         fd = os.open(part, os.O_RDWR)
         fetched = 0
@@ -243,17 +267,19 @@ class FileFetcher:
             async def fetch_chunk(i: int) -> bytes:
                 start, end = chunks[i]
                 try:
-                    response = await self.download(self._range_request(base, start, end, progress.validator))
-                except DownloadCancelledError as exc:  # a 200 with the whole body ran over the cap
-                    raise _ChangedMidway(f"whole body instead of bytes {start}-{end - 1}") from exc
-                if response.status == 200:
-                    raise _ChangedMidway("If-Range answered with the whole file")
-                self._content_range(response, start, end, size)
-                await asyncio.to_thread(os.pwrite, fd, response.body, start)
+                    answer = await reader.fetch([(start, end)])
+                except (RangeChanged, RangeNotSupported, BodyTooLarge) as exc:  # a 200: not the same file
+                    raise _ChangedMidway(str(exc)) from exc
+                except RangeError as exc:
+                    raise _failed(exc) from None
+                if answer.whole:
+                    raise _ChangedMidway(f"whole body instead of bytes {start}-{end - 1}")
+                body = _checked(answer, start, end, size)
+                await asyncio.to_thread(os.pwrite, fd, body, start)
                 progress.done.add(i)
                 save_progress(sidecar, progress)
                 self.stats.inc_value("envision/download/chunks")
-                return response.body
+                return body
 
             hasher = MultiHasher(repository)
             on_disk = set(progress.done)
@@ -285,41 +311,37 @@ class FileFetcher:
         self.stats.inc_value("envision/download/ranged_files")
         return self._finish(part, sidecar, dest, hasher.hexdigests(), hasher.size, repository, size, fetched, mode)
 
-    async def _probe(self, base: Request, size: int | None) -> Response:
-        """The first chunk, without If-Range; a 200 (Range ignored) is accepted only under the cap."""
+    async def _probe(self, base: Request, size: int | None) -> tuple[RangeAnswer, dict[str, str]]:
+        """The first chunk, without If-Range, and the validator for the next ones; a whole body
+        (Range ignored) is accepted only up to ``max_whole_body``."""
         chunk = self.config.chunk_size
         end = chunk if size is None else min(chunk, size)
         cap = self.config.max_whole_body
-        headers = {"Range": f"bytes=0-{end - 1}", "Accept-Encoding": "identity"}
-        request = self.derive(base, maxsize=max(cap, end) + 1, headers=headers)
+        reader = self.reader(base)
         try:
-            response = await self.download(request)
-        except DownloadCancelledError:
+            answer = await reader.fetch([(0, end)], accept_whole=cap)
+        except (RangeNotSupported, BodyTooLarge):
             self.stats.inc_value("envision/download/range_ignored")
             raise DownloadFailed(
                 f"server ignores Range and file is larger than ENVISION_DOWNLOAD_MAX_WHOLE_BODY ({cap} bytes)"
             ) from None
-        if response.status not in (200, 206):
-            raise DownloadFailed(f"HTTP {response.status}")
-        return response
+        except RangeError as exc:
+            raise _failed(exc) from None
+        return answer, strong_validator(answer.headers or {})
 
-    @staticmethod
-    def _content_range(response: Response, start: int, end: int | None, size: int | None) -> tuple[int, int, int]:
-        if response.status != 206:
-            raise DownloadFailed(f"HTTP {response.status} to a Range request")
-        try:
-            got_start, got_end, total = parse_content_range(response.headers.get("Content-Range"))
-        except RangeHeaderError as exc:
-            raise DownloadFailed(str(exc)) from None
-        if got_start is None or got_end is None or total is None:
-            raise DownloadFailed("Content-Range without a byte range or total size")
-        if size is not None and total != size:
-            raise DownloadFailed(f"size mismatch: server has {total} bytes, repository says {size}")
-        if got_start != start or (end is not None and got_end != min(end, total)):
-            raise DownloadFailed(f"asked for bytes {start}-{end}, got {got_start}-{got_end}")
-        if len(response.body) != got_end - got_start:
-            raise DownloadFailed(f"short range body: {len(response.body)} of {got_end - got_start} bytes")
-        return got_start, got_end, total
+
+def _checked(answer: RangeAnswer, start: int, end: int | None, size: int | None) -> bytes:
+    """The body of a 206 that is exactly the range asked for, of a file of ``size`` bytes."""
+    try:
+        return answer.exact(start, end, size)
+    except RangeError as exc:
+        raise DownloadFailed(str(exc)) from None
+
+
+def _failed(exc: RangeError) -> DownloadFailed:
+    """A Range error as a download failure; a network error keeps its own name and message."""
+    cause = exc.__cause__
+    return DownloadFailed(describe_error(cause) if cause is not None else str(exc))
 
 
 def describe_error(exc: BaseException) -> str:

@@ -10,12 +10,19 @@ last acknowledged (new records have none). The hash covers the whole stored reco
 re-crawl that changes nothing sends nothing, while a new label, file list or description
 does. A record that the portal acknowledged and that dedup later marked ``duplicate_of``
 another is sent once as a *superseded* notice, so the portal can retire it.
+
+Every batch carries a random id, its ``Idempotency-Key``, kept in the state DB
+(``portal_batches``) from before it is sent until the portal acknowledges it. A re-run after a
+failure or a crash sends the same unacknowledged changes again under the same key (the portal
+applies them once); any other batch gets a new key, so content that changed and changed back
+is never mistaken for a replay of an old batch.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,16 +85,48 @@ def batched(changes: Iterable[Change], size: int) -> Iterator[list[Change]]:
         yield batch
 
 
-def batch_id(batch: list[Change]) -> str:
-    """Deterministic id of a batch: the same unacknowledged changes give the same id after a crash."""
-    keys = "\n".join("\t".join(change.key) for change in batch)
-    return hashlib.sha256(keys.encode("utf-8")).hexdigest()
+@dataclass(frozen=True)
+class Batch:
+    batch_id: str  # the Idempotency-Key
+    changes: list[Change]
+    resent: bool  # a batch sent before and never acknowledged, under its old key
+
+    @property
+    def members(self) -> list[tuple[str, str, str]]:
+        return [change.key for change in self.changes]
 
 
-def batch_payload(batch: list[Change]) -> dict[str, Any]:
+def new_batch_id() -> str:
+    """A key no batch ever had: random, so it never depends on what the batch holds."""
+    return uuid.uuid4().hex
+
+
+def plan_batches(
+    changes: Iterable[Change], pending: list[tuple[str, list[tuple[str, str, str]]]], size: int
+) -> tuple[list[Batch], list[str]]:
+    """The batches to send, and the ids of pending batches that are stale (never to be reused).
+
+    ``pending``: the unacknowledged batches (``StateDB.pending_batches``). One whose changes are
+    all still pending, unchanged, is sent again first, whole, under its old key; one whose records
+    changed since (or were acknowledged otherwise) is stale. The other changes go out in batches of
+    ``size`` with new keys.
+    """
+    pool = {change.key: change for change in changes}
+    batches: list[Batch] = []
+    stale: list[str] = []
+    for batch_id_, members in pending:
+        if members and all(tuple(m) in pool for m in members):
+            batches.append(Batch(batch_id_, [pool.pop(tuple(m)) for m in members], resent=True))
+        else:
+            stale.append(batch_id_)
+    batches += [Batch(new_batch_id(), chunk, resent=False) for chunk in batched(pool.values(), size)]
+    return batches, stale
+
+
+def batch_payload(batch: list[Change], batch_id: str) -> dict[str, Any]:
     return {
         "version": PAYLOAD_VERSION,
-        "batch_id": batch_id(batch),
+        "batch_id": batch_id,
         "records": [
             {"source": c.source, "source_id": c.source_id, "content_hash": c.content_hash, "record": c.body}
             for c in batch

@@ -3,15 +3,19 @@ the browser may skip, and clicking through button-paged listings.
 
 Only requests with ``meta["playwright"] = True`` reach the browser; every other request of
 a spider using this preset (robots.txt, APIs) keeps Scrapy's plain HTTP handler.
+
+scrapy-playwright and playwright are the ``browser`` extra: they are imported only when a
+browser page is built or driven, so ``scrapy list`` and the API spiders work without them, and
+``launch_problem`` says how to install them.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass
 from typing import Any
 
-from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from scrapy.settings import BaseSettings
 
 PLAYWRIGHT_HANDLER = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
@@ -97,9 +101,18 @@ def apply_playwright_settings(settings: BaseSettings, priority: str = "spider") 
     settings.set("PLAYWRIGHT_LAUNCH_OPTIONS", BrowserConfig.from_settings(settings).launch_options(), priority=priority)
 
 
+def browser_extra_installed() -> bool:
+    return importlib.util.find_spec("scrapy_playwright") is not None
+
+
 def launch_problem(settings: BaseSettings) -> str | None:
     """Why the browser of the effective ``PLAYWRIGHT_LAUNCH_OPTIONS`` cannot start (naming the
-    setting), or None. Checked before anything is launched."""
+    setting or the missing extra), or None. Checked before anything is launched."""
+    if not browser_extra_installed():
+        return (
+            "scrapy-playwright is not installed: the portal spider needs the browser extra "
+            "(pip install 'envision-spiders[browser]'; scripts/install.sh installs it)"
+        )
     path = settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS").get("executable_path")
     configured = bool((settings.get(PATH_SETTING) or "").strip())
     return BrowserConfig(path, configured).problem()
@@ -123,6 +136,13 @@ _LINKS_SIGNATURE_JS = """
 """
 
 
+def page_method(method: Any, *args: Any, **kwargs: Any) -> Any:
+    """A scrapy-playwright ``PageMethod`` (imported here, when a browser request is built)."""
+    from scrapy_playwright.page import PageMethod
+
+    return PageMethod(method, *args, **kwargs)
+
+
 def is_xpath(selector: str) -> bool:
     return selector.lstrip().startswith(("/", "(", "./"))
 
@@ -135,6 +155,8 @@ async def click_through(page: Any, button: str, links: str, max_clicks: int, tim
     Works for "next page" buttons (links replaced) and "load more" buttons (links added);
     the spider reads every snapshot, so no listing page is lost to a replacement.
     """
+    from playwright.async_api import TimeoutError as PlaywrightTimeoutError
+
     locator = page.locator(f"xpath={button}" if is_xpath(button) else button)
     snapshots = [await page.content()]
     for _ in range(max_clicks):
@@ -158,6 +180,8 @@ async def click_through(page: Any, button: str, links: str, max_clicks: int, tim
 async def wait_for(page: Any, selector: str, timeout_ms: float) -> bool:
     """A ``PageMethod`` callable: wait until ``selector`` (CSS or XPath) is in the DOM; False
     (not an error) when it does not appear in time, so an empty page is still read."""
+    from playwright.async_api import TimeoutError as PlaywrightTimeoutError
+
     locator = page.locator(f"xpath={selector}" if is_xpath(selector) else selector).first
     try:
         await locator.wait_for(state="attached", timeout=timeout_ms)

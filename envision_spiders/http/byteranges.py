@@ -1,19 +1,19 @@
-"""HTTP byte-range helpers (RFC 9110 §14): Range headers, Content-Range, multipart/byteranges.
+"""HTTP byte-range header values (RFC 9110 §14): Range, Content-Range, multipart/byteranges.
 
-Pure functions; ranges are half-open ``(start, end)`` pairs of absolute offsets.
+Pure functions; ranges are half-open ``(start, end)`` pairs of absolute offsets. The pure half
+of :mod:`envision_spiders.http.ranges`, and used by it alone: every ``Range`` header value of the
+project is written by :func:`format_range_header`.
 """
 
 from __future__ import annotations
 
 import re
 
-from envision_spiders.inspection.errors import ArchiveError
-
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(?:(\d+)-(\d+)|\*)\s*/\s*(\d+|\*)\s*$", re.IGNORECASE)
 _BOUNDARY = re.compile(r'boundary\s*=\s*(?:"([^"]+)"|([^;\s]+))', re.IGNORECASE)
 
 
-class RangeHeaderError(ArchiveError):
+class RangeHeaderError(ValueError):
     """A Content-Range / multipart body that does not say what we asked for."""
 
 
@@ -28,10 +28,15 @@ def merge_ranges(ranges: list[tuple[int, int]], gap: int = 0) -> list[tuple[int,
     return merged
 
 
-def format_range_header(ranges: list[tuple[int, int]]) -> str:
-    """``bytes=a-b,c-d`` for half-open ranges (which must be non-empty)."""
-    if not ranges:
-        raise ValueError("no ranges")
+def format_range_header(ranges: list[tuple[int, int]] | None = None, *, suffix: int | None = None) -> str:
+    """``bytes=a-b,c-d`` for half-open ranges (which must be non-empty), or ``bytes=-N`` for the
+    last ``suffix`` bytes."""
+    if suffix is not None:
+        if suffix < 1:
+            raise ValueError(f"bad suffix length {suffix}")
+        return f"bytes=-{suffix}"
+    if not ranges or any(end <= start or start < 0 for start, end in ranges):
+        raise ValueError(f"bad ranges {ranges!r}")
     return "bytes=" + ",".join(f"{start}-{end - 1}" for start, end in ranges)
 
 

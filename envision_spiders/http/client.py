@@ -6,18 +6,17 @@ Crawls are not the only traffic that must go through Scrapy: ``scrapy schedule``
 downloader stats and logging are Scrapy's, as for every other byte of the project.
 
 Retries are this module's (``fetch``), not RetryMiddleware's: every failure — a connection
-error, a timeout, 408/429/5xx — is retried after an exponential backoff (``Retry-After``
-honoured, bounded), because a service that is restarting needs seconds, not three
-immediate re-sends. Requests carry ``dont_retry`` so the middlewares leave them alone.
+error, a timeout, 408/429/5xx — is retried after the project's backoff policy
+(``http.backoff.BackoffPolicy``: ``Retry-After`` honoured, exponential with jitter, waits capped),
+because a service that is restarting needs seconds, not three immediate re-sends. Requests
+carry ``dont_retry`` so the middlewares leave them alone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from scrapy import Request, Spider
@@ -25,7 +24,7 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response
 from scrapy.http.request import NO_CALLBACK
 
-from envision_spiders.middlewares.backoff import retry_after_seconds
+from envision_spiders.http.backoff import BackoffPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -38,17 +37,8 @@ class ServiceError(RuntimeError):
     """A call to a service failed for good (after the retries, or with a non-retryable answer)."""
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    times: int = 5  # retries after the first attempt
-    base_delay: float = 1.0  # seconds, doubled per attempt (with jitter)
-    max_delay: float = 60.0  # a longer Retry-After is capped to this
-
-    def delay(self, attempt: int, response: Response | None) -> float:
-        asked = retry_after_seconds(response) if response is not None else None
-        if asked is not None:
-            return min(asked, self.max_delay)
-        return min(self.base_delay * 2**attempt * random.uniform(0.8, 1.2), self.max_delay)
+# The name ``scrapy post`` imports; the policy (waits capped at max_delay) is http.backoff's.
+RetryPolicy = BackoffPolicy
 
 
 class ClientSpider(Spider):
@@ -80,7 +70,7 @@ class ClientSpider(Spider):
         return
         yield  # an async generator that yields nothing
 
-    async def fetch(self, request: Request, policy: RetryPolicy, what: str) -> Response:
+    async def fetch(self, request: Request, policy: BackoffPolicy, what: str) -> Response:
         """``request``'s response once it is not a retryable failure; ServiceError when retries run out."""
         crawler: Crawler = self.crawler
         request.meta["dont_retry"] = True
@@ -95,9 +85,9 @@ class ClientSpider(Spider):
                     return response
                 problem = f"HTTP {response.status}"
             crawler.stats.inc_value("envision/client/failures")
-            if attempt == policy.times:
+            wait, give_up = policy.next(attempt, response)
+            if give_up:
                 raise ServiceError(f"{what} failed after {attempt + 1} attempt(s): {problem}")
-            wait = policy.delay(attempt, response)
             crawler.stats.inc_value("envision/client/retries")
             logger.warning("%s failed (%s): retrying in %.1fs (attempt %d of %d)",
                            what, problem, wait, attempt + 2, policy.times + 1)

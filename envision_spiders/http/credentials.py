@@ -46,7 +46,7 @@ def _dotenv(directory: str) -> dict[str, str]:
     """The known variables of ``<directory>/.env`` (read once per directory)."""
     try:
         from dotenv import dotenv_values
-    except ImportError:  # pragma: no cover - python-dotenv is in requirements
+    except ImportError:  # pragma: no cover - python-dotenv is a dependency (pyproject.toml)
         return {}
     values = dotenv_values(os.path.join(directory, ".env"))
     return {k: v for k, v in values.items() if k in ENV_FILE_VARIABLES and v is not None}

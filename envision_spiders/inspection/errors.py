@@ -17,3 +17,10 @@ class NeedMoreData(ArchiveError):
         super().__init__(message)
         self.start = start
         self.end = end
+
+
+class BudgetExceeded(ArchiveError):
+    """A reader stopped because its time budget (a ``deadline`` on the monotonic clock) ran out.
+
+    What was produced before it stays valid: the caller reports a partial result.
+    """

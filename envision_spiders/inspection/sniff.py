@@ -331,6 +331,7 @@ _WANTED = {
 }
 _US_TAGS = frozenset({(0x0028, 0x0002), (0x0028, 0x0010), (0x0028, 0x0011), (0x0028, 0x0100)})
 _LAST_WANTED = (0x0028, 0x0100)
+MAX_DICOM_NESTING = 32  # sequences inside sequences deeper than this: stop, keep what was read
 
 
 class _Truncated(Exception):
@@ -379,10 +380,24 @@ def sniff_dicom(data: bytes) -> Facts | None:
 def _read_element(data: bytes, pos: int, *, explicit: bool, e: str) -> tuple[int, bytes | None]:
     """Read one element at ``pos``; return the position after it and its value (``None`` for
     sequences / undefined lengths, which are skipped)."""
+    start, length = _element_header(data, pos, explicit=explicit, e=e)
+    if length is None:  # item / delimiters: no VR, no value here
+        return start, None
+    if length == 0xFFFFFFFF:
+        return _skip_undefined(data, start, explicit, e), None
+    end = start + length
+    if end > len(data):
+        raise _Truncated
+    return end, data[start:end]
+
+
+def _element_header(data: bytes, pos: int, *, explicit: bool, e: str) -> tuple[int, int | None]:
+    """Where the value of the element at ``pos`` starts and its length (``None`` for items
+    and delimiters, group 0xFFFE, whose 8 bytes are all there is here)."""
     if pos + 8 > len(data):
         raise _Truncated
     (group,) = struct.unpack_from(e + "H", data, pos)
-    if group == 0xFFFE:  # item / delimiters: no VR, no value here
+    if group == 0xFFFE:
         return pos + 8, None
     if explicit:
         vr = data[pos + 4 : pos + 6]
@@ -397,16 +412,15 @@ def _read_element(data: bytes, pos: int, *, explicit: bool, e: str) -> tuple[int
     else:
         (length,) = struct.unpack_from(e + "I", data, pos + 4)
         start = pos + 8
-    if length == 0xFFFFFFFF:
-        return _skip_undefined(data, start, explicit, e), None
-    end = start + length
-    if end > len(data):
-        raise _Truncated
-    return end, data[start:end]
+    return start, length
 
 
 def _skip_undefined(data: bytes, pos: int, explicit: bool, e: str) -> int:
-    """Skip a sequence (or encapsulated data) of undefined length: to its delimiter."""
+    """Skip a sequence (or encapsulated data) of undefined length: to its delimiter.
+
+    Iterative: a sequence nested in it counts one level deeper instead of recursing; past
+    :data:`MAX_DICOM_NESTING` levels the reading stops (as if the data were cut there).
+    """
     depth = 1
     while depth:
         if pos + 8 > len(data):
@@ -422,7 +436,14 @@ def _skip_undefined(data: bytes, pos: int, explicit: bool, e: str) -> int:
             else:  # item of defined length (or a pixel fragment)
                 pos += 8 + length
             continue
-        pos, _ = _read_element(data, pos, explicit=explicit, e=e)
+        start, value_length = _element_header(data, pos, explicit=explicit, e=e)
+        if value_length == 0xFFFFFFFF:  # a nested sequence of undefined length
+            depth += 1
+            if depth > MAX_DICOM_NESTING:
+                raise _Truncated
+            pos = start
+        else:
+            pos = start + (value_length or 0)
     return pos
 
 

@@ -5,14 +5,14 @@ A spider marks what it yields with the record's identity and ``modified`` stamp:
 - a DatasetRecord item carries its own ``source``, ``source_id`` and ``modified``.
 When the state says that record was stored (or found a duplicate) with the same ``modified``,
 and its file is still in the store, the request or item is dropped here and counted in
-``envision/incremental/unchanged``. Records without a ``modified`` stamp are always processed.
+``envision/incremental/unchanged``. Records without a ``modified`` stamp, and records stored
+while the classifier failed on them (still owed a label), are always processed.
 Turn off with ``ENVISION_INCREMENTAL = False`` (a full re-crawl).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 from itemadapter import ItemAdapter, is_item
@@ -22,30 +22,30 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
 from envision_spiders.state.db import state_for_crawler
-from envision_spiders.state.store import record_path
+from envision_spiders.state.store import StoreConfig, record_path
 
 
 class IncrementalMiddleware:
-    def __init__(self, crawler: Crawler) -> None:
-        if not crawler.settings.getbool("ENVISION_INCREMENTAL"):
-            raise NotConfigured("ENVISION_INCREMENTAL is off: every record is processed")
+    def __init__(self, crawler: Crawler, store: StoreConfig) -> None:
         self.crawler = crawler
-        self.data_dir = Path(crawler.settings.get("ENVISION_DATA_DIR"))
+        self.store = store
         self.stats = crawler.stats
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> IncrementalMiddleware:
-        return cls(crawler)
+        if not crawler.settings.getbool("ENVISION_INCREMENTAL"):
+            raise NotConfigured("ENVISION_INCREMENTAL is off: every record is processed")
+        return cls(crawler, StoreConfig.from_settings(crawler.settings))
 
     def is_unchanged(self, source: str, source_id: str, modified: str | None) -> bool:
         if not modified:
             return False
         known = state_for_crawler(self.crawler).lookup(source, str(source_id))
-        if known is None or known["modified"] != modified:
+        if known is None or known["modified"] != modified or known["unclassified"]:
             return False
         if known["duplicate_of"]:
             return True
-        return bool(known["stored_at"]) and record_path(self.data_dir, source, str(source_id)).exists()
+        return bool(known["stored_at"]) and record_path(self.store.data_dir, source, str(source_id)).exists()
 
     def _keep(self, result: Any) -> bool:
         if isinstance(result, Request):

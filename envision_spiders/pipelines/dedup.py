@@ -12,6 +12,9 @@ processes and runs. The lowest rank wins:
 
 The loser is dropped with a reason (``envision/dedup/dropped``); a record that loses to one
 arriving later is marked in the store with ``duplicate_of`` (``envision/dedup/superseded``).
+Dedup decides, the record store writes: the claim and the rewrite of the superseded records'
+files happen in one state transaction, so no other crawl can store a newer version of a
+loser between them and have it overwritten.
 Records with no DOI pass through (``envision/dedup/no_doi``). A record met again in the
 same run (one record matching several query groups) is dropped quietly
 (``envision/dedup/repeat_in_run``), so a run's feed has one line per record.
@@ -19,34 +22,16 @@ same run (one record matching several query groups) is dropped quietly
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
-from envision_spiders.doi import normalize_doi, strip_version_suffix
+from envision_spiders.doi import record_dois
 from envision_spiders.state.db import Owner, format_owner, state_for_crawler
-from envision_spiders.state.store import load_record, record_path, write_json_atomic
-
-logger = logging.getLogger(__name__)
-
-
-def record_dois(adapter: ItemAdapter) -> list[str]:
-    """The DOIs that identify this record's dataset, normalised."""
-    candidates = [adapter.get("doi"), adapter.get("version_of")]
-    candidates += (adapter.get("extra") or {}).get("alternate_dois", [])
-    dois = []
-    for value in candidates:
-        doi = normalize_doi(value) if value else None
-        if doi:
-            dois.append(doi)
-            bare = strip_version_suffix(doi)
-            if bare != doi:
-                dois.append(bare)
-    return sorted(set(dois))
+from envision_spiders.state.store import RecordStore, StoreConfig
 
 
 def _date_ordinal(value: str | None) -> int:
@@ -67,18 +52,36 @@ def rank_of(adapter: ItemAdapter, aggregators: frozenset[str]) -> list[Any]:
     ]
 
 
+@dataclass(frozen=True)
+class DedupConfig:
+    """Dedup's settings, read once: ENVISION_AGGREGATOR_SOURCES and the store's."""
+
+    aggregators: frozenset[str]
+    store: StoreConfig
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> DedupConfig:
+        return cls(frozenset(settings.getlist("ENVISION_AGGREGATOR_SOURCES")), StoreConfig.from_settings(settings))
+
+
 class DedupPipeline:
-    def __init__(self, crawler: Crawler) -> None:
+    def __init__(self, crawler: Crawler, config: DedupConfig) -> None:
         self.crawler = crawler
         self.stats = crawler.stats
-        self.aggregators = frozenset(crawler.settings.getlist("ENVISION_AGGREGATOR_SOURCES"))
-        self.data_dir = Path(crawler.settings.get("ENVISION_DATA_DIR"))
-        self.fsync = crawler.settings.getbool("ENVISION_STORE_FSYNC")
+        self.config = config
         self.seen_this_run: set[Owner] = set()
+        self._records: RecordStore | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DedupPipeline:
-        return cls(crawler)
+        return cls(crawler, DedupConfig.from_settings(crawler.settings))
+
+    @property
+    def records(self) -> RecordStore:
+        # the state DB opens on first use (it is shared by the crawl's components)
+        if self._records is None:
+            self._records = RecordStore(self.config.store, state_for_crawler(self.crawler))
+        return self._records
 
     def process_item(self, item: Any) -> Any:
         adapter = ItemAdapter(item)
@@ -91,12 +94,20 @@ class DedupPipeline:
         if not dois:
             self.stats.inc_value("envision/dedup/no_doi")
             return item
-        state = state_for_crawler(self.crawler)
-        result = state.claim(dois, me, rank_of(adapter, self.aggregators))
-        for loser in result.superseded:
-            self._mark_superseded(loser, result.canonical)
+        records = self.records
+        state = records.state
+        # one transaction: the claim, the rewrite of what it superseded, and this record's mark
+        with state.immediate():
+            result = state.claim(dois, me, rank_of(adapter, self.config.aggregators))
+            for loser in result.superseded:
+                records.supersede(loser, result.canonical)
+                self.stats.inc_value("envision/dedup/superseded")
+                self.crawler.spider.logger.info(
+                    "%s supersedes %s (same dataset)", format_owner(result.canonical), format_owner(loser)
+                )
+            if result.canonical != me:
+                state.mark_duplicate(*me, adapter.get("modified"), result.canonical)
         if result.canonical != me:
-            state.mark_duplicate(*me, adapter.get("modified"), result.canonical)
             self.stats.inc_value("envision/dedup/dropped")
             self.stats.inc_value(f"envision/dedup/dropped/{adapter['source']}")
             raise DropItem(
@@ -105,20 +116,3 @@ class DedupPipeline:
             )
         self.stats.inc_value("envision/dedup/canonical")
         return item
-
-    def _mark_superseded(self, loser: Owner, canonical: Owner) -> None:
-        """A record stored earlier lost to this one: say so in its stored file (and in the files of
-        the records that were copies of it), keep their data."""
-        state = state_for_crawler(self.crawler)
-        known = state.lookup(*loser)
-        state.mark_duplicate(*loser, known["modified"] if known else None, canonical)
-        self.stats.inc_value("envision/dedup/superseded")
-        self.crawler.spider.logger.info(
-            "%s supersedes %s (same dataset)", format_owner(canonical), format_owner(loser)
-        )
-        for owner in [loser, *state.reassign_duplicates(loser, canonical)]:
-            path = record_path(self.data_dir, *owner)
-            if path.exists():
-                record = load_record(path)
-                record["duplicate_of"] = format_owner(canonical)
-                write_json_atomic(path, record, fsync=self.fsync)

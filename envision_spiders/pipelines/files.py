@@ -43,9 +43,9 @@ from scrapy.pipelines.files import FilesPipeline
 from scrapy.pipelines.media import FileInfo, FileInfoOrError, MediaPipeline
 from scrapy.utils.httpobj import urlparse_cached
 
+from envision_spiders.downloads.config import DownloadConfig
 from envision_spiders.downloads.fetch import (
     DownloadFailed,
-    FetchConfig,
     FileFetcher,
     HostLimiter,
     describe_error,
@@ -65,7 +65,6 @@ from envision_spiders.downloads.manifest import (
     write_manifest,
 )
 from envision_spiders.downloads.paths import record_dir_name, unique_names
-from envision_spiders.http.credentials import get_secret
 
 logger = logging.getLogger(__name__)
 
@@ -81,53 +80,23 @@ def default_files_store(settings: Any) -> str:
 class GatedFilesPipeline(FilesPipeline):
     MEDIA_NAME = "file"
 
-    def __init__(self, store_uri: str, *, crawler: Crawler) -> None:
-        settings = crawler.settings
-        if not settings.getbool("ENVISION_DOWNLOAD"):
-            raise NotConfigured("gated downloads are off (ENVISION_DOWNLOAD=False)")
+    def __init__(self, store_uri: str, *, crawler: Crawler, config: DownloadConfig | None = None) -> None:
+        config = config or DownloadConfig.from_settings(crawler.settings)
         if "://" in store_uri and not store_uri.startswith("file://"):
             raise NotConfigured(f"GatedFilesPipeline writes ranges at offsets: FILES_STORE must be local, not {store_uri}")
         super().__init__(store_uri, crawler=crawler)
         self.root = Path(store_uri.removeprefix("file://"))
-        self.threshold = settings.getfloat("ENVISION_DOWNLOAD_THRESHOLD")
-        self.max_record_bytes = settings.getint("ENVISION_DOWNLOAD_MAX_RECORD_BYTES")
-        self.max_total_bytes = settings.getint("ENVISION_DOWNLOAD_MAX_TOTAL_BYTES")
-        self.reverify = settings.getbool("ENVISION_DOWNLOAD_REVERIFY")
-        self.fsync = settings.getbool("ENVISION_STORE_FSYNC")
-        config = FetchConfig(
-            chunk_size=settings.getint("ENVISION_DOWNLOAD_CHUNK_SIZE"),
-            chunk_threshold=settings.getint("ENVISION_DOWNLOAD_CHUNK_THRESHOLD"),
-            ranges_in_flight=settings.getint("ENVISION_DOWNLOAD_RANGES_IN_FLIGHT"),
-            max_whole_body=settings.getint("ENVISION_DOWNLOAD_MAX_WHOLE_BODY"),
-            fsync=self.fsync,
-        )
-        if config.chunk_size < 1 or config.ranges_in_flight < 1:
-            raise NotConfigured("ENVISION_DOWNLOAD_CHUNK_SIZE and ENVISION_DOWNLOAD_RANGES_IN_FLIGHT must be >= 1")
-        limiter = HostLimiter(
-            settings.getint("ENVISION_DOWNLOAD_CONCURRENCY_PER_HOST"), settings.getint("ENVISION_DOWNLOAD_CONCURRENCY")
-        )
-        self.fetcher = FileFetcher(crawler, config, limiter)
-        self.auth = self._auth_headers(settings)
+        self.config = config
+        self.fetcher = FileFetcher(crawler, config.fetch, HostLimiter(config.concurrency_per_host, config.concurrency))
         self.reserved_bytes = 0
         self._records: dict[tuple[str, str], dict[str, Any]] = {}
         self._results: dict[str, dict[str, Any]] = {}  # file path -> outcome, until item_completed
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> GatedFilesPipeline:
+        config = DownloadConfig.from_settings(crawler.settings)  # every setting read and checked once
         cls._update_stores(crawler.settings)
-        return cls(default_files_store(crawler.settings), crawler=crawler)
-
-    @staticmethod
-    def _auth_headers(settings: Any) -> dict[str, tuple[str, str]]:
-        """source -> (API host, Authorization value), for sources whose token is set."""
-        out: dict[str, tuple[str, str]] = {}
-        for source, spec in (settings.getdict("ENVISION_DOWNLOAD_AUTH") or {}).items():
-            token = get_secret(spec["secret"])
-            api_url = settings.get(spec["api_url_setting"]) or ""
-            host = urlparse_cached(Request(api_url)).hostname if api_url.startswith("http") else None
-            if token and host:
-                out[source] = (host, f"{spec.get('scheme', 'Bearer')} {token}")
-        return out
+        return cls(default_files_store(crawler.settings), crawler=crawler, config=config)
 
     # --- stats -----------------------------------------------------------------------------
     def _count(self, key: str, value: int = 1) -> None:
@@ -136,7 +105,7 @@ class GatedFilesPipeline(FilesPipeline):
     # --- the gate --------------------------------------------------------------------------
     def get_media_requests(self, item: Any, info: MediaPipeline.SpiderInfo) -> list[Request]:
         adapter = ItemAdapter(item)
-        reason = record_gate(item, self.threshold)
+        reason = record_gate(item, self.config.threshold)
         if reason:
             self._count("records/not_gated")
             logger.debug("not downloading %s:%s: %s", adapter.get("source"), adapter.get("source_id"), reason)
@@ -170,28 +139,28 @@ class GatedFilesPipeline(FilesPipeline):
         skip = None
         if not selected:
             skip = "no open file to download"
-        elif self.max_record_bytes and total > self.max_record_bytes:
-            skip = f"record is {total} bytes, above ENVISION_DOWNLOAD_MAX_RECORD_BYTES ({self.max_record_bytes})"
+        elif self.config.max_record_bytes and total > self.config.max_record_bytes:
+            skip = f"record is {total} bytes, above ENVISION_DOWNLOAD_MAX_RECORD_BYTES ({self.config.max_record_bytes})"
             self._count("records/over_record_limit")
-        elif self.max_total_bytes and self.reserved_bytes + to_fetch > self.max_total_bytes:
-            skip = f"crawl byte budget ENVISION_DOWNLOAD_MAX_TOTAL_BYTES ({self.max_total_bytes}) exhausted"
+        elif self.config.max_total_bytes and self.reserved_bytes + to_fetch > self.config.max_total_bytes:
+            skip = f"crawl byte budget ENVISION_DOWNLOAD_MAX_TOTAL_BYTES ({self.config.max_total_bytes}) exhausted"
             self._count("records/over_total_limit")
         if skip:
             for f in manifest_files:
                 if f["status"] == PENDING:
                     f["status"] = f"skipped: {skip}"
-            write_manifest(manifest_path, new_manifest(adapter.asdict(), manifest_files, started, f"skipped: {skip}"), self.fsync)
+            write_manifest(manifest_path, new_manifest(adapter.asdict(), manifest_files, started, f"skipped: {skip}"), self.config.fsync)
             logger.info("not downloading %s:%s: %s", source, source_id, skip)
             return []
         self.reserved_bytes += to_fetch
-        write_manifest(manifest_path, new_manifest(adapter.asdict(), manifest_files, started, PENDING), self.fsync)
+        write_manifest(manifest_path, new_manifest(adapter.asdict(), manifest_files, started, PENDING), self.config.fsync)
         self._records[(source, source_id)] = {
             "manifest_path": manifest_path,
             "files": manifest_files,
             "started": started,
             "selected": [p for _, p in selected],
         }
-        auth = self.auth.get(source)
+        auth = self.config.auth.get(source)
         requests = []
         for entry, path in selected:
             headers = {"Accept": "*/*", "Accept-Encoding": "identity"}
@@ -245,7 +214,7 @@ class GatedFilesPipeline(FilesPipeline):
         meta = request.meta[META_KEY]
         path, entry, previous = meta["path"], meta["entry"], meta["previous"]
         dest = self.root / path
-        if self._present(path, entry, previous) and (not self.reverify or await self._reverified(dest, entry, previous)):
+        if self._present(path, entry, previous) and (not self.config.reverify or await self._reverified(dest, entry, previous)):
             self._count("files/already_present")
             self.inc_stats("uptodate")
             self._results[path] = {
@@ -304,7 +273,7 @@ class GatedFilesPipeline(FilesPipeline):
                 by_path[path]["status"] = f"failed: {describe_error(value.value)}"
         status = record_status([by_path[p] for p in state["selected"]])
         manifest = new_manifest(adapter.asdict(), state["files"], state["started"], status)
-        write_manifest(state["manifest_path"], manifest, self.fsync)
+        write_manifest(state["manifest_path"], manifest, self.config.fsync)
         self._count("records/complete" if status == COMPLETE else "records/failed")
         log = logger.info if status == COMPLETE else logger.warning
         log("download %s:%s %s -> %s", key[0], key[1], status, state["manifest_path"])

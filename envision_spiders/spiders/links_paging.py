@@ -124,10 +124,10 @@ class LinksPagingSpider(EnvisionSpider):
         return retry
 
     async def read_side_listing(self, url: str, read: Callable[[Response], tuple[Any, str | None]],
-                                what: str) -> list[Any]:
+                                failed_key: str) -> list[Any]:
         """Every page of a listing fetched before the crawl starts (e.g. OSF's licences), through
         the downloader: ``read(response)`` gives a page's content and the next page's URL (or
-        raises ``MalformedPage``). An unreadable page ends it (logged, ``envision/<what>/unavailable``)."""
+        raises ``MalformedPage``). An unreadable page ends it (logged, counted as ``failed_key``)."""
         contents: list[Any] = []
         next_url: str | None = url
         while next_url:
@@ -136,8 +136,8 @@ class LinksPagingSpider(EnvisionSpider):
             try:
                 content, next_url = read(response)
             except MalformedPage as exc:
-                self.crawler.stats.inc_value(f"envision/{what}/unavailable")
-                self.logger.error("%s unavailable: %s", what.capitalize(), exc)
+                self.crawler.stats.inc_value(failed_key)
+                self.logger.error("Side listing %s unavailable: %s", url, exc)
                 break
             contents.append(content)
         return contents

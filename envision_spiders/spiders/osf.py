@@ -46,7 +46,8 @@ class OsfSpider(FileListingSpider, LinksPagingSpider):
     licenses: dict[str, dict[str, Any]] = {}  # licence id -> {name, url}: one listing at start
 
     async def start(self) -> AsyncIterator[Any]:
-        for licenses in await self.read_side_listing(self.sized(f"{self.api_url}/licenses/"), read_licenses, "licenses"):
+        for licenses in await self.read_side_listing(self.sized(f"{self.api_url}/licenses/"), read_licenses,
+                                                     "envision/licenses/unavailable"):
             self.licenses = {**self.licenses, **licenses}
         async for request in super().start():
             yield request

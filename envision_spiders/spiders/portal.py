@@ -33,13 +33,13 @@ from scrapy.exceptions import CloseSpider, IgnoreRequest
 from scrapy.http import Response
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
-from scrapy_playwright.page import PageMethod
 from twisted.python.failure import Failure
 
 from envision_spiders.http.browser import (
     apply_playwright_settings,
     click_through,
     launch_problem,
+    page_method,
     wait_for,
 )
 from envision_spiders.pages.portal import PortalDatasetPage, PortalListingPage
@@ -134,9 +134,9 @@ class PortalSpider(EnvisionSpider):
         }
 
     def listing_request(self, url: str, preset: PortalPreset, page: int) -> scrapy.Request:
-        methods = {"links": PageMethod(wait_for, preset.links, self.wait_timeout_ms)}
+        methods = {"links": page_method(wait_for, preset.links, self.wait_timeout_ms)}
         if preset.button:
-            methods["click"] = PageMethod(
+            methods["click"] = page_method(
                 click_through, preset.button, preset.links, preset.max_pages - 1, preset.button_timeout * 1000
             )
         params = {"links": preset.links, "next": preset.next, "same_origin": preset.same_origin}
@@ -149,7 +149,7 @@ class PortalSpider(EnvisionSpider):
         )
 
     def dataset_request(self, url: str, preset: PortalPreset, from_catalog: bool = False) -> scrapy.Request:
-        methods = {"wait": PageMethod(wait_for, preset.wait_for, self.wait_timeout_ms)} if preset.wait_for else {}
+        methods = {"wait": page_method(wait_for, preset.wait_for, self.wait_timeout_ms)} if preset.wait_for else {}
         return scrapy.Request(
             url,
             callback=self.parse_dataset,

@@ -7,7 +7,11 @@ Tables:
 - ``crawl_runs``: one row per crawl (``runs.RunLedger``): when, how it ended, whether it was
   clean — the weekly schedule derives each spider's ``since`` from it;
 - ``portal_acks``: per portal URL and record, the content hash the portal last acknowledged
-  (``scrapy post`` sends only what is new or changed).
+  (``scrapy post`` sends only what is new or changed);
+- ``portal_batches``: batches sent to a portal and not acknowledged yet, with their random
+  ``Idempotency-Key``: a retry of the same changes reuses the key, anything else gets a new one;
+- ``unclassified``: records stored while the classifier failed on them: not fresh for the
+  incremental crawl until a later crawl or ``scrapy classify`` labels them.
 
 Writers take ``BEGIN IMMEDIATE`` so two processes never interleave a read-decide-write;
 WAL lets readers go on meanwhile. Every call is a short transaction (well under a
@@ -65,6 +69,20 @@ CREATE TABLE IF NOT EXISTS portal_acks (
     acked_at TEXT NOT NULL,
     PRIMARY KEY (portal, source, source_id)
 );
+CREATE TABLE IF NOT EXISTS portal_batches (
+    portal TEXT NOT NULL,
+    batch_id TEXT NOT NULL,
+    members TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (portal, batch_id)
+);
+CREATE TABLE IF NOT EXISTS unclassified (
+    source TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    reason TEXT,
+    failed_at TEXT NOT NULL,
+    PRIMARY KEY (source, source_id)
+);
 """
 
 Owner = tuple[str, str]  # (source, source_id)
@@ -90,13 +108,34 @@ class StateDB:
 
     # --- freshness -------------------------------------------------------------------------
     def lookup(self, source: str, source_id: str) -> dict[str, Any] | None:
+        """What the state knows of a record; ``unclassified`` is True while its label is owed."""
         row = self._db.execute(
-            "SELECT modified, doi, duplicate_of, stored_at FROM records WHERE source=? AND source_id=?",
+            "SELECT modified, doi, duplicate_of, stored_at,"
+            " EXISTS (SELECT 1 FROM unclassified u WHERE u.source=r.source AND u.source_id=r.source_id)"
+            " FROM records r WHERE source=? AND source_id=?",
             (source, source_id),
         ).fetchone()
         if row is None:
             return None
-        return dict(zip(("modified", "doi", "duplicate_of", "stored_at"), row))
+        return dict(zip(("modified", "doi", "duplicate_of", "stored_at"), row[:4])) | {"unclassified": bool(row[4])}
+
+    # --- classification owed (pipelines/classify.py, ``scrapy classify``) -------------------
+    def mark_unclassified(self, owners: Iterable[Owner], reason: str, at: str) -> None:
+        """These records could not be scored: whatever is stored for them is not final."""
+        self._db.executemany(
+            "INSERT INTO unclassified (source, source_id, reason, failed_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (source, source_id) DO UPDATE SET reason=excluded.reason, failed_at=excluded.failed_at",
+            [(source, source_id, reason, at) for source, source_id in owners],
+        )
+
+    def clear_unclassified(self, owners: Iterable[Owner]) -> None:
+        """These records are stored with a label now."""
+        self._db.executemany(
+            "DELETE FROM unclassified WHERE source=? AND source_id=?", [(s, i) for s, i in owners]
+        )
+
+    def unclassified(self) -> set[Owner]:
+        return {(r[0], r[1]) for r in self._db.execute("SELECT source, source_id FROM unclassified")}
 
     def mark_stored(self, source: str, source_id: str, modified: str | None, doi: str | None, at: str) -> None:
         self._db.execute(
@@ -126,7 +165,14 @@ class StateDB:
 
     @contextmanager
     def immediate(self) -> Iterator[None]:
-        """One write transaction (other processes wait): read-decide-write without interleaving."""
+        """One write transaction (other processes wait): read-decide-write without interleaving.
+
+        Nested use joins the transaction already open, so a caller can hold one lock over
+        several steps (dedup: the claim and the rewrite of what it superseded).
+        """
+        if self._db.in_transaction:
+            yield
+            return
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield
@@ -134,6 +180,10 @@ class StateDB:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._db.in_transaction
 
     def other_owners(self, dois: Iterable[str], me: Owner) -> list[Owner]:
         """Records other than ``me`` that own any of ``dois`` now, in rank-independent name order."""
@@ -152,14 +202,13 @@ class StateDB:
 
         The lowest rank wins, whatever the order records arrive in. The winner takes every
         DOI in play (and every DOI the losers held), so DOIs linked through any record end
-        up with one owner.
+        up with one owner. Inside ``immediate()`` it joins the caller's transaction.
         """
         dois = sorted(set(dois))
         my_rank = list(rank)
         if not dois:
             return ClaimResult(owner, [])
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with self.immediate():
             marks = ",".join("?" * len(dois))
             holders: dict[Owner, list[Any]] = {}
             for source, source_id, rank_json in self._db.execute(
@@ -182,10 +231,6 @@ class StateDB:
                 " source_id=excluded.source_id, rank=excluded.rank",
                 [(doi, *best, best_json) for doi in dois],
             )
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
         return ClaimResult(best, [o for o in losers if o != owner])
 
     def owner_of(self, doi: str) -> Owner | None:
@@ -231,20 +276,45 @@ class StateDB:
         )
         return {(source, source_id): digest for source, source_id, digest in rows}
 
-    def mark_acked(self, portal: str, acked: Iterable[tuple[str, str, str]], at: str) -> None:
-        """Record (source, source_id, content_hash) triples as acknowledged, in one transaction."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+    def mark_acked(
+        self, portal: str, acked: Iterable[tuple[str, str, str]], at: str, batch_id: str | None = None
+    ) -> None:
+        """Record (source, source_id, content_hash) triples as acknowledged, in one transaction
+        that also closes the pending batch ``batch_id`` (its key is spent: never sent again)."""
+        with self.immediate():
             self._db.executemany(
                 "INSERT INTO portal_acks (portal, source, source_id, content_hash, acked_at)"
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (portal, source, source_id) DO UPDATE SET"
                 " content_hash=excluded.content_hash, acked_at=excluded.acked_at",
                 [(portal, source, source_id, digest, at) for source, source_id, digest in acked],
             )
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
+            if batch_id is not None:
+                self._db.execute("DELETE FROM portal_batches WHERE portal=? AND batch_id=?", (portal, batch_id))
+
+    def pending_batches(self, portal: str) -> list[tuple[str, list[tuple[str, str, str]]]]:
+        """Batches sent to ``portal`` and not acknowledged: (batch id, member triples), oldest first."""
+        rows = self._db.execute(
+            "SELECT batch_id, members FROM portal_batches WHERE portal=? ORDER BY created_at, rowid", (portal,)
+        )
+        return [(batch_id, [tuple(m) for m in json.loads(members)]) for batch_id, members in rows]
+
+    def open_batch(self, portal: str, batch_id: str, members: Sequence[tuple[str, str, str]], at: str) -> None:
+        """Persist a batch before it is sent. A record is in one pending batch at most: older
+        pending batches holding any of these records are forgotten (their keys never reused)."""
+        owners = {(m[0], m[1]) for m in members}
+        with self.immediate():
+            for other, other_members in self.pending_batches(portal):
+                if other != batch_id and any((m[0], m[1]) in owners for m in other_members):
+                    self._db.execute("DELETE FROM portal_batches WHERE portal=? AND batch_id=?", (portal, other))
+            self._db.execute(
+                "INSERT OR IGNORE INTO portal_batches (portal, batch_id, members, created_at) VALUES (?, ?, ?, ?)",
+                (portal, batch_id, json.dumps([list(m) for m in members]), at),
+            )
+
+    def drop_batches(self, portal: str, batch_ids: Iterable[str]) -> None:
+        self._db.executemany(
+            "DELETE FROM portal_batches WHERE portal=? AND batch_id=?", [(portal, b) for b in batch_ids]
+        )
 
 
 def format_owner(owner: Owner) -> str:

@@ -10,6 +10,16 @@ joins such runs only when the setting named there is non-empty (``portal`` needs
 start, end, finish reason, items, ERROR log lines, and whether it was *clean* (finished, no
 spider exception, no ERROR logged). The weekly schedule starts each spider from its last
 clean run (``since``), so a run that lost pages is covered again by the next one.
+
+``CrawlerLogCount`` (an extension, in place of Scrapy's ``LogCount``) counts the log lines
+of *its* crawler in ``log_count/<LEVEL>``: Scrapy's handler counts every line of the process
+in every crawler, so under ``scrapy crawlall`` one spider's ERROR made every spider unclean.
+A line belongs to a crawler when it carries that crawler's spider (``spider.logger`` and
+Scrapy's own engine/scraper lines do; components can pass ``extra={"spider": ...}``). A line
+that names no spider counts in ``log_count/<LEVEL>`` when one crawler is open, and in
+``envision/log/unattributed/<LEVEL>`` of every open crawler when several are: it may be
+anyone's, so it still keeps each of them from being clean (the ledger errs towards
+re-crawling).
 """
 
 from __future__ import annotations
@@ -28,6 +38,8 @@ from scrapy.settings import BaseSettings
 from envision_spiders.state.db import state_for_crawler
 
 logger = logging.getLogger(__name__)
+
+UNATTRIBUTED_PREFIX = "envision/log/unattributed"
 
 
 class UnknownSpiders(ValueError):
@@ -66,8 +78,10 @@ def select_spiders(
 
 
 def outcome(stats: Mapping[str, Any], finish_reason: str | None) -> dict[str, Any]:
-    """How one crawl ended: ``ok`` (finished, no spider exception) and ``clean`` (ok, no ERROR)."""
+    """How one crawl ended: ``ok`` (finished, no spider exception) and ``clean`` (ok, no ERROR
+    of its own nor any ERROR of unknown origin logged while it ran)."""
     errors = int(stats.get("log_count/ERROR", 0))
+    unattributed = int(stats.get(f"{UNATTRIBUTED_PREFIX}/ERROR", 0))
     exceptions = int(stats.get("spider_exceptions/count", 0)) or sum(
         int(v) for k, v in stats.items() if k.startswith("spider_exceptions/") and k != "spider_exceptions/count"
     )
@@ -79,7 +93,7 @@ def outcome(stats: Mapping[str, Any], finish_reason: str | None) -> dict[str, An
         "errors": errors,
         "spider_exceptions": exceptions,
         "ok": ok,
-        "clean": ok and errors == 0,
+        "clean": ok and errors == 0 and unattributed == 0,
     }
 
 
@@ -126,3 +140,51 @@ class RunLedger:
             self.run_id, utc_now().isoformat(), reason, result["items"], result["errors"], result["clean"]
         )
         self.crawler.stats.set_value("envision/run/clean", result["clean"])
+
+
+class _CrawlerLogHandler(logging.Handler):
+    """Counts the records of one crawler (see the module docstring) in its stats."""
+
+    def __init__(self, crawler: Crawler, open_handlers: list[_CrawlerLogHandler], level: int | str) -> None:
+        super().__init__(level=level)
+        self.crawler = crawler
+        self.open_handlers = open_handlers
+
+    def emit(self, record: logging.LogRecord) -> None:
+        spider = getattr(record, "spider", None)
+        if spider is not None:
+            if spider is self.crawler.spider:
+                self.crawler.stats.inc_value(f"log_count/{record.levelname}")
+            return
+        if len(self.open_handlers) > 1:
+            self.crawler.stats.inc_value(f"{UNATTRIBUTED_PREFIX}/{record.levelname}")
+        else:
+            self.crawler.stats.inc_value(f"log_count/{record.levelname}")
+
+
+class CrawlerLogCount:
+    """``log_count/<LEVEL>`` per crawler, also with several crawlers in one process."""
+
+    _open: list[_CrawlerLogHandler] = []  # the handlers of the crawlers open in this process
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.handler: _CrawlerLogHandler | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> CrawlerLogCount:
+        ext = cls(crawler)
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        return ext
+
+    def spider_opened(self, spider: Spider) -> None:
+        self.handler = _CrawlerLogHandler(self.crawler, self._open, self.crawler.settings.get("LOG_LEVEL"))
+        self._open.append(self.handler)
+        logging.root.addHandler(self.handler)
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        if self.handler is not None:
+            logging.root.removeHandler(self.handler)
+            self._open.remove(self.handler)
+            self.handler = None

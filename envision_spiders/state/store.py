@@ -1,14 +1,25 @@
-"""The per-record JSON store: ``{data_dir}/metadata/{source}/{source_id}.json``, atomic writes."""
+"""The per-record JSON store: ``{data_dir}/metadata/{source}/{source_id}.json``, atomic writes.
+
+``RecordStore`` is the only writer of those files during a crawl: the store pipeline writes a
+record through it, and dedup asks it to mark a record superseded. Both go through the state
+DB's write lock (``StateDB.immediate``), so the decision (who owns a DOI) and the file that
+reflects it change together: a stale rewrite can never land over a newer record, whichever
+crawl or process holds the other end. Reading (``load_record``, ``iter_stored_records``) needs
+no lock: files are replaced atomically.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+from envision_spiders.state.db import Owner, StateDB, format_owner
 
 METADATA_DIR = "metadata"
 
@@ -65,3 +76,89 @@ def iter_stored_records(
             continue
         for path in sorted(source_dir.glob("*.json")):
             yield path, load_record(path)
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """The store's settings, read once: ENVISION_DATA_DIR and ENVISION_STORE_FSYNC."""
+
+    data_dir: Path
+    fsync: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> StoreConfig:
+        data_dir = settings.get("ENVISION_DATA_DIR")
+        if not data_dir:
+            raise ValueError("ENVISION_DATA_DIR is empty")
+        return cls(Path(data_dir), settings.getbool("ENVISION_STORE_FSYNC"))
+
+
+class RecordStore:
+    """Writes stored records, each write decided and recorded under the state's write lock."""
+
+    def __init__(self, config: StoreConfig, state: StateDB) -> None:
+        self.config = config
+        self.state = state
+
+    def path(self, owner: Owner) -> Path:
+        return record_path(self.config.data_dir, *owner)
+
+    def write(self, record: dict[str, Any], dois: Iterable[str], modified: str | None, at: str) -> Owner | None:
+        """Store ``record`` (a plain dict with ``source``/``source_id``); returns the record it is
+        a copy of, or None when it is canonical.
+
+        A better record of the same dataset may have claimed its DOIs while this one waited
+        in inspection or classification (another crawl, or another spider of crawlall): the
+        decision and the write happen under one lock, so the superseding side either sees
+        this file (and marks it) or this side sees its claim and stores a duplicate.
+        """
+        me: Owner = (record["source"], str(record["source_id"]))
+        with self.state.immediate():
+            owners = self.state.other_owners(dois, me)
+            canonical = owners[0] if owners else None
+            if canonical:
+                record["duplicate_of"] = format_owner(canonical)
+            write_json_atomic(self.path(me), record, fsync=self.config.fsync)
+            if canonical:
+                self.state.mark_duplicate(*me, modified, canonical)
+            else:
+                self.state.mark_stored(*me, modified, record.get("doi"), at)
+        return canonical
+
+    def supersede(self, loser: Owner, canonical: Owner) -> list[Owner]:
+        """``loser`` (stored earlier) lost its DOIs to ``canonical``: mark it, and the records that
+        were copies of it, as copies of ``canonical`` in the state and in their stored files
+        (their data is kept). Returns the records whose files were rewritten.
+
+        Runs inside the caller's state transaction when there is one (dedup holds it over
+        the claim that decided this), else in its own.
+        """
+        with self.state.immediate():
+            known = self.state.lookup(*loser)
+            self.state.mark_duplicate(*loser, known["modified"] if known else None, canonical)
+            rewritten = []
+            for owner in [loser, *self.state.reassign_duplicates(loser, canonical)]:
+                path = self.path(owner)
+                if path.exists():
+                    stored = load_record(path)
+                    stored["duplicate_of"] = format_owner(canonical)
+                    write_json_atomic(path, stored, fsync=self.config.fsync)
+                    rewritten.append(owner)
+        return rewritten
+
+    def update(self, owner: Owner, fields: dict[str, Any], scored: dict[str, Any]) -> bool:
+        """Set ``fields`` in ``owner``'s stored file, computed from ``scored`` (the record as read
+        earlier, e.g. by ``scrapy classify``). When a crawl replaced the file meanwhile (another
+        ``scraped_at``) or marked it a copy, nothing is written and False is returned: the
+        newer file stays as it is."""
+        path = self.path(owner)
+        with self.state.immediate():
+            try:
+                current = load_record(path)
+            except FileNotFoundError:
+                return False
+            if current.get("scraped_at") != scored.get("scraped_at") or current.get("duplicate_of"):
+                return False
+            current.update(fields)
+            write_json_atomic(path, current, fsync=self.config.fsync)
+        return True

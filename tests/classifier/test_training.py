@@ -18,6 +18,20 @@ def test_parse_label():
         parse_label("maybe")
 
 
+def test_read_jsonl_skips_blank_lines_and_names_the_bad_line(tmp_path):
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"title": "a"}\n\n  \n{"title": "\u00e9"}\n', encoding="utf-8")
+    assert read_jsonl(good) == [{"title": "a"}, {"title": "\u00e9"}]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"title": "a"}\n\n{"title": \n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"bad.jsonl:3: not JSON: Expecting value"):
+        read_jsonl(bad)
+    for line in ("[1, 2]", "null", "7"):
+        bad.write_text('{"title": "a"}\n' + line + "\n", encoding="utf-8")
+        with pytest.raises(ValueError, match=r"bad.jsonl:2: expected a JSON object"):
+            read_jsonl(bad)
+
+
 def test_metrics_on_a_fixed_example():
     y = [1, 1, 1, 0, 0, 0, 0, 0]
     p = [0.9, 0.8, 0.4, 0.1, 0.2, 0.6, 0.3, 0.05]

@@ -127,3 +127,17 @@ def test_logged_errors_warn_and_fail_only_with_strict(fakes, tmp_path):
         zenodo.fault("search", nth, Reply(200, b"<html>maintenance</html>", {"Content-Type": "text/html"}))
     strict = crawlall(tmp_path, "zenodo", "--strict", settings=api_settings(zenodo, figshare))
     assert strict.returncode == 1 and "FAILED: zenodo" in strict.stdout
+
+
+def test_one_spiders_errors_mark_only_that_spider(fakes, tmp_path):
+    zenodo, figshare = fakes
+    for nth in (1, 2, 3):  # zenodo loses its first search page; figshare is fine
+        zenodo.fault("search", nth, Reply(200, b"<html>maintenance</html>", {"Content-Type": "text/html"}))
+    proc = crawlall(tmp_path, "zenodo", "figshare", "--json", settings=api_settings(zenodo, figshare))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    spiders = json.loads(proc.stdout)["spiders"]
+    assert spiders["zenodo"]["errors"] >= 1 and not spiders["zenodo"]["clean"]
+    assert spiders["figshare"]["errors"] == 0 and spiders["figshare"]["clean"], spiders["figshare"]
+    db = sqlite3.connect(tmp_path / "data" / "state.sqlite3")
+    runs = db.execute("SELECT spider, clean FROM crawl_runs ORDER BY spider").fetchall()
+    assert runs == [("figshare", 1), ("zenodo", 0)]

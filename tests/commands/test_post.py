@@ -167,3 +167,41 @@ def test_missing_url_or_token_is_a_clear_error(tmp_path):
     proc = subprocess.run(scrapy_command("post", "-s", f"ENVISION_DATA_DIR={tmp_path}"), cwd=PROJECT_ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and "PORTAL_TOKEN is not set" in proc.stdout
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307])
+def test_a_redirected_post_acknowledges_nothing(portal, tmp_path, status):
+    data = tmp_path / "data"
+    owners = store(data, "zenodo", 3)
+    status_url = f"{portal.base_url}/api/v1/datasets/status"
+    portal.fault("batch", 1, Reply.json({"moved": True}, status, {"Location": status_url}))
+    proc, out = post(portal, data)
+    assert proc.returncode == 1
+    assert f"HTTP {status}" in out["error"] and "not followed" in out["error"]
+    assert out["acknowledged"] == 0
+    assert portal.calls_to("status") == []  # the redirect was not followed (no GET with the token)
+    assert len(portal.calls_to("batch")) == 1  # and not retried
+    # nothing was acknowledged: the next run sends everything, under the unacknowledged batch's key
+    ok, out2 = post(portal, data)
+    assert ok.returncode == 0 and out2["acknowledged"] == 3
+    assert set(portal.records) == set(owners)
+    keys = [c.headers["Idempotency-Key"] for c in portal.calls_to("batch")]
+    assert keys[0] == keys[1]
+
+
+def test_a_record_that_changes_and_changes_back_reaches_the_portal_each_time(portal, tmp_path):
+    data = tmp_path / "data"
+    store(data, "zenodo", 1)
+    path = record_path(data, "zenodo", "1")
+    original = json.loads(path.read_text())
+    assert post(portal, data)[0].returncode == 0
+    write_json_atomic(path, {**original, "label": "EYE_IMAGING"})
+    assert post(portal, data)[1]["acknowledged"] == 1
+    assert portal.records[("zenodo", "1")]["label"] == "EYE_IMAGING"
+    write_json_atomic(path, original)  # back to what the portal had the first time
+    proc, out = post(portal, data)
+    assert proc.returncode == 0 and out["acknowledged"] == 1
+    assert portal.records[("zenodo", "1")]["label"] is None  # applied, not dropped as a replay
+    assert portal.deliveries[("zenodo", "1")] == 3
+    keys = [c.headers["Idempotency-Key"] for c in portal.calls_to("batch")]
+    assert len(keys) == len(set(keys)) == 3

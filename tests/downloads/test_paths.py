@@ -64,3 +64,45 @@ def test_record_dir_name_quotes_ids() -> None:
     assert record_dir_name("dryad", "doi:10.5061/dryad.x") == "dryad/doi%3A10.5061%2Fdryad.x"
     with pytest.raises(ValueError):
         record_dir_name("zenodo", "..")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("CON .txt", "_CON .txt"),  # Windows ignores the space: still the console device
+        ("con .tar.gz", "_con .tar.gz"),
+        ("COM¹", "_COM¹"),  # superscript digits count as digits for Windows device names
+        ("lpt³.log", "_lpt³.log"),
+        ("COM0.dat", "_COM0.dat"),
+        ("CONOUT$", "_CONOUT$"),
+        ("AUX . ", "_AUX"),
+        ("name. .", "name"),  # trailing dots and spaces go (Windows drops them)
+        ("COMMON.txt", "COMMON.txt"),
+        ("x.PART", "_x.PART"),  # our .part suffix, in any case
+        ("x.Part.Json", "_x.Part.Json"),
+        ("invoice\u202egpj.exe", "invoicegpj.exe"),  # right-to-left override: would read "invoiceexe.jpg"
+        ("\u2066dir\u2069/\u200fa\u200e.png", "dir/a.png"),
+        ("\ufeffbom.csv", "bom.csv"),
+    ],
+)
+def test_sanitize_windows_devices_part_suffix_and_bidi_controls(name: str, expected: str) -> None:
+    assert sanitize_relative_name(name) == expected
+
+
+def test_no_bidi_control_survives() -> None:
+    controls = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+    for char in controls:
+        assert char not in sanitize_relative_name(f"a{char}b/{char}c.txt")
+
+
+def test_a_file_and_a_folder_of_one_name_are_kept_apart() -> None:
+    assert unique_names(["data", "data/x.png", "DATA/y.png"]) == ["data", "data~2/x.png", "data~2/y.png"]
+    assert unique_names(["d/x.png", "d", "D"]) == ["d/x.png", "d~2", "D~3"]
+
+
+def test_no_file_lands_on_another_files_part_names() -> None:
+    names = unique_names(["big.bin", "big.bin.PART", "_big.bin", "big.bin.part.json"])
+    assert len({n.lower() for n in names}) == 4
+    claimed = {n.lower() for n in names}
+    for name in names:
+        assert f"{name}.part".lower() not in claimed and f"{name}.part.json".lower() not in claimed

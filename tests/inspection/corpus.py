@@ -104,3 +104,97 @@ def hostile_zip_million_entries() -> bytes:
 
 def random_bytes(n: int, seed: int = 3) -> bytes:
     return random.Random(seed).randbytes(n) if n < 1 << 20 else os.urandom(n)
+
+
+# --- TAR headers crafted byte by byte (what tarfile cannot write: GNU sparse, hostile pax) ------
+
+
+def tar_header(name: str, size: int, typeflag: str = "0", *, gnu: bool = True,
+               fields: dict[int, bytes] | None = None) -> bytes:
+    """One 512-byte header block with a valid checksum; ``fields`` puts bytes at offsets."""
+    block = bytearray(512)
+    block[0:100] = name.encode()[:100].ljust(100, b"\x00")
+    block[100:108] = b"0000644\x00"
+    block[124:136] = f"{size:011o}\x00".encode()
+    block[136:148] = b"00000000000\x00"
+    block[156] = ord(typeflag)
+    block[257:265] = b"ustar  \x00" if gnu else b"ustar\x0000"
+    for offset, value in (fields or {}).items():
+        block[offset : offset + len(value)] = value
+    block[148:156] = b" " * 8
+    block[148:156] = f"{sum(block):06o}\x00 ".encode()
+    return bytes(block)
+
+
+def pad(data: bytes) -> bytes:
+    return data + bytes(-len(data) % 512)
+
+
+def pax_records(records: list[tuple[str, str]]) -> bytes:
+    out = b""
+    for key, value in records:
+        body = f" {key}={value}\n".encode()
+        length = len(body) + 1
+        while len(str(length)) + len(body) != length:
+            length += 1
+        out += str(length).encode() + body
+    return out
+
+
+def pax_member(kind: str, records: list[tuple[str, str]]) -> bytes:
+    """A pax ``x`` (per member) or ``g`` (global) header with its records."""
+    body = pax_records(records)
+    return tar_header("././@PaxHeader", len(body), kind, gnu=False) + pad(body)
+
+
+def _octal(value: int, width: int = 12) -> bytes:
+    return f"{value:0{width - 1}o}\x00".encode()
+
+
+def gnu_sparse_old(name: str, regions: list[tuple[int, int]], realsize: int) -> bytes:
+    """An old GNU sparse member (type ``S``): 4 regions in the header, 21 per extension block,
+    then the stored regions (filled with ``0x5a``)."""
+    stored = sum(size for _, size in regions)
+    fields = {483: _octal(realsize)}
+    for i, (offset, size) in enumerate(regions[:4]):
+        fields[386 + 24 * i] = _octal(offset)
+        fields[386 + 24 * i + 12] = _octal(size)
+    rest = regions[4:]
+    if rest:
+        fields[482] = b"\x01"
+    out = tar_header(name, stored, "S", fields=fields)
+    while rest:
+        block = bytearray(512)
+        for i, (offset, size) in enumerate(rest[:21]):
+            block[24 * i : 24 * i + 12] = _octal(offset)
+            block[24 * i + 12 : 24 * i + 24] = _octal(size)
+        rest = rest[21:]
+        block[504] = 1 if rest else 0
+        out += bytes(block)
+    return out + pad(b"\x5a" * stored)
+
+
+def gnu_sparse_pax(version: str, name: str, regions: list[tuple[int, int]], realsize: int) -> bytes:
+    """A pax sparse member in GNU tar's format ``0.0``, ``0.1`` or ``1.0``."""
+    stored = sum(size for _, size in regions)
+    data = b"\x5a" * stored
+    header_name = f"GNUSparseFile.0/{name}"
+    if version == "0.0":
+        records = [("GNU.sparse.size", str(realsize)), ("GNU.sparse.numblocks", str(len(regions)))]
+        for offset, size in regions:
+            records += [("GNU.sparse.offset", str(offset)), ("GNU.sparse.numbytes", str(size))]
+        header_name = name
+    elif version == "0.1":
+        flat = ",".join(f"{o},{s}" for o, s in regions)
+        records = [("GNU.sparse.size", str(realsize)), ("GNU.sparse.numblocks", str(len(regions))),
+                   ("GNU.sparse.name", name), ("GNU.sparse.map", flat)]
+    else:
+        records = [("GNU.sparse.major", "1"), ("GNU.sparse.minor", "0"), ("GNU.sparse.name", name),
+                   ("GNU.sparse.realsize", str(realsize))]
+        lines = [str(len(regions))] + [str(v) for region in regions for v in region]
+        data = pad("".join(f"{line}\n" for line in lines).encode()) + data
+    return pax_member("x", records) + tar_header(header_name, len(data), "0", gnu=False) + pad(data)
+
+
+def end_of_archive() -> bytes:
+    return bytes(1024)

@@ -123,3 +123,16 @@ def nifti2(dims: tuple[int, ...]) -> bytes:
     dim = [len(dims), *dims] + [1] * (7 - len(dims))
     struct.pack_into("<8q", header, 16, *dim)
     return bytes(header) + bytes(64)
+
+
+def dicom_nested_sequences(levels: int, modality: str = "OP") -> bytes:
+    """Explicit VR DICOM with ``levels`` sequences of undefined length, each inside an item of
+    the one before, all closed by their delimiters, then Modality."""
+    meta = _el(0x0002, 0x0010, b"UI", b"1.2.840.10008.1.2.1")
+    meta = _el(0x0002, 0x0000, b"UL", struct.pack("<I", len(meta))) + meta
+    ds = _el(0x0008, 0x0016, b"UI", b"1.2.840.10008.5.1.4.1.1.77.1.5.1")
+    opening = struct.pack("<HH", 0x0008, 0x1032) + b"SQ\x00\x00" + struct.pack("<I", 0xFFFFFFFF)
+    opening += struct.pack("<HHI", 0xFFFE, 0xE000, 0xFFFFFFFF)
+    closing = struct.pack("<HHI", 0xFFFE, 0xE00D, 0) + struct.pack("<HHI", 0xFFFE, 0xE0DD, 0)
+    ds += opening * levels + closing * levels + _el(0x0008, 0x0060, b"CS", modality.encode())
+    return bytes(128) + b"DICM" + meta + ds

@@ -7,6 +7,7 @@ import pytest
 
 from envision_spiders.inspection import tar as t
 from envision_spiders.inspection.errors import ArchiveError
+from tests.inspection import corpus
 
 
 def make_tar(members: list[tuple[str, bytes]], fmt: int = tarfile.GNU_FORMAT, **kw: object) -> bytes:
@@ -134,3 +135,46 @@ def test_stream_partial_capture_at_end_of_prefix() -> None:
     assert not stream.done and stream.captured == []
     stream.flush_partial()
     assert stream.captured[0][1] == b"D" * 1000
+
+
+# --- GNU sparse members (crafted: tarfile reads them but cannot write them) --------------------------
+
+REGIONS = [(i * 8192, 1000 + i) for i in range(30)]  # 30 regions: the old format needs 2 extension blocks
+REAL_SIZE = 300_000
+
+
+def sparse_archive(kind: str) -> bytes:
+    member = (corpus.gnu_sparse_old("disk.img", REGIONS, REAL_SIZE) if kind == "S"
+              else corpus.gnu_sparse_pax(kind, "disk.img", REGIONS, REAL_SIZE))
+    return member + corpus.tar_header("after.txt", 5) + corpus.pad(b"hello") + corpus.end_of_archive()
+
+
+@pytest.mark.parametrize("kind", ["S", "0.0", "0.1", "1.0"])
+def test_gnu_sparse_member_listed_with_real_name_and_size(kind: str) -> None:
+    data = sparse_archive(kind)
+    members = walk_all(data)
+    with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+        infos = tf.getmembers()
+    assert [(m.name, m.size, m.data_offset) for m in members] == [
+        (i.name, i.size, i.offset_data) for i in infos
+    ] == [("disk.img", REAL_SIZE, infos[0].offset_data), ("after.txt", 5, infos[1].offset_data)]
+    sparse = members[0]
+    assert sparse.sparse and sparse.is_file and sparse.data_size == sum(n for _, n in REGIONS)
+    assert data[sparse.data_offset : sparse.data_offset + 4] == b"ZZZZ"  # past extension blocks / map
+    assert not members[1].sparse and members[1].data_size == 5
+
+
+@pytest.mark.parametrize("kind", ["S", "1.0"])
+def test_gnu_sparse_over_ranged_reads_and_a_stream(kind: str) -> None:
+    data = sparse_archive(kind)
+    walker = t.TarWalker()
+    found: list[t.TarMember] = []
+    reads = 0
+    while not walker.done:
+        found += walker.feed(data[walker.pos : walker.pos + walker.need], walker.pos)
+        reads += 1
+    assert [m.name for m in found] == ["disk.img", "after.txt"] and reads <= 6
+    stream = t.TarStream(capture=lambda m: 10)
+    seen = [m for i in range(0, len(data), 100) for m in stream.feed(data[i : i + 100])]
+    assert [(m.name, m.size) for m in seen] == [(m.name, m.size) for m in found]
+    assert stream.captured[0][1] == b"Z" * 10 and stream.captured[1][1] == b"hello"

@@ -6,7 +6,8 @@ import pytest
 from scrapy import Request
 from scrapy.http import Response
 
-from envision_spiders.middlewares.backoff import BackoffMiddleware, retry_after_seconds
+from envision_spiders.http.backoff import retry_after_seconds
+from envision_spiders.middlewares.backoff import BackoffMiddleware
 from tests.conftest import project_crawler
 
 NOW = 1_800_000_000.0

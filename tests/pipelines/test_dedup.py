@@ -96,3 +96,46 @@ def test_a_record_superseded_while_in_flight_is_stored_as_a_duplicate(tmp_path):
     assert json.loads((folder / "datacite" / "10.5281%2Fzenodo.103.json").read_text())["duplicate_of"] == "zenodo:103"
     assert json.loads((folder / "zenodo" / "103.json").read_text())["duplicate_of"] is None
     assert crawler.stats.get_value("envision/store/superseded_in_flight") == 1
+
+
+def test_superseding_never_overwrites_a_newer_version_stored_by_another_crawl(tmp_path, monkeypatch):
+    """Crawl A's Zenodo record supersedes DataCite's copy and rewrites the copy's file. Crawl B
+    stores a newer version of that copy at the worst moment: after A read the old file, before
+    A wrote it back. B must wait for A's transaction (then store its version as a duplicate),
+    never have its version replaced by A's stale rewrite."""
+    import sqlite3
+
+    import envision_spiders.state.store as record_store
+
+    data = str(tmp_path / "data")
+    crawl_a = project_crawler(ENVISION_DATA_DIR=data)
+    crawl_b = project_crawler(ENVISION_DATA_DIR=data, ENVISION_STATE_TIMEOUT=0.2)
+    dedup_a = DedupPipeline.from_crawler(crawl_a)
+    dedup_b, store_b = DedupPipeline.from_crawler(crawl_b), StorePipeline.from_crawler(crawl_b)
+
+    old = datacite("10.5281/zenodo.103")
+    old.modified = "2026-01-01"
+    store_b.process_item(dedup_b.process_item(old))
+    newer = datacite("10.5281/zenodo.103")
+    newer.modified, newer.title = "2026-02-01", "newer"  # passed B's dedup earlier, in flight since
+
+    blocked = []
+    real_load = record_store.load_record
+
+    def load_then_let_b_store(path):
+        stored = real_load(path)
+        try:
+            store_b.process_item(newer)  # B's write, between A's read and A's write
+        except sqlite3.OperationalError as exc:  # A holds the state lock: B has to wait
+            blocked.append(str(exc))
+        return stored
+
+    monkeypatch.setattr(record_store, "load_record", load_then_let_b_store)
+    dedup_a.process_item(zenodo_v(103))
+    monkeypatch.setattr(record_store, "load_record", real_load)
+    if blocked:
+        store_b.process_item(newer)  # B's retry once A committed
+
+    copy = json.loads((tmp_path / "data" / "metadata" / "datacite" / "10.5281%2Fzenodo.103.json").read_text())
+    assert (copy["title"], copy["modified"], copy["duplicate_of"]) == ("newer", "2026-02-01", "zenodo:103")
+    assert blocked and "locked" in blocked[0]

@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scrapy.utils.test import get_crawler
 
+from envision_spiders.pipelines.inspect import ArchiveInspectionPipeline
 from tests.conftest import PROJECT_ROOT, scrapy_command, scrapy_env
 from tests.inspection import corpus
 from tests.inspection import helpers as img
@@ -386,3 +388,8 @@ def test_inspection_off(nginx: NginxServer, files: dict[str, bytes], tmp_path: P
 def test_tar_fixture_sanity(files: dict[str, bytes]) -> None:
     with tarfile.open(fileobj=io.BytesIO(files["a.tar"])) as tf:
         assert len(tf.getmembers()) == 50
+
+
+def test_pipeline_is_built_from_one_config() -> None:
+    pipeline = ArchiveInspectionPipeline.from_crawler(get_crawler(settings_dict={"ENVISION_INSPECT_SNIFF_COUNT": 3}))
+    assert pipeline.config.sniff_count == 3 and pipeline.config.max_requests == 24

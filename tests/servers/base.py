@@ -55,6 +55,7 @@ class FakeAPI:
         self._faults: dict[str, dict[int, Reply]] = defaultdict(dict)
         self._counts: dict[str, int] = defaultdict(int)
         self._lock = threading.Lock()
+        self._held: dict[str, threading.Event] = {}
         self._server: ThreadingHTTPServer | None = None
 
     # --- set-up ------------------------------------------------------------------------
@@ -64,6 +65,15 @@ class FakeAPI:
     def fault(self, route: str, nth: int, reply: Reply) -> None:
         """The ``nth`` (1-based) request to ``route`` gets ``reply`` instead of the real answer."""
         self._faults[route][nth] = reply
+
+    def hold(self, route: str) -> None:
+        """Requests to ``route`` wait (at most a minute) until ``release(route)``: a crawl kept running."""
+        self._held[route] = threading.Event()
+
+    def release(self, route: str) -> None:
+        held = self._held.pop(route, None)
+        if held is not None:
+            held.set()
 
     def calls_to(self, route: str) -> list[Call]:
         return [c for c in self.calls if c.route == route]
@@ -79,6 +89,9 @@ class FakeAPI:
                     self._counts[name] += 1
                     nth = self._counts[name]
                     self.calls.append(call)
+                held = self._held.get(name)
+                if held is not None:
+                    held.wait(60)
                 reply = self._faults[name].pop(nth, None)
                 if reply is None:
                     try:

@@ -1,4 +1,4 @@
-"""A fake DataCite REST API (``/dois``) that behaves as API_NOTES.md documents:
+"""A fake DataCite REST API (``/dois``) that behaves as docs/sources-dryad-osf-datacite.md describes:
 
 * JSON:API list ``{"data", "meta": {"total", "totalPages", "page"?}, "links": {"self", "next"?}}``,
   no ``prev``/``last``;

@@ -1,4 +1,4 @@
-"""A fake Dryad API v2 (HAL+JSON) that behaves as API_NOTES.md documents:
+"""A fake Dryad API v2 (HAL+JSON) that behaves as docs/sources-dryad-osf-datacite.md describes:
 
 * ``Accept`` (or a ``Content-Type``) that is not JSON -> **406**;
 * ``/api/v2/search?q=&page=&per_page=`` (words AND-ed over title/abstract/keywords,

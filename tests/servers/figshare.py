@@ -1,4 +1,5 @@
-"""A fake Figshare API v2 that behaves as API_NOTES.md documents: ``POST /v2/articles/search``
+"""A fake Figshare API v2 that behaves as docs/sources-figshare-kaggle-nei.md describes:
+``POST /v2/articles/search``
 with a JSON body only, a bare array with no total, ``page``/``page_size`` or ``offset``/``limit``
 (mixing them, a limit over 1000 or an offset past the cap -> 422), ``item_type`` and
 ``modified_since`` filters, field-less ``search_for`` phrases OR-ed, article details that list

@@ -1,4 +1,5 @@
-"""A fake Kaggle legacy API v1 that behaves as API_NOTES.md documents: ``GET /api/v1/datasets/list``
+"""A fake Kaggle legacy API v1 that behaves as docs/sources-figshare-kaggle-nei.md describes:
+``GET /api/v1/datasets/list``
 (a bare array, a fixed 20 per page, empty past the page cap), ``/datasets/list/{owner}/{slug}``
 file listings (``datasetFiles`` + ``nextPageToken``), HTTP Basic (username + key) required, a
 Bearer token accepted only when ``accept_bearer`` (unconfirmed on the legacy routes), 401

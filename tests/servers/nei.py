@@ -1,4 +1,5 @@
-"""A fake NIH RePORTER v2 that behaves as API_NOTES.md documents: ``POST /v2/projects/search``
+"""A fake NIH RePORTER v2 that behaves as docs/sources-figshare-kaggle-nei.md describes:
+``POST /v2/projects/search``
 only (GET -> 405), a JSON body with ``criteria`` (``agencies``, ``fiscal_years``,
 ``advanced_text_search``, ``award_notice_date``), PascalCase ``include_fields`` answered with
 snake_case keys, ``limit`` <= 500 and ``offset`` <= cap (400 otherwise), ``{"meta": {total,

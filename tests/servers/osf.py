@@ -1,4 +1,4 @@
-"""A fake OSF API v2 (JSON:API) that behaves as API_NOTES.md documents:
+"""A fake OSF API v2 (JSON:API) that behaves as docs/sources-dryad-osf-datacite.md describes:
 
 * no ``/v2/search/`` (404); ``/v2/nodes/`` with ``filter[title]``, ``filter[description]`` or
   ``filter[title,description]`` (icontains, either field), ``filter[public]``,

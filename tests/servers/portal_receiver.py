@@ -31,6 +31,8 @@ class FakePortal(FakeAPI):
         self.held = threading.Event()
         self._release = threading.Event()
         self.route("batch", "POST", r"/api/v1/datasets/batch", self.batch)
+        # where a misconfigured portal redirects: a GET here answers 200 and receives nothing
+        self.route("status", "GET", r"/api/v1/datasets/status", lambda call, _: Reply.json({"status": "ok"}))
 
     @property
     def url(self) -> str:

@@ -1,4 +1,4 @@
-"""A fake Zenodo REST API (legacy JSON serializer) that behaves as API_NOTES.md documents:
+"""A fake Zenodo REST API (legacy JSON serializer) that behaves as docs/sources-zenodo.md describes:
 page size capped at 25 anonymous / 100 with a token (400 above), paging limited to the
 result window (400 past it) while ``links.next`` is still computed from the total,
 ``publication_date``/``updated`` range filters inside ``q``, and scripted faults."""

@@ -6,17 +6,22 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from scrapy.crawler import Crawler
 from scrapy.utils.test import get_crawler
 
+from envision_spiders.http import browser
 from envision_spiders.http.browser import BrowserConfig, abort_request, launch_problem
 from envision_spiders.pages.portal_presets import PortalPreset, source_for_url
 from envision_spiders.spiders.base import SpiderArgumentError
 from envision_spiders.spiders.portal import PortalSpider
 from envision_spiders.spiders.zenodo import ZenodoSpider
 
+ROOT = Path(__file__).resolve().parents[2]
 HANDLER = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
 PRESET = {"listing": "https://eyes.example.org/search?q={query}", "links": "a.dataset", "next": "a.next",
           "delay": 2.5}
@@ -84,6 +89,23 @@ def test_launch_problem_checks_the_effective_launch_options(chromium):
     assert "'/nope/chromium'" in launch_problem(crawler.settings)
     crawler = get_crawler(PortalSpider, settings_dict={"PLAYWRIGHT_CHROMIUM_PATH": chromium})
     assert launch_problem(crawler.settings) is None
+
+
+def test_without_the_browser_extra_spiders_load_and_the_portal_names_the_extra(chromium, monkeypatch):
+    # sys.modules[name] = None makes `import name` fail as if the package were not installed
+    code = (
+        "import sys; sys.modules['scrapy_playwright'] = sys.modules['playwright'] = None\n"
+        "from scrapy.spiderloader import SpiderLoader\n"
+        "from scrapy.utils.project import get_project_settings\n"
+        "print(sorted(SpiderLoader.from_settings(get_project_settings()).list()))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "SCRAPY_SETTINGS_MODULE": "envision_spiders.settings"})
+    assert proc.returncode == 0, proc.stderr
+    assert "'portal'" in proc.stdout and "'zenodo'" in proc.stdout
+    monkeypatch.setattr(browser, "browser_extra_installed", lambda: False)
+    crawler = get_crawler(PortalSpider, settings_dict={"PLAYWRIGHT_CHROMIUM_PATH": chromium})
+    assert "envision-spiders[browser]" in launch_problem(crawler.settings)
 
 
 def test_abort_images_fonts_media_only():

@@ -74,3 +74,46 @@ def test_parallel_processes_keep_the_state_consistent(tmp_path):
     assert {r["spider"] for r in state.runs() if r["clean"]} == {"src0", "src1", "src2", "src3"}
     assert state.last_clean_run("src2")["run_id"] == "run2"
     state.close()
+
+
+def test_each_crawler_counts_its_own_error_lines_in_one_process():
+    import logging
+
+    from scrapy import Spider
+    from scrapy.utils.test import get_crawler
+
+    from envision_spiders.state.runs import CrawlerLogCount
+
+    crawlers, extensions = [], []
+    for name in ("zenodo", "figshare"):
+        crawler = get_crawler(Spider, {"LOG_LEVEL": "DEBUG"})
+        crawler.spider = Spider(name=name)
+        extension = CrawlerLogCount.from_crawler(crawler)
+        extension.spider_opened(crawler.spider)
+        crawlers.append(crawler)
+        extensions.append(extension)
+    zenodo, figshare = crawlers
+    try:
+        zenodo.spider.logger.error("lost a page")  # zenodo's own
+        logging.getLogger("scrapy.core.scraper").error("Spider error", extra={"spider": zenodo.spider})
+        figshare.spider.logger.warning("slow")
+        logging.getLogger("envision_spiders.somewhere").error("no spider named")
+    finally:
+        for crawler, extension in zip(crawlers, extensions):
+            extension.spider_closed(crawler.spider, "finished")
+    zstats, fstats = zenodo.stats.get_stats(), figshare.stats.get_stats()
+    assert zstats["log_count/ERROR"] == 2 and "log_count/WARNING" not in zstats
+    assert "log_count/ERROR" not in fstats and fstats["log_count/WARNING"] == 1
+    # a line that names no spider may be anyone's: it keeps every crawler open then from being clean
+    assert zstats["envision/log/unattributed/ERROR"] == fstats["envision/log/unattributed/ERROR"] == 1
+    assert outcome(fstats, "finished")["errors"] == 0 and outcome(fstats, "finished")["clean"] is False
+    # alone in its process, a crawler counts every line, as Scrapy does
+    alone = get_crawler(Spider, {"LOG_LEVEL": "DEBUG"})
+    alone.spider = Spider(name="alone")
+    extension = CrawlerLogCount.from_crawler(alone)
+    extension.spider_opened(alone.spider)
+    try:
+        logging.getLogger("envision_spiders.somewhere").error("no spider named")
+    finally:
+        extension.spider_closed(alone.spider, "finished")
+    assert alone.stats.get_value("log_count/ERROR") == 1

@@ -17,6 +17,8 @@ import random
 from pathlib import Path
 from typing import Any
 
+import jsonlines
+
 HERE = Path(__file__).parent
 TEST_SHARE = 0.25
 
@@ -419,9 +421,8 @@ def main() -> None:
             seen.add(key)
             unique.append(r)
     assign_splits(unique)
-    with open(HERE / "records.jsonl", "w", encoding="utf-8") as fh:
-        for r in unique:
-            fh.write(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n")
+    with jsonlines.open(HERE / "records.jsonl", "w", sort_keys=True) as writer:
+        writer.write_all(unique)
     by_label: dict[str, int] = {}
     for r in unique:
         by_label[f"{r['label']}/{r['split']}"] = by_label.get(f"{r['label']}/{r['split']}", 0) + 1

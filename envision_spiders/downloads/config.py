@@ -1,0 +1,86 @@
+"""``ENVISION_DOWNLOAD_*`` settings, read and validated once (in ``GatedFilesPipeline.from_crawler``).
+
+What enters: the crawler's settings and, for ``ENVISION_DOWNLOAD_AUTH``, the tokens named there
+(``credentials.get_secret``). What leaves: a frozen :class:`DownloadConfig` (with the
+:class:`FetchConfig` of ``downloads/fetch.py``); a bad value raises ``NotConfigured`` with the
+setting's name. Defaults live in ``settings.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from scrapy.exceptions import NotConfigured
+from scrapy.settings import BaseSettings
+
+from envision_spiders.http.credentials import get_secret
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    """How one file is fetched (``downloads/fetch.py``)."""
+
+    chunk_size: int
+    chunk_threshold: int
+    ranges_in_flight: int
+    max_whole_body: int
+    fsync: bool = False
+
+
+@dataclass(frozen=True)
+class DownloadConfig:
+    """Everything GatedFilesPipeline needs from the settings."""
+
+    threshold: float
+    max_record_bytes: int
+    max_total_bytes: int
+    reverify: bool
+    fsync: bool
+    fetch: FetchConfig
+    concurrency_per_host: int
+    concurrency: int
+    auth: dict[str, tuple[str, str]] = field(default_factory=dict, repr=False)  # source -> (host, Authorization); never logged
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> DownloadConfig:
+        if not settings.getbool("ENVISION_DOWNLOAD"):
+            raise NotConfigured("gated downloads are off (ENVISION_DOWNLOAD=False)")
+
+        def at_least(name: str, minimum: int) -> int:
+            value = settings.getint(name)
+            if value < minimum:
+                raise NotConfigured(f"{name}={value} must be >= {minimum}")
+            return value
+
+        fsync = settings.getbool("ENVISION_STORE_FSYNC")
+        return cls(
+            threshold=settings.getfloat("ENVISION_DOWNLOAD_THRESHOLD"),
+            max_record_bytes=settings.getint("ENVISION_DOWNLOAD_MAX_RECORD_BYTES"),
+            max_total_bytes=settings.getint("ENVISION_DOWNLOAD_MAX_TOTAL_BYTES"),
+            reverify=settings.getbool("ENVISION_DOWNLOAD_REVERIFY"),
+            fsync=fsync,
+            fetch=FetchConfig(
+                chunk_size=at_least("ENVISION_DOWNLOAD_CHUNK_SIZE", 1),
+                chunk_threshold=settings.getint("ENVISION_DOWNLOAD_CHUNK_THRESHOLD"),
+                ranges_in_flight=at_least("ENVISION_DOWNLOAD_RANGES_IN_FLIGHT", 1),
+                max_whole_body=settings.getint("ENVISION_DOWNLOAD_MAX_WHOLE_BODY"),
+                fsync=fsync,
+            ),
+            concurrency_per_host=settings.getint("ENVISION_DOWNLOAD_CONCURRENCY_PER_HOST"),
+            concurrency=settings.getint("ENVISION_DOWNLOAD_CONCURRENCY"),
+            auth=auth_headers(settings),
+        )
+
+
+def auth_headers(settings: BaseSettings) -> dict[str, tuple[str, str]]:
+    """source -> (API host, Authorization value), for the sources of ``ENVISION_DOWNLOAD_AUTH``
+    whose token is set: a token is sent only to its source's API host."""
+    out: dict[str, tuple[str, str]] = {}
+    for source, spec in (settings.getdict("ENVISION_DOWNLOAD_AUTH") or {}).items():
+        token = get_secret(spec["secret"])
+        api_url = settings.get(spec["api_url_setting"]) or ""
+        host = urlsplit(api_url).hostname if api_url.startswith("http") else None
+        if token and host:
+            out[source] = (host, f"{spec.get('scheme', 'Bearer')} {token}")
+    return out

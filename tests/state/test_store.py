@@ -1,0 +1,44 @@
+"""RecordStore: the one writer of metadata/{source}/{source_id}.json."""
+
+from __future__ import annotations
+
+import json
+
+from envision_spiders.state.db import STATE_FILE, StateDB
+from envision_spiders.state.store import RecordStore, StoreConfig
+
+
+def make_store(tmp_path):
+    data = tmp_path / "data"
+    return RecordStore(StoreConfig(data), StateDB(data / STATE_FILE))
+
+
+def record(title: str, scraped_at: str) -> dict:
+    return {"source": "zenodo", "source_id": "1", "doi": "10.5281/zenodo.1", "title": title,
+            "scraped_at": scraped_at, "duplicate_of": None}
+
+
+def test_a_write_is_recorded_in_the_state(tmp_path):
+    store = make_store(tmp_path)
+    assert store.write(record("a", "t1"), ["10.5281/zenodo.1"], "m1", "t1") is None
+    assert store.state.lookup("zenodo", "1")["modified"] == "m1"
+    assert json.loads(store.path(("zenodo", "1")).read_text())["title"] == "a"
+
+
+def test_an_update_lands_on_the_file_it_was_computed_from(tmp_path):
+    store = make_store(tmp_path)
+    scored = record("a", "t1")
+    store.write(dict(scored), [], "m1", "t1")
+    assert store.update(("zenodo", "1"), {"label": "EYE_IMAGING"}, scored)
+    assert json.loads(store.path(("zenodo", "1")).read_text())["label"] == "EYE_IMAGING"
+
+
+def test_an_update_never_overwrites_a_file_a_crawl_replaced_since(tmp_path):
+    """``scrapy classify`` read the record, a crawl stored a newer version, then the labels arrive."""
+    store = make_store(tmp_path)
+    scored = record("old", "t1")
+    store.write(dict(scored), [], "m1", "t1")
+    store.write(record("newer", "t2"), [], "m2", "t2")
+    assert not store.update(("zenodo", "1"), {"label": "NEGATIVE"}, scored)
+    stored = json.loads(store.path(("zenodo", "1")).read_text())
+    assert stored["title"] == "newer" and "label" not in stored
