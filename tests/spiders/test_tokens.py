@@ -65,7 +65,7 @@ def test_links_next_carries_the_token_only_to_the_api_origin(spider, next_link):
 
 
 def test_file_listing_hrefs_elsewhere_are_followed_without_the_token(spider):
-    (first,) = spider.list_files("n1", {"id": "n1"}, [f"{ROOT}/nodes/n1/files/osfstorage/"])
+    (first,) = collect(spider.list_files("n1", {"id": "n1"}, [f"{ROOT}/nodes/n1/files/osfstorage/"]))
     assert first.headers["Authorization"] == b"Bearer t0ken" and first.meta[FILES_META]["key"] == "n1"
     page = SimpleNamespace(more=[f"{ROOT}/files/folder/", *ELSEWHERE])
     same, *others = collect(spider.follow_files(answer(first), page))
