@@ -159,7 +159,7 @@ class GrantRows:
     """RePORTER answers one row per project and fiscal year: rows collected per
     ``core_project_num`` (a row met twice counts once), drained as one grant each.
 
-    ``add(row, agencies, new_allowed)`` says what became of a row: ``"collected"``, ``"repeated"``
+    ``add(row, agencies, new_allowed)`` says what became of a row: ``"rows"`` (collected), ``"repeated"``
     (its project was drained already), ``"not_administered"`` (``agency_ic_admin`` is not one
     of ``agencies``: criteria.agencies also matches projects an agency funds but does not
     administer [A]) or ``"no_room"`` (a new project while ``new_allowed`` is False)."""
@@ -188,7 +188,7 @@ class GrantRows:
             return "no_room"
         rows = self.pending.setdefault(core, {})
         rows[row.get("appl_id") or row.get("project_num") or len(rows)] = row
-        return "collected"
+        return "rows"
 
     def drain(self) -> list[NeiGrant]:
         """One ``NeiGrant`` per pending project (sorted by core project number)."""

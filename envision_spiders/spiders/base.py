@@ -88,9 +88,10 @@ class SpiderArgumentError(ValueError):
     pass
 
 
-def setting(name: str) -> Any:
-    """A ``SpiderConfig`` field read from setting ``name``, by the field's type."""
-    return dataclasses.field(metadata={"setting": name})
+def setting(name: str, choices: tuple[Any, ...] = ()) -> Any:
+    """A ``SpiderConfig`` field read from setting ``name``, by the field's type (and, with
+    ``choices``, one of them)."""
+    return dataclasses.field(metadata={"setting": name, "choices": choices})
 
 
 _GETTERS: dict[Any, Callable[[BaseSettings, str], Any]] = {
@@ -105,14 +106,20 @@ _GETTERS: dict[Any, Callable[[BaseSettings, str], Any]] = {
 @dataclasses.dataclass(frozen=True)
 class SpiderConfig:
     """A spider's own settings, read once: subclass it as a frozen dataclass whose fields are
-    ``setting("NAME")`` (``int``, ``float``, ``bool``, ``str`` or ``tuple[str, ...]``), and
-    validate in ``__post_init__`` (raise ``SpiderArgumentError``)."""
+    ``setting("NAME")`` (``int``, ``float``, ``bool``, ``str`` or ``tuple[str, ...]``); other
+    checks go in ``__post_init__`` (raise ``SpiderArgumentError``)."""
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Any:
-        hints = get_type_hints(cls)
-        return cls(**{f.name: _GETTERS[hints[f.name]](settings, f.metadata["setting"])
-                      for f in dataclasses.fields(cls) if "setting" in f.metadata})
+        hints, values = get_type_hints(cls), {}
+        for f in dataclasses.fields(cls):
+            if "setting" not in f.metadata:
+                continue
+            name, choices = f.metadata["setting"], f.metadata["choices"]
+            values[f.name] = _GETTERS[hints[f.name]](settings, name)
+            if choices and values[f.name] not in choices:
+                raise SpiderArgumentError(f"{name}={values[f.name]!r}: use {' or '.join(map(repr, choices))}")
+        return cls(**values)
 
 
 def page_callback(name: str, follow: str, page_class: type) -> Callable[..., AsyncIterator[Any]]:

@@ -17,7 +17,6 @@ from typing import Any
 import scrapy
 from scrapy.http import Response
 
-from envision_spiders.pages.base import MalformedPage
 from envision_spiders.pages.figshare import (
     FigshareArticle,
     FigshareArticlePage,
@@ -44,6 +43,7 @@ class FigshareSpider(FileListingSpider, OffsetPagingSpider):
     api_url_setting = "FIGSHARE_API_URL"
     search_page = FigshareSearchPage
     files_page = FigshareFilesPage
+    detail_page = FigshareArticlePage
     config_class = FigshareConfig
     token_variable, token_scheme = "FIGSHARE_ACCESS_TOKEN", "token"
     page_size_setting = "FIGSHARE_PAGE_SIZE"
@@ -81,22 +81,12 @@ class FigshareSpider(FileListingSpider, OffsetPagingSpider):
         for hit in self.take(hits):
             modified = {"source": self.name, "source_id": str(hit["id"]), "modified": hit.get("modified_date")}
             meta = {"envision_record": modified} if hit.get("modified_date") else {}
-            yield self.api_request(f"{self.api_url}/articles/{hit['id']}", self.parse_article, meta=meta)
+            yield self.api_request(f"{self.api_url}/articles/{hit['id']}", self.parse_detail, meta=meta)
 
-    async def parse_article(self, response: Response, page: FigshareArticlePage) -> AsyncIterator[Any]:
-        try:
-            article = page.article()
-        except MalformedPage as exc:
-            retry = self.retry_malformed(response, exc)
-            if retry is not None:
-                yield retry
-            return
+    def detail_listing(self, article: dict[str, Any]) -> tuple[str, list[str]] | None:
         if not needs_file_listing(article, self.config.detail_files_cap):
-            yield await page.to_item()
-            return
-        url = f"{self.api_url}/articles/{article['id']}/files?page=1&page_size={self.config.files_page_size}"
-        async for out in self.list_files(str(article["id"]), article, [url]):
-            yield out
+            return None
+        return str(article["id"]), [f"{self.api_url}/articles/{article['id']}/files?page=1&page_size={self.config.files_page_size}"]
 
     def read_files(self, response: Response, page: FigshareFilesPage) -> FileBatch:
         batch = page.files()

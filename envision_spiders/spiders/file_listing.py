@@ -11,6 +11,12 @@ incomplete (logged, counted): the metadata is good without its full file list.
 Mix it in before the paging base (``class DryadSpider(FileListingSpider, LinksPagingSpider)``).
 A concrete spider:
 
+``detail_page`` and ``detail_listing(detail) -> (key, urls) | None`` (optional)
+    For sources whose search hits are not the whole record (Figshare): the detail's page
+    object class (offering ``detail()``, raising ``MalformedPage``, and ``to_item()``). The
+    base gives the spider the callback ``parse_detail`` (request details with it); a malformed
+    detail is fetched again, then given up (logged, counted). The hook says which listing the
+    detail needs (its key and first URLs), or None when the detail is the whole record.
 ``self.list_files(key, subject, urls, meta=None)``
     An async generator starting the listing of one record: ``key`` names it (the source id),
     ``subject`` is what the record is built from (the detail), ``urls`` its first listing
@@ -76,10 +82,12 @@ class FileListing:
 
 class FileListingSpider(EnvisionSpider):
     files_page: type | None = None
+    detail_page: type | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        declare_callbacks(cls, ("files_page", "parse_files", "follow_files"))
+        declare_callbacks(cls, ("files_page", "parse_files", "follow_files"),
+                          ("detail_page", "parse_detail", "follow_detail"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -91,6 +99,24 @@ class FileListingSpider(EnvisionSpider):
 
     async def files_record(self, listing: FileListing) -> DatasetRecord:
         raise NotImplementedError
+
+    def detail_listing(self, detail: Any) -> tuple[str, list[str]] | None:
+        raise NotImplementedError
+
+    async def follow_detail(self, response: Response, page: Any) -> AsyncIterator[Any]:
+        try:
+            detail = page.detail()
+        except MalformedPage as exc:
+            retry = self.retry_malformed(response, exc)
+            if retry is not None:
+                yield retry
+            return
+        listing = self.detail_listing(detail)
+        if listing is None:
+            yield await page.to_item()
+            return
+        async for out in self.list_files(listing[0], detail, listing[1]):
+            yield out
 
     # --- requests -----------------------------------------------------------------------------
     async def list_files(self, key: str, subject: Any, urls: list[str],

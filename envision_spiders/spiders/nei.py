@@ -21,21 +21,17 @@ from scrapy.http import Response
 
 from envision_spiders.pages.nei import INCLUDE_FIELDS, GrantRows, NeiSearchPage
 from envision_spiders.queries import BOOLEAN_WORDS, pack_terms, split_words
-from envision_spiders.spiders.base import SpiderArgumentError, SpiderConfig, setting
+from envision_spiders.spiders.base import SpiderConfig, setting
 from envision_spiders.spiders.paging import ONE_REQUEST_PER_SECOND, OffsetPagingSpider, PageCursor, SearchResults
 
 
 @dataclass(frozen=True)
 class NeiConfig(SpiderConfig):
-    operator: str = setting("NEI_SEARCH_OPERATOR")  # "advanced" (boolean groups) or "and" (one query per term)
+    operator: str = setting("NEI_SEARCH_OPERATOR", choices=("advanced", "and"))  # "and": one query per term
     agencies: tuple[str, ...] = setting("NEI_AGENCIES")
     search_field: str = setting("NEI_SEARCH_FIELD")
     min_year: int = setting("NEI_MIN_FISCAL_YEAR")  # lower bound of the fiscal-year ranges of splits
     query_max_length: int = setting("NEI_QUERY_MAX_LENGTH")
-
-    def __post_init__(self) -> None:
-        if self.operator not in ("advanced", "and"):
-            raise SpiderArgumentError(f"NEI_SEARCH_OPERATOR={self.operator!r}: use 'advanced' or 'and'")
 
 
 class NeiSpider(OffsetPagingSpider):
@@ -55,10 +51,8 @@ class NeiSpider(OffsetPagingSpider):
         self.grants = GrantRows()  # rows per core project, until paging is done
 
     async def start(self) -> AsyncIterator[Any]:
-        if self.config.operator == "advanced":
-            texts = pack_terms(self.terms, BOOLEAN_WORDS, self.config.query_max_length)
-        else:
-            texts = [" ".join(split_words(term)) for term in self.terms]
+        texts = (pack_terms(self.terms, BOOLEAN_WORDS, self.config.query_max_length) if self.config.operator == "advanced"
+                 else [" ".join(split_words(term)) for term in self.terms])
         self.crawler.stats.set_value("envision/search/query_groups", len(texts))
         for text in texts:
             yield self.first_page((text, None, None))
@@ -91,8 +85,7 @@ class NeiSpider(OffsetPagingSpider):
     async def on_hits(self, response: Response, hits: list[dict[str, Any]]) -> AsyncIterator[Any]:
         for row in hits:
             outcome = self.grants.add(row, self.config.agencies, new_allowed=self.more_wanted())
-            if outcome in ("collected", "not_administered"):
-                self.crawler.stats.inc_value(f"envision/grants/{'rows' if outcome == 'collected' else outcome}")
+            self.crawler.stats.inc_value(f"envision/grants/{outcome}")
         return
         yield  # pragma: no cover - rows become grants on spider_idle
 
