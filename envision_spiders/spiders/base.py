@@ -19,9 +19,12 @@ A concrete spider declares:
 ``config_class`` (optional)
     A ``SpiderConfig`` (frozen dataclass of ``setting("NAME")`` fields): the spider's own
     settings, read and validated once into ``self.config`` by the classmethod hook
-    ``configure(settings)`` (override it for settings that need more than a field). It writes ``async def start(self)`` (which only yields requests)
-plus its callbacks: pagination and which requests to make, nothing else. Records are built by
-page objects in ``envision_spiders.pages``.
+    ``configure(settings)`` (override it for settings that need more than a field).
+
+and writes ``async def start(self)`` (which only yields requests) plus its callbacks:
+pagination and which requests to make, nothing else. Records are built by page objects in
+``envision_spiders.pages``. The paging bases (``paging.py``, ``links_paging.py``) and
+``file_listing.py`` build those callbacks from declared page classes.
 
 Spider arguments, validated before the crawl starts (a bad value is an error at once):
 
@@ -42,9 +45,9 @@ Helpers: ``self.terms`` (the terms to search), ``self.take(records)`` (applies
 ``max_records``), ``self.wants_more`` (False once the limit is reached),
 ``self.api_request(url, callback, data=None, **kwargs)`` (a request to the API: a JSON POST
 when ``data`` is given; the token goes only to the API root's scheme, host and port, so a
-link to another origin is followed without it), ``self.drop_token()`` (stop sending it), ``self.on_request_error`` (an errback handing a
-failure for good to the hook ``request_failed(request, failure)``: what to emit instead;
-default: log and count ``envision/requests/failed``),
+link to another origin is followed without it), ``self.drop_token()`` (stop sending it),
+``self.on_request_error`` (an errback handing a failure for good to the hook
+``request_failed(request, failure)``: what to emit instead; default: log and count),
 ``self.skip_unreadable(response, problems)`` (log and count entries a page could not
 read), ``self.retry_malformed(response, error)`` (re-fetch an API page that was not the JSON
 expected, ``ENVISION_MALFORMED_RETRIES`` times, then give up with a logged error and a
@@ -56,9 +59,11 @@ crawl closed earlier logs what it lost (``envision/spider/not_emitted``).
 Incremental crawling (skip unchanged records) is done by ``IncrementalMiddleware``:
 mark detail requests with ``meta["envision_record"]``.
 
-Stats: ``envision/spider/max_records_reached``, ``envision/search/unreadable_<what>s``,
+Stats (``docs/stats.md``): ``envision/spider/max_records_reached``,
+``envision/spider/not_emitted``, ``envision/search/unreadable_<what>s``,
 ``envision/pages/malformed``, ``envision/pages/malformed_given_up``,
-``envision/pages/malformed_retry/...`` (Scrapy's retry keys). Stats are per crawler: no key
+``envision/pages/malformed_retry/...`` (Scrapy's retry keys), ``envision/requests/failed``,
+``envision/auth/oauth_token``, ``envision/auth/oauth_failed``. Stats are per crawler: no key
 carries the spider's name.
 """
 

@@ -10,9 +10,10 @@ Contract of a concrete spider (on top of ``EnvisionSpider``'s ``name``/``api_url
 ``listing_page``
     The listing's page object class. The base gives the spider the callback
     ``parse_listing(response, page: <listing_page>)`` (scrapy-poet injects by annotation),
-    which runs ``follow_listing``. The page object offers ``entries() -> (list[dict], problems)``, ``next_link`` (href or
-    None, relative or absolute), ``last_link`` (or None) and ``total`` (int or None); any of
-    them raises ``MalformedPage`` when the answer is not the documented shape.
+    which runs ``follow_listing``. The page object offers ``entries() -> (list[dict],
+    problems)``, ``next_link`` (href or None, relative or absolute), ``last_link`` (or None)
+    and ``total`` (int or None); any of them raises ``MalformedPage`` when the answer is not
+    the documented shape.
 ``first_listings()``
     The absolute URL of each listing's first page (one per query group or term).
 ``on_entries(response, entries)``
@@ -38,6 +39,9 @@ Contract of a concrete spider (on top of ``EnvisionSpider``'s ``name``/``api_url
     (decided before the crawl starts). After a rejected token the server's rate limit is
     met by ``BackoffMiddleware`` (429 + ``Retry-After``): the spider never writes the
     downloader's slots.
+
+Helper: ``await self.read_side_listing(url, read, failed_key)`` reads every page of a
+listing needed before the crawl starts (OSF's licences) through the downloader.
 
 Stats: ``envision/listing/pages``, ``envision/listing/total`` (sum of first-page totals),
 ``envision/listing/repeated_entries``, ``envision/listing/unreadable_entries``,
