@@ -99,6 +99,12 @@ def api_token(root: str, variable: str | None, scheme: str = "Bearer") -> ApiTok
     return ApiToken(root, f"{scheme} {token}") if token else None
 
 
+def basic_token(root: str, user_variable: str, key_variable: str) -> ApiToken | None:
+    """``ApiToken`` for ``root`` with HTTP Basic credentials from two secrets, or None unless both are set."""
+    user, key = get_secret(user_variable), get_secret(key_variable)
+    return ApiToken(root, basic_auth_header(user, key)) if user and key else None
+
+
 def oauth_access_token(status: int, body: bytes) -> str | None:
     """The ``access_token`` of an OAuth2 token answer, or None when it is not one."""
     if status != 200:

@@ -25,7 +25,7 @@ from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from envision_spiders.http.credentials import ApiToken, basic_auth_header, get_secret
+from envision_spiders.http.credentials import ApiToken, api_token, basic_token
 from envision_spiders.pages.kaggle import KaggleDataset, KaggleFilesPage, KaggleListPage
 from envision_spiders.queries import split_words
 from envision_spiders.spiders.base import SpiderArgumentError, SpiderConfig, setting, with_query_param
@@ -53,11 +53,9 @@ class KaggleSpider(FileListingSpider, OffsetPagingSpider):
     @classmethod
     def api_token(cls, settings: BaseSettings, api_url: str) -> ApiToken:
         """The legacy pair wins (the documented auth of the v1 routes), else the API token."""
-        username, key, token = get_secret("KAGGLE_USERNAME"), get_secret("KAGGLE_KEY"), get_secret("KAGGLE_API_TOKEN")
-        if username and key:
-            return ApiToken(api_url, basic_auth_header(username, key))
-        if token:
-            return ApiToken(api_url, f"Bearer {token}")
+        token = basic_token(api_url, "KAGGLE_USERNAME", "KAGGLE_KEY") or api_token(api_url, "KAGGLE_API_TOKEN")
+        if token is not None:
+            return token
         raise SpiderArgumentError("Kaggle requires credentials to list datasets: set KAGGLE_USERNAME and KAGGLE_KEY "
                                   "(from kaggle.json) or KAGGLE_API_TOKEN in the environment or .env")
 

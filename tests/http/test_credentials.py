@@ -8,7 +8,7 @@ import os
 import pytest
 
 from envision_spiders.http import credentials
-from envision_spiders.http.credentials import ApiToken, api_token, get_secret, same_origin
+from envision_spiders.http.credentials import ApiToken, api_token, basic_token, get_secret, same_origin
 
 
 @pytest.mark.parametrize(
@@ -64,3 +64,11 @@ def test_environment_wins_over_dotenv(dotenv_dir, monkeypatch):
     assert get_secret("OSF_TOKEN") == "from-env"
     assert api_token("https://api.osf.test/v2", "OSF_TOKEN") == ApiToken("https://api.osf.test/v2", "Bearer from-env")
     assert api_token("https://api.osf.test/v2", None) is None
+
+
+def test_basic_token_needs_both_secrets(monkeypatch):
+    monkeypatch.setenv("DEMO_USER", "ann")
+    monkeypatch.delenv("DEMO_KEY", raising=False)
+    assert basic_token("https://api.test", "DEMO_USER", "DEMO_KEY") is None
+    monkeypatch.setenv("DEMO_KEY", "k")
+    assert basic_token("https://api.test", "DEMO_USER", "DEMO_KEY") == ApiToken("https://api.test", "Basic YW5uOms=")
