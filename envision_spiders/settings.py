@@ -92,6 +92,21 @@ CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
 DOWNLOAD_TIMEOUT = 60
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False  # Scrapy's HTTP endpoint that runs Python sent to it (docs/security.md)
+
+# --- network safety (docs/security.md) ------------------------------------------------------
+# Certificates are verified (Scrapy's default is not to). Trust a lab proxy's CA with the
+# SSL_CERT_FILE environment variable; False turns verification off, with a warning at start.
+DOWNLOAD_VERIFY_CERTIFICATES = True
+# Only http(s) reach the network: the file, s3 and ftp handlers are off (a record's URL cannot
+# read local files; s3 comes back when a storage backend needs it). `data` stays for the empty
+# `data:,` request the NEI spider uses to be called back on idle (the fence refuses any other).
+DOWNLOAD_HANDLERS = {"file": None, "s3": None, "ftp": None}
+# Every request must reach a public address (middlewares/public_hosts.py), redirects included.
+ENVISION_FENCE_ENABLED = True
+# Host names / networks allowed although private or loopback, e.g. "127.0.0.0/8,localhost" for
+# local test servers (the test suite sets the environment variable of the same name).
+ENVISION_FENCE_ALLOW = [h.strip() for h in os.environ.get("ENVISION_FENCE_ALLOW", "").split(",") if h.strip()]
 LOG_LEVEL = "INFO"
 # 429/503 are retried with exponential backoff honouring Retry-After (BackoffMiddleware);
 # other transient errors keep Scrapy's immediate retries.
@@ -114,6 +129,7 @@ ADDONS = {"scrapy_poet.Addon": 300, "envision_spiders.exports.feeds.PortalFeedsA
 SCRAPY_POET_DISCOVER = ["envision_spiders.pages"]
 
 DOWNLOADER_MIDDLEWARES = {
+    "envision_spiders.middlewares.public_hosts.PublicHostsMiddleware": 60,  # before robots.txt (100)
     "envision_spiders.middlewares.backoff.BackoffMiddleware": 560,
 }
 SPIDER_MIDDLEWARES = {
@@ -150,6 +166,7 @@ ENVISION_INSPECT_STREAM_CHUNK_BYTES = 2 * 1024 * 1024  # tar.gz/bz2/xz: compress
 ENVISION_INSPECT_STREAM_PREFIX_BYTES = 8 * 1024 * 1024  # tar.gz/bz2/xz: compressed prefix read at most
 ENVISION_INSPECT_STREAM_MAX_OUTPUT = 256 * 1024 * 1024  # decompressed bytes walked at most
 ENVISION_INSPECT_CONCURRENCY = 4  # archives inspected at once (bounds memory)
+ENVISION_INSPECT_DECOMPRESS_SECONDS = 20.0  # worker-thread time per archive (decompress, walk, sniff)
 
 # --- feeds: every record of the run, and the EYE_IMAGING subset ---------------------------
 # The portal's contract (docs/operations.md). PortalFeedsAddon merges ENVISION_FEEDS into FEEDS,

@@ -21,6 +21,8 @@ OFFLINE_ENV = {
     "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": "",
     "NO_PROXY": "127.0.0.1,127.0.0.2,localhost",
     "no_proxy": "127.0.0.1,127.0.0.2,localhost",
+    # the local fakes live on loopback: let the network fence (docs/security.md) reach them
+    "ENVISION_FENCE_ALLOW": "127.0.0.0/8,localhost",
 }
 for _key, _value in OFFLINE_ENV.items():
     os.environ.setdefault(_key, _value)

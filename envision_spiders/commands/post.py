@@ -28,6 +28,7 @@ from scrapy.http import JsonRequest
 from envision_spiders.exports.publish import batch_payload, pending_changes, plan_batches, rejected_keys
 from envision_spiders.http.client import ClientSpider, RetryPolicy, ServiceError, run_job
 from envision_spiders.http.credentials import get_secret
+from envision_spiders.http.fence import service_url_problem
 from envision_spiders.state.db import STATE_FILE, StateDB
 from envision_spiders.state.runs import utc_now
 
@@ -62,6 +63,9 @@ class Command(ScrapyCommand):
         opts.url = (opts.url or get_secret("PORTAL_URL") or self.settings.get("PORTAL_URL") or "").strip()
         if not opts.url.startswith(("http://", "https://")):
             raise UsageError("no portal URL: set PORTAL_URL (environment or setting) or pass --url", print_help=False)
+        problem = service_url_problem(opts.url)
+        if problem:
+            raise UsageError(f"portal URL {problem}", print_help=False)
         opts.batch_size = opts.batch_size or self.settings.getint("PORTAL_BATCH_SIZE")
         if opts.batch_size < 1:
             raise UsageError("the batch size must be at least 1", print_help=False)

@@ -12,7 +12,8 @@ from what is on disk. Chunks after the first carry ``If-Range`` with the first r
 ETag (or Last-Modified): a 200 instead of 206 means the file changed mid-way, and the download
 restarts once from zero. Hashes are computed in file order while chunks arrive (out-of-order
 chunks wait in memory, at most ``ranges_in_flight`` of them), so no second pass over the file
-is needed.
+is needed. Those hashes are the file's on disk only because nothing else writes it meanwhile:
+callers hold the record folder's lock (``downloads/lock.py``) for the whole fetch.
 """
 
 from __future__ import annotations

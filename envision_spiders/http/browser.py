@@ -1,8 +1,14 @@
 """Headless Chromium through scrapy-playwright: the settings preset, the browser path, what
-the browser may skip, and clicking through button-paged listings.
+the browser may fetch (the fence), and clicking through button-paged listings.
 
 Only requests with ``meta["playwright"] = True`` reach the browser; every other request of
 a spider using this preset (robots.txt, APIs) keeps Scrapy's plain HTTP handler.
+
+The browser runs the portal's JavaScript, so it is fenced (docs/security.md): every request
+of the page — navigations, scripts, fetch/XHR, forms — goes through ``BrowserFence`` (the
+``PLAYWRIGHT_ABORT_REQUEST`` predicate): http(s) only, only the portal's origins (and the
+CDNs its preset lists), only public addresses (resolved here; ``ENVISION_FENCE_ALLOW`` as for
+Scrapy's own requests). Chromium starts with a minimal environment: no token is inherited.
 
 scrapy-playwright and playwright are the ``browser`` extra: they are imported only when a
 browser page is built or driven, so ``scrapy list`` and the API spiders work without them, and
@@ -11,12 +17,21 @@ browser page is built or driven, so ``scrapy list`` and the API spiders work wit
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
+import logging
 import os
+import socket
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
+
+from envision_spiders.http.fence import HostAllowance, address_problem, is_address, origin, scheme_problem
+
+logger = logging.getLogger(__name__)
 
 PLAYWRIGHT_HANDLER = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
 CHROMIUM_ARGS = [
@@ -32,13 +47,19 @@ BUNDLED = "playwright"  # PLAYWRIGHT_CHROMIUM_PATH value: use Playwright's own b
 PATH_SETTING = "PLAYWRIGHT_CHROMIUM_PATH"
 # What a dataset page never needs to show its metadata: aborted before they are fetched.
 ABORTED_RESOURCE_TYPES = frozenset({"image", "font", "media"})
+# The only environment variables Chromium inherits (no tokens, no LD_PRELOAD, no proxies).
+BROWSER_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "XDG_RUNTIME_DIR", "FONTCONFIG_PATH",
+                       "FONTCONFIG_FILE")
 
 # alltheplaces-style preset: merged into a spider's custom_settings.
 PLAYWRIGHT_SETTINGS: dict[str, Any] = {
     "DOWNLOAD_HANDLERS": {"http": PLAYWRIGHT_HANDLER, "https": PLAYWRIGHT_HANDLER},
     "PLAYWRIGHT_BROWSER_TYPE": "chromium",
+    # images/fonts/media only; the spider replaces it with its BrowserFence (fence_browser)
     "PLAYWRIGHT_ABORT_REQUEST": "envision_spiders.http.browser.abort_request",
     "PLAYWRIGHT_MAX_CONTEXTS": 1,
+    # a service worker's requests bypass the fence (Playwright's routing does not see them)
+    "PLAYWRIGHT_CONTEXTS": {"default": {"service_workers": "block"}},
     "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": 4,
     "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": 30_000,  # ms
     # browsers ask for HTML (the project default asks APIs for JSON)
@@ -50,8 +71,99 @@ PLAYWRIGHT_SETTINGS: dict[str, Any] = {
 
 
 def abort_request(request: Any) -> bool:
-    """``PLAYWRIGHT_ABORT_REQUEST``: skip images, fonts and media."""
+    """Skip images, fonts and media (also done by ``BrowserFence``)."""
     return request.resource_type in ABORTED_RESOURCE_TYPES
+
+
+def browser_environment() -> dict[str, str]:
+    """Chromium's environment: ``BROWSER_ENVIRONMENT`` taken from ours, nothing else."""
+    env = {name: os.environ[name] for name in BROWSER_ENVIRONMENT if os.environ.get(name)}
+    env.setdefault("PATH", os.defpath)
+    return env
+
+
+class BrowserFence:
+    """``PLAYWRIGHT_ABORT_REQUEST``: True (abort) for images/fonts/media and for every request
+    outside the fence — not http(s) (``scheme``), an origin that is not one of ``origins``
+    (``origin``), or a host that is or resolves to a non-public address (``loopback``,
+    ``private``, ``link_local``...; ``dns`` when it does not resolve), unless ``allowance``
+    lets it through. Blocked requests are counted as ``envision/fence/browser/<reason>``.
+
+    One instance per crawler (kept as it is when settings are copied)."""
+
+    def __init__(self, origins: Iterable[str] = (), allowance: HostAllowance | None = None,
+                 enabled: bool = True, crawler: Crawler | None = None) -> None:
+        self.origins = frozenset(origin(url) for url in origins if scheme_problem(url) is None)
+        self.allowance = allowance or HostAllowance()
+        self.enabled = enabled
+        self.crawler = crawler  # for its stats (which exist only once the crawl starts)
+        self._verdicts: dict[str, str | None] = {}  # host -> reason or None
+        self._logged: set[tuple[str, str]] = set()
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings, origins: Iterable[str] = (),
+                      crawler: Crawler | None = None) -> BrowserFence:
+        return cls(origins, HostAllowance.parse(settings.getlist("ENVISION_FENCE_ALLOW")),
+                   settings.getbool("ENVISION_FENCE_ENABLED", True), crawler)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> BrowserFence:
+        return self
+
+    async def __call__(self, request: Any) -> bool:
+        if request.resource_type in ABORTED_RESOURCE_TYPES:
+            return True
+        if not self.enabled:
+            return False
+        reason = await self.problem(request.url)
+        if reason is None:
+            return False
+        if self.crawler is not None and self.crawler.stats is not None:
+            self.crawler.stats.inc_value(f"envision/fence/browser/{reason}")
+        where = "{}://{}:{}".format(*origin(request.url)) if reason != "scheme" else request.url[:60]
+        if (where, reason) not in self._logged:
+            self._logged.add((where, reason))
+            logger.info("Browser fence: blocked %s request to %s (%s)", request.resource_type, where, reason)
+        return True
+
+    async def problem(self, url: str) -> str | None:
+        """Why the browser may not fetch ``url`` (a stats key part), or None."""
+        problem = scheme_problem(url)
+        if problem:
+            return problem
+        scheme, host, port = origin(url)
+        if (scheme, host, port) not in self.origins:
+            return "origin"
+        if self.allowance.allows(host):
+            return None
+        if host not in self._verdicts:
+            verdict = await self._address_problem(host, port)
+            if verdict == "dns":
+                return verdict  # not cached: tried again next time
+            self._verdicts[host] = verdict
+        return self._verdicts[host]
+
+    async def _address_problem(self, host: str, port: int) -> str | None:
+        if is_address(host):
+            addresses = [host]
+        else:
+            try:
+                infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            except OSError:
+                return "dns"
+            addresses = [str(info[4][0]) for info in infos]
+        for address in addresses:  # Chromium may use any of them
+            problem = address_problem(address)
+            if problem and not self.allowance.allows(host, address):
+                return problem
+        return None
+
+
+def fence_browser(crawler: Crawler, origins: Iterable[str]) -> BrowserFence:
+    """Install the browser fence for a crawl whose pages live on ``origins`` (portal listing and
+    dataset URLs, the CDNs of their presets). Call before the settings are frozen."""
+    fence = BrowserFence.from_settings(crawler.settings, origins, crawler)
+    crawler.settings.set("PLAYWRIGHT_ABORT_REQUEST", fence, priority="spider")  # a -s value still wins
+    return fence
 
 
 @dataclass(frozen=True)
@@ -88,7 +200,7 @@ class BrowserConfig:
         )
 
     def launch_options(self) -> dict[str, Any]:
-        options: dict[str, Any] = {"headless": True, "args": list(CHROMIUM_ARGS)}
+        options: dict[str, Any] = {"headless": True, "args": list(CHROMIUM_ARGS), "env": browser_environment()}
         if self.executable_path:
             options["executable_path"] = self.executable_path
         return options
@@ -98,6 +210,9 @@ def apply_playwright_settings(settings: BaseSettings, priority: str = "spider") 
     """Merge the preset and the launch options into a crawler's settings (from a spider's
     ``update_settings``, before the crawl); settings given with higher priority (``-s``) win."""
     settings.setdict(PLAYWRIGHT_SETTINGS, priority=priority)
+    # the preset turns http/https over to the browser; the project's other handlers (off) stay
+    handlers = {**settings.getdict("DOWNLOAD_HANDLERS"), **PLAYWRIGHT_SETTINGS["DOWNLOAD_HANDLERS"]}
+    settings.set("DOWNLOAD_HANDLERS", handlers, priority=priority)
     settings.set("PLAYWRIGHT_LAUNCH_OPTIONS", BrowserConfig.from_settings(settings).launch_options(), priority=priority)
 
 

@@ -54,6 +54,9 @@ class ClientSpider(Spider):
         "ROBOTSTXT_OBEY": False,
         "DOWNLOAD_DELAY": 0,
         "ENVISION_STATS_FILE": "",
+        # calls only operator-configured services (scrapyd on loopback, the portal), never URLs
+        # from data: the network fence does not apply (post.py checks PORTAL_URL itself)
+        "ENVISION_FENCE_ENABLED": False,
     }
 
     def __init__(self, job: Job, **kwargs: Any) -> None:

@@ -35,6 +35,7 @@ class InspectConfig:
     stream_max_output: int = 256 << 20
     multirange: bool = True
     concurrency: int = 4
+    decompress_seconds: float = 20.0
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> InspectConfig:
@@ -68,7 +69,13 @@ class InspectConfig:
             stream_max_output=size("ENVISION_INSPECT_STREAM_MAX_OUTPUT", d.stream_max_output, 1024),
             multirange=settings.getbool("ENVISION_INSPECT_MULTIRANGE", d.multirange),
             concurrency=size("ENVISION_INSPECT_CONCURRENCY", d.concurrency),
+            decompress_seconds=settings.getfloat("ENVISION_INSPECT_DECOMPRESS_SECONDS", d.decompress_seconds),
         )
+        pool = settings.getint("REACTOR_THREADPOOL_MAXSIZE", 10)
+        if config.concurrency >= pool:  # the drivers' thread calls must leave threads for DNS
+            raise NotConfigured(f"ENVISION_INSPECT_CONCURRENCY must be below REACTOR_THREADPOOL_MAXSIZE={pool}")
+        if not config.decompress_seconds > 0:
+            raise NotConfigured(f"ENVISION_INSPECT_DECOMPRESS_SECONDS={config.decompress_seconds} must be > 0")
         if config.tail_bytes > config.max_bytes:
             raise NotConfigured("ENVISION_INSPECT_TAIL_BYTES exceeds ENVISION_INSPECT_MAX_BYTES")
         return config

@@ -17,12 +17,23 @@ to the caller; a driver reads as few bytes as the format allows:
 * Deep sniff: up to ``sniff_count`` image-like entries, their local headers and first bytes in
   one multi-range request (single ranges where the server refuses), inflated partially and
   sniffed (format, size, 2D/3D/video, DICOM modality and body part).
+
+CPU work on the bytes (decompressing, walking TAR headers, inflating and sniffing entries) never
+runs on the reactor thread: each piece is one call in a worker thread (Scrapy's
+``run_in_thread``) while the coroutine waits, so nothing else touches the reader's state
+meanwhile. The calls of one archive share a :class:`TimeBudget` of ``decompress_seconds``
+(``ENVISION_INSPECT_DECOMPRESS_SECONDS``); when it runs out the archive is ``partial`` with
+``time_budget_exceeded`` set in its report.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from scrapy.utils.asyncio import run_in_thread
 
 from envision_spiders.http.ranges import (
     RangeError,
@@ -33,18 +44,67 @@ from envision_spiders.http.ranges import (
 )
 from envision_spiders.inspection import zip as zipfmt
 from envision_spiders.inspection.config import InspectConfig
-from envision_spiders.inspection.errors import ArchiveError, NeedMoreData
+from envision_spiders.inspection.errors import ArchiveError, BudgetExceeded, NeedMoreData
 from envision_spiders.inspection.gzip_prefix import StreamDecoder
 from envision_spiders.inspection.listing import ArchiveListing, SniffPicker, entry_extension, sniff_worthy
 from envision_spiders.inspection.report import finish_listing, image_facts
-from envision_spiders.inspection.tar import TarMember, TarStream, TarWalker
+from envision_spiders.inspection.tar import TarMember, TarStream, TarWalker, walk_compressed
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 COMPRESSION_OF = {"tar.gz": "gzip", "tar.bz2": "bzip2", "tar.xz": "xz"}
 LOCAL_HEADER_SLACK = 128  # local extra fields may be longer than the central directory's
 EXTEND_SLACK = 4096  # read this much more when reaching before the tail (a small CD comes along)
 TAR_BIG_MEMBER_WINDOW = 3 * 512  # after a big member: header (+ GNU long-name header and data)
+TIME_BUDGET_SETTING = "ENVISION_INSPECT_DECOMPRESS_SECONDS"
+
+
+class TimeBudget:
+    """Seconds of worker-thread time one archive may use, spent by :meth:`run` calls.
+
+    Each call gets the deadline ``start + left`` (its start in the thread, not its wait for a
+    thread) and is charged the time it took; once nothing is left, the deadline a call gets has
+    passed already: it stops at its first check (``BudgetExceeded``, or what the function does
+    at its deadline).
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.left = seconds
+
+    async def run(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``func(*args, deadline=..., **kwargs)`` in a worker thread."""
+
+        def timed() -> T:
+            start = time.monotonic()
+            try:
+                return func(*args, deadline=start + self.left, **kwargs)
+            finally:
+                self.left -= time.monotonic() - start
+
+        return await run_in_thread(timed)
+
+    def exceeded(self, report: dict[str, Any], exc: BudgetExceeded) -> str:
+        """Mark ``report`` as stopped by the budget; the reason to report."""
+        report["time_budget_exceeded"] = True
+        return f"stopped at {TIME_BUDGET_SETTING}={self.seconds:g}: {exc}"
+
+
+def _check(deadline: float, what: str) -> None:
+    if time.monotonic() > deadline:
+        raise BudgetExceeded(f"{what} stopped by its time budget")
+
+
+def _sniff_all(pairs: list[tuple[str, bytes]], *, deadline: float) -> list[dict[str, Any]]:
+    """:func:`image_facts` of each ``(name, first bytes)``; past the deadline, an error entry."""
+    out = []
+    for name, data in pairs:
+        if time.monotonic() > deadline:
+            out.append({"name": name, "format": None, "error": f"not sniffed ({TIME_BUDGET_SETTING})"})
+        else:
+            out.append(image_facts(name, data))
+    return out
 
 
 async def inspect_archive(reader: RangeReader, config: InspectConfig, report: dict[str, Any]) -> None:
@@ -54,18 +114,19 @@ async def inspect_archive(reader: RangeReader, config: InspectConfig, report: di
     the caller turns them into the report's status.
     """
     fmt = report["format"]
+    budget = TimeBudget(config.decompress_seconds)
     if fmt == "zip":
-        await inspect_zip(reader, config, report)
+        await inspect_zip(reader, config, report, budget)
     elif fmt == "tar":
-        await inspect_tar(reader, config, report)
+        await inspect_tar(reader, config, report, budget)
     else:
-        await inspect_compressed_tar(reader, config, report, COMPRESSION_OF[fmt])
+        await inspect_compressed_tar(reader, config, report, COMPRESSION_OF[fmt], budget)
 
 
 # --- ZIP -------------------------------------------------------------------------------------
 
 
-async def inspect_zip(reader: RangeReader, config: InspectConfig, report: dict[str, Any]) -> None:
+async def inspect_zip(reader: RangeReader, config: InspectConfig, report: dict[str, Any], budget: TimeBudget) -> None:
     """List a ZIP from its tail (+ the rest of the central directory), then sniff entries."""
     tail_offset, tail = await reader.read_tail(config.tail_bytes)
     reader.remember(tail_offset, tail)
@@ -107,11 +168,12 @@ async def inspect_zip(reader: RangeReader, config: InspectConfig, report: dict[s
 
     listing = ArchiveListing(sample_names=config.sample_names)
     picker: SniffPicker[zipfmt.CentralDirectoryEntry] = SniffPicker(config.sniff_count)
-    status, error = "complete", None
-    try:
-        for entry in zipfmt.iter_central_directory(
-            directory, prefix_bytes=location.prefix_bytes, complete=not cut
-        ):
+
+    def list_directory(data: bytes, *, deadline: float) -> tuple[str, str | None]:
+        entries = zipfmt.iter_central_directory(data, prefix_bytes=location.prefix_bytes, complete=not cut)
+        for count, entry in enumerate(entries):
+            if count % 4096 == 0:
+                _check(deadline, "central directory listing")
             listing.add(
                 entry.name,
                 entry.uncompressed_size,
@@ -122,8 +184,13 @@ async def inspect_zip(reader: RangeReader, config: InspectConfig, report: dict[s
             if not entry.is_dir and not entry.encrypted and entry.compressed_size > 0:
                 picker.offer(entry.name, entry)
             if listing.entries >= config.max_entries:
-                status, error = "partial", f"stopped at ENVISION_INSPECT_MAX_ENTRIES={config.max_entries}"
-                break
+                return "partial", f"stopped at ENVISION_INSPECT_MAX_ENTRIES={config.max_entries}"
+        return "complete", None
+
+    try:
+        status, error = await budget.run(list_directory, directory)
+    except BudgetExceeded as exc:
+        status, error = "partial", budget.exceeded(report, exc)
     except ArchiveError as exc:
         status, error = "partial", str(exc)
     if status == "complete" and (cut or listing.entries != location.entries_total):
@@ -138,7 +205,7 @@ async def inspect_zip(reader: RangeReader, config: InspectConfig, report: dict[s
     report["status"], report["error"] = status, error
     if status == "partial" and listing.entries == 0:
         report["status"] = "error"
-    report["images"] = await sniff_zip_entries(reader, config, picker.picked(), file_size)
+    report["images"] = await sniff_zip_entries(reader, config, picker.picked(), file_size, budget)
 
 
 async def sniff_zip_entries(
@@ -146,8 +213,10 @@ async def sniff_zip_entries(
     config: InspectConfig,
     entries: list[zipfmt.CentralDirectoryEntry],
     file_size: int,
+    budget: TimeBudget,
 ) -> list[dict[str, Any]]:
-    """Local header + first bytes of each entry in one (multi-)range request; sniff them."""
+    """Local header + first bytes of each entry in one (multi-)range request; sniff them (in a
+    worker thread: inflating is CPU work)."""
     if not entries:
         return []
     spans = []
@@ -163,27 +232,39 @@ async def sniff_zip_entries(
     except RangeError as exc:
         logger.debug("sniff requests for %s failed: %s", reader.url, exc)
         return [{"name": e.name, "format": None, "error": str(exc)} for e, _, _ in spans]
-    images = []
-    for entry, start, end in spans:
-        data = slice_parts(parts, start, end)
-        if data is None:
-            images.append({"name": entry.name, "format": None, "error": "not fetched (budget)"})
-            continue
-        try:
-            local = zipfmt.parse_local_header(data)
-        except ArchiveError as exc:
-            images.append({"name": entry.name, "format": None, "error": str(exc)})
-            continue
-        content = zipfmt.inflate_prefix(data[local.data_start :], entry.method, config.sniff_bytes)
-        images.append(image_facts(entry.name, content))
-    return images
+
+    def sniff_entries(*, deadline: float) -> list[dict[str, Any]]:
+        images = []
+        for entry, start, end in spans:
+            data = slice_parts(parts, start, end)
+            if data is None:
+                images.append({"name": entry.name, "format": None, "error": "not fetched (budget)"})
+                continue
+            if time.monotonic() > deadline:
+                images.append({"name": entry.name, "format": None, "error": f"not sniffed ({TIME_BUDGET_SETTING})"})
+                continue
+            try:
+                local = zipfmt.parse_local_header(data)
+            except ArchiveError as exc:
+                images.append({"name": entry.name, "format": None, "error": str(exc)})
+                continue
+            content = zipfmt.inflate_prefix(data[local.data_start :], entry.method, config.sniff_bytes)
+            images.append(image_facts(entry.name, content))
+        return images
+
+    return await budget.run(sniff_entries)
 
 
 # --- TAR -------------------------------------------------------------------------------------
 
 
-async def inspect_tar(reader: RangeReader, config: InspectConfig, report: dict[str, Any]) -> None:
-    """Walk TAR headers with ranged reads under the budget."""
+def _feed_walker(walker: TarWalker, chunk: bytes, start: int, *, deadline: float) -> list[TarMember]:
+    _check(deadline, "TAR header walk")  # one feed is bounded (a read of at most tar_read_bytes)
+    return walker.feed(chunk, start)
+
+
+async def inspect_tar(reader: RangeReader, config: InspectConfig, report: dict[str, Any], budget: TimeBudget) -> None:
+    """Walk TAR headers with ranged reads under the budget (the walk in a worker thread)."""
     walker = TarWalker()
     listing = ArchiveListing(sample_names=config.sample_names)
     picker: SniffPicker[tuple[TarMember, bytes | None]] = SniffPicker(config.sniff_count)
@@ -211,21 +292,29 @@ async def inspect_tar(reader: RangeReader, config: InspectConfig, report: dict[s
         if not chunk:
             break
         try:
-            members = walker.feed(chunk, start)
+            members = await budget.run(_feed_walker, walker, chunk, start)
+        except BudgetExceeded as exc:
+            status, error = ("partial" if listing.entries else "error"), budget.exceeded(report, exc)
+            break
         except ArchiveError as exc:
             status, error = ("partial" if listing.entries else "error"), str(exc)
             break
         chunk_end = start + len(chunk)
         for member in members:
             listing.add(member.name, member.size, is_dir=member.is_dir)
-            if member.is_file and member.size > 0:
+            if member.is_file and member.data_size > 0 and not member.sparse:  # sparse: stored regions, not the file's start
                 prefix = None
                 if member.data_offset < chunk_end:
                     rel = member.data_offset - start
-                    prefix = chunk[rel : rel + min(member.size, config.sniff_bytes)]
+                    prefix = chunk[rel : rel + min(member.data_size, config.sniff_bytes)]
                 picker.offer(member.name, (member, prefix))
         if listing.entries >= config.max_entries:
             status, error = "partial", f"stopped at ENVISION_INSPECT_MAX_ENTRIES={config.max_entries}"
+            break
+        at_end = len(chunk) < want or (reader.size is not None and chunk_end >= reader.size)
+        if at_end and not walker.done and walker.pos < chunk_end:
+            # the walker needs more bytes than the file has left: reading them again cannot help
+            status, error = "partial", "archive truncated (a header runs past the end)"
             break
         if len(chunk) < want and walker.pos >= chunk_end and reader.size is None:
             break
@@ -241,22 +330,26 @@ async def inspect_tar(reader: RangeReader, config: InspectConfig, report: dict[s
     if status == "partial" and reader.size and walker.pos and listing.entries:
         # the average member span so far gives a rough total
         report["entries_estimated"] = int(listing.entries * reader.size / walker.pos)
-    report["images"] = await sniff_tar_members(reader, config, picker.picked())
+    report["images"] = await sniff_tar_members(reader, config, picked=picker.picked(), budget=budget)
 
 
 async def sniff_tar_members(
-    reader: RangeReader, config: InspectConfig, picked: list[tuple[TarMember, bytes | None]]
+    reader: RangeReader, config: InspectConfig, *, picked: list[tuple[TarMember, bytes | None]], budget: TimeBudget
 ) -> list[dict[str, Any]]:
+    """Sniff the prefixes read with the headers; read (one multi-range request) and sniff the
+    members whose prefix was missing or too short. Sniffing runs in worker threads."""
+    with_prefix = [(member, prefix) for member, prefix in picked if prefix]
+    first = await budget.run(_sniff_all, [(member.name, prefix) for member, prefix in with_prefix])
     images: dict[int, dict[str, Any]] = {}
+    for (member, prefix), facts in zip(with_prefix, first, strict=True):
+        # bytes read with the headers: enough unless they stop before the answer
+        whole = len(prefix) >= config.sniff_bytes or len(prefix) == member.data_size
+        if whole or facts.get("width") is not None or facts.get("error"):
+            images[member.header_offset] = facts
     ranges = []
-    for member, prefix in picked:
-        if prefix:  # bytes read with the headers: enough unless they stop before the answer
-            facts = image_facts(member.name, prefix)
-            whole = len(prefix) >= config.sniff_bytes or len(prefix) == member.size
-            if whole or facts.get("width") is not None:
-                images[member.header_offset] = facts
-                continue
-        ranges.append((member.data_offset, member.data_offset + min(member.size, config.sniff_bytes)))
+    for member, _ in picked:
+        if member.header_offset not in images:
+            ranges.append((member.data_offset, member.data_offset + min(member.data_size, config.sniff_bytes)))
     parts: list[tuple[int, bytes]] = []
     if ranges:
         try:
@@ -265,34 +358,39 @@ async def sniff_tar_members(
             raise
         except RangeError as exc:
             logger.debug("sniff requests for %s failed: %s", reader.url, exc)
-    out = []
+    to_sniff = []
     for member, prefix in picked:
         if member.header_offset in images:
-            out.append(images[member.header_offset])
             continue
-        end = member.data_offset + min(member.size, config.sniff_bytes)
+        end = member.data_offset + min(member.data_size, config.sniff_bytes)
         data = slice_parts(parts, member.data_offset, end)
         if data is None:
             data = prefix
         if data is None:
-            out.append({"name": member.name, "format": None, "error": "not fetched (budget)"})
+            images[member.header_offset] = {"name": member.name, "format": None, "error": "not fetched (budget)"}
         else:
-            out.append(image_facts(member.name, data))
-    return out
+            to_sniff.append((member, data))
+    second = await budget.run(_sniff_all, [(member.name, data) for member, data in to_sniff])
+    for (member, _), facts in zip(to_sniff, second, strict=True):
+        images[member.header_offset] = facts
+    return [images[member.header_offset] for member, _ in picked]
 
 
 # --- compressed TAR ----------------------------------------------------------------------------
 
 
 async def inspect_compressed_tar(
-    reader: RangeReader, config: InspectConfig, report: dict[str, Any], compression: str
+    reader: RangeReader, config: InspectConfig, report: dict[str, Any], compression: str, budget: TimeBudget
 ) -> None:
-    """Decompress a bounded prefix of a .tar.gz/.tar.bz2/.tar.xz and walk the TAR stream."""
+    """Decompress a bounded prefix of a .tar.gz/.tar.bz2/.tar.xz and walk the TAR stream, one
+    chunk per worker-thread call (``walk_compressed``) under the time budget."""
     per_extension = max(1, config.sniff_count // 2)
     taken: dict[str, int] = {}
 
     def capture(member: TarMember) -> int:
-        if not member.is_file or sum(taken.values()) >= config.sniff_count or not sniff_worthy(member.name):
+        if member.sparse or not member.is_file or sum(taken.values()) >= config.sniff_count:
+            return 0
+        if not sniff_worthy(member.name):
             return 0
         ext = entry_extension(member.name)
         if taken.get(ext, 0) >= per_extension:
@@ -303,6 +401,11 @@ async def inspect_compressed_tar(
     decoder = StreamDecoder(compression, max_output=config.stream_max_output)
     stream = TarStream(capture=capture)
     listing = ArchiveListing(sample_names=config.sample_names)
+
+    def on_member(member: TarMember) -> bool:  # called in the worker thread; the coroutine waits
+        listing.add(member.name, member.size, is_dir=member.is_dir)
+        return listing.entries < config.max_entries
+
     status, error = "partial", None
     pos = 0
     limit = config.stream_prefix_bytes
@@ -320,21 +423,22 @@ async def inspect_compressed_tar(
             if not data:
                 break
             pos += len(data)
-            for piece in decoder.feed(data):
-                for member in stream.feed(piece):
-                    listing.add(member.name, member.size, is_dir=member.is_dir)
-                if stream.done or listing.entries >= config.max_entries:
-                    break
+            await budget.run(walk_compressed, decoder, stream, data, on_member)
             if listing.entries >= config.max_entries:
                 error = f"stopped at ENVISION_INSPECT_MAX_ENTRIES={config.max_entries}"
                 break
             if decoder.truncated:
                 error = f"decompressed prefix capped at ENVISION_INSPECT_STREAM_MAX_OUTPUT={config.stream_max_output}"
                 break
-            if decoder.eof or (reader.size is not None and pos >= reader.size):
+            # not decoder.eof: that is also true when a member ends exactly where this chunk does
+            if decoder.done or (reader.size is not None and pos >= reader.size):
                 break
             if len(data) < chunk_end - (pos - len(data)):
                 break  # short read: end of file
+    except BudgetExceeded as exc:
+        error = budget.exceeded(report, exc)
+        if not listing.entries:
+            status = "error"
     except ArchiveError as exc:
         error = str(exc)
         if not listing.entries:
@@ -348,4 +452,4 @@ async def inspect_compressed_tar(
     finish_listing(report, listing)
     report["status"], report["error"] = status, error
     report["compressed_bytes_read"] = pos
-    report["images"] = [image_facts(member.name, data) for member, data in stream.captured]
+    report["images"] = await budget.run(_sniff_all, [(member.name, data) for member, data in stream.captured])

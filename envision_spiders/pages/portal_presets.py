@@ -13,9 +13,13 @@ A preset is one entry of the ``ENVISION_PORTALS`` setting (name -> dict)::
         "wait_until": "networkidle",              # page.goto's wait_until
         "wait_for": "script[type='application/ld+json']",  # optional selector awaited on dataset pages
         "same_origin": True,                      # only follow dataset links on the listing's host
+        "allow_origins": ["https://cdn.example.net"],  # other origins its pages may load from (CDNs)
     }
 
 ``{query}`` in a listing URL is replaced by each search term (``-a query`` or the shared list).
+The browser fetches nothing outside the origins of ``listing``, the dataset pages given with
+``-a url=`` and ``allow_origins`` (``http.browser.BrowserFence``; docs/security.md).
+
 Validated before the crawl starts (``select_presets``, called by the spider's preflight and
 ``from_crawler``): a bad preset is a ``PresetError`` naming the key.
 """
@@ -34,7 +38,7 @@ class PresetError(ValueError):
 SOURCE_PATTERN = re.compile(r"^[a-z0-9_-]+$")
 WAIT_UNTIL = ("load", "domcontentloaded", "networkidle", "commit")
 _KEYS = {"listing", "links", "next", "button", "delay", "source", "max_pages", "wait_until", "wait_for",
-         "same_origin", "button_timeout"}
+         "same_origin", "button_timeout", "allow_origins"}
 
 
 def source_for_url(url: str) -> str:
@@ -43,6 +47,10 @@ def source_for_url(url: str) -> str:
     host = host.removeprefix("www.")
     slug = re.sub(r"[^a-z0-9]+", "-", host).strip("-")
     return f"portal-{slug or 'unknown'}"
+
+
+def _as_list(value: Any) -> list[Any]:
+    return [] if value is None else [value] if isinstance(value, str) else list(value)
 
 
 def _http_url(value: Any, what: str) -> str:
@@ -66,6 +74,12 @@ class PortalPreset:
     same_origin: bool = True
     button_timeout: float = 10.0  # seconds a click may take to change the listing
     dataset_urls: tuple[str, ...] = field(default=())  # -a url= without a links selector
+    allow_origins: tuple[str, ...] = ()  # CDNs and other origins the browser may fetch from
+
+    @property
+    def browser_origins(self) -> tuple[str, ...]:
+        """URLs whose origins the browser may reach for this portal (``BrowserFence``)."""
+        return (*self.listing, *self.dataset_urls, *self.allow_origins)
 
     @classmethod
     def from_dict(cls, name: str, data: Any, max_pages: int) -> PortalPreset:
@@ -94,6 +108,7 @@ class PortalPreset:
             wait_for=data.get("wait_for"),
             same_origin=data.get("same_origin", True),
             button_timeout=data.get("button_timeout", 10.0),
+            allow_origins=[_http_url(u, f"{where}['allow_origins']") for u in _as_list(data.get("allow_origins"))],
             where=where,
         )
 
@@ -143,7 +158,7 @@ class PortalPreset:
             raise PresetError(f"{where}: delay must be >= 0 and max_pages >= 1")
         if values.get("wait_until", "networkidle") not in WAIT_UNTIL:
             raise PresetError(f"{where}: wait_until must be one of {WAIT_UNTIL}")
-        for key in ("listing", "dataset_urls"):
+        for key in ("listing", "dataset_urls", "allow_origins"):
             values[key] = tuple(values.get(key) or ())
         return cls(name=name, **values)
 

@@ -4,8 +4,10 @@ in bounded memory, verified against the repository's checksums, resumable after 
 Only Scrapy's documented FilesPipeline interface is overridden:
 
 ``get_media_requests``
-    applies the gate (``ENVISION_DOWNLOAD_THRESHOLD``, label, open access, byte limits),
-    writes the record's ``manifest.json`` with status ``pending`` and returns one request per file.
+    applies the gate (``ENVISION_DOWNLOAD_THRESHOLD``, label, open access, byte limits), locks
+    the record's folder (``downloads/lock.py``; a record another download holds is skipped,
+    logged and counted as ``envision/download/records/locked``), writes the record's
+    ``manifest.json`` with status ``pending`` and returns one request per file.
 ``file_path``
     ``{source}/{source_id}/<the file's own relative name, sanitised>`` below ``FILES_STORE``.
 ``media_to_download``
@@ -17,7 +19,13 @@ Only Scrapy's documented FilesPipeline interface is overridden:
 ``file_downloaded``
     persists a whole-body response: ``.part``, hashes, verification, rename.
 ``item_completed``
-    writes the final manifest (``complete`` / ``failed: ...``) and counts outcomes.
+    writes the final manifest (``complete`` / ``failed: ...``), counts outcomes and releases
+    the record's lock.
+
+One writer per record: the lock is held from reading the previous manifest to writing the final
+one, so no other process (a second crawl, ``scrapy download``) writes the record's ``.part``
+files, sidecars or manifest meanwhile. That exclusive access is what makes the hashes computed
+while bytes stream in (``downloads/fetch.py``) the hashes of the file on disk.
 
 The item itself is not changed (the record schema has no download fields): the manifest is
 the result.
@@ -52,6 +60,7 @@ from envision_spiders.downloads.fetch import (
     result_fields,
 )
 from envision_spiders.downloads.gate import MultiHasher, file_gate, parse_checksum, record_gate
+from envision_spiders.downloads.lock import FolderBusy, FolderLock
 from envision_spiders.downloads.manifest import (
     COMPLETE,
     MANIFEST_NAME,
@@ -110,8 +119,39 @@ class GatedFilesPipeline(FilesPipeline):
             self._count("records/not_gated")
             logger.debug("not downloading %s:%s: %s", adapter.get("source"), adapter.get("source_id"), reason)
             return []
+        self._count("records/gated")
         source, source_id = str(adapter["source"]), str(adapter["source_id"])
         record_dir = record_dir_name(source, source_id)
+        lock = self._lock(source, source_id, self.root / record_dir)
+        if lock is None:
+            return []
+        try:
+            requests = self._plan(adapter, source, source_id, record_dir, lock)
+        except BaseException:
+            lock.release()
+            raise
+        if not requests:
+            lock.release()
+        return requests
+
+    def _lock(self, source: str, source_id: str, folder: Path) -> FolderLock | None:
+        """The record folder's lock, or None (logged, counted) when this record is not ours to write."""
+        try:
+            return FolderLock.acquire(folder)
+        except FolderBusy as exc:
+            self._count("records/locked")
+            logger.warning("not downloading %s:%s: %s; its manifest is left to that download", source, source_id, exc)
+        except OSError as exc:
+            self._count("records/lock_failed")
+            logger.error("not downloading %s:%s: cannot lock %s: %s", source, source_id, folder, describe_error(exc))
+        return None
+
+    def _plan(
+        self, adapter: ItemAdapter, source: str, source_id: str, record_dir: str, lock: FolderLock
+    ) -> list[Request]:
+        """Under the record's lock: the pending manifest and one request per file to fetch
+        (none when the record is skipped by a limit; its manifest says why). A record with
+        requests keeps ``lock`` until item_completed."""
         manifest_path = self.root / record_dir / MANIFEST_NAME
         previous = previous_files(load_manifest(manifest_path))
         entries = [dict(f) for f in adapter.get("files") or [] if isinstance(f, dict) and f.get("name")]
@@ -124,7 +164,6 @@ class GatedFilesPipeline(FilesPipeline):
             manifest_files.append(file_entry(entry["name"], path, entry, f"skipped: {why_not}" if why_not else PENDING))
             if not why_not:
                 selected.append((entry, path))
-        self._count("records/gated")
         started = utc_now()
         to_fetch = 0
         for entry, path in selected:
@@ -159,6 +198,7 @@ class GatedFilesPipeline(FilesPipeline):
             "files": manifest_files,
             "started": started,
             "selected": [p for _, p in selected],
+            "lock": lock,
         }
         auth = self.config.auth.get(source)
         requests = []
@@ -263,8 +303,17 @@ class GatedFilesPipeline(FilesPipeline):
         adapter = ItemAdapter(item)
         key = (str(adapter.get("source")), str(adapter.get("source_id")))
         state = self._records.pop(key, None)
-        if state is None:  # not gated, or skipped by a limit
+        if state is None:  # not gated, skipped by a limit, or locked by another download
             return item
+        try:
+            self._complete_record(state, results, adapter, key)
+        finally:
+            state["lock"].release()
+        return item
+
+    def _complete_record(
+        self, state: dict[str, Any], results: list[FileInfoOrError], adapter: ItemAdapter, key: tuple[str, str]
+    ) -> None:
         by_path = {f["path"]: f for f in state["files"]}
         for path, (ok, value) in zip(state["selected"], results):
             if ok:
@@ -277,7 +326,13 @@ class GatedFilesPipeline(FilesPipeline):
         self._count("records/complete" if status == COMPLETE else "records/failed")
         log = logger.info if status == COMPLETE else logger.warning
         log("download %s:%s %s -> %s", key[0], key[1], status, state["manifest_path"])
-        return item
+
+    def close_spider(self) -> None:
+        """Release the locks of records whose download never completed (a crawl stopped mid-way):
+        their manifests stay ``pending`` and the next run resumes them."""
+        for state in self._records.values():
+            state["lock"].release()
+        self._records.clear()
 
     def _result_for(self, path: str, value: FileInfo) -> dict[str, Any]:
         """The outcome media_to_download recorded. When Scrapy answered from its per-crawl cache

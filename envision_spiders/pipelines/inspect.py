@@ -149,7 +149,8 @@ class ArchiveInspectionPipeline:
             report["status"] = "partial" if report["entries_listed"] else "error"
             report["error"] = str(exc)[:500]
         except Exception as exc:  # a reader bug must not lose the record
-            logger.exception("archive inspection of %s failed", url)
+            # attributed to the spider: a line naming none marks every crawler in the process (crawlall)
+            logger.exception("archive inspection of %s failed", url, extra={"spider": self.crawler.spider})
             report["status"], report["error"] = "error", f"internal error: {type(exc).__name__}"
             self.stats.inc_value("envision/inspect/internal_errors")
         if reader.multirange_refused:
@@ -178,6 +179,8 @@ class ArchiveInspectionPipeline:
         if status == "error":
             inc("envision/inspect/errors")
             inc(f"envision/inspect/{fmt}/errors")
+        if report.get("time_budget_exceeded"):
+            inc("envision/inspect/time_budget")
         log = logger.info if status in ("complete", "partial") else logger.warning
         log(
             "inspected %s (%s): %s, %s/%s entries, %d requests, %d bytes%s",
@@ -189,4 +192,5 @@ class ArchiveInspectionPipeline:
             report["requests"],
             report["bytes"],
             f" ({report['error']})" if report["error"] else "",
+            extra={"spider": self.crawler.spider},
         )

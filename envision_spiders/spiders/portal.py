@@ -38,6 +38,7 @@ from twisted.python.failure import Failure
 from envision_spiders.http.browser import (
     apply_playwright_settings,
     click_through,
+    fence_browser,
     launch_problem,
     page_method,
     wait_for,
@@ -99,6 +100,8 @@ class PortalSpider(EnvisionSpider):
         # keep a -s DOWNLOAD_SLOTS (its entries won above) at its own priority
         priority = max(settings.getpriority("DOWNLOAD_SLOTS") or 0, SETTINGS_PRIORITIES["spider"])
         settings.set("DOWNLOAD_SLOTS", slots, priority=priority)
+        # the browser reaches only these portals' origins (and their CDNs), on public addresses
+        fence_browser(crawler, [url for preset in spider.portals for url in preset.browser_origins])
         spider.browser_problem = launch_problem(settings)
         if spider.browser_problem:
             crawler.signals.connect(spider._refuse_to_start, signal=signals.spider_opened)

@@ -4,6 +4,7 @@ DICOM headers inside."""
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import io
 import os
@@ -11,6 +12,7 @@ import random
 import struct
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -198,3 +200,21 @@ def gnu_sparse_pax(version: str, name: str, regions: list[tuple[int, int]], real
 
 def end_of_archive() -> bytes:
     return bytes(1024)
+
+
+# --- compressed TARs that cost seconds of CPU to list (time budget, worker thread) -------------
+
+
+def bzip2_bomb_tar(members: int = 512) -> bytes:
+    """A .tar.bz2 of one huge member of zeros: a few kB that inflate to ``members`` × 8 MiB
+    (bzip2 streams, one after another; each produces output, so none counts as empty)."""
+    zeros = bz2.compress(bytes(8 << 20), 9)
+    return bz2.compress(tar_header("bomb/zeros.bin", 1 << 40), 9) + zeros * members
+
+
+def empty_members_tar_gz(members: int = 200_000) -> bytes:
+    """A .tar.gz of ``members`` empty files (one header each, walked one by one): ~100 kB."""
+    header = tar_header("empty.txt", 0)
+    compressor = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    out = [compressor.compress(header * 1000) for _ in range(members // 1000)]
+    return b"".join(out) + compressor.flush()

@@ -5,6 +5,7 @@ crawl: ``tests/pipelines/test_inspect.py``."""
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -23,12 +24,17 @@ from tests.inspection import corpus
 CONFIG = InspectConfig()
 
 
-def inspect(data: bytes, fmt: str, config: InspectConfig = CONFIG, **server: Any) -> tuple[dict[str, Any], RangeReader]:
+def reader_and_report(data: bytes, fmt: str, config: InspectConfig, **server: Any) -> tuple[RangeReader, dict[str, Any]]:
     fake = FakeRangeServer(data, **server)
     reader = RangeReader(get_crawler(), "http://files.test/archive", size=len(data), download=fake.download,
                          max_requests=config.max_requests, max_bytes=config.max_bytes,
                          keep_bytes=config.tail_bytes * 2)
     report = new_report({"name": f"archive.{fmt}", "url": "http://files.test/archive", "size": len(data)}, fmt)
+    return reader, report
+
+
+def inspect(data: bytes, fmt: str, config: InspectConfig = CONFIG, **server: Any) -> tuple[dict[str, Any], RangeReader]:
+    reader, report = reader_and_report(data, fmt, config, **server)
     asyncio.run(inspect_archive(reader, config, report))
     return report, reader
 
@@ -81,3 +87,91 @@ def test_report_reuse_needs_a_complete_entry_of_the_same_file() -> None:
     assert not reusable(done, {"name": "a.zip", "size": 10, "checksum": "md5:bb"})
     assert reusable({**done, "checksum": None}, {"name": "a.zip", "size": 10})
     assert not reusable({**done, "status": "partial"}, {"name": "a.zip", "size": 10, "checksum": "md5:aa"})
+
+
+# --- CPU work off the event loop, under a time budget ----------------------------------------------
+
+BUDGET = 1.0  # seconds; each hostile archive below takes several times that to list in full
+
+
+@pytest.mark.parametrize(("fmt", "build"), [
+    ("tar.bz2", corpus.bzip2_bomb_tar),  # 24 kB inflating to 4 GiB: decompression
+    ("tar.gz", corpus.empty_members_tar_gz),  # 200,000 empty members: the header walk
+])
+def test_hostile_compressed_tar_stops_at_its_time_budget_while_the_loop_keeps_running(fmt: str, build: Any) -> None:
+    config = replace(CONFIG, decompress_seconds=BUDGET, stream_max_output=1 << 40)
+    hostile_reader, hostile = reader_and_report(build(), fmt, config)
+    normal_reader, normal = reader_and_report(corpus.gz(corpus.image_tar(30, 3_000)), "tar.gz", config)
+    finished: list[str] = []
+    ticks: list[float] = []
+
+    async def run(reader: RangeReader, report: dict[str, Any], name: str) -> None:
+        await inspect_archive(reader, config, report)
+        finished.append(name)
+
+    async def main() -> float:
+        async def tick() -> None:
+            while len(finished) < 2:
+                ticks.append(time.monotonic())
+                await asyncio.sleep(0.01)
+
+        start = time.monotonic()
+        ticks.append(start)
+        await asyncio.gather(tick(), run(hostile_reader, hostile, "hostile"), run(normal_reader, normal, "normal"))
+        ticks.append(time.monotonic())
+        return ticks[-1] - start
+
+    elapsed = asyncio.run(main())
+    assert hostile["status"] == "partial" and hostile["time_budget_exceeded"] is True
+    assert "ENVISION_INSPECT_DECOMPRESS_SECONDS=1" in hostile["error"] and hostile["entries_listed"] >= 1
+    assert elapsed >= BUDGET  # the budget was spent in full...
+    gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]  # ticks of a 10 ms sleep loop
+    # ...and the event loop was never held for more than a fraction of it: on the loop thread,
+    # one walk call would hold it for the whole budget
+    assert max(gaps) < BUDGET / 2, max(gaps)
+    assert finished == ["normal", "hostile"] and normal["status"] == "complete"
+
+
+def test_time_budget_counts_thread_time_not_network_waits() -> None:
+    data = corpus.gz(corpus.image_tar(300, 3_000))
+    # read in 64 KiB requests (the whole file would be one request)
+    config = replace(CONFIG, decompress_seconds=0.05, stream_chunk_bytes=64 << 10, stream_prefix_bytes=len(data) - 1)
+    fake = FakeRangeServer(data)
+
+    async def slow_download(request: Any) -> Any:
+        await asyncio.sleep(0.02)  # per request: more than the whole budget in total
+        return await fake.download(request)
+
+    reader = RangeReader(get_crawler(), "http://files.test/a.tar.gz", size=len(data), download=slow_download,
+                         max_requests=config.max_requests, max_bytes=config.max_bytes)
+    report = new_report({"name": "a.tar.gz", "url": "http://files.test/a.tar.gz", "size": len(data)}, "tar.gz")
+    asyncio.run(inspect_archive(reader, config, report))
+    assert reader.requests > 3 and report["status"] == "complete" and "time_budget_exceeded" not in report
+
+
+def test_plain_tar_whose_last_header_runs_past_the_end_is_read_once() -> None:
+    body = corpus.pax_records([("comment", "c" * 8000)])
+    data = b"".join(corpus.tar_header(f"{i}.txt", 1_000) + corpus.pad(b"x" * 1_000) for i in range(3))
+    data += corpus.tar_header("././@PaxHeader", len(body), "x", gnu=False) + body[:2000]
+    report, reader = inspect(data, "tar")
+    assert report["status"] == "partial" and "header runs past the end" in report["error"]
+    assert report["entries_listed"] == 3 and reader.requests == 1
+
+
+def test_sparse_members_are_listed_but_not_sniffed() -> None:
+    data = corpus.gnu_sparse_old("scan.png", [(0, 3_000), (100_000, 2_000)], 200_000) + corpus.end_of_archive()
+    report, _ = inspect(data, "tar")
+    assert report["status"] == "complete" and report["entries_listed"] == 1 and report["uncompressed_size"] == 200_000
+    assert report["images"] == []
+    report, _ = inspect(corpus.gz(data), "tar.gz")
+    assert report["status"] == "complete" and report["images"] == []
+
+
+def test_config_checks_the_time_budget_and_the_thread_pool() -> None:
+    assert CONFIG.decompress_seconds == 20.0
+    config = InspectConfig.from_settings(Settings({"ENVISION_INSPECT_DECOMPRESS_SECONDS": "2.5"}))
+    assert config.decompress_seconds == 2.5
+    with pytest.raises(NotConfigured, match="ENVISION_INSPECT_DECOMPRESS_SECONDS"):
+        InspectConfig.from_settings(Settings({"ENVISION_INSPECT_DECOMPRESS_SECONDS": 0}))
+    with pytest.raises(NotConfigured, match="REACTOR_THREADPOOL_MAXSIZE"):
+        InspectConfig.from_settings(Settings({"ENVISION_INSPECT_CONCURRENCY": 10}))

@@ -1,4 +1,6 @@
-"""GatedFilesPipeline end to end: stored records -> ``scrapy download`` (subprocess) -> real nginx."""
+"""GatedFilesPipeline end to end: stored records -> ``scrapy download`` (subprocess) -> real nginx, or a
+file server that stalls on cue (``tests/servers/stall_files.py``) where a test needs a fixed interleaving:
+a kill mid-file, two processes on one record."""
 
 from __future__ import annotations
 
@@ -7,15 +9,14 @@ import json
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
+from envision_spiders.downloads.lock import FolderLock
 from envision_spiders.state.store import record_path, write_json_atomic
 from tests.conftest import PROJECT_ROOT, scrapy_command, scrapy_env
 from tests.servers.nginx import NginxServer
+from tests.servers.stall_files import StallingFileServer
 
 KB, MB = 1024, 1024 * 1024
 SMALL_CHUNKS = {  # small sizes keep the tests fast; the logic is the same at 8 MiB
@@ -215,69 +216,170 @@ def test_redirect_to_storage_host_does_not_forward_authorization(nginx: NginxSer
     assert "secret-token-123" not in log
 
 
-@pytest.mark.slow
-def test_killed_download_resumes_from_disk(nginx: NginxServer, tmp_path: Path) -> None:
-    """SIGKILL mid-file, rerun: only the missing ranges are fetched, and the result verifies."""
-    nginx.reset_log()
-    data = tmp_path / "data"
-    big = blob(8 * MB, "k1")  # /slow/ serves 2 MB/s: about 4 s for the whole file
-    nginx.put("t5/big.bin", big)
-    store(data, "1", [file_entry("big.bin", big, nginx.url("t5/big.bin", "slow"))])
-    settings = {"ENVISION_DOWNLOAD_RANGES_IN_FLIGHT": 1}
-    sidecar = data / "downloads/zenodo/1/big.bin.part.json"
-    proc = subprocess.Popen(download_cmd(data, settings), cwd=PROJECT_ROOT, env=scrapy_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if sidecar.exists() and len(json.loads(sidecar.read_text())["done"]) and \
-                    sum(b - a for a, b in json.loads(sidecar.read_text())["done"]) >= 8:
-                break
-            time.sleep(0.05)
+def start_download(
+    data_dir: Path, log: Path, settings: dict[str, Any] | None = None, *extra: str
+) -> subprocess.Popen[bytes]:
+    """``scrapy download`` in the background, its summary (stdout) and log (stderr) in files
+    (a pipe could fill up and block the process)."""
+    out, err = log.with_suffix(".out").open("wb"), log.open("wb")
+    with out, err:
+        return subprocess.Popen(download_cmd(data_dir, settings, *extra), cwd=PROJECT_ROOT, env=scrapy_env(),
+                                stdout=out, stderr=err)
+
+
+def finished_download(proc: subprocess.Popen[bytes], log: Path, timeout: float = 120) -> tuple[int, dict[str, Any], str]:
+    code = proc.wait(timeout=timeout)
+    lines = log.with_suffix(".out").read_text().strip().splitlines()
+    return code, json.loads(lines[-1])["download"] if lines else {}, log.read_text()
+
+
+def kill(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
         os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(timeout=30)
-    assert manifest(data, "1")["status"] == "pending"
-    assert not (data / "downloads/zenodo/1/big.bin").exists()
-    first_run = sum(r["bytes"] for r in nginx.requests("/slow/t5/"))
-    assert 0 < first_run < len(big)
-
-    nginx.reset_log()
-    code, stats, log = run_download(data, settings)
-    assert code == 0, log[-3000:]
-    assert (data / "downloads/zenodo/1/big.bin").read_bytes() == big
-    entry = files_by_name(manifest(data, "1"))["big.bin"]
-    assert entry["status"] == "complete" and entry["mode"] == "ranged-resumed"
-    second_run = sum(r["bytes"] for r in nginx.requests("/slow/t5/"))
-    assert second_run <= len(big) - 8 * 256 * KB  # at least the 8 finished chunks were not fetched again
-    assert all(r["status"] == 206 for r in nginx.requests("/slow/t5/"))
-    assert stats["resumed"] == 1 and stats["resumed_bytes"] >= 8 * 256 * KB
-    assert not sidecar.exists()
+    proc.wait(timeout=30)
 
 
-@pytest.mark.slow
-def test_file_changed_between_runs_restarts_from_zero(nginx: NginxServer, tmp_path: Path) -> None:
+def chunk_ranges(size: int, chunk: int) -> list[tuple[int, int]]:
+    return [(start, min(start + chunk, size)) for start in range(0, size, chunk)]
+
+
+CHUNK = SMALL_CHUNKS["ENVISION_DOWNLOAD_CHUNK_SIZE"]
+ONE_RANGE_AT_A_TIME = {"ENVISION_DOWNLOAD_RANGES_IN_FLIGHT": 1}  # request k+1 leaves after chunk k is saved
+
+
+def test_killed_download_resumes_from_disk(tmp_path: Path) -> None:
+    """SIGKILL mid-file, rerun: only the missing ranges are fetched, and the result verifies.
+
+    The server answers 4 ranges and holds the 5th: one range in flight at a time, so the kill
+    lands with exactly chunks 0-3 on disk, whatever the machine's speed."""
+    data = tmp_path / "data"
+    big = blob(10 * CHUNK + 777, "k1")  # 11 chunks
+    with StallingFileServer() as server:
+        store(data, "1", [file_entry("big.bin", big, server.put("t5/big.bin", big))])
+        sidecar = data / "downloads/zenodo/1/big.bin.part.json"
+        server.stall_after(4)
+        proc = start_download(data, tmp_path / "first.log", ONE_RANGE_AT_A_TIME)
+        try:
+            assert server.stalled.wait(90), (tmp_path / "first.log").read_text()[-3000:]
+        finally:
+            kill(proc)
+            server.resume(drop=True)
+        assert json.loads(sidecar.read_text())["done"] == [[0, 4]]  # killed mid-file, by construction
+        assert manifest(data, "1")["status"] == "pending"
+        assert not (data / "downloads/zenodo/1/big.bin").exists()
+        first_run = sum(s.bytes for s in server.served)
+        assert 0 < first_run < len(big)
+        assert first_run == 4 * CHUNK
+
+        server.served.clear()
+        code, stats, log = run_download(data, ONE_RANGE_AT_A_TIME)
+        assert code == 0, log[-3000:]
+        assert (data / "downloads/zenodo/1/big.bin").read_bytes() == big
+        entry = files_by_name(manifest(data, "1"))["big.bin"]
+        assert entry["status"] == "complete" and entry["mode"] == "ranged-resumed"
+        second_run = sum(s.bytes for s in server.served)
+        assert second_run <= len(big) - 4 * CHUNK  # the 4 finished chunks were not fetched again
+        assert [s.range for s in server.served] == chunk_ranges(len(big), CHUNK)[4:]  # only the rest, each once
+        assert all(s.status == 206 for s in server.served)
+        assert stats["resumed"] == 1 and stats["resumed_bytes"] == 4 * CHUNK
+        assert not sidecar.exists()
+
+
+def test_file_changed_between_runs_restarts_from_zero(tmp_path: Path) -> None:
     """If-Range: after a crash, a file whose ETag changed is fetched again from the start."""
     data = tmp_path / "data"
-    # 8 MB at the slow location's 2 MB/s: seconds of margin to kill it mid-file on a busy machine
-    old, new = blob(8 * MB, "c-old"), blob(8 * MB, "c-new")
-    nginx.put("t6/f.bin", old)
-    store(data, "1", [file_entry("f.bin", new, nginx.url("t6/f.bin", "slow"), checksum=None)])
-    settings = {"ENVISION_DOWNLOAD_RANGES_IN_FLIGHT": 1}
-    sidecar = data / "downloads/zenodo/1/f.bin.part.json"
-    proc = subprocess.Popen(download_cmd(data, settings), cwd=PROJECT_ROOT, env=scrapy_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    old, new = blob(8 * CHUNK, "c-old"), blob(8 * CHUNK, "c-new")  # same size, new ETag
+    with StallingFileServer() as server:
+        store(data, "1", [file_entry("f.bin", new, server.put("t6/f.bin", old), checksum=None)])
+        sidecar = data / "downloads/zenodo/1/f.bin.part.json"
+        server.stall_after(2)
+        proc = start_download(data, tmp_path / "first.log", ONE_RANGE_AT_A_TIME)
+        try:
+            assert server.stalled.wait(90), (tmp_path / "first.log").read_text()[-3000:]
+        finally:
+            kill(proc)
+            server.resume(drop=True)
+        assert sidecar.exists(), "the first download finished before it could be killed"
+        assert json.loads(sidecar.read_text())["done"] == [[0, 2]]
+        server.put("t6/f.bin", new)
+        server.served.clear()
+        code, stats, log = run_download(data, ONE_RANGE_AT_A_TIME)
+        assert code == 0, log[-3000:]
+        assert (data / "downloads/zenodo/1/f.bin").read_bytes() == new
+        assert stats["changed_midway"] == 1
+        # the stale range was answered 200 and stopped on its headers; then all of the new file
+        assert server.served[0].status == 200
+        assert [s.range for s in server.served[1:]] == chunk_ranges(len(new), CHUNK)
+
+
+def test_second_download_of_a_record_skips_while_the_first_holds_it(tmp_path: Path) -> None:
+    """Two ``scrapy download`` processes on one record at once: the first holds the record
+    folder's lock for its whole download, so the second fetches and writes nothing, says why
+    and counts it; the first finishes a verified file with no zeroed range.
+
+    Interleaving fixed by the server: it answers the first process's first 3 ranges and holds
+    its 4th, so the first process is mid-file (lock held, ``.part`` on disk) for as long as the
+    second one runs."""
+    data = tmp_path / "data"
+    big = blob(10 * CHUNK + 999, "two-writers")
+    with StallingFileServer() as server:
+        store(data, "1", [file_entry("big.bin", big, server.put("t7/big.bin", big))])
+        folder = data / "downloads/zenodo/1"
+        server.stall_after(3, user_agent="writer-a")
+        first = start_download(data, tmp_path / "a.log", {**ONE_RANGE_AT_A_TIME, "USER_AGENT": "writer-a"})
+        try:
+            assert server.stalled.wait(90), (tmp_path / "a.log").read_text()[-3000:]
+            assert (folder / "big.bin.part").exists() and manifest(data, "1")["status"] == "pending"
+
+            code, stats_b, log_b = run_download(data, {**ONE_RANGE_AT_A_TIME, "USER_AGENT": "writer-b"})
+            assert code == 0, log_b[-3000:]
+            assert stats_b.get("records/locked") == 1, log_b[-3000:]
+            assert "holds the lock on" in log_b and "not downloading zenodo:1" in log_b
+            assert "requests" not in stats_b and "files/complete" not in stats_b
+            assert server.served_to("writer-b") == []
+            assert manifest(data, "1")["status"] == "pending"  # left to the holder
+
+            server.resume()
+            code, stats_a, log_a = finished_download(first, tmp_path / "a.log")
+        finally:
+            kill(first)
+            server.resume(drop=True)
+    assert code == 0, log_a[-3000:]
+    payload = (folder / "big.bin").read_bytes()
+    assert payload == big
+    assert all(payload[a:b].strip(b"\0") for a, b in chunk_ranges(len(big), CHUNK))  # no zeroed range
+    entry = files_by_name(manifest(data, "1"))["big.bin"]
+    assert entry["status"] == "complete" and entry["verification"] == "md5 matches the repository"
+    assert entry["md5"] == hashlib.md5(big).hexdigest() and entry["mode"] == "ranged"
+    # exactly one process wrote it: every range once, all to writer-a
+    assert [s.range for s in server.served] == chunk_ranges(len(big), CHUNK)
+    assert {s.user_agent for s in server.served} == {"writer-a"}
+    assert stats_a["files/complete"] == 1 and stats_a["bytes_received"] == len(big)
+    assert "records/locked" not in stats_a
+    assert not list(folder.glob("*.part*"))
+
+
+def test_record_locked_by_another_holder_is_left_alone(nginx: NginxServer, tmp_path: Path) -> None:
+    """The record folder locked from outside (here: by this test process): ``scrapy download``
+    fetches nothing, does not touch the manifest, exits 0 and counts the record as locked;
+    once the lock is released, the next run downloads it."""
+    nginx.reset_log()
+    data = tmp_path / "data"
+    payload = blob(30_000, "held")
+    store(data, "1", [file_entry("a.bin", payload, nginx.put("t8/a.bin", payload))])
+    folder = data / "downloads/zenodo/1"
+    lock = FolderLock.acquire(folder)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not (sidecar.exists() and json.loads(sidecar.read_text())["done"]):
-            time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGKILL)
+        code, stats, log = run_download(data)
     finally:
-        proc.wait(timeout=30)
-    assert sidecar.exists(), "the first download finished before it could be killed"
-    nginx.put("t6/f.bin", new)  # same size, new mtime -> new ETag
-    os.utime(nginx.root / "t6/f.bin", (time.time() + 5, time.time() + 5))
-    code, stats, log = run_download(data, settings)
+        lock.release()
     assert code == 0, log[-3000:]
-    assert (data / "downloads/zenodo/1/f.bin").read_bytes() == new
-    assert stats["changed_midway"] == 1
+    assert stats["records/locked"] == 1 and stats["records/gated"] == 1
+    assert "not downloading zenodo:1: another download" in log
+    assert nginx.requests("/files/t8/") == []
+    assert list(folder.iterdir()) == []  # no manifest written by the process that skipped
+
+    code, stats, log = run_download(data)
+    assert code == 0, log[-3000:]
+    assert (folder / "a.bin").read_bytes() == payload and manifest(data, "1")["status"] == "complete"
+    assert "records/locked" not in stats

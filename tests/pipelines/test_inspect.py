@@ -8,8 +8,10 @@ nginx) serve every test in the module: one with the default settings, one with t
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import logging
 import subprocess
 import tarfile
 import zipfile
@@ -20,10 +22,12 @@ from typing import Any
 import pytest
 from scrapy.utils.test import get_crawler
 
+from envision_spiders.inspection.report import new_report
 from envision_spiders.pipelines.inspect import ArchiveInspectionPipeline
 from tests.conftest import PROJECT_ROOT, scrapy_command, scrapy_env
 from tests.inspection import corpus
 from tests.inspection import helpers as img
+from tests.pipelines.inspect_spider import InspectProbeSpider
 from tests.servers.nginx import NginxServer
 
 SPIDER = PROJECT_ROOT / "tests" / "pipelines" / "inspect_spider.py"
@@ -102,6 +106,7 @@ def files(nginx: NginxServer) -> dict[str, bytes]:
         "hostile.zip": corpus.hostile_zip_million_entries(),
         "empty.zip": b"",
         "bad.tar": corpus.random_bytes(5000, seed=9),
+        "bomb.tar.bz2": corpus.bzip2_bomb_tar(),  # 24 kB inflating to 4 GiB
     }
     with corpus.forced_zip64():
         made["zip64.zip"] = corpus.image_zip(5, 3000)
@@ -347,6 +352,7 @@ def tight(nginx: NginxServer, files: dict[str, bytes], tmp_path_factory: pytest.
     u = nginx.url
     size = {name: len(data) for name, data in files.items()}
     records = [
+        record("bomb", f("bomb.tar.bz2", u("bomb.tar.bz2"), size["bomb.tar.bz2"])),
         record("bigmembers", f("bigmembers.tar", u("bigmembers.tar"), size["bigmembers.tar"])),
         record("bigtargz", f("big.tar.gz", u("big.tar.gz"), None)),
         record("cd2k", f("cd2k.zip", u("cd2k.zip"), size["cd2k.zip"])),
@@ -359,6 +365,8 @@ def tight(nginx: NginxServer, files: dict[str, bytes], tmp_path_factory: pytest.
         "ENVISION_INSPECT_STREAM_CHUNK_BYTES": 128 * 1024,
         "ENVISION_INSPECT_SNIFF_COUNT": 0,
         "ENVISION_INSPECT_MAX_ARCHIVES": 2,
+        "ENVISION_INSPECT_DECOMPRESS_SECONDS": 0.5,
+        "ENVISION_INSPECT_STREAM_MAX_OUTPUT": 1 << 40,  # the time budget, not the output cap, stops the bomb
     }
     items, stats, log, output = run_probe(nginx, tmp_path_factory.mktemp("inspect-tight"), records, settings)
     return Run(items, stats, log, output, files)
@@ -379,6 +387,17 @@ def test_budgets_end_in_partial_listings(tight: Run) -> None:
     assert statuses == ["complete", "complete", "skipped"]
 
 
+def test_decompression_bomb_is_stopped_by_the_time_budget_off_the_reactor(tight: Run) -> None:
+    bomb = tight.contents("bomb")
+    assert bomb["status"] == "partial" and bomb["time_budget_exceeded"] is True
+    assert bomb["error"].startswith("stopped at ENVISION_INSPECT_DECOMPRESS_SECONDS=0.5")
+    assert bomb["entries_listed"] == 1 and bomb["requests"] == 1
+    assert tight.stats["envision/inspect/time_budget"] == 1
+    # the bomb was read first; the other archives' requests and walks went on while it inflated
+    order = [line.split("inspected ", 1)[1].split(" ", 1)[0] for line in tight.output.splitlines() if "inspected " in line]
+    assert order[-1] == "bomb.tar.bz2" and len(order) == 6, order
+
+
 def test_inspection_off(nginx: NginxServer, files: dict[str, bytes], tmp_path: Path) -> None:
     records = [record("small", f("small.zip", nginx.url("small.zip"), len(files["small.zip"])))]
     items, _, log, _ = run_probe(nginx, tmp_path, records, {"ENVISION_INSPECT_ENABLED": False})
@@ -388,6 +407,24 @@ def test_inspection_off(nginx: NginxServer, files: dict[str, bytes], tmp_path: P
 def test_tar_fixture_sanity(files: dict[str, bytes]) -> None:
     with tarfile.open(fileobj=io.BytesIO(files["a.tar"])) as tf:
         assert len(tf.getmembers()) == 50
+
+
+def test_an_internal_error_is_logged_for_its_spider(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    crawler = get_crawler(InspectProbeSpider)
+    crawler.spider = InspectProbeSpider.from_crawler(crawler)
+    pipeline = ArchiveInspectionPipeline.from_crawler(crawler)
+
+    async def broken(*args: Any) -> None:
+        raise RuntimeError("a reader bug")
+
+    monkeypatch.setattr("envision_spiders.pipelines.inspect.inspect_archive", broken)
+    file = f("a.zip", "http://files.test/a.zip", 100)
+    report = new_report(file, "zip")
+    with caplog.at_level(logging.INFO, logger="envision_spiders.pipelines.inspect"):
+        asyncio.run(pipeline.inspect_file({}, file, report))
+    assert report["error"] == "internal error: RuntimeError"
+    errors = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert errors and all(getattr(r, "spider", None) is crawler.spider for r in errors)  # not every crawler's error
 
 
 def test_pipeline_is_built_from_one_config() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 import threading
 import time
 from collections import defaultdict
@@ -57,6 +58,7 @@ class FakeAPI:
         self._lock = threading.Lock()
         self._held: dict[str, threading.Event] = {}
         self._server: ThreadingHTTPServer | None = None
+        self._scheme = "http"
 
     # --- set-up ------------------------------------------------------------------------
     def route(self, name: str, method: str, pattern: str, handler: Handler) -> None:
@@ -102,7 +104,8 @@ class FakeAPI:
                 return reply
         return Reply(404, b'{"message": "not found"}', {"Content-Type": "application/json"})
 
-    def start(self) -> str:
+    def start(self, tls: ssl.SSLContext | None = None) -> str:
+        """Serve on a free loopback port (HTTPS with ``tls``, a server-side context); the base URL."""
         api = self
 
         class _Handler(BaseHTTPRequestHandler):
@@ -130,6 +133,9 @@ class FakeAPI:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+            self._scheme = "https"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self.base_url
 
@@ -137,7 +143,7 @@ class FakeAPI:
     def base_url(self) -> str:
         assert self._server is not None
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{self._scheme}://{host}:{port}"
 
     def stop(self) -> None:
         if self._server is not None:

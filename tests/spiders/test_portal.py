@@ -11,6 +11,7 @@ import urllib.request
 import pytest
 
 from envision_spiders.schema import record_errors
+from tests.servers.base import Reply
 from tests.servers.portal import FakePortal
 
 OFF = {"ENVISION_INSPECT_ENABLED": False}  # archive inspection has its own tests
@@ -125,3 +126,54 @@ def test_missing_browser_met_inside_a_crawl_closes_it_with_a_reason(site, tmp_pa
     assert stats["finish_reason"] == "browser_missing", proc.stderr[-2000:]
     assert stats["envision/portal/browser_missing"] == 1
     assert "playwright/browser_count" not in stats and site.calls == []
+
+
+# --- the browser fence (docs/security.md) -------------------------------------------------
+
+
+def fenced_crawl(site: FakePortal, crawl, targets: list[str], allow_origins: list[str] | None = None):
+    """Crawl ``fence.html``, whose script POSTs to each of ``targets``."""
+    from urllib.parse import urlencode
+
+    preset = {"listing": f"{site.base_url}/fence.html?{urlencode({'target': targets}, doseq=True)}",
+              "links": "a.dataset"}
+    if allow_origins is not None:
+        preset["allow_origins"] = allow_origins
+    result = crawl("portal", settings={"ENVISION_PORTALS": json.dumps({"fenced": preset}), **OFF}, timeout=150)
+    assert result.returncode == 0, result.log[-3000:]
+    assert [i["source_id"] for i in result.items] == ["10.5555/eye.fundus.1"]
+    return result
+
+
+def listening(server: FakePortal) -> FakePortal:
+    server.route("post", "POST", r"/.*", lambda call, match: Reply(200, b"{}"))
+    return server
+
+
+def test_page_script_cannot_reach_a_loopback_service(site, crawl):
+    """A page script POSTing to a service on this machine (think scrapyd's addversion.json,
+    another port of loopback) or to the metadata address: blocked before it leaves."""
+    with listening(FakePortal()) as victim:
+        result = fenced_crawl(site, crawl, [f"{victim.base_url}/addversion.json",
+                                            "http://169.254.169.254/latest/meta-data/"])
+    assert victim.calls == []  # although loopback is allowed for the test servers: another origin
+    assert result.stats["envision/fence/browser/origin"] == 2
+
+
+def test_preset_cdns_are_reached_but_never_a_private_address(site, crawl):
+    with listening(FakePortal()) as cdn:
+        result = fenced_crawl(site, crawl, [f"{cdn.base_url}/site.css", "http://169.254.169.254/latest/meta-data/"],
+                              allow_origins=[cdn.base_url, "http://169.254.169.254"])
+    assert [(c.method, c.path) for c in cdn.calls] == [("POST", "/site.css")]  # listed in allow_origins
+    assert result.stats["envision/fence/browser/link_local"] == 1  # listed, but not a public address
+    assert "envision/fence/browser/origin" not in result.stats
+
+
+def test_chromium_inherits_no_token(monkeypatch):
+    from envision_spiders.http.browser import BrowserConfig
+
+    monkeypatch.setenv("ZENODO_ACCESS_TOKEN", "s3cr3t")
+    monkeypatch.setenv("LD_PRELOAD", "/tmp/evil.so")
+    env = BrowserConfig("/usr/bin/chromium", False).launch_options()["env"]
+    assert "ZENODO_ACCESS_TOKEN" not in env and "LD_PRELOAD" not in env and "PATH" in env
+    assert "s3cr3t" not in json.dumps(env)
