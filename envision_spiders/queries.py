@@ -1,12 +1,15 @@
 """The shared ophthalmology search terms, and how to pack them into few API calls.
 
 A term with several words means all of its words (AND), as in the seed pipeline; the
-terms of one group are OR-ed. Each spider renders a group in its API's own syntax.
+terms of one group are OR-ed. ``render_terms(terms, syntax)`` writes a group in an API's
+query syntax (a ``QuerySyntax``; the four the spiders use are below); ``pack_terms`` packs
+the terms into as few groups as fit a length limit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 SEARCH_TERMS: tuple[str, ...] = (
     # imaging modalities
@@ -65,25 +68,68 @@ def split_words(term: str) -> list[str]:
     return [w for w in term.split() if w]
 
 
-def pack_terms(
-    terms: Iterable[str],
-    render: Callable[[list[str]], str],
-    max_length: int,
-) -> list[str]:
-    """Greedily pack terms into as few OR-groups as fit ``max_length`` once rendered.
+@dataclass(frozen=True)
+class QuerySyntax:
+    """How one API writes "all words of a term, any term of a group".
 
-    ``render`` turns a list of terms into the API's query string. A single term longer than
-    ``max_length`` still gets a group of its own (the API will say if it is too long).
+    ``phrase``: a term is one quoted phrase instead of its words AND-ed (Figshare).
+    ``quote_words``: each word in double quotes. ``fields``: the group is searched in each of
+    these fields (``field:(group)`` OR-ed); empty: all fields. Double quotes inside terms are
+    dropped. A syntax is callable: ``syntax(terms)`` is ``render_terms(terms, syntax)``.
     """
-    groups: list[str] = []
+
+    phrase: bool = False
+    quote_words: bool = True
+    fields: tuple[str, ...] = ()
+
+    def __call__(self, terms: list[str]) -> str:
+        return render_terms(terms, self)
+
+
+def render_terms(terms: Iterable[str], syntax: QuerySyntax) -> str:
+    """One OR-group of ``terms`` in ``syntax``."""
+    def word(w: str) -> str:
+        w = w.replace('"', "")
+        return f'"{w}"' if syntax.quote_words else w
+
+    if syntax.phrase:
+        group = " OR ".join(word(term.replace('"', "").strip()) for term in terms)
+    else:
+        group = " OR ".join("(" + " AND ".join(word(w) for w in split_words(t)) + ")" for t in terms)
+    if not syntax.fields:
+        return group
+    return " OR ".join(f"{name}:({group})" for name in syntax.fields)
+
+
+# Zenodo and DataCite (Elasticsearch query strings): words quoted and AND-ed, terms OR-ed.
+QUERY_STRING = QuerySyntax()
+# Figshare ``search_for``: each term a quoted phrase, terms OR-ed.
+PHRASES = QuerySyntax(phrase=True)
+# NIH RePORTER ``advanced`` text search: words AND-ed unquoted, terms OR-ed.
+BOOLEAN_WORDS = QuerySyntax(quote_words=False)
+
+
+def group_terms(terms: Iterable[str], render: Callable[[list[str]], str], max_length: int) -> list[list[str]]:
+    """Greedily pack terms into as few groups as fit ``max_length`` once rendered.
+
+    ``render`` turns a list of terms into the API's query string (a ``QuerySyntax``). A single
+    term longer than ``max_length`` still gets a group of its own (the API will say if it is
+    too long).
+    """
+    groups: list[list[str]] = []
     current: list[str] = []
     for term in terms:
         candidate = current + [term]
         if current and len(render(candidate)) > max_length:
-            groups.append(render(current))
+            groups.append(current)
             current = [term]
         else:
             current = candidate
     if current:
-        groups.append(render(current))
+        groups.append(current)
     return groups
+
+
+def pack_terms(terms: Iterable[str], render: Callable[[list[str]], str], max_length: int) -> list[str]:
+    """The groups of ``group_terms``, rendered."""
+    return [render(group) for group in group_terms(terms, render, max_length)]

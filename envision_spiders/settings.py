@@ -80,7 +80,7 @@ DATACITE_REQUESTS_PER_HOUR = 12000  # identified clients (email in User-Agent/ma
 # --- portal spider: JS-rendered dataset pages in headless Chromium (docs/portal.md) ------
 # The browser: "" = Debian's /usr/bin/chromium where it exists; "playwright" = Playwright's own build.
 PLAYWRIGHT_CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "")
-ENVISION_PORTALS: dict = {}  # name -> preset (listing, links, next|button, delay, ...); see spiders/portal_presets.py
+ENVISION_PORTALS: dict = {}  # name -> preset (listing, links, next|button, delay, ...); see pages/portal_presets.py
 ENVISION_PORTAL_MAX_PAGES = 50  # listing pages (or button clicks) followed per listing URL
 ENVISION_PORTAL_WAIT_TIMEOUT = 10.0  # seconds to wait for a preset's wait_for / listing links to appear
 

@@ -1,5 +1,5 @@
-from envision_spiders.queries import SEARCH_TERMS, pack_terms
-from envision_spiders.spiders.zenodo import render_terms
+from envision_spiders.queries import BOOLEAN_WORDS, PHRASES, SEARCH_TERMS, QuerySyntax, pack_terms
+from envision_spiders.queries import QUERY_STRING as render_terms
 
 
 def test_the_shared_set_has_about_47_distinct_terms():
@@ -24,3 +24,12 @@ def test_packing_into_one_group_when_it_fits():
 
 def test_an_oversized_term_still_gets_its_own_group():
     assert pack_terms(["x" * 50, "y"], render_terms, 10) == [render_terms(["x" * 50]), render_terms(["y"])]
+
+
+def test_one_render_terms_writes_each_api_syntax():
+    terms = ["fundus photography", 'say "cheese"']
+    assert render_terms(terms) == '("fundus" AND "photography") OR ("say" AND "cheese")'
+    assert PHRASES(terms) == '"fundus photography" OR "say cheese"'
+    assert BOOLEAN_WORDS(terms) == "(fundus AND photography) OR (say AND cheese)"
+    fielded = QuerySyntax(fields=("title", "subject"))(["glaucoma"])
+    assert fielded == 'title:(("glaucoma")) OR subject:(("glaucoma"))'

@@ -8,8 +8,6 @@ import fnmatch
 import re
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "envision_spiders"
 SPIDER_NAME = re.compile(r"\{(self|spider|self\.crawler\.spider)\.name\}")
@@ -81,7 +79,6 @@ def test_every_stats_key_has_the_topic_event_shape():
     assert not bad
 
 
-@pytest.mark.xfail(strict=False, reason="spiders/ keys are renamed by the spiders' refactor (docs/stats.md)")
 def test_no_stats_key_names_the_spider():
     named = {k: files for k, files in keys_in_package().items() if SPIDER_NAME.search(k)}
     assert not named

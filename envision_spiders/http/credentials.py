@@ -1,14 +1,27 @@
-"""Secrets come from the environment (and a ``.env`` file in the working directory, if any).
+"""Secrets come from the environment (and a ``.env`` file in the working directory, if any),
+and go only to the origin they belong to.
 
-This is the one place that reads them. They never go into settings (Scrapy logs overridden
-settings), items, feeds, logs or error messages.
+This is the one place that reads them and builds ``Authorization`` values. They never go into
+settings (Scrapy logs overridden settings), items, feeds, logs or error messages.
+
+``.env`` is read for the variables the project knows (``ENV_FILE_VARIABLES``) and nothing else:
+a ``.env`` line such as ``LD_PRELOAD=...`` or ``HTTPS_PROXY=...`` is ignored, and ``os.environ`` is
+never changed. The environment wins over ``.env``.
+
+``ApiToken`` pairs an ``Authorization`` value with the API root it was issued for; its
+``headers_for(url)`` gives the header only when the URL's scheme, host and port equal the
+root's (``http://`` or another port of the same host gets nothing), so a ``links.next`` or a
+file URL pointing elsewhere is fetched without it.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import os
+from dataclasses import dataclass
 from functools import cache
+from urllib.parse import urlsplit
 
 TOKEN_VARIABLES = (
     "ZENODO_ACCESS_TOKEN",
@@ -24,23 +37,80 @@ TOKEN_VARIABLES = (
     "SCRAPYD_USERNAME",
     "SCRAPYD_PASSWORD",
 )
+ENV_FILE_VARIABLES = frozenset((*TOKEN_VARIABLES, "PORTAL_URL"))
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @cache
-def _load_dotenv() -> None:
+def _dotenv(directory: str) -> dict[str, str]:
+    """The known variables of ``<directory>/.env`` (read once per directory)."""
     try:
-        from dotenv import load_dotenv
+        from dotenv import dotenv_values
     except ImportError:  # pragma: no cover - python-dotenv is a dependency (pyproject.toml)
-        return
-    load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
+        return {}
+    values = dotenv_values(os.path.join(directory, ".env"))
+    return {k: v for k, v in values.items() if k in ENV_FILE_VARIABLES and v is not None}
 
 
 def get_secret(name: str) -> str | None:
-    """The value of a secret variable, or None when unset or blank."""
-    _load_dotenv()
-    value = os.environ.get(name, "").strip()
-    return value or None
+    """The value of a secret variable (environment, else ``.env``), or None when unset or blank."""
+    value = os.environ.get(name) or _dotenv(os.getcwd()).get(name, "")
+    return value.strip() or None
 
 
 def basic_auth_header(username: str, key: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{key}".encode()).decode("ascii")
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """``(scheme, host, port)`` with the scheme's default port filled in."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:  # a port that is not a number: matches nothing
+        return scheme, "", -1
+    return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme)
+
+
+def same_origin(url: str, root: str) -> bool:
+    """Whether ``url`` has the scheme, host and port of ``root``."""
+    here = origin(url)
+    return bool(here[1]) and here == origin(root)
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """An ``Authorization`` value valid at one API root (its origin)."""
+
+    root: str
+    value: str
+
+    def __repr__(self) -> str:  # never print the secret
+        return f"ApiToken(root={self.root!r}, value=<hidden>)"
+
+    def headers_for(self, url: str) -> dict[str, str]:
+        return {"Authorization": self.value} if same_origin(url, self.root) else {}
+
+
+def api_token(root: str, variable: str | None, scheme: str = "Bearer") -> ApiToken | None:
+    """``ApiToken`` for ``root`` from secret ``variable`` as ``<scheme> <token>``, or None when unset."""
+    token = get_secret(variable) if variable else None
+    return ApiToken(root, f"{scheme} {token}") if token else None
+
+
+def basic_token(root: str, user_variable: str, key_variable: str) -> ApiToken | None:
+    """``ApiToken`` for ``root`` with HTTP Basic credentials from two secrets, or None unless both are set."""
+    user, key = get_secret(user_variable), get_secret(key_variable)
+    return ApiToken(root, basic_auth_header(user, key)) if user and key else None
+
+
+def oauth_access_token(status: int, body: bytes) -> str | None:
+    """The ``access_token`` of an OAuth2 token answer, or None when it is not one."""
+    if status != 200:
+        return None
+    try:
+        token = json.loads(body).get("access_token")
+    except (ValueError, AttributeError):
+        return None
+    return token if isinstance(token, str) and token else None

@@ -230,3 +230,4 @@ class DryadFilesPage(DryadListPage):
     """``GET {api}/versions/{id}/files``: the files of one version, sorted by name."""
 
     embedded: ClassVar[str] = "stash:files"
+

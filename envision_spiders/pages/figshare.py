@@ -211,14 +211,14 @@ class FigshareArticlePage(WebPage[DatasetRecord]):
     """``GET {api}/articles/{id}``: the article detail (at most 10 files listed)."""
 
     @cached_method
-    def article(self) -> dict[str, Any]:
+    def detail(self) -> dict[str, Any]:
         data = json_body(self.response)
         if _hit_problem(data) or not isinstance(data.get("files", []), list):
             raise MalformedPage(str(self.response.url), self.response.status, "not an article", self.response.body)
         return data
 
     async def to_item(self) -> DatasetRecord:
-        return await FigshareArticle(self.article()).to_item()
+        return await FigshareArticle(self.detail()).to_item()
 
 
 @attrs.define

@@ -153,3 +153,45 @@ class NeiSearchPage(WebPage):
             else:
                 problems.append(f"result {n} has no core_project_num")
         return rows, problems
+
+
+class GrantRows:
+    """RePORTER answers one row per project and fiscal year: rows collected per
+    ``core_project_num`` (a row met twice counts once), drained as one grant each.
+
+    ``add(row, agencies, new_allowed)`` says what became of a row: ``"rows"`` (collected), ``"repeated"``
+    (its project was drained already), ``"not_administered"`` (``agency_ic_admin`` is not one
+    of ``agencies``: criteria.agencies also matches projects an agency funds but does not
+    administer [A]) or ``"no_room"`` (a new project while ``new_allowed`` is False)."""
+
+    def __init__(self) -> None:
+        self.pending: dict[str, dict[Any, dict[str, Any]]] = {}  # core_project_num -> appl_id -> row
+        self.drained: set[str] = set()
+
+    def __len__(self) -> int:
+        """Projects met so far (pending or drained)."""
+        return len(self.pending) + len(self.drained)
+
+    @property
+    def pending_rows(self) -> int:
+        return sum(map(len, self.pending.values()))
+
+    def add(self, row: dict[str, Any], agencies: tuple[str, ...], new_allowed: bool = True) -> str:
+        core = row["core_project_num"].strip()
+        if core in self.drained:
+            return "repeated"
+        admin = row.get("agency_ic_admin")
+        abbreviation = admin.get("abbreviation") if isinstance(admin, dict) else None
+        if abbreviation and abbreviation not in agencies:
+            return "not_administered"
+        if core not in self.pending and not new_allowed:
+            return "no_room"
+        rows = self.pending.setdefault(core, {})
+        rows[row.get("appl_id") or row.get("project_num") or len(rows)] = row
+        return "rows"
+
+    def drain(self) -> list[NeiGrant]:
+        """One ``NeiGrant`` per pending project (sorted by core project number)."""
+        pending, self.pending = self.pending, {}
+        self.drained.update(pending)
+        return [NeiGrant({"core_project_num": core, "rows": list(rows.values())}) for core, rows in sorted(pending.items())]

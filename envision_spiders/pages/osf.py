@@ -7,6 +7,7 @@ both are read. File listings are per folder; the spider walks the tree and hands
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import attrs
@@ -200,3 +201,19 @@ class OsfNodesPage(OsfListPage):
 @attrs.define
 class OsfFilesPage(OsfListPage):
     """``GET {api}/nodes/{id}/files/{provider}/`` or a folder's ``relationships.files`` link."""
+
+
+def read_licenses(response: Any) -> tuple[dict[str, dict[str, Any]], str | None]:
+    """One page of ``GET {api}/licenses/``: licence id -> attributes (name, url), and the next
+    page's URL. Raises MalformedPage for anything but a 200 with a ``data`` list."""
+    url, status, body = str(response.url), response.status, response.body
+    try:
+        data = json.loads(body)
+        items = data["data"] if status == 200 else None
+    except (ValueError, KeyError, TypeError):
+        items = None
+    if not isinstance(items, list):
+        raise MalformedPage(url, status, "no licence list", body)
+    found = {str(lic.get("id")): lic["attributes"] for lic in items
+             if isinstance(lic, dict) and isinstance(lic.get("attributes"), dict)}
+    return found, (data.get("links") or {}).get("next")

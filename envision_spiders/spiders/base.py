@@ -6,11 +6,25 @@ A concrete spider declares:
     Spider name = module name = the records' ``source``.
 ``api_url_setting``
     The setting holding the API root (e.g. ``"ZENODO_API_URL"``); read once into ``self.api_url``.
+``token_variable`` / ``token_scheme`` (optional)
+    Secret holding the API token and how it is sent (``Authorization: <scheme> <token>``,
+    default ``Bearer``); read once into ``self.token`` (an ``ApiToken``, or None). Override
+    the classmethod ``api_token(settings, api_url)`` for another shape (Kaggle: Basic).
+``client_credentials`` (optional)
+    ``(token path, client id variable, client secret variable)``: without a token, an OAuth2
+    client-credentials token is fetched through Scrapy by ``await self.fetch_token()``.
 ``custom_settings``
-    The source's politeness (``DOWNLOAD_DELAY``, concurrency) from its documented rate limits.
+    The source's politeness (``DOWNLOAD_DELAY``, concurrency) from its documented rate
+    limits: ``politeness(delay, per_domain)``.
+``config_class`` (optional)
+    A ``SpiderConfig`` (frozen dataclass of ``setting("NAME")`` fields): the spider's own
+    settings, read and validated once into ``self.config`` by the classmethod hook
+    ``configure(settings)`` (override it for settings that need more than a field).
 
-and writes ``async def start(self)`` plus its callbacks: pagination and which requests to
-make, nothing else. Records are built by page objects in ``envision_spiders.pages``.
+and writes ``async def start(self)`` (which only yields requests) plus its callbacks:
+pagination and which requests to make, nothing else. Records are built by page objects in
+``envision_spiders.pages``. The paging bases (``paging.py``, ``links_paging.py``) and
+``file_listing.py`` build those callbacks from declared page classes.
 
 Spider arguments, validated before the crawl starts (a bad value is an error at once):
 
@@ -22,36 +36,124 @@ Spider arguments, validated before the crawl starts (a bad value is an error at 
     Only records created or updated on/after that date (where the API can filter).
 
 ``preflight(settings, **arguments)`` (a classmethod) checks, before the engine starts, that
-the spider can run: its arguments and the settings/credentials it needs. ``scrapy crawl``
+the spider can run: it parses the arguments and calls the same ``api_token`` and
+``configure`` that ``from_crawler`` calls, so validation lives in one place. ``scrapy crawl``
 calls it and turns a ``SpiderArgumentError`` into a one-line error and exit status 2.
-Subclasses extend it (Kaggle: credentials; portal: the browser).
+Subclasses extend it only for checks that are not settings (portal: the browser).
 
 Helpers: ``self.terms`` (the terms to search), ``self.take(records)`` (applies
 ``max_records``), ``self.wants_more`` (False once the limit is reached),
+``self.api_request(url, callback, data=None, **kwargs)`` (a request to the API: a JSON POST
+when ``data`` is given; the token goes only to the API root's scheme, host and port, so a
+link to another origin is followed without it), ``self.drop_token()`` (stop sending it),
+``self.on_request_error`` (an errback handing a failure for good to the hook
+``request_failed(request, failure)``: what to emit instead; default: log and count),
 ``self.skip_unreadable(response, problems)`` (log and count entries a page could not
 read), ``self.retry_malformed(response, error)`` (re-fetch an API page that was not the JSON
-expected, then give up with a logged error and a counter — the crawl goes on).
+expected, ``ENVISION_MALFORMED_RETRIES`` times, then give up with a logged error and a
+counter — the crawl goes on).
+A spider that emits records only once paging is done (NEI aggregates rows per project)
+overrides ``deferred() -> int`` (entries collected, not yet emitted) and ``async
+drain_deferred() -> list`` (their records): they are emitted when the crawl goes idle, and a
+crawl closed earlier logs what it lost (``envision/spider/not_emitted``).
 Incremental crawling (skip unchanged records) is done by ``IncrementalMiddleware``:
 mark detail requests with ``meta["envision_record"]``.
+
+Stats (``docs/stats.md``): ``envision/spider/max_records_reached``,
+``envision/spider/not_emitted``, ``envision/search/unreadable_<what>s``,
+``envision/pages/malformed``, ``envision/pages/malformed_given_up``,
+``envision/pages/malformed_retry/...`` (Scrapy's retry keys), ``envision/requests/failed``,
+``envision/auth/oauth_token``, ``envision/auth/oauth_failed``. Stats are per crawler: no key
+carries the spider's name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import dataclasses
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from datetime import date
-from typing import Any
+from typing import Any, get_type_hints
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import scrapy
+from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import get_retry_request
-from scrapy.http import Response
+from scrapy.exceptions import DontCloseSpider
+from scrapy.http import JsonRequest, Response
+from scrapy.http.request import NO_CALLBACK
 from scrapy.settings import BaseSettings
+from twisted.python.failure import Failure
 
+from envision_spiders.http.credentials import ApiToken, api_token, get_secret, oauth_access_token
 from envision_spiders.queries import SEARCH_TERMS
 
 
 class SpiderArgumentError(ValueError):
     pass
+
+
+def setting(name: str, choices: tuple[Any, ...] = ()) -> Any:
+    """A ``SpiderConfig`` field read from setting ``name``, by the field's type (and, with
+    ``choices``, one of them)."""
+    return dataclasses.field(metadata={"setting": name, "choices": choices})
+
+
+_GETTERS: dict[Any, Callable[[BaseSettings, str], Any]] = {
+    int: BaseSettings.getint,
+    float: BaseSettings.getfloat,
+    bool: BaseSettings.getbool,
+    str: lambda settings, name: str(settings.get(name) or ""),
+    tuple[str, ...]: lambda settings, name: tuple(settings.getlist(name)),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class SpiderConfig:
+    """A spider's own settings, read once: subclass it as a frozen dataclass whose fields are
+    ``setting("NAME")`` (``int``, ``float``, ``bool``, ``str`` or ``tuple[str, ...]``); other
+    checks go in ``__post_init__`` (raise ``SpiderArgumentError``)."""
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> Any:
+        hints, values = get_type_hints(cls), {}
+        for f in dataclasses.fields(cls):
+            if "setting" not in f.metadata:
+                continue
+            name, choices = f.metadata["setting"], f.metadata["choices"]
+            values[f.name] = _GETTERS[hints[f.name]](settings, name)
+            if choices and values[f.name] not in choices:
+                raise SpiderArgumentError(f"{name}={values[f.name]!r}: use {' or '.join(map(repr, choices))}")
+        return cls(**values)
+
+
+def page_callback(name: str, follow: str, page_class: type) -> Callable[..., AsyncIterator[Any]]:
+    """A spider callback ``name(self, response, page: page_class)`` that hands both to
+    ``self.<follow>``: scrapy-poet injects the page object by the annotation, so a base can
+    build the callback from a spider's declared page class."""
+
+    async def callback(self: Any, response: Response, page: Any) -> AsyncIterator[Any]:
+        async for out in getattr(self, follow)(response, page):
+            yield out
+
+    callback.__annotations__ = {"response": Response, "page": page_class, "return": AsyncIterator[Any]}
+    callback.__name__ = callback.__qualname__ = name
+    return callback
+
+
+def declare_callbacks(cls: type, *specs: tuple[str, str, str]) -> None:
+    """For each ``(page attribute, callback name, follow method)``: when ``cls`` itself declares
+    the page class, give it the callback (unless it writes its own)."""
+    for attribute, name, follow in specs:
+        if cls.__dict__.get(attribute) is not None and name not in cls.__dict__:
+            setattr(cls, name, page_callback(name, follow, cls.__dict__[attribute]))
+
+
+def politeness(delay: float = 0, per_domain: int = 1) -> dict[str, Any]:
+    """``custom_settings`` for a documented rate: ``delay`` seconds between requests (not
+    randomised: jitter would dip below the limit half the time), ``per_domain`` in flight."""
+    preset: dict[str, Any] = {"DOWNLOAD_DELAY_JITTER": 0, "CONCURRENT_REQUESTS_PER_DOMAIN": per_domain}
+    return {"DOWNLOAD_DELAY": delay, **preset} if delay else preset
 
 
 def parse_since(value: str | None) -> date | None:
@@ -75,8 +177,35 @@ def parse_max_records(value: Any) -> int | None:
     return number
 
 
+def parse_query(value: Any) -> str | None:
+    if value is not None and not str(value).strip():
+        raise SpiderArgumentError("query is empty")
+    return str(value).strip() if value else None
+
+
+def with_query_param(url: str, name: str, value: str) -> str:
+    """``url`` with query parameter ``name`` set to ``value`` (other parameters kept in order)."""
+    parts = urlsplit(url)
+    params = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != name]
+    params.append((name, value))
+    return urlunsplit(parts._replace(query=urlencode(params)))
+
+
+def query_param(url: str | None, name: str) -> str | None:
+    if not url:
+        return None
+    for key, value in parse_qsl(urlsplit(url).query, keep_blank_values=True):
+        if key == name:
+            return value
+    return None
+
+
 class EnvisionSpider(scrapy.Spider):
     api_url_setting: str = ""
+    token_variable: str | None = None
+    token_scheme: str = "Bearer"
+    client_credentials: tuple[str, str, str] | None = None  # OAuth2: (token path, id secret, secret secret)
+    config_class: type[SpiderConfig] | None = None
 
     def __init__(
         self,
@@ -87,34 +216,136 @@ class EnvisionSpider(scrapy.Spider):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        if query is not None and not str(query).strip():
-            raise SpiderArgumentError("query is empty")
-        self.query = str(query).strip() if query else None
+        self.query = parse_query(query)
         self.max_records = parse_max_records(max_records)
         self.since = parse_since(since)
         self.records_emitted = 0
         self.api_url = ""
+        self.token: ApiToken | None = None
+        self.config: Any = None
+        self.malformed_retries = 0
+
+    # --- configuration, read and validated once -----------------------------------------------
+    @classmethod
+    def read_api_url(cls, settings: BaseSettings) -> str:
+        if not cls.api_url_setting:
+            return ""
+        api_url = settings.get(cls.api_url_setting)
+        if not api_url:
+            raise SpiderArgumentError(f"setting {cls.api_url_setting} is empty")
+        return str(api_url).rstrip("/")
+
+    @classmethod
+    def api_token(cls, settings: BaseSettings, api_url: str) -> ApiToken | None:
+        """The token sent to the API (None: anonymous). Raise SpiderArgumentError when required and missing."""
+        return api_token(api_url, cls.token_variable, cls.token_scheme)
+
+    @classmethod
+    def has_token(cls) -> bool:
+        """Whether a token will be sent (from ``token_variable`` or ``client_credentials``)."""
+        creds = cls.client_credentials
+        return bool(cls.token_variable and get_secret(cls.token_variable)) or bool(
+            creds and get_secret(creds[1]) and get_secret(creds[2]))
+
+    @classmethod
+    def configure(cls, settings: BaseSettings) -> Any:
+        """The spider's own settings, read and validated once (``self.config``): ``config_class``."""
+        return cls.config_class.from_settings(settings) if cls.config_class else None
 
     @classmethod
     def preflight(cls, settings: BaseSettings, **arguments: Any) -> None:
         """Raise SpiderArgumentError when this spider cannot start with these arguments/settings."""
-        if arguments.get("query") is not None and not str(arguments["query"]).strip():
-            raise SpiderArgumentError("query is empty")
+        parse_query(arguments.get("query"))
         parse_max_records(arguments.get("max_records"))
         parse_since(arguments.get("since"))
-        if cls.api_url_setting and not settings.get(cls.api_url_setting):
-            raise SpiderArgumentError(f"setting {cls.api_url_setting} is empty")
+        cls.api_token(settings, cls.read_api_url(settings))
+        cls.configure(settings)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> EnvisionSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        if cls.api_url_setting:
-            api_url = crawler.settings.get(cls.api_url_setting)
-            if not api_url:
-                raise SpiderArgumentError(f"setting {cls.api_url_setting} is empty")
-            spider.api_url = str(api_url).rstrip("/")
+        settings = crawler.settings
+        spider.api_url = cls.read_api_url(settings)
+        spider.token = cls.api_token(settings, spider.api_url)
+        spider.config = cls.configure(settings)
+        spider.malformed_retries = settings.getint("ENVISION_MALFORMED_RETRIES")
+        crawler.signals.connect(spider._flush_deferred, signal=signals.spider_idle)
+        crawler.signals.connect(spider._report_deferred, signal=signals.spider_closed)
         return spider
 
+    # --- requests -----------------------------------------------------------------------------
+    def auth_headers(self, url: str) -> dict[str, str]:
+        """The token's header for ``url``: only for the API root's scheme, host and port."""
+        return self.token.headers_for(url) if self.token else {}
+
+    def drop_token(self) -> None:
+        self.token = None
+
+    async def fetch_token(self) -> None:
+        """OAuth2 client credentials (``client_credentials``) -> ``self.token``, when no token is set.
+        Counted as ``envision/auth/oauth_token`` or ``envision/auth/oauth_failed`` (logged)."""
+        if self.token is not None or not self.client_credentials:
+            return
+        path, id_variable, secret_variable = self.client_credentials
+        client_id, secret = get_secret(id_variable), get_secret(secret_variable)
+        if not (client_id and secret):
+            return
+        request = scrapy.FormRequest(
+            urljoin(self.api_url, path), callback=NO_CALLBACK, dont_filter=True, meta={"handle_httpstatus_all": True},
+            formdata={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
+        )
+        response = await self.crawler.engine.download_async(request)
+        token = oauth_access_token(response.status, response.body)
+        self.crawler.stats.inc_value("envision/auth/oauth_token" if token else "envision/auth/oauth_failed")
+        if token:
+            self.token = ApiToken(self.api_url, f"Bearer {token}")
+        else:
+            self.logger.error("OAuth token request failed (HTTP %d): crawling anonymously", response.status)
+
+    def api_request(self, url: str, callback: Any, data: Any = None, **kwargs: Any) -> scrapy.Request:
+        """A request to the API (a JSON POST of ``data`` when given), with the token where it belongs."""
+        headers = {**self.auth_headers(url), **(kwargs.pop("headers", None) or {})}
+        if data is not None:
+            return JsonRequest(url, data=data, callback=callback, headers=headers, **kwargs)
+        return scrapy.Request(url, callback=callback, headers=headers, **kwargs)
+
+    def on_request_error(self, failure: Failure) -> Any:
+        """Errback of API requests that have a fallback: hands the failure to ``request_failed``."""
+        return self.request_failed(failure.request, failure)  # type: ignore[attr-defined]
+
+    def request_failed(self, request: scrapy.Request, failure: Failure) -> Iterable[Any]:
+        """Hook: a request failed for good (after retries/backoff); returns what to emit instead
+        (e.g. a record with the files read so far). Default: log and count it."""
+        self.crawler.stats.inc_value("envision/requests/failed")
+        self.logger.error("Request failed for good: %s (%s)", request.url, failure.getErrorMessage())
+        return []
+
+    # --- records emitted once the crawl is idle (spiders that aggregate what they page) ------
+    def deferred(self) -> int:
+        """Hook: how many collected entries wait to become records (default none)."""
+        return 0
+
+    async def drain_deferred(self) -> list[Any]:
+        """Hook: the records of everything collected so far (which is then forgotten)."""
+        return []
+
+    def _flush_deferred(self) -> None:
+        if self.deferred():
+            self.crawler.engine.crawl(scrapy.Request("data:,", callback=self._emit_deferred, dont_filter=True))
+            raise DontCloseSpider
+
+    async def _emit_deferred(self, response: Response) -> Any:
+        for record in self.take(await self.drain_deferred()):
+            yield record
+
+    def _report_deferred(self, reason: str) -> None:
+        """A crawl closed before paging ended (CLOSESPIDER_*, Ctrl-C) loses what was collected: say so."""
+        if self.deferred():
+            self.crawler.stats.set_value("envision/spider/not_emitted", self.deferred())
+            self.logger.error("Closed (%s) before paging ended: %d collected entries not emitted; run again",
+                              reason, self.deferred())
+
+    # --- limits and problems ------------------------------------------------------------------
     @property
     def terms(self) -> list[str]:
         return [self.query] if self.query else list(SEARCH_TERMS)
@@ -132,23 +363,23 @@ class EnvisionSpider(scrapy.Spider):
             yield record
 
     def skip_unreadable(self, response: Response, problems: Iterable[str], what: str = "hit") -> None:
-        """Log and count (``envision/<spider>/unreadable_<what>s``) entries a page object could not read."""
+        """Log and count (``envision/search/unreadable_<what>s``) entries a page object could not read."""
         for problem in problems:
-            self.crawler.stats.inc_value(f"envision/{self.name}/unreadable_{what}s")
+            self.crawler.stats.inc_value(f"envision/search/unreadable_{what}s")
             self.logger.warning("Skipping a %s of %s: %s", what, response.url, problem)
 
     def retry_malformed(self, response: Response, error: Exception) -> scrapy.Request | None:
         """A retry of a page that was not the JSON expected, or None (logged, counted) to give up."""
-        self.crawler.stats.inc_value(f"envision/pages/malformed/{self.name}")
+        self.crawler.stats.inc_value("envision/pages/malformed")
         retry = get_retry_request(
             response.request,
             spider=self,
             reason="malformed_page",
-            max_retry_times=self.settings.getint("ENVISION_MALFORMED_RETRIES"),
+            max_retry_times=self.malformed_retries,
             stats_base_key="envision/pages/malformed_retry",
         )
         if retry is None:
-            self.crawler.stats.inc_value(f"envision/pages/malformed_given_up/{self.name}")
+            self.crawler.stats.inc_value("envision/pages/malformed_given_up")
             self.logger.error("Giving up on a malformed page: %s", error)
         else:
             self.logger.warning("Malformed page, fetching it again: %s", error)

@@ -11,59 +11,52 @@ Records are metadata only; dedup keeps the repository's own record canonical
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urljoin
 
 from scrapy.http import Response
 
 from envision_spiders.pages.datacite import DataCiteListPage, DataCiteRecord
-from envision_spiders.queries import pack_terms, split_words
-from envision_spiders.spiders.links_paging import LinksPagingSpider, query_param, with_query_param
+from envision_spiders.queries import QuerySyntax, pack_terms
+from envision_spiders.spiders.base import SpiderConfig, politeness, query_param, setting, with_query_param
+from envision_spiders.spiders.links_paging import LinksPagingSpider
 
 CURSOR = "page[cursor]"
 
 
-def render_terms(terms: list[str], fields: list[str]) -> str:
-    """Elasticsearch query string: a term's words AND-ed, terms OR-ed, over ``fields``."""
-    group = " OR ".join(
-        "(" + " AND ".join('"{}"'.format(w.replace('"', "")) for w in split_words(term)) + ")" for term in terms
-    )
-    if not fields:
-        return group
-    return " OR ".join(f"{name}:({group})" for name in fields)
+@dataclass(frozen=True)
+class DataCiteConfig(SpiderConfig):
+    fields: tuple[str, ...] = setting("DATACITE_QUERY_FIELDS")  # searched fields ([] = all)
+    query_max_length: int = setting("DATACITE_QUERY_MAX_LENGTH")
+    resource_types: tuple[str, ...] = setting("DATACITE_RESOURCE_TYPES")
+    page_size: int = setting("DATACITE_PAGE_SIZE")
+    contact_email: str = setting("ENVISION_CONTACT_EMAIL")
+    user_agent: str = setting("USER_AGENT")
 
 
 class DataCiteSpider(LinksPagingSpider):
     name = "datacite"
     api_url_setting = "DATACITE_API_URL"
+    listing_page = DataCiteListPage
+    config_class = DataCiteConfig
     page_param = None  # cursor paging: a lost page cannot be skipped
     rate_settings = ("DATACITE_REQUESTS_PER_HOUR", "DATACITE_REQUESTS_PER_HOUR")
-    custom_settings = {
-        "DOWNLOAD_DELAY_JITTER": 0,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": 2,
-        # DataCite's firewall has answered bursts with 403 + an HTML body (awselb/2.0): back off
-        "ENVISION_BACKOFF_HTTP_CODES": [403, 429, 503],
-    }
+    # DataCite's firewall has answered bursts with 403 + an HTML body (awselb/2.0): back off
+    custom_settings = {**politeness(per_domain=2), "ENVISION_BACKOFF_HTTP_CODES": [403, 429, 503]}
 
     def first_listings(self) -> Iterator[str]:
-        settings = self.settings
-        if "@" not in settings.get("USER_AGENT", ""):
+        config = self.config
+        if "@" not in config.user_agent:
             self.logger.warning("USER_AGENT has no contact email: DataCite halves the rate of unidentified clients")
-        fields = settings.getlist("DATACITE_QUERY_FIELDS")
-        groups = pack_terms(self.terms, lambda t: render_terms(t, fields), settings.getint("DATACITE_QUERY_MAX_LENGTH"))
-        self.crawler.stats.set_value("envision/datacite/query_groups", len(groups))
+        groups = pack_terms(self.terms, QuerySyntax(fields=config.fields), config.query_max_length)
+        self.crawler.stats.set_value("envision/search/query_groups", len(groups))
         for group in groups:
             query = f"({group})"
             if self.since:
                 query += f" AND updated:[{self.since.isoformat()} TO *]"
-            params = {
-                "query": query,
-                "resource-type-id": ",".join(settings.getlist("DATACITE_RESOURCE_TYPES")),
-                "page[size]": settings.getint("DATACITE_PAGE_SIZE"),
-                CURSOR: "1",
-                "disable-facets": "true",
-                "mailto": settings.get("ENVISION_CONTACT_EMAIL"),
-            }
+            params = {"query": query, "resource-type-id": ",".join(config.resource_types), "page[size]": config.page_size,
+                      CURSOR: "1", "disable-facets": "true", "mailto": config.contact_email}
             yield f"{self.api_url}/dois?{urlencode({k: v for k, v in params.items() if v})}"
 
     def next_listing_url(self, response: Response, page: Any) -> str | None:
@@ -72,17 +65,13 @@ class DataCiteSpider(LinksPagingSpider):
             return None
         cursor = query_param(link, CURSOR)
         if cursor is None:
-            self.crawler.stats.inc_value("envision/datacite/next_without_cursor")
+            self.crawler.stats.inc_value("envision/listing/next_without_cursor")
             self.logger.warning("links.next has no cursor, following it as given: %s", link)
             return urljoin(response.url, link)
         return with_query_param(response.url, CURSOR, cursor)
 
     def entry_key(self, entry: dict[str, Any]) -> str | None:
         return str(entry.get("id") or "").lower() or None
-
-    async def parse_listing(self, response: Response, page: DataCiteListPage) -> AsyncIterator[Any]:
-        async for out in self.follow_listing(response, page):
-            yield out
 
     async def on_entries(self, response: Response, entries: list[dict[str, Any]]) -> AsyncIterator[Any]:
         records = [await DataCiteRecord(entry, api_root=self.api_url).to_item() for entry in entries]

@@ -7,165 +7,136 @@ unconfirmed). With neither, the crawl stops at once with a clear error; a 401/40
 with a hint. The list serves a fixed 20 per page and comes back empty past page
 KAGGLE_MAX_PAGE (500): a short or empty page ends a term. ``-a since`` filters on
 ``lastUpdated`` (the list cannot). Unchanged datasets (same ``lastUpdated``) cost no file request.
+The first term's first page probes the credentials; the other terms follow its answer, so
+refused credentials cost one request, not one per term.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 import scrapy
-from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
+from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from envision_spiders.http.credentials import basic_auth_header, get_secret
-from envision_spiders.items import DatasetRecord
-from envision_spiders.pages.base import MalformedPage
+from envision_spiders.http.credentials import ApiToken, api_token, basic_token
 from envision_spiders.pages.kaggle import KaggleDataset, KaggleFilesPage, KaggleListPage
 from envision_spiders.queries import split_words
-from envision_spiders.spiders.base import SpiderArgumentError
-from envision_spiders.spiders.paging import ONE_REQUEST_PER_SECOND, OffsetPagingSpider, PageCursor
+from envision_spiders.spiders.base import SpiderArgumentError, SpiderConfig, setting, with_query_param
+from envision_spiders.spiders.file_listing import FileBatch, FileListing, FileListingSpider
+from envision_spiders.spiders.paging import ONE_REQUEST_PER_SECOND, OffsetPagingSpider, PageCursor, SearchResults
 
 
-class KaggleCredentialsMissing(SpiderArgumentError):
-    pass
+@dataclass(frozen=True)
+class KaggleConfig(SpiderConfig):
+    sort_by: str = setting("KAGGLE_SORT_BY")
+    files_page_size: int = setting("KAGGLE_FILES_PAGE_SIZE")
 
 
-def auth_header() -> tuple[str, str]:
-    """``(style, Authorization value)`` from the environment; the legacy pair wins (it is the
-    documented auth of the v1 routes)."""
-    username, key = get_secret("KAGGLE_USERNAME"), get_secret("KAGGLE_KEY")
-    if username and key:
-        return "basic", basic_auth_header(username, key)
-    token = get_secret("KAGGLE_API_TOKEN")
-    if token:
-        return "bearer", f"Bearer {token}"
-    raise KaggleCredentialsMissing(
-        "Kaggle requires credentials to list datasets: set KAGGLE_USERNAME and KAGGLE_KEY "
-        "(from kaggle.json) or KAGGLE_API_TOKEN in the environment or .env"
-    )
-
-
-class KaggleSpider(OffsetPagingSpider):
+class KaggleSpider(FileListingSpider, OffsetPagingSpider):
     name = "kaggle"
     api_url_setting = "KAGGLE_API_URL"
+    search_page = KaggleListPage
+    files_page = KaggleFilesPage
+    config_class = KaggleConfig
     page_size_setting = "KAGGLE_PAGE_SIZE"
     max_page_setting = "KAGGLE_MAX_PAGE"
     # Limits are unpublished; 429s are documented. Suggested: at most 1 request per second.
     custom_settings = {**ONE_REQUEST_PER_SECOND}
 
     @classmethod
-    def preflight(cls, settings: Any, **arguments: Any) -> None:
-        super().preflight(settings, **arguments)
-        auth_header()  # no credentials: a clear error before anything starts
+    def api_token(cls, settings: BaseSettings, api_url: str) -> ApiToken:
+        """The legacy pair wins (the documented auth of the v1 routes), else the API token."""
+        token = basic_token(api_url, "KAGGLE_USERNAME", "KAGGLE_KEY") or api_token(api_url, "KAGGLE_API_TOKEN")
+        if token is not None:
+            return token
+        raise SpiderArgumentError("Kaggle requires credentials to list datasets: set KAGGLE_USERNAME and KAGGLE_KEY "
+                                  "(from kaggle.json) or KAGGLE_API_TOKEN in the environment or .env")
 
-    @classmethod
-    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> KaggleSpider:
-        spider = super().from_crawler(crawler, *args, **kwargs)
-        spider.auth_style, authorization = auth_header()
-        spider._headers = {"Authorization": authorization}
-        return spider
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.waiting_terms: list[str] = []  # until the first page has answered
+
+    @property
+    def auth_style(self) -> str:
+        return "basic" if self.token and self.token.value.startswith("Basic ") else "bearer"
 
     async def start(self) -> AsyncIterator[Any]:
-        self.sort_by = self.settings.get("KAGGLE_SORT_BY")
-        self.files_page_size = self.settings.getint("KAGGLE_FILES_PAGE_SIZE")
-        self._requested: set[str] = set()
         self.logger.info("Kaggle credentials: %s auth", self.auth_style)
-        # The first term's first page probes the credentials; the other terms follow its answer,
-        # so refused credentials cost one request, not one per term.
-        first, *self._waiting_terms = [" ".join(split_words(term)) for term in self.terms]
+        first, *self.waiting_terms = [" ".join(split_words(term)) for term in self.terms]
         yield self.first_page(first)
 
     def release_terms(self) -> list[scrapy.Request]:
         """The other terms' first pages, once (none when ``max_records`` is already reached)."""
-        waiting, self._waiting_terms = self._waiting_terms, []
+        waiting, self.waiting_terms = self.waiting_terms, []
         return [self.first_page(term) for term in waiting] if self.more_wanted() else []
 
-    # --- dataset list -------------------------------------------------------------------------
     def page_request(self, cursor: PageCursor) -> scrapy.Request:
-        params = {"search": cursor.query, "page": cursor.page, "sortBy": self.sort_by, "group": "public"}
-        return scrapy.Request(f"{self.api_url}/datasets/list?{urlencode(params)}", headers=self._headers,
-                              callback=self.parse_list, errback=self.list_failed)
+        params = {"search": cursor.query, "page": cursor.page, "sortBy": self.config.sort_by, "group": "public"}
+        return self.api_request(f"{self.api_url}/datasets/list?{urlencode(params)}", self.parse_search,
+                                errback=self.list_failed)
 
-    async def parse_list(self, response: Response, page: KaggleListPage) -> AsyncIterator[Any]:
-        try:
-            datasets, problems = page.entries()
-        except MalformedPage as exc:
-            for request in [*self.lost_page(response, exc), *self.release_terms()]:
-                yield request
-            return
-        self.skip_unreadable(response, problems)
-        _, follow = self.paging(response, page.count)
-        wanted = [d for d in datasets if d["ref"] not in self._requested and self.is_recent(d)]
-        for dataset in self.take(wanted):
-            self._requested.add(dataset["ref"])
-            yield self.files_request(dataset, [], None)
-        for request in [*follow, *self.release_terms()]:
+    async def follow_search(self, response: Response, page: KaggleListPage) -> AsyncIterator[Any]:
+        async for out in super().follow_search(response, page):
+            yield out
+        for request in self.release_terms():  # after the first page's answer, whatever it was
             yield request
+
+    async def read_page(self, page: KaggleListPage) -> SearchResults:
+        return SearchResults(*page.entries(), count=page.count)
+
+    async def on_hits(self, response: Response, hits: list[dict[str, Any]]) -> AsyncIterator[Any]:
+        for dataset in self.take([d for d in hits if self.is_recent(d)]):
+            modified = dataset.get("lastUpdated")
+            meta = {"envision_record": {"source": self.name, "source_id": dataset["ref"], "modified": modified}}
+            url = f"{self.api_url}/datasets/list/{dataset['ref']}?{urlencode({'pageSize': self.config.files_page_size})}"
+            async for out in self.list_files(dataset["ref"], dataset, [url], meta if modified else None):
+                yield out
+
+    def hit_key(self, dataset: dict[str, Any]) -> str:
+        return dataset["ref"]  # terms overlap
 
     def is_recent(self, dataset: dict[str, Any]) -> bool:
         updated = dataset.get("lastUpdated")
         if self.since is None or not isinstance(updated, str) or updated[:10] >= self.since.isoformat():
             return True
-        self.crawler.stats.inc_value("envision/kaggle/older_than_since")
+        self.crawler.stats.inc_value("envision/search/older_than_since")
         return False
 
-    # --- file listings ------------------------------------------------------------------------
-    def files_request(self, dataset: dict[str, Any], files: list[dict[str, Any]], token: str | None) -> scrapy.Request:
-        params: dict[str, Any] = {"pageSize": self.files_page_size}
-        if token:
-            params["pageToken"] = token
-        meta: dict[str, Any] = {"kaggle": {"dataset": dataset, "files": files}}
-        if dataset.get("lastUpdated") and token is None:
-            meta["envision_record"] = {"source": self.name, "source_id": dataset["ref"], "modified": dataset["lastUpdated"]}
-        return scrapy.Request(f"{self.api_url}/datasets/list/{dataset['ref']}?{urlencode(params)}",
-                              headers=self._headers, callback=self.parse_files, errback=self.files_failed, meta=meta)
-
-    async def parse_files(self, response: Response, page: KaggleFilesPage) -> AsyncIterator[Any]:
-        ctx = response.meta["kaggle"]
-        try:
-            batch, error, token = page.files(), page.error, page.next_page_token
-        except MalformedPage as exc:
-            retry = self.retry_malformed(response, exc)
-            yield retry if retry is not None else await self.record(ctx, f"file listing unreadable: {exc.problem}")
-            return
+    def read_files(self, response: Response, page: KaggleFilesPage) -> FileBatch:
+        batch, error, token = page.files(), page.error, page.next_page_token
         if error:
-            yield await self.record(ctx, f"Kaggle says: {error}")
-            return
-        files = ctx["files"] + batch
-        if token:
-            yield self.files_request(ctx["dataset"], files, token)
-            return
-        yield await self.record({**ctx, "files": files})
+            return FileBatch([], [f"Kaggle says: {error}"], [])
+        return FileBatch(batch, [], [with_query_param(response.url, "pageToken", token)] if token else [])
 
-    async def files_failed(self, failure: Failure) -> AsyncIterator[DatasetRecord]:
-        self.refused(failure)
-        yield await self.record(failure.request.meta["kaggle"], f"file listing failed: {failure.getErrorMessage()}")
-
-    async def record(self, ctx: dict[str, Any], problem: str | None = None) -> DatasetRecord:
-        """The dataset's record; with a ``problem``, its files are marked incomplete (logged, counted)."""
-        record = await KaggleDataset(ctx["dataset"], dataset_files=ctx["files"], download_base=self.api_url).to_item()
-        if problem:
-            self.crawler.stats.inc_value("envision/kaggle/files_incomplete")
-            self.logger.warning("Dataset %s: %s", ctx["dataset"]["ref"], problem)
+    async def files_record(self, listing: FileListing) -> Any:
+        record = await KaggleDataset(listing.subject, dataset_files=listing.files, download_base=self.api_url).to_item()
+        if not listing.complete:
             record.extra["files_incomplete"] = True
         return record
 
-    def list_failed(self, failure: Failure) -> Iterator[scrapy.Request]:
+    def request_failed(self, request: scrapy.Request, failure: Failure) -> Iterable[Any]:
         self.refused(failure)
-        self.crawler.stats.inc_value("envision/kaggle/list_failed")
+        return super().request_failed(request, failure)
+
+    def list_failed(self, failure: Failure) -> list[scrapy.Request]:
+        self.refused(failure)
+        self.crawler.stats.inc_value("envision/search/list_failed")
         self.logger.error("Dataset list page %s failed: %s", failure.request.url, failure.getErrorMessage())
-        yield from self.release_terms()
+        return self.release_terms()
 
     def refused(self, failure: Failure) -> None:
         """401/403: the credentials are wrong (or a token the legacy API does not take): stop."""
         if failure.check(HttpError) and failure.value.response.status in (401, 403):
             status = failure.value.response.status
-            self.crawler.stats.inc_value("envision/kaggle/auth_refused")
+            self.crawler.stats.inc_value("envision/auth/refused")
             hint = (" KAGGLE_API_TOKEN may not be accepted by the legacy API: set KAGGLE_USERNAME and KAGGLE_KEY."
                     if self.auth_style == "bearer" else " Check KAGGLE_USERNAME and KAGGLE_KEY.")
             self.logger.error("Kaggle refused the %s credentials (HTTP %d).%s", self.auth_style, status, hint)

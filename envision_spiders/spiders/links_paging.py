@@ -2,18 +2,18 @@
 
 For APIs whose list answers carry the next page's address: JSON:API ``links.next`` (OSF,
 DataCite) and HAL ``_links.next.href`` (Dryad). The base does the paging, the loop guards,
-the malformed-page policy, token handling and politeness; a concrete spider says which
+the malformed-page policy, a rejected token and politeness; a concrete spider says which
 listings to start and what to do with the entries of a page.
 
 Contract of a concrete spider (on top of ``EnvisionSpider``'s ``name``/``api_url_setting``):
 
 ``listing_page``
-    Not an attribute but the callback annotation: scrapy-poet injects by type, so the spider
-    writes ``async def parse_listing(self, response, page: <Source>ListPage)`` whose body is
-    ``async for out in self.follow_listing(response, page): yield out``.
-    The page object offers ``entries() -> (list[dict], problems)``, ``next_link`` (href or
-    None, relative or absolute), ``last_link`` (or None) and ``total`` (int or None); any of
-    them raises ``MalformedPage`` when the answer is not the documented shape.
+    The listing's page object class. The base gives the spider the callback
+    ``parse_listing(response, page: <listing_page>)`` (scrapy-poet injects by annotation),
+    which runs ``follow_listing``. The page object offers ``entries() -> (list[dict],
+    problems)``, ``next_link`` (href or None, relative or absolute), ``last_link`` (or None)
+    and ``total`` (int or None); any of them raises ``MalformedPage`` when the answer is not
+    the documented shape.
 ``first_listings()``
     The absolute URL of each listing's first page (one per query group or term).
 ``on_entries(response, entries)``
@@ -27,74 +27,63 @@ Contract of a concrete spider (on top of ``EnvisionSpider``'s ``name``/``api_url
     Name of the page-number parameter (``"page"``), or None for cursor paging. With page
     numbers, a page that stays malformed after its retries is skipped (we know the next
     page's URL); with a cursor, the rest of that listing is lost (logged, counted).
-``token_variable`` (optional)
-    Secret holding a bearer token (read through ``credentials.get_secret``), sent as
-    ``Authorization: Bearer``. When the API answers 401 to a request that carried it, the
-    token is dropped for the rest of the crawl (one logged error, ``envision/<name>/token_rejected``)
-    and the request is retried anonymously, so an expired token never silently ends a crawl.
+``token_variable`` (optional, see ``EnvisionSpider``)
+    Requests built with ``self.api_request`` carry the token to the API's origin only (a
+    ``links.next`` or href to another origin is followed without it). When the API answers
+    401 to a request that carried it, the token is dropped for the rest of the crawl (one
+    logged error, ``envision/auth/token_rejected``) and the request is retried anonymously,
+    so an expired token never silently ends a crawl.
 ``rate_settings`` (optional)
     ``(anonymous, with_token)`` names of requests-per-hour settings. Unless DOWNLOAD_DELAY
-    is given on the command line, the spider's DOWNLOAD_DELAY becomes ``3600 / rate``; a
-    rejected token falls back to the anonymous rate.
+    is given on the command line, the spider's DOWNLOAD_DELAY becomes ``3600 / rate``
+    (decided before the crawl starts). After a rejected token the server's rate limit is
+    met by ``BackoffMiddleware`` (429 + ``Retry-After``): the spider never writes the
+    downloader's slots.
 
-Stats: ``envision/<name>/listing_pages``, ``.../listing_total`` (sum of first-page totals),
-``.../repeated_entries``, ``.../unreadable_entries``, ``.../paging_loop``,
-``.../listing_lost``, ``.../page_skipped``, ``.../token_rejected``.
+Helper: ``await self.read_side_listing(url, read, failed_key)`` reads every page of a
+listing needed before the crawl starts (OSF's licences) through the downloader.
+
+Stats: ``envision/listing/pages``, ``envision/listing/total`` (sum of first-page totals),
+``envision/listing/repeated_entries``, ``envision/listing/unreadable_entries``,
+``envision/listing/paging_loop``, ``envision/listing/lost``, ``envision/listing/page_skipped``,
+``envision/auth/token_rejected``, ``envision/auth/retried_anonymously``, ``envision/requests/failed``.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin
 
 import scrapy
 from scrapy.http import Response
+from scrapy.http.request import NO_CALLBACK
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from envision_spiders.http.credentials import get_secret
 from envision_spiders.pages.base import MalformedPage
-from envision_spiders.spiders.base import EnvisionSpider
+from envision_spiders.spiders.base import EnvisionSpider, declare_callbacks, query_param, with_query_param
 
 LISTING_META = "envision_listing"
 
 
-def with_query_param(url: str, name: str, value: str) -> str:
-    """``url`` with query parameter ``name`` set to ``value`` (other parameters kept in order)."""
-    parts = urlsplit(url)
-    params = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != name]
-    params.append((name, value))
-    return urlunsplit(parts._replace(query=urlencode(params)))
-
-
-def query_param(url: str | None, name: str) -> str | None:
-    if not url:
-        return None
-    for key, value in parse_qsl(urlsplit(url).query, keep_blank_values=True):
-        if key == name:
-            return value
-    return None
-
-
 class LinksPagingSpider(EnvisionSpider):
+    listing_page: type | None = None
     page_param: str | None = "page"
-    token_variable: str | None = None
     rate_settings: tuple[str, str] | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        declare_callbacks(cls, ("listing_page", "parse_listing", "follow_listing"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._entries_seen: set[str] = set()
         self._listing_urls: set[str] = set()
-        self._token: str | None = None
         self._token_rejected = False
 
     # --- politeness --------------------------------------------------------------------
-    @classmethod
-    def has_token(cls) -> bool:
-        return bool(cls.token_variable and get_secret(cls.token_variable))
-
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
         super().update_settings(settings)
@@ -111,56 +100,51 @@ class LinksPagingSpider(EnvisionSpider):
         return round(3600.0 / per_hour, 3) if per_hour > 0 else None
 
     # --- requests ----------------------------------------------------------------------
-    def set_token(self, token: str | None) -> None:
-        self._token = token
-
-    def auth_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._token}"} if self._token and not self._token_rejected else {}
-
-    def api_request(self, url: str, callback: Callable[..., Any], meta: dict[str, Any] | None = None,
-                    **kwargs: Any) -> scrapy.Request:
-        """A request to the API: current auth header, token-aware errback."""
-        return scrapy.Request(
-            url, callback=callback, errback=self.on_request_error, headers=self.auth_headers(),
-            meta=meta or {}, **kwargs,
-        )
+    def api_request(self, url: str, callback: Any, data: Any = None, **kwargs: Any) -> scrapy.Request:
+        """A request to the API with the token-aware errback (unless one is given)."""
+        kwargs.setdefault("errback", self.on_request_error)
+        return super().api_request(url, callback, data, **kwargs)
 
     def on_request_error(self, failure: Failure) -> Any:
         request = failure.request  # type: ignore[attr-defined]
         response = failure.value.response if failure.check(HttpError) else None
         if response is not None and response.status == 401 and b"Authorization" in request.headers:
             return self._retry_without_token(request)
-        return self.request_failed(request, failure)
-
-    def request_failed(self, request: scrapy.Request, failure: Failure) -> Iterable[Any]:
-        """Hook: a request failed for good (after retries/backoff); returns what to emit instead
-        (e.g. a record with the files read so far). Default: log and count it."""
-        self.crawler.stats.inc_value(f"envision/{self.name}/requests_failed")
-        self.logger.error("Request failed for good: %s (%s)", request.url, failure.getErrorMessage())
-        return []
+        return super().on_request_error(failure)
 
     def _retry_without_token(self, request: scrapy.Request) -> scrapy.Request:
         stats = self.crawler.stats
         if not self._token_rejected:
             self._token_rejected = True
-            stats.inc_value(f"envision/{self.name}/token_rejected")
+            self.drop_token()
+            stats.inc_value("envision/auth/token_rejected")
             self.logger.error(
                 "%s was rejected (HTTP 401: expired or invalid): continuing anonymously; "
                 "downloads that need a token will not work", self.token_variable or "The token",
             )
-            self._slow_down_to_anonymous_rate()
-        stats.inc_value(f"envision/{self.name}/retried_anonymously")
+        stats.inc_value("envision/auth/retried_anonymously")
         retry = request.replace(dont_filter=True)
         del retry.headers["Authorization"]
         return retry
 
-    def _slow_down_to_anonymous_rate(self) -> None:
-        settings = self.settings
-        delay = self.rate_delay(settings, token=False)
-        if delay is None or (settings.getpriority("DOWNLOAD_DELAY") or 0) > SETTINGS_PRIORITIES["spider"]:
-            return
-        for slot in self.crawler.engine.downloader.slots.values():
-            slot.delay = max(slot.delay, delay)
+    async def read_side_listing(self, url: str, read: Callable[[Response], tuple[Any, str | None]],
+                                failed_key: str) -> list[Any]:
+        """Every page of a listing fetched before the crawl starts (e.g. OSF's licences), through
+        the downloader: ``read(response)`` gives a page's content and the next page's URL (or
+        raises ``MalformedPage``). An unreadable page ends it (logged, counted as ``failed_key``)."""
+        contents: list[Any] = []
+        next_url: str | None = url
+        while next_url:
+            request = self.api_request(next_url, NO_CALLBACK, dont_filter=True, meta={"handle_httpstatus_all": True})
+            response = await self.crawler.engine.download_async(request)
+            try:
+                content, next_url = read(response)
+            except MalformedPage as exc:
+                self.crawler.stats.inc_value(failed_key)
+                self.logger.error("Side listing %s unavailable: %s", url, exc)
+                break
+            contents.append(content)
+        return contents
 
     # --- listings ----------------------------------------------------------------------
     def first_listings(self) -> Iterable[str]:
@@ -178,16 +162,13 @@ class LinksPagingSpider(EnvisionSpider):
         return urljoin(response.url, link) if link else None
 
     async def start(self) -> AsyncIterator[Any]:
+        await self.fetch_token()
         for url in self.first_listings():
             yield self.listing_request(url, {"first": url, "last": None})
 
     def listing_request(self, url: str, ctx: dict[str, Any], **kwargs: Any) -> scrapy.Request:
         self._listing_urls.add(url)
         return self.api_request(url, self.parse_listing, meta={LISTING_META: ctx}, **kwargs)
-
-    async def parse_listing(self, response: Response, page: Any) -> AsyncIterator[Any]:
-        raise NotImplementedError("annotate `page` with the source's listing page object")
-        yield  # pragma: no cover
 
     async def follow_listing(self, response: Response, page: Any) -> AsyncIterator[Any]:
         ctx = response.meta[LISTING_META]
@@ -206,21 +187,21 @@ class LinksPagingSpider(EnvisionSpider):
                 if skip is not None:
                     yield skip
                 else:
-                    stats.inc_value(f"envision/{self.name}/listing_lost")
+                    stats.inc_value("envision/listing/lost")
                     self.logger.error("The rest of listing %s is lost (no way to page past %s)", ctx["first"], response.url)
             return
-        stats.inc_value(f"envision/{self.name}/listing_pages")
+        stats.inc_value("envision/listing/pages")
         if response.url == ctx["first"] and total is not None:
-            stats.inc_value(f"envision/{self.name}/listing_total", total)
+            stats.inc_value("envision/listing/total", total)
         for problem in problems:
-            stats.inc_value(f"envision/{self.name}/unreadable_entries")
+            stats.inc_value("envision/listing/unreadable_entries")
             self.logger.warning("Skipping an entry of %s: %s", response.url, problem)
 
         fresh = []
         for entry in entries:
             key = self.entry_key(entry)
             if key is not None and key in self._entries_seen:
-                stats.inc_value(f"envision/{self.name}/repeated_entries")
+                stats.inc_value("envision/listing/repeated_entries")
                 continue
             if key is not None:
                 self._entries_seen.add(key)
@@ -231,7 +212,7 @@ class LinksPagingSpider(EnvisionSpider):
         if not entries or not next_url or not self.wants_more:
             return
         if next_url in self._listing_urls:
-            stats.inc_value(f"envision/{self.name}/paging_loop")
+            stats.inc_value("envision/listing/paging_loop")
             self.logger.error("Paging loop: %s links back to %s; stopping this listing", response.url, next_url)
             return
         yield self.listing_request(next_url, ctx)
@@ -244,6 +225,6 @@ class LinksPagingSpider(EnvisionSpider):
         last = query_param(ctx.get("last"), self.page_param)
         if last is None or not last.isdigit() or current >= int(last):
             return None
-        self.crawler.stats.inc_value(f"envision/{self.name}/page_skipped")
+        self.crawler.stats.inc_value("envision/listing/page_skipped")
         url = with_query_param(response.url, self.page_param, str(current + 1))
         return self.listing_request(url, ctx)

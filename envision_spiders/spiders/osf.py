@@ -13,75 +13,49 @@ Politeness: 100 requests/hour anonymously (``OSF_REQUESTS_PER_HOUR``): use ``OSF
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode, urljoin
 
-import scrapy
 from scrapy.http import Response
-from scrapy.http.request import NO_CALLBACK
-from twisted.python.failure import Failure
 
-from envision_spiders.http.credentials import get_secret
-from envision_spiders.pages.base import MalformedPage
-from envision_spiders.pages.osf import OsfFilesPage, OsfNodesPage, OsfRecord, related_href
-from envision_spiders.spiders.links_paging import LinksPagingSpider
-
-TREE_META = "osf_node"
-NODE_META = "osf_node_data"  # on the first listing request of each storage provider only
+from envision_spiders.pages.osf import OsfFilesPage, OsfNodesPage, OsfRecord, read_licenses, related_href
+from envision_spiders.spiders.base import SpiderConfig, politeness, setting
+from envision_spiders.spiders.file_listing import FileBatch, FileListing, FileListingSpider
+from envision_spiders.spiders.links_paging import LinksPagingSpider, with_query_param
 
 
-class OsfSpider(LinksPagingSpider):
+@dataclass(frozen=True)
+class OsfConfig(SpiderConfig):
+    page_size: int = setting("OSF_PAGE_SIZE")
+    filter_fields: str = setting("OSF_FILTER_FIELDS")
+    providers: tuple[str, ...] = setting("OSF_PROVIDERS")
+    doi_prefix: str = setting("OSF_DOI_PREFIX")
+
+
+class OsfSpider(FileListingSpider, LinksPagingSpider):
     name = "osf"
     api_url_setting = "OSF_API_URL"
+    listing_page = OsfNodesPage
+    files_page = OsfFilesPage
+    config_class = OsfConfig
     token_variable = "OSF_TOKEN"
     rate_settings = ("OSF_REQUESTS_PER_HOUR", "OSF_REQUESTS_PER_HOUR_TOKEN")
-    custom_settings = {"DOWNLOAD_DELAY_JITTER": 0, "CONCURRENT_REQUESTS_PER_DOMAIN": 1}
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.licenses: dict[str, dict[str, Any]] = {}
-        self._trees: dict[str, dict[str, Any]] = {}  # node id -> walk in progress
+    custom_settings = politeness()
+    licenses: dict[str, dict[str, Any]] = {}  # licence id -> {name, url}: one listing at start
 
     async def start(self) -> AsyncIterator[Any]:
-        self.set_token(get_secret("OSF_TOKEN"))
-        self.licenses = await self.load_licenses()
+        for licenses in await self.read_side_listing(self.sized(f"{self.api_url}/licenses/"), read_licenses,
+                                                     "envision/licenses/unavailable"):
+            self.licenses = {**self.licenses, **licenses}
         async for request in super().start():
             yield request
 
-    def page_size(self) -> int:
-        return self.settings.getint("OSF_PAGE_SIZE")
-
-    async def load_licenses(self) -> dict[str, dict[str, Any]]:
-        """Licence id -> {name, url}: one listing instead of one request per node."""
-        url: str | None = f"{self.api_url}/licenses/?page%5Bsize%5D={self.page_size()}"
-        found: dict[str, dict[str, Any]] = {}
-        while url:
-            request = scrapy.Request(url, callback=NO_CALLBACK, dont_filter=True, headers=self.auth_headers(),
-                                     meta={"handle_httpstatus_all": True})
-            response = await self.crawler.engine.download_async(request)
-            try:
-                body = json.loads(response.body)
-                data = body["data"] if response.status == 200 else None
-            except (ValueError, KeyError, TypeError):
-                data = None
-            if not isinstance(data, list):
-                self.crawler.stats.inc_value("envision/osf/licenses_unavailable")
-                self.logger.error("OSF licences unavailable (HTTP %d from %s): records get no licence",
-                                  response.status, url)
-                break
-            for lic in data:
-                if isinstance(lic, dict) and isinstance(lic.get("attributes"), dict):
-                    found[str(lic.get("id"))] = lic["attributes"]
-            url = (body.get("links") or {}).get("next")
-        return found
-
     def first_listings(self) -> Iterator[str]:
-        fields = self.settings.get("OSF_FILTER_FIELDS")
         for term in self.terms:
-            params = {f"filter[{fields}]": term, "filter[public]": "true", "page[size]": self.page_size(),
-                      "embed": "contributors"}
+            params = {f"filter[{self.config.filter_fields}]": term, "filter[public]": "true",
+                      "page[size]": self.config.page_size, "embed": "contributors"}
             if self.since:
                 params["filter[date_modified][gte]"] = self.since.isoformat()
             yield f"{self.api_url}/nodes/?{urlencode(params)}"
@@ -89,90 +63,26 @@ class OsfSpider(LinksPagingSpider):
     def entry_key(self, entry: dict[str, Any]) -> str | None:
         return str(entry.get("id") or "") or None
 
-    async def parse_listing(self, response: Response, page: OsfNodesPage) -> AsyncIterator[Any]:
-        async for out in self.follow_listing(response, page):
-            yield out
-
     async def on_entries(self, response: Response, entries: list[dict[str, Any]]) -> AsyncIterator[Any]:
-        providers = self.settings.getlist("OSF_PROVIDERS")
         for node in self.take(entries):
             node_id = str(node["id"])
-            if not providers:
-                yield await self.node_record({"node": node, "files": [], "complete": True})
-                continue
             ident = {"source": "osf", "source_id": node_id, "modified": (node.get("attributes") or {}).get("date_modified")}
-            # the tree is opened by its first listing: requests IncrementalMiddleware drops leave nothing behind
-            meta = {TREE_META: node_id, NODE_META: node, "envision_record": ident}
-            for provider in providers:
-                url = f"{self.api_url}/nodes/{quote(node_id)}/files/{quote(provider)}/?page%5Bsize%5D={self.page_size()}"
-                yield self.api_request(url, self.parse_files, meta=meta)
+            urls = [self.sized(f"{self.api_url}/nodes/{quote(node_id)}/files/{quote(p)}/") for p in self.config.providers]
+            async for out in self.list_files(node_id, node, urls, {"envision_record": ident}):
+                yield out
 
-    async def parse_files(self, response: Response, page: OsfFilesPage) -> AsyncIterator[Any]:
-        node_id = response.meta[TREE_META]
-        tree = self._trees.get(node_id)
-        if tree is None:
-            providers = self.settings.getlist("OSF_PROVIDERS")
-            tree = self._trees[node_id] = {
-                "node": response.meta[NODE_META], "files": [], "pending": len(providers), "complete": True,
-            }
-        try:
-            entries, problems = page.entries()
-            next_link = page.next_link
-        except MalformedPage as exc:
-            retry = self.retry_malformed(response, exc)
-            if retry is not None:
-                yield retry
-                return
-            entries, problems, next_link = [], [str(exc)], None
-        if problems:
-            tree["complete"] = False
-            self.crawler.stats.inc_value("envision/osf/unreadable_files", len(problems))
-        meta = {TREE_META: node_id}
-        for entry in entries:
-            kind = entry["attributes"].get("kind")
-            if kind == "file":
-                tree["files"].append(entry)
-            elif kind == "folder":
-                folder = related_href(entry, "files")
-                if folder:
-                    tree["pending"] += 1
-                    yield self.api_request(self.sized(urljoin(response.url, folder)), self.parse_files, meta=meta)
-        if next_link:
-            tree["pending"] += 1
-            yield self.api_request(urljoin(response.url, next_link), self.parse_files, meta=meta)
-        record = await self.branch_done(node_id)
-        if record is not None:
-            yield record
+    def read_files(self, response: Response, page: OsfFilesPage) -> FileBatch:
+        entries, problems = page.entries()
+        files = [e for e in entries if e["attributes"].get("kind") == "file"]
+        folders = [related_href(e, "files") for e in entries if e["attributes"].get("kind") == "folder"]
+        more = [self.sized(urljoin(response.url, f)) for f in folders if f]
+        if page.next_link:
+            more.append(urljoin(response.url, page.next_link))
+        return FileBatch(files, problems, more)
 
     def sized(self, url: str) -> str:
-        return url if "page%5Bsize%5D" in url or "page[size]" in url else (
-            url + ("&" if "?" in url else "?") + f"page%5Bsize%5D={self.page_size()}")
+        return with_query_param(url, "page[size]", str(self.config.page_size))
 
-    async def branch_done(self, node_id: str) -> Any:
-        tree = self._trees[node_id]
-        tree["pending"] -= 1
-        if tree["pending"] > 0:
-            return None
-        del self._trees[node_id]
-        return await self.node_record(tree)
-
-    async def node_record(self, tree: dict[str, Any]) -> Any:
-        if not tree["complete"]:
-            self.crawler.stats.inc_value("envision/osf/files_incomplete")
-        return await OsfRecord(tree["node"], file_data=tree["files"], licenses=self.licenses,
-                               doi_prefix=self.settings.get("OSF_DOI_PREFIX"),
-                               files_complete=tree["complete"]).to_item()
-
-    def request_failed(self, request: scrapy.Request, failure: Failure) -> Iterable[Any]:
-        super().request_failed(request, failure)
-        node_id = request.meta.get(TREE_META)
-        if node_id not in self._trees:
-            return []
-        self._trees[node_id]["complete"] = False
-
-        async def finish() -> AsyncIterator[Any]:  # the rest of the tree still makes a record
-            record = await self.branch_done(node_id)
-            if record is not None:
-                yield record
-
-        return finish()
+    async def files_record(self, listing: FileListing) -> Any:
+        return await OsfRecord(listing.subject, file_data=listing.files, licenses=self.licenses,
+                               doi_prefix=self.config.doi_prefix, files_complete=listing.complete).to_item()

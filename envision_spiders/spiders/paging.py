@@ -1,65 +1,87 @@
-"""Offset / page-number paging for search APIs (Figshare, Kaggle, NIH RePORTER). The contract:
+"""Offset / page-number paging for search APIs (Zenodo, Figshare, Kaggle, NIH RePORTER). The contract:
 
 A concrete spider (an ``EnvisionSpider``) declares:
 
 ``page_size_setting``
-    Setting with the page size it asks for (or the fixed size the server uses): read once
-    into ``self.page_size``. A page shorter than this is the last one.
-``max_offset_setting`` *or* ``max_page_setting``
-    Setting with the deepest offset (0-based) or page number (1-based) the API serves; read
-    once into ``self.max_offset``. No request past it is ever sent.
+    Setting with the page size it asks for (or the fixed size the server uses), or
+    ``(anonymous, with_token)`` settings when a token allows bigger pages. A page shorter
+    than this is the last one.
+``max_offset_setting``, ``max_page_setting`` *or* ``max_results_setting``
+    Setting with the deepest offset (0-based), the deepest page number (1-based) or the
+    number of results (a result window: the last page ends there) the API serves. No
+    request past it is ever sent. All are read once, by the classmethod
+    ``page_limits(settings) -> (page_size, max_offset)``.
 ``cap_statuses``
     HTTP statuses the API answers when paged past its cap (Figshare 422, RePORTER 400).
-    They reach the callback (``handle_httpstatus_list``); hand such a response to
-    ``past_cap()``: the configured cap was too optimistic, the query is split or truncated.
+    They reach the callback (``handle_httpstatus_list``) and are handled as ``past_cap()``:
+    the configured cap was too optimistic, the query is split or truncated.
+``fan_out`` (optional, default False)
+    When page 1 tells the total, ask for every other reachable page at once (the scheduler
+    and the politeness settings pace them); a page lost for good loses only itself, a first
+    page lost for good loses its query. Otherwise pages are asked for one after the other.
 
-and implements the hook ``page_request(cursor) -> Request`` (one page of one query; the
-cursor gives ``query``, ``page`` (1-based), ``offset`` (0-based) and ``page_size``), plus
-optionally ``split(query) -> list | None`` (narrower queries that together cover ``query``,
-used when its results do not fit under the cap; None when it cannot be split) and
-``more_wanted() -> bool`` (default ``self.wants_more``; a spider that emits records later
-than it pages, e.g. after aggregating rows, counts its own way).
+``search_page``
+    The search page object class. The base gives the spider the callback
+    ``parse_search(response, page: <search_page>)`` (scrapy-poet injects by annotation),
+    which runs ``follow_search``.
 
-Start with ``self.first_page(query)``. In the page callback:
+and implements the hooks ``page_request(cursor) -> Request`` (one page of one query, built
+with ``self.api_request(..., self.parse_search, ...)``; the cursor gives ``query``, ``page`` (1-based), ``offset``
+(0-based) and ``page_size``), ``async read_page(page) -> SearchResults`` (hits, problems,
+count of entries, total or None, from the page object; raises ``MalformedPage``) and
+``async on_hits(response, hits)`` (an async generator: records through ``self.take`` and/or
+detail requests), plus optionally ``hit_key(hit) -> str | None`` (hits met before in this run, through another
+query, are left out of ``on_hits``: ``envision/search/repeated_hits``), ``split(query) -> list | None`` (narrower queries that
+together cover ``query``, used when its results do not fit under the cap; None when it
+cannot be split) and ``more_wanted() -> bool`` (default ``self.wants_more``; a spider that
+emits records later than it pages, e.g. after aggregating rows, counts its own way).
 
-1. a cap status -> ``yield from self.past_cap(response)``;
-2. a ``MalformedPage`` -> ``yield from self.lost_page(response, exc)`` (re-fetched; once given
-   up, paging goes on past it unless the previous page was lost too);
-3. ``use_hits, follow = self.paging(response, count, total)`` with the number of entries
-   on the page and the total when the API gives one; emit the hits only when ``use_hits``
-   (False when the page was replaced by a split), *then* iterate ``follow`` (lazy, so the
+Start with ``self.first_page(query)``; ``follow_search`` handles each page:
+
+1. a cap status -> ``past_cap``;
+2. a ``MalformedPage`` -> ``lost_page`` (re-fetched; once given up, paging goes on past it
+   unless the previous page was lost too);
+3. otherwise ``paging(response, count, total)`` decides; the hits go to ``on_hits`` unless
+   the page was replaced by a split, *then* the next requests are built (lazily, so the
    ``max_records`` check sees the hits just taken).
 
 Stop rules, in order: an empty page; on page 1, a known total above what the cap lets us
 reach -> ``split`` (the page is dropped and each narrower query starts at page 1); a known
 total reached; a short page; ``max_records`` reached; the next offset past the cap -> when
 the page was full, ``split`` if possible, else a logged warning (results truncated).
-Stats (``envision/paging/<spider>/...``): ``pages``, ``splits``, ``truncated``,
-``cap_status``, ``lost_pages``, ``failed``.
+Stats (``envision/paging/...``): ``pages``, ``splits``, ``truncated``, ``cap_status``,
+``lost_pages``, ``failed``, ``lost_queries``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import scrapy
 from scrapy.crawler import Crawler
 from scrapy.http import Response
+from scrapy.settings import BaseSettings
 
-from envision_spiders.spiders.base import EnvisionSpider, SpiderArgumentError
+from envision_spiders.pages.base import MalformedPage
+from envision_spiders.spiders.base import EnvisionSpider, SpiderArgumentError, declare_callbacks, politeness
 
 PAGING_META = "envision_paging"
 
-# Politeness preset for APIs that ask for at most one request per second (Figshare, NIH
-# RePORTER; suggested for Kaggle): merge into ``custom_settings``. Randomising the delay would
-# dip below one second half the time.
-ONE_REQUEST_PER_SECOND: dict[str, Any] = {
-    "DOWNLOAD_DELAY": 1.0,
-    "DOWNLOAD_DELAY_JITTER": 0,
-    "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
-}
+# Politeness for APIs that ask for at most one request per second (Figshare, NIH RePORTER;
+# suggested for Kaggle).
+ONE_REQUEST_PER_SECOND: dict[str, Any] = politeness(1.0)
+
+
+class SearchResults(NamedTuple):
+    """What ``read_page`` gives: the readable hits, a description of each other, how many
+    entries the page had (readable or not: a short page is the last) and the API's total."""
+
+    hits: list[Any]
+    problems: list[str]
+    count: int
+    total: int | None = None
 
 
 @dataclass(frozen=True)
@@ -78,43 +100,104 @@ class PageCursor:
 
 
 class OffsetPagingSpider(EnvisionSpider):
-    page_size_setting: str = ""
+    search_page: type | None = None
+    page_size_setting: str | tuple[str, str] = ""
     max_offset_setting: str = ""
     max_page_setting: str = ""
+    max_results_setting: str = ""
     cap_statuses: tuple[int, ...] = ()
     max_lost_pages: int = 1  # consecutive malformed pages skipped before a query is abandoned
+    fan_out: bool = False
+    unreadable_what: str = "hit"  # what an entry is, in the log and in envision/search/unreadable_<what>s
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        declare_callbacks(cls, ("search_page", "parse_search", "follow_search"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._hits_seen: set[str] = set()
 
     @classmethod
-    def preflight(cls, settings: Any, **arguments: Any) -> None:
+    def page_limits(cls, settings: BaseSettings) -> tuple[int, int]:
+        """``(page_size, max_offset)`` from the settings, validated."""
+        name = cls.page_size_setting
+        if isinstance(name, tuple):
+            name = name[1] if cls.has_token() else name[0]
+        page_size = settings.getint(name)
+        if page_size < 1:
+            raise SpiderArgumentError(f"setting {name} must be at least 1")
+        if cls.max_page_setting:
+            return page_size, (settings.getint(cls.max_page_setting) - 1) * page_size
+        if cls.max_results_setting:
+            return page_size, settings.getint(cls.max_results_setting) - page_size
+        return page_size, settings.getint(cls.max_offset_setting)
+
+    @classmethod
+    def preflight(cls, settings: BaseSettings, **arguments: Any) -> None:
         super().preflight(settings, **arguments)
-        if settings.getint(cls.page_size_setting) < 1:
-            raise SpiderArgumentError(f"setting {cls.page_size_setting} must be at least 1")
+        cls.page_limits(settings)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> OffsetPagingSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        settings = crawler.settings
-        spider.page_size = settings.getint(cls.page_size_setting)
-        if spider.page_size < 1:
-            raise SpiderArgumentError(f"setting {cls.page_size_setting} must be at least 1")
-        if cls.max_page_setting:
-            spider.max_offset = (settings.getint(cls.max_page_setting) - 1) * spider.page_size
-        else:
-            spider.max_offset = settings.getint(cls.max_offset_setting)
+        spider.page_size, spider.max_offset = cls.page_limits(crawler.settings)
         return spider
 
     # --- hooks ------------------------------------------------------------------------------
     def page_request(self, cursor: PageCursor) -> scrapy.Request:
         raise NotImplementedError
 
+    async def read_page(self, page: Any) -> SearchResults:
+        raise NotImplementedError
+
+    async def on_hits(self, response: Response, hits: list[Any]) -> AsyncIterator[Any]:
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    def hit_key(self, hit: Any) -> str | None:
+        return None
+
     def split(self, query: Any) -> list[Any] | None:
         return None
+
+    def _fresh(self, hits: list[Any]) -> list[Any]:
+        fresh = []
+        for hit in hits:
+            key = self.hit_key(hit)
+            if key is not None and key in self._hits_seen:
+                self.crawler.stats.inc_value("envision/search/repeated_hits")
+                continue
+            if key is not None:
+                self._hits_seen.add(key)
+            fresh.append(hit)
+        return fresh
 
     def more_wanted(self) -> bool:
         """Whether to ask for another page (default: ``max_records`` not reached yet)."""
         return self.wants_more
 
-    # --- helpers for the page callback --------------------------------------------------------
+    # --- the page callback -------------------------------------------------------------------
+    async def follow_search(self, response: Response, page: Any) -> AsyncIterator[Any]:
+        if response.status in self.cap_statuses:
+            for request in self.past_cap(response):
+                yield request
+            return
+        try:
+            hits, problems, count, total = await self.read_page(page)
+        except MalformedPage as exc:
+            for request in self.lost_page(response, exc):
+                yield request
+            return
+        self.skip_unreadable(response, problems, self.unreadable_what)
+        use_hits, follow = self.paging(response, count, total)
+        if use_hits:
+            async for out in self.on_hits(response, self._fresh(hits)):
+                yield out
+        for request in follow:
+            yield request
+
+    # --- paging -------------------------------------------------------------------------------
     @property
     def reachable(self) -> int:
         """How many results of one query paging can reach."""
@@ -131,7 +214,7 @@ class OffsetPagingSpider(EnvisionSpider):
         return request
 
     def _count(self, key: str) -> None:
-        self.crawler.stats.inc_value(f"envision/paging/{self.name}/{key}")
+        self.crawler.stats.inc_value(f"envision/paging/{key}")
 
     def _split_or_truncate(self, cursor: PageCursor, why: str) -> list[scrapy.Request]:
         queries = self.split(cursor.query)
@@ -159,11 +242,23 @@ class OffsetPagingSpider(EnvisionSpider):
     def _follow(self, cursor: PageCursor, count: int) -> Iterator[scrapy.Request]:
         if count == 0:
             return
+        if self.fan_out and cursor.total is not None:
+            if cursor.page == 1:
+                yield from self._fan_out(cursor)
+            return
         if cursor.total is not None and cursor.offset + count >= cursor.total:
             return
         if count < cursor.page_size or not self.more_wanted():
             return
         yield from self._next(cursor)
+
+    def _fan_out(self, cursor: PageCursor) -> Iterator[scrapy.Request]:
+        """Every other page of a query whose total is known, at once."""
+        reachable = min(cursor.total or 0, self.reachable)
+        if self.max_records is not None:
+            reachable = min(reachable, self.max_records)
+        for number in range(2, -(-reachable // cursor.page_size) + 1):
+            yield self._request(replace(cursor, page=number))
 
     def _next(self, cursor: PageCursor) -> list[scrapy.Request]:
         following = replace(cursor, page=cursor.page + 1)
@@ -196,6 +291,12 @@ class OffsetPagingSpider(EnvisionSpider):
             return
         cursor: PageCursor = response.meta[PAGING_META]
         self._count("lost_pages")
+        if self.fan_out and cursor.page == 1:
+            self._count("lost_queries")
+            self.logger.error("Lost query %r: its first page never came back readable", str(cursor.query)[:80])
+            return
+        if self.fan_out and cursor.total is not None:  # the other pages are requested already
+            return
         if cursor.lost >= self.max_lost_pages or not self.more_wanted():
             self.logger.error("Abandoning %r after %d malformed page(s) in a row", cursor.query, cursor.lost + 1)
             return

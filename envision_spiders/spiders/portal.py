@@ -7,7 +7,7 @@ Start URLs, one of:
     with ``-a links=SELECTOR`` a listing page, paged by ``-a next=SELECTOR`` or
     ``-a button=SELECTOR``. Records' source: ``-a source=NAME`` or ``portal-<host>``.
 ``-a portal=NAME``
-    A preset of ``ENVISION_PORTALS`` (see ``envision_spiders.spiders.portal_presets``).
+    A preset of ``ENVISION_PORTALS`` (see ``envision_spiders.pages.portal_presets``).
 neither
     Every preset of ``ENVISION_PORTALS`` (what ``crawlall`` and the schedule run).
 
@@ -44,8 +44,8 @@ from envision_spiders.http.browser import (
     wait_for,
 )
 from envision_spiders.pages.portal import PortalDatasetPage, PortalListingPage
+from envision_spiders.pages.portal_presets import URL_ARGUMENTS, PortalPreset, PresetError, select_presets
 from envision_spiders.spiders.base import EnvisionSpider, SpiderArgumentError
-from envision_spiders.spiders.portal_presets import PortalPreset
 
 
 class PortalSpider(EnvisionSpider):
@@ -57,26 +57,9 @@ class PortalSpider(EnvisionSpider):
         "CONCURRENT_REQUESTS_PER_DOMAIN": 2,
     }
 
-    def __init__(
-        self,
-        *args: Any,
-        url: str | None = None,
-        portal: str | None = None,
-        links: str | None = None,
-        next: str | None = None,
-        button: str | None = None,
-        source: str | None = None,
-        delay: Any = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.arguments = {k: kwargs.pop(k, None) for k in ("portal", *URL_ARGUMENTS)}
         super().__init__(*args, **kwargs)
-        if url and portal:
-            raise SpiderArgumentError("give -a url=... or -a portal=NAME, not both")
-        if not url and (links or next or button or source or delay is not None):
-            raise SpiderArgumentError("links/next/button/source/delay go with -a url=...")
-        self._url_args = {"url": url, "links": links, "next": next, "button": button, "source": source,
-                          "delay": delay} if url else None
-        self._portal_name = portal
         self.portals: list[PortalPreset] = []
         self.browser_problem: str | None = None
         self.wait_timeout_ms = 10_000.0  # ENVISION_PORTAL_WAIT_TIMEOUT, set in from_crawler
@@ -86,9 +69,18 @@ class PortalSpider(EnvisionSpider):
         super().update_settings(settings)
         apply_playwright_settings(settings)
 
+    @staticmethod
+    def presets(settings: BaseSettings, arguments: dict[str, Any]) -> list[PortalPreset]:
+        try:
+            return select_presets(arguments, settings.getdict("ENVISION_PORTALS"),
+                                  settings.getint("ENVISION_PORTAL_MAX_PAGES"))
+        except PresetError as exc:
+            raise SpiderArgumentError(str(exc)) from None
+
     @classmethod
     def preflight(cls, settings: BaseSettings, **arguments: Any) -> None:
         super().preflight(settings, **arguments)
+        cls.presets(settings, arguments)
         problem = launch_problem(settings)
         if problem:
             raise SpiderArgumentError(problem)
@@ -97,21 +89,8 @@ class PortalSpider(EnvisionSpider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> PortalSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
-        max_pages = settings.getint("ENVISION_PORTAL_MAX_PAGES")
         spider.wait_timeout_ms = settings.getfloat("ENVISION_PORTAL_WAIT_TIMEOUT") * 1000
-        if spider._url_args:
-            spider.portals = [PortalPreset.from_url(max_pages=max_pages, **spider._url_args)]
-        else:
-            presets = settings.getdict("ENVISION_PORTALS")
-            names = [spider._portal_name] if spider._portal_name else list(presets)
-            if not names:
-                raise SpiderArgumentError("give -a url=... or configure ENVISION_PORTALS (-a portal=NAME)")
-            for name in names:
-                if name not in presets:
-                    raise SpiderArgumentError(
-                        f"portal={name!r} is not in ENVISION_PORTALS (configured: {sorted(presets) or 'none'})"
-                    )
-                spider.portals.append(PortalPreset.from_dict(name, presets[name], max_pages))
+        spider.portals = cls.presets(settings, spider.arguments)
         # One download slot per portal, with its own delay (settings are not frozen yet).
         slots = dict(settings.getdict("DOWNLOAD_SLOTS"))
         default_delay = settings.getfloat("DOWNLOAD_DELAY")
@@ -188,12 +167,12 @@ class PortalSpider(EnvisionSpider):
         stats = self.crawler.stats
         click = response.meta["playwright_page_methods"].get("click")
         snapshots = (click.result or [None]) if click else [None]
-        stats.inc_value(f"envision/portal/{preset.source}/listing_pages", len(snapshots))
+        stats.inc_value(f"envision/portal/listing_pages/{preset.source}", len(snapshots))
         links = list(dict.fromkeys(url for html in snapshots for url in page.links_in(html)))
         if not links:
-            stats.inc_value(f"envision/portal/{preset.source}/empty_listings")
+            stats.inc_value(f"envision/portal/empty_listings/{preset.source}")
             self.logger.warning("No dataset links (%s) on listing %s", preset.links, response.url)
-        stats.inc_value(f"envision/portal/{preset.source}/dataset_links", len(links))
+        stats.inc_value(f"envision/portal/dataset_links/{preset.source}", len(links))
         for url in links:
             if not self.wants_more:
                 return
@@ -202,7 +181,7 @@ class PortalSpider(EnvisionSpider):
         number = response.meta["envision_portal_page"]
         if next_url and self.wants_more:
             if number >= preset.max_pages:
-                stats.inc_value(f"envision/portal/{preset.source}/max_pages_reached")
+                stats.inc_value(f"envision/portal/max_pages_reached/{preset.source}")
                 self.logger.warning("Portal %s: stopping at max_pages=%d (%s)", preset.name, number, response.url)
             else:
                 yield self.listing_request(next_url, preset, number + 1)
@@ -215,18 +194,18 @@ class PortalSpider(EnvisionSpider):
             self.logger.warning("%d unreadable JSON-LD block(s) on %s", page.unreadable_jsonld, response.url)
         catalog = page.catalog_links
         if catalog and not response.meta.get("envision_portal_from_catalog"):
-            stats.inc_value(f"envision/portal/{preset.source}/catalog_pages")
+            stats.inc_value(f"envision/portal/catalog_pages/{preset.source}")
             for url in catalog:
                 yield self.dataset_request(url, preset, from_catalog=True)
         if not page.has_record:
             if not catalog:
-                stats.inc_value(f"envision/portal/{preset.source}/no_record")
+                stats.inc_value(f"envision/portal/no_record/{preset.source}")
                 self.logger.warning("Nothing to record on %s", response.url)
             return
         record = await page.to_item()
-        stats.inc_value(f"envision/portal/{preset.source}/records/{record.extra['extraction']}")
+        stats.inc_value(f"envision/portal/records/{preset.source}/{record.extra['extraction']}")
         if self.since and (record.modified or record.publication_date or "9999")[:10] < self.since.isoformat():
-            stats.inc_value(f"envision/portal/{preset.source}/older_than_since")
+            stats.inc_value(f"envision/portal/older_than_since/{preset.source}")
             return
         for item in self.take([record]):
             yield item
@@ -238,5 +217,5 @@ class PortalSpider(EnvisionSpider):
         if failure.check(IgnoreRequest) and not failure.check(HttpError):  # robots.txt: counted by Scrapy
             self.logger.info("Portal %s: skipped %s: %s", preset.name, request.url, failure.getErrorMessage())
             return
-        self.crawler.stats.inc_value(f"envision/portal/{preset.source}/failed")
+        self.crawler.stats.inc_value(f"envision/portal/failed/{preset.source}")
         self.logger.error("Portal %s: %s failed: %s", preset.name, request.url, failure.getErrorMessage())

@@ -2,13 +2,15 @@
 
 Paging is by page number over at most ZENODO_RESULT_WINDOW hits (Zenodo answers 400 past
 10,000, and its ``next`` link keeps pointing past it): a query with more hits is split into
-publication-date halves until each fits. Search hits carry full legacy records, so an
-unchanged repository costs only its search pages.
+publication-date halves until each fits. Once page 1 gives the total, the other pages are
+asked for at once (``fan_out``). Search hits carry full legacy records, so an unchanged
+repository costs only its search pages. A token (``ZENODO_ACCESS_TOKEN``) raises the page size.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -16,110 +18,63 @@ from urllib.parse import urlencode
 import scrapy
 from scrapy.http import Response
 
-from envision_spiders.http.credentials import get_secret
-from envision_spiders.pages.base import MalformedPage
 from envision_spiders.pages.zenodo import ZenodoSearchPage
-from envision_spiders.queries import pack_terms, split_words
-from envision_spiders.spiders.base import EnvisionSpider
+from envision_spiders.queries import QUERY_STRING, pack_terms
+from envision_spiders.spiders.base import SpiderConfig, politeness, setting
+from envision_spiders.spiders.paging import OffsetPagingSpider, PageCursor, SearchResults
 
 Window = tuple[str, str]  # publication_date range, inclusive ISO dates
 
 
-def render_terms(terms: list[str]) -> str:
-    """Zenodo query-string syntax: every word of a term required, terms OR-ed."""
-    rendered = []
-    for term in terms:
-        words = ['"{}"'.format(w.replace('"', "")) for w in split_words(term)]
-        rendered.append("(" + " AND ".join(words) + ")")
-    return " OR ".join(rendered)
+@dataclass(frozen=True)
+class ZenodoConfig(SpiderConfig):
+    resource_types: tuple[str, ...] = setting("ZENODO_RESOURCE_TYPES")
+    query_max_length: int = setting("ZENODO_QUERY_MAX_LENGTH")
+    min_date: str = setting("ZENODO_MIN_DATE")  # lower bound of the windows split by date
 
 
-def split_window(window: Window) -> list[Window] | None:
-    lo, hi = date.fromisoformat(window[0]), date.fromisoformat(window[1])
-    if lo >= hi:
-        return None
-    mid = lo + (hi - lo) // 2
-    return [(lo.isoformat(), mid.isoformat()), ((mid + timedelta(days=1)).isoformat(), hi.isoformat())]
-
-
-class ZenodoSpider(EnvisionSpider):
+class ZenodoSpider(OffsetPagingSpider):
     name = "zenodo"
     api_url_setting = "ZENODO_API_URL"
-    custom_settings = {
-        # Zenodo allows 30 search requests/min (60/min overall for guests): one every 2.1 s.
-        "DOWNLOAD_DELAY": 2.1,
-        "DOWNLOAD_DELAY_JITTER": 0,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
-    }
+    search_page = ZenodoSearchPage
+    config_class = ZenodoConfig
+    token_variable = "ZENODO_ACCESS_TOKEN"
+    page_size_setting = ("ZENODO_PAGE_SIZE_ANONYMOUS", "ZENODO_PAGE_SIZE_TOKEN")
+    max_results_setting = "ZENODO_RESULT_WINDOW"
+    fan_out = True
+    custom_settings = politeness(2.1)  # 30 search requests/min (60/min overall for guests)
 
     async def start(self) -> AsyncIterator[Any]:
-        settings = self.settings
-        token = get_secret("ZENODO_ACCESS_TOKEN")
-        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.page_size = settings.getint("ZENODO_PAGE_SIZE_TOKEN" if token else "ZENODO_PAGE_SIZE_ANONYMOUS")
-        self.result_window = settings.getint("ZENODO_RESULT_WINDOW")
-        self.resource_types = settings.getlist("ZENODO_RESOURCE_TYPES")
-        groups = pack_terms(self.terms, render_terms, settings.getint("ZENODO_QUERY_MAX_LENGTH"))
-        self.crawler.stats.set_value("envision/zenodo/query_groups", len(groups))
+        groups = pack_terms(self.terms, QUERY_STRING, self.config.query_max_length)
+        self.crawler.stats.set_value("envision/search/query_groups", len(groups))
         for group in groups:
-            yield self.search_request(group, page=1, window=None)
+            yield self.first_page((group, None))
 
-    def build_query(self, group: str, window: Window | None) -> str:
+    def page_request(self, cursor: PageCursor) -> scrapy.Request:
+        group, window = cursor.query
         parts = [f"({group})"]
-        if self.resource_types:
-            parts.append("resource_type.type:(" + " OR ".join(self.resource_types) + ")")
+        if self.config.resource_types:
+            parts.append("resource_type.type:(" + " OR ".join(self.config.resource_types) + ")")
         if self.since:
             parts.append(f"updated:[{self.since.isoformat()} TO *]")
         if window:
             parts.append(f"publication_date:[{window[0]} TO {window[1]}]")
-        return " AND ".join(parts)
+        params = {"q": " AND ".join(parts), "size": cursor.page_size, "page": cursor.page, "sort": "oldest"}
+        return self.api_request(f"{self.api_url}/records?{urlencode(params)}", self.parse_search)
 
-    def search_request(self, group: str, page: int, window: Window | None, total: int | None = None) -> scrapy.Request:
-        params = {"q": self.build_query(group, window), "size": self.page_size, "page": page, "sort": "oldest"}
-        return scrapy.Request(
-            f"{self.api_url}/records?{urlencode(params)}",
-            callback=self.parse_search,
-            headers=self._headers,
-            meta={"zenodo": {"group": group, "page": page, "window": window, "total": total}},
-        )
+    def split(self, query: tuple[str, Window | None]) -> list[Any] | None:
+        """Publication-date halves of the query's window, or None for a single day."""
+        group, window = query
+        lo, hi = (date.fromisoformat(d) for d in window or (self.config.min_date, date.today().isoformat()))
+        mid = lo + (hi - lo) // 2
+        halves = [(lo, mid), (mid + timedelta(days=1), hi)]
+        return [(group, (a.isoformat(), b.isoformat())) for a, b in halves] if lo < hi else None
 
-    async def parse_search(self, response: Response, page: ZenodoSearchPage) -> AsyncIterator[Any]:
-        ctx = response.meta["zenodo"]
-        try:
-            total = page.total
-            records, problems = await page.records()
-        except MalformedPage as exc:
-            retry = self.retry_malformed(response, exc)
-            if retry is not None:
-                yield retry
-            elif ctx["page"] == 1:
-                self.logger.error("Lost query group %r: its first page never came back readable", ctx["group"][:80])
-            return
-        self.skip_unreadable(response, problems)
+    async def read_page(self, page: ZenodoSearchPage) -> SearchResults:
+        total = page.total
+        records, problems = await page.records()
+        return SearchResults(records, problems, len(records) + len(problems), total)
 
-        if ctx["page"] == 1 and total > self.result_window:
-            halves = split_window(ctx["window"] or (self.settings.get("ZENODO_MIN_DATE"), date.today().isoformat()))
-            if halves:
-                self.crawler.stats.inc_value("envision/zenodo/window_splits")
-                for window in halves:
-                    yield self.search_request(ctx["group"], page=1, window=window)
-                return
-            self.crawler.stats.inc_value("envision/zenodo/window_truncated")
-            self.logger.error(
-                "%d hits on one publication date (%s): only the first %d are reachable",
-                total, ctx["window"], self.result_window,
-            )
-
-        for record in self.take(records):
+    async def on_hits(self, response: Response, hits: list[Any]) -> AsyncIterator[Any]:
+        for record in self.take(hits):
             yield record
-        if ctx["page"] == 1:
-            # The total is known now: ask for every other page at once and let the scheduler
-            # and the per-domain politeness pace them (a lost page loses only itself).
-            for number in range(2, self.last_page(total) + 1):
-                yield self.search_request(ctx["group"], number, ctx["window"], total)
-
-    def last_page(self, total: int) -> int:
-        reachable = min(total, self.result_window)
-        if self.max_records is not None:
-            reachable = min(reachable, self.max_records)
-        return max(1, -(-reachable // self.page_size))

@@ -153,6 +153,6 @@ def test_malformed_pages_raise_a_clear_error(page_cls, body, problem):
         if page_cls is FigshareSearchPage:
             page.entries()
         elif page_cls is FigshareArticlePage:
-            page.article()
+            page.detail()
         else:
             page.files()

@@ -84,7 +84,7 @@ def test_malformed_page_is_fetched_again_and_a_lost_cursor_is_reported(fake, cra
     fake.fault("dois", 3, Reply(200, b'{"data": [', {"Content-Type": "application/json"}))
     result = crawl("datacite", settings=api(fake))
     assert {i["doi"] for i in result.items} == fake.eye_dois
-    assert result.stats["envision/pages/malformed/datacite"] == 1
+    assert result.stats["envision/pages/malformed"] == 1
 
 
 def test_a_page_malformed_for_good_loses_the_rest_of_its_cursor_listing_loudly(fake, crawl):
@@ -92,7 +92,7 @@ def test_a_page_malformed_for_good_loses_the_rest_of_its_cursor_listing_loudly(f
         fake.fault("dois", nth, Reply(200, b"<html>maintenance</html>"))
     result = crawl("datacite", settings=api(fake), args={"query": "glaucoma"})
     assert result.returncode == 0 and result.items == []
-    assert result.stats["envision/datacite/listing_lost"] == 1
+    assert result.stats["envision/listing/lost"] == 1
     assert "The rest of listing" in result.log and "maintenance" in result.log
 
 

@@ -52,7 +52,7 @@ def test_crawl_yields_every_dataset_once_with_files_sizes_and_checksums(fake, cr
     assert all(c.status == 200 for c in fake.calls)
     assert all("Authorization" not in c.headers for c in fake.calls)
     searches = fake.calls_to("search")
-    assert len(searches) == result.stats["envision/dryad/listing_pages"]
+    assert len(searches) == result.stats["envision/listing/pages"]
     assert all(c.query["per_page"] == ["100"] for c in searches)
     assert len(fake.calls_to("files")) == 24 + 1  # one per dataset, dataset 7 has two pages
 
@@ -70,9 +70,9 @@ def test_expired_token_is_dropped_once_and_crawl_goes_on_anonymously(fake, crawl
     result = crawl("dryad", settings=api(fake), env={"DRYAD_TOKEN": stale})
     assert result.returncode == 0, result.log
     assert {i["doi"] for i in result.items} == fake.eye_dois
-    assert result.stats["envision/dryad/token_rejected"] == 1
+    assert result.stats["envision/auth/token_rejected"] == 1
     assert result.log.count("DRYAD_TOKEN was rejected") == 1
-    assert result.stats["envision/dryad/retried_anonymously"] == sum(c.status == 401 for c in fake.calls)
+    assert result.stats["envision/auth/retried_anonymously"] == sum(c.status == 401 for c in fake.calls)
     assert all("Authorization" not in c.headers for c in fake.calls_to("files"))
     assert stale not in result.log and all(stale not in json.dumps(i) for i in result.items)
 
@@ -81,7 +81,7 @@ def test_client_credentials_flow_fetches_a_bearer_token(fake, crawl):
     env = {"DRYAD_CLIENT_ID": fake.client_id, "DRYAD_CLIENT_SECRET": fake.client_secret}
     result = crawl("dryad", settings=api(fake), args={"query": "keratoconus"}, env=env)
     assert result.returncode == 0, result.log
-    assert fake.tokens_issued == 1 and result.stats["envision/dryad/oauth_token"] == 1
+    assert fake.tokens_issued == 1 and result.stats["envision/auth/oauth_token"] == 1
     assert all(c.headers.get("Authorization") == f"Bearer {fake.token}" for c in fake.calls if c.route != "oauth")
     assert fake.token not in result.log and fake.client_secret not in result.log
     assert all(fake.token not in json.dumps(i) for i in result.items)
@@ -119,11 +119,11 @@ def test_malformed_pages_are_refetched_and_a_broken_file_list_still_gives_the_re
         fake.fault("files", nth, Reply(200, b"<html>oops</html>"))
     result = crawl("dryad", settings=api(fake), args={"query": "(6)"})  # dataset 6 only
     assert result.returncode == 0, result.log
-    assert result.stats["envision/pages/malformed/dryad"] == 4  # 1 search + the file list 3 times
+    assert result.stats["envision/pages/malformed"] == 4  # 1 search + the file list 3 times
     incomplete = [i for i in result.items if not i["extra"]["files_complete"]]
     assert len(incomplete) == 1 and incomplete[0]["modified"] is None and incomplete[0]["files"] == []
     assert len(result.items) == 1 and result.items[0]["title"].endswith("(6)")
-    assert result.stats["envision/dryad/files_incomplete"] == 1
+    assert result.stats["envision/files/incomplete"] == 1
 
 
 def test_second_crawl_fetches_files_only_for_changed_datasets(fake, tmp_path):

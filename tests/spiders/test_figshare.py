@@ -74,7 +74,7 @@ def test_search_is_a_json_post_for_datasets_paged_to_the_short_page(fake, crawl)
     for body in bodies(fake):
         assert body["item_type"] == 3 and body["limit"] == 10 and "page" not in body
         groups.setdefault(body["search_for"], []).append(body["offset"])
-    assert len(groups) == result.stats["envision/figshare/query_groups"] >= 2
+    assert len(groups) == result.stats["envision/search/query_groups"] >= 2
     assert '"optical coherence tomography" OR ' in "".join(groups)
     for offsets in groups.values():  # consecutive pages, stopped by the short page
         assert offsets == list(range(0, 10 * len(offsets), 10))
@@ -108,7 +108,7 @@ def test_paging_cap_splits_term_groups_and_never_asks_past_it(crawl):
         result = crawl("figshare", settings=settings(server, FIGSHARE_MAX_OFFSET=20))
     assert result.returncode == 0, result.log
     assert len(result.items) == len({i["source_id"] for i in result.items}) == len([i for i in range(1, 91) if i % 11])
-    assert result.stats["envision/paging/figshare/splits"] >= 1
+    assert result.stats["envision/paging/splits"] >= 1
     assert all(b["offset"] <= 20 for b in bodies(server))
     assert 422 not in [c.status for c in server.calls_to("search")]
 
@@ -119,7 +119,7 @@ def test_a_cap_lower_than_configured_422_is_handled_by_splitting(crawl):
         result = crawl("figshare", settings=settings(server))  # configured 1000, the server stops at 20
     assert result.returncode == 0, result.log
     assert 422 in [c.status for c in server.calls_to("search")]
-    assert result.stats["envision/paging/figshare/cap_status"] >= 1
+    assert result.stats["envision/paging/cap_status"] >= 1
     assert len({i["source_id"] for i in result.items}) == len([i for i in range(1, 91) if i % 11])
 
 
@@ -143,19 +143,19 @@ def test_429_without_headers_backs_off_and_malformed_pages_are_retried(fake, cra
     result = crawl("figshare", settings=settings(fake))
     assert result.returncode == 0, result.log
     assert result.stats["envision/backoff/429"] == 2
-    assert result.stats["envision/pages/malformed/figshare"] == 1
+    assert result.stats["envision/pages/malformed"] == 1
     assert len({i["source_id"] for i in result.items}) == len(result.items) == len(DATASETS)
     incomplete = [i for i in result.items if i["extra"].get("files_incomplete")]
     assert len(incomplete) == 1 and len(incomplete[0]["files"]) == DETAIL_FILES_CAP
-    assert result.stats["envision/figshare/files_incomplete"] == 1
+    assert result.stats["envision/files/incomplete"] == 1
 
 
 def test_a_page_malformed_for_good_is_skipped_and_paging_goes_on(fake, crawl):
     for nth in (1, 2, 3):
         fake.fault("search", nth, Reply(200, b'[{"id": 1,'))
     result = crawl("figshare", settings=settings(fake), args={"query": "retina"})
-    assert result.stats["envision/pages/malformed_given_up/figshare"] == 1
-    assert result.stats["envision/paging/figshare/lost_pages"] == 1
+    assert result.stats["envision/pages/malformed_given_up"] == 1
+    assert result.stats["envision/paging/lost_pages"] == 1
     offsets = [b["offset"] for b in bodies(fake)]
     assert offsets[:3] == [0, 0, 0] and offsets[3] == 10  # the lost page, then the next one
     assert "Giving up on a malformed page" in result.log

@@ -56,7 +56,7 @@ def test_every_dataset_once_with_files_sizes_and_no_checksums(fake, crawl):
     for call in fake.calls_to("list"):
         pages.setdefault(call.query["search"][0], []).append(int(call.query["page"][0]))
     assert all(p == list(range(1, len(p) + 1)) for p in pages.values())
-    assert "optical coherence tomography" in pages and len(pages) == result.stats["envision/paging/kaggle/pages"] - sum(
+    assert "optical coherence tomography" in pages and len(pages) == result.stats["envision/paging/pages"] - sum(
         len(p) - 1 for p in pages.values())
 
 
@@ -100,7 +100,7 @@ def test_page_cap_is_respected_and_an_empty_page_past_the_real_cap_ends_paging(c
         capped = crawl("kaggle", settings=settings(server, KAGGLE_MAX_PAGE=2), env=basic(server), args={"query": "eye"},
                        name="capped")
         assert [int(c.query["page"][0]) for c in server.calls_to("list")] == [1, 2]
-        assert capped.stats["envision/paging/kaggle/truncated"] == 1
+        assert capped.stats["envision/paging/truncated"] == 1
         server.calls.clear()
         result = crawl("kaggle", settings=settings(server, ENVISION_INCREMENTAL=False), env=basic(server),
                        args={"query": "eye"}, name="uncapped")
@@ -115,7 +115,7 @@ def test_query_max_records_and_since(fake, crawl):
     assert len(result.items) == 4 and all("Glaucoma" in i["title"] for i in result.items)
     since = crawl("kaggle", settings=settings(fake), env=basic(fake), args={"since": "2019-01-01"}, name="since")
     assert since.items and all(i["modified"][:10] >= "2019-01-01" for i in since.items)
-    assert since.stats["envision/kaggle/older_than_since"] >= 1 and len(since.items) < N
+    assert since.stats["envision/search/older_than_since"] >= 1 and len(since.items) < N
 
 
 def test_429_malformed_list_and_files_error(fake, crawl):
@@ -125,7 +125,7 @@ def test_429_malformed_list_and_files_error(fake, crawl):
     result = crawl("kaggle", settings=settings(fake), env=basic(fake), args=ALL)
     assert result.returncode == 0, result.log
     assert result.stats["envision/backoff/429"] == 1
-    assert result.stats["envision/pages/malformed/kaggle"] == 1
+    assert result.stats["envision/pages/malformed"] == 1
     assert len(result.items) == len({i["source_id"] for i in result.items}) == N
     assert [i["extra"].get("files_incomplete") for i in result.items].count(True) == 1
 

@@ -46,7 +46,7 @@ def test_every_nei_project_once_as_a_grant_with_all_fiscal_years(fake, crawl):
         assert item["url"] == f"https://reporter.nih.gov/project-details/{latest['appl_id']}"
         assert item["description"] == " ".join(latest["abstract_text"].split())
         assert "Imaging" in item["keywords"]
-    assert result.stats["envision/nei/rows"] == sum(len(r) for r in NEI_PROJECTS.values())
+    assert result.stats["envision/grants/rows"] == sum(len(r) for r in NEI_PROJECTS.values())
 
 
 def test_search_body_agency_text_search_and_paging(fake, crawl):
@@ -65,7 +65,7 @@ def test_search_body_agency_text_search_and_paging(fake, crawl):
         assert body["limit"] == 10
         groups.setdefault(search["search_text"], []).append(body["offset"])
     assert "(optical AND coherence AND tomography) OR " in "".join(groups)
-    assert len(groups) == result.stats["envision/nei/query_groups"]
+    assert len(groups) == result.stats["envision/search/query_groups"]
     for offsets in groups.values():  # paged to meta.total, never past it
         assert offsets == list(range(0, 10 * len(offsets), 10))
 
@@ -76,7 +76,7 @@ def test_total_beyond_the_offset_cap_is_split_by_fiscal_year(fake, crawl):
     assert {i["source_id"] for i in result.items} == set(NEI_PROJECTS) and len(result.items) == len(NEI_PROJECTS)
     for item in result.items:  # fiscal years gathered across the split queries
         assert item["extra"]["fiscal_years"] == [r["fiscal_year"] for r in NEI_PROJECTS[item["source_id"]]]
-    assert result.stats["envision/paging/nei/splits"] >= 2
+    assert result.stats["envision/paging/splits"] >= 2
     assert all(b["offset"] <= 20 for b in bodies(fake))
     assert any("fiscal_years" in b["criteria"] for b in bodies(fake))
     assert 400 not in [c.status for c in fake.calls_to("search")]
@@ -88,7 +88,7 @@ def test_a_400_past_a_lower_real_cap_splits_instead_of_losing_results(crawl):
         result = crawl("nei", settings=settings(server, NEI_SEARCH_OPERATOR="and"), args={"query": "imaging"})
     assert result.returncode == 0, result.log
     assert 400 in [c.status for c in server.calls_to("search")]
-    assert result.stats["envision/paging/nei/cap_status"] >= 1
+    assert result.stats["envision/paging/cap_status"] >= 1
     assert {i["source_id"] for i in result.items} == set(NEI_PROJECTS)
 
 
@@ -114,5 +114,5 @@ def test_429_is_retried_and_a_malformed_page_fetched_again(fake, crawl):
     result = crawl("nei", settings=settings(fake))
     assert result.returncode == 0, result.log
     assert result.stats["envision/backoff/429"] == 1
-    assert result.stats["envision/pages/malformed/nei"] == 1
+    assert result.stats["envision/pages/malformed"] == 1
     assert {i["source_id"] for i in result.items} == set(NEI_PROJECTS) and len(result.items) == len(NEI_PROJECTS)

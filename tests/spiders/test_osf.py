@@ -78,7 +78,7 @@ def test_invalid_token_falls_back_to_anonymous(fake, crawl):
     assert {i["source_id"] for i in result.items} == {n["id"] for n in fake.all_nodes()[:12]
                                                       if "glaucoma" in n["attributes"]["title"].lower()
                                                       or "glaucoma" in n["attributes"]["description"].lower()}
-    assert result.stats["envision/osf/token_rejected"] == 1
+    assert result.stats["envision/auth/token_rejected"] == 1
     assert bad not in result.log
 
 

@@ -65,7 +65,7 @@ def test_cap_without_total_splits_the_query_and_keeps_the_page(spider):
     assert request.meta[PAGING_META].offset == 30
     use, split = follow(spider, request, 10)
     assert use and [r.meta[PAGING_META].query for r in split] == ["q-a", "q-b"]
-    assert spider.crawler.stats.get_value("envision/paging/demo/splits") == 1
+    assert spider.crawler.stats.get_value("envision/paging/splits") == 1
 
 
 def test_total_beyond_reach_splits_on_page_one_and_drops_it(spider):
@@ -77,13 +77,13 @@ def test_unsplittable_query_is_truncated_with_a_warning(spider, caplog):
     use, (nxt,) = follow(spider, spider.first_page("long"), 10, total=500)
     assert use and nxt.meta[PAGING_META].page == 2  # pages on up to the cap
     assert "truncated" in caplog.text
-    assert spider.crawler.stats.get_value("envision/paging/demo/truncated") == 1
+    assert spider.crawler.stats.get_value("envision/paging/truncated") == 1
 
 
 def test_cap_status_splits_past_page_one_and_fails_on_page_one(spider, caplog):
     first = spider.first_page("q")
     assert list(spider.past_cap(response(first, 422, b'{"message": "bad"}'))) == []
-    assert spider.crawler.stats.get_value("envision/paging/demo/failed") == 1 and "bad" in caplog.text
+    assert spider.crawler.stats.get_value("envision/paging/failed") == 1 and "bad" in caplog.text
     _, (second,) = follow(spider, first, 10)
     assert [r.meta[PAGING_META].query for r in spider.past_cap(response(second, 422))] == ["q-a", "q-b"]
 

@@ -56,8 +56,8 @@ def test_every_preset_crawled_in_chromium_with_files_robots_delay_and_closed_pag
         by_source.setdefault(item["source"], set()).add(item["source_id"])
     # next-link paging over 3 JS-rendered listing pages; button paging over 2 (one click)
     assert by_source == {"eye-portal": LISTING_IDS, "collb": BROWSE_IDS}
-    assert stats["envision/portal/eye-portal/listing_pages"] == 3
-    assert stats["envision/portal/collb/listing_pages"] == 2
+    assert stats["envision/portal/listing_pages/eye-portal"] == 3
+    assert stats["envision/portal/listing_pages/collb"] == 2
     fundus = next(i for i in result.items if i["source_id"] == "10.5555/eye.fundus.1")
     assert [(f["name"], f["size"]) for f in fundus["files"]] == [
         ("fundus_images.zip", 1_200_000_000), ("labels.csv", 20480)]
@@ -65,7 +65,7 @@ def test_every_preset_crawled_in_chromium_with_files_robots_delay_and_closed_pag
     assert all(i["files"] for i in result.items)
     # robots.txt is obeyed (fetched by plain HTTP), the 404 page is counted, nothing else failed
     assert stats["robotstxt/forbidden"] == 1 and "/dataset.html?id=ds-private" not in site.paths()
-    assert stats["envision/portal/eye-portal/failed"] == 1 and "envision/portal/collb/failed" not in stats
+    assert stats["envision/portal/failed/eye-portal"] == 1 and "envision/portal/failed/collb" not in stats
     assert stats.get("log_count/ERROR", 0) == 1  # that 404
     # every page opened was closed; images and fonts were never fetched
     assert stats["playwright/page_count"] == stats["playwright/page_count/closed"] == 3 + 6 + 1 + 4  # listing, datasets (gone.html too), browse, B datasets

@@ -102,7 +102,7 @@ def test_result_window_is_split_by_publication_date(crawl, tmp_path):
         result = crawl("zenodo", settings={**api(server), "ZENODO_RESULT_WINDOW": 50})
     assert result.returncode == 0, result.log
     assert len({i["source_id"] for i in result.items}) == 130 == len(result.items)
-    assert result.stats["envision/zenodo/window_splits"] >= 2
+    assert result.stats["envision/paging/splits"] >= 2
     statuses = [c.status for c in server.calls_to("search")]
     assert 400 not in statuses  # never paged past the window
     assert any("publication_date:[" in c.query["q"][0] for c in server.calls_to("search"))
@@ -150,7 +150,7 @@ def test_malformed_page_is_fetched_again(fake, crawl):
     fake.fault("search", 2, Reply(200, b'{"hits": {"hits": [', {"Content-Type": "application/json"}))
     result = crawl("zenodo", settings=api(fake))
     assert len(result.items) == 60
-    assert result.stats["envision/pages/malformed/zenodo"] == 1
+    assert result.stats["envision/pages/malformed"] == 1
 
 
 def test_page_malformed_for_good_loses_only_that_page(fake, crawl):
@@ -158,7 +158,7 @@ def test_page_malformed_for_good_loses_only_that_page(fake, crawl):
     result = crawl("zenodo", settings=api(fake))
     assert result.returncode == 0
     assert len(result.items) == 35  # pages 1 and 3 of 3
-    assert result.stats["envision/pages/malformed_given_up/zenodo"] == 1
+    assert result.stats["envision/pages/malformed_given_up"] == 1
     assert "Giving up on a malformed page" in result.log and "maintenance" in result.log
     assert [c.query["page"][0] for c in fake.calls_to("search")].count("2") == 3  # 2 retries
 

@@ -20,7 +20,8 @@ A preset is one entry of the ``ENVISION_PORTALS`` setting (name -> dict)::
 The browser fetches nothing outside the origins of ``listing``, the dataset pages given with
 ``-a url=`` and ``allow_origins`` (``http.browser.BrowserFence``; docs/security.md).
 
-Validated when the spider starts: a bad preset is an error naming the key.
+Validated before the crawl starts (``select_presets``, called by the spider's preflight and
+``from_crawler``): a bad preset is a ``PresetError`` naming the key.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote_plus, urlsplit
 
-from envision_spiders.spiders.base import SpiderArgumentError
+
+class PresetError(ValueError):
+    """A portal preset or ``-a url=...`` argument that cannot be used."""
 
 SOURCE_PATTERN = re.compile(r"^[a-z0-9_-]+$")
 WAIT_UNTIL = ("load", "domcontentloaded", "networkidle", "commit")
@@ -52,7 +55,7 @@ def _as_list(value: Any) -> list[Any]:
 
 def _http_url(value: Any, what: str) -> str:
     if not isinstance(value, str) or urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc:
-        raise SpiderArgumentError(f"{what}={value!r} is not an http(s) URL")
+        raise PresetError(f"{what}={value!r} is not an http(s) URL")
     return value
 
 
@@ -82,16 +85,16 @@ class PortalPreset:
     def from_dict(cls, name: str, data: Any, max_pages: int) -> PortalPreset:
         where = f"ENVISION_PORTALS[{name!r}]"
         if not isinstance(data, dict):
-            raise SpiderArgumentError(f"{where} is not a dict")
+            raise PresetError(f"{where} is not a dict")
         unknown = set(data) - _KEYS
         if unknown:
-            raise SpiderArgumentError(f"{where} has unknown keys {sorted(unknown)}; known: {sorted(_KEYS)}")
+            raise PresetError(f"{where} has unknown keys {sorted(unknown)}; known: {sorted(_KEYS)}")
         listing = data.get("listing")
         listing = [listing] if isinstance(listing, str) else listing
         if not listing or not isinstance(listing, list):
-            raise SpiderArgumentError(f"{where}['listing'] must be a URL or a list of URLs")
+            raise PresetError(f"{where}['listing'] must be a URL or a list of URLs")
         if not isinstance(data.get("links"), str) or not data["links"].strip():
-            raise SpiderArgumentError(f"{where}['links'] must be a selector of the dataset links")
+            raise PresetError(f"{where}['links'] must be a selector of the dataset links")
         return cls.build(
             name=name,
             source=data.get("source") or name,
@@ -123,7 +126,7 @@ class PortalPreset:
         """``-a url=...``: a dataset page, or a listing page when ``-a links=SELECTOR`` is given."""
         url = _http_url(url, "url")
         if (next or button) and not links:
-            raise SpiderArgumentError("next/button paging needs -a links=SELECTOR (the dataset links)")
+            raise PresetError("next/button paging needs -a links=SELECTOR (the dataset links)")
         return cls.build(
             name="url",
             source=source or source_for_url(url),
@@ -141,20 +144,20 @@ class PortalPreset:
     def build(cls, *, name: str, where: str, **values: Any) -> PortalPreset:
         source = values["source"]
         if not isinstance(source, str) or not SOURCE_PATTERN.match(source):
-            raise SpiderArgumentError(f"{where}: source={source!r} must match {SOURCE_PATTERN.pattern}")
+            raise PresetError(f"{where}: source={source!r} must match {SOURCE_PATTERN.pattern}")
         if values.get("next") and values.get("button"):
-            raise SpiderArgumentError(f"{where}: page by 'next' or by 'button', not both")
+            raise PresetError(f"{where}: page by 'next' or by 'button', not both")
         delay = values.get("delay")
         try:
             values["delay"] = None if delay in (None, "") else float(delay)
             values["max_pages"] = int(values["max_pages"])
             values["button_timeout"] = float(values.get("button_timeout", 10.0))
         except (TypeError, ValueError):
-            raise SpiderArgumentError(f"{where}: delay, max_pages and button_timeout must be numbers") from None
+            raise PresetError(f"{where}: delay, max_pages and button_timeout must be numbers") from None
         if values["delay"] is not None and values["delay"] < 0 or values["max_pages"] < 1:
-            raise SpiderArgumentError(f"{where}: delay must be >= 0 and max_pages >= 1")
+            raise PresetError(f"{where}: delay must be >= 0 and max_pages >= 1")
         if values.get("wait_until", "networkidle") not in WAIT_UNTIL:
-            raise SpiderArgumentError(f"{where}: wait_until must be one of {WAIT_UNTIL}")
+            raise PresetError(f"{where}: wait_until must be one of {WAIT_UNTIL}")
         for key in ("listing", "dataset_urls", "allow_origins"):
             values[key] = tuple(values.get(key) or ())
         return cls(name=name, **values)
@@ -168,3 +171,31 @@ class PortalPreset:
             else:
                 urls.append(url)
         return list(dict.fromkeys(urls))
+
+
+URL_ARGUMENTS = ("url", "links", "next", "button", "source", "delay")
+
+
+def url_arguments(arguments: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``-a url=...`` arguments (None without ``url``), checked against ``-a portal``."""
+    if arguments.get("url") and arguments.get("portal"):
+        raise PresetError("give -a url=... or -a portal=NAME, not both")
+    if not arguments.get("url"):
+        if any(arguments.get(k) for k in URL_ARGUMENTS) or arguments.get("delay") is not None:
+            raise PresetError("links/next/button/source/delay go with -a url=...")
+        return None
+    return {k: arguments.get(k) for k in URL_ARGUMENTS}
+
+
+def select_presets(arguments: dict[str, Any], presets: dict[str, Any], max_pages: int) -> list[PortalPreset]:
+    """The presets a crawl with these spider arguments runs: ``-a url``, ``-a portal`` or all."""
+    url_args = url_arguments(arguments)
+    if url_args:
+        return [PortalPreset.from_url(max_pages=max_pages, **url_args)]
+    names = [arguments["portal"]] if arguments.get("portal") else list(presets)
+    if not names:
+        raise PresetError("give -a url=... or configure ENVISION_PORTALS (-a portal=NAME)")
+    for name in names:
+        if name not in presets:
+            raise PresetError(f"portal={name!r} is not in ENVISION_PORTALS (configured: {sorted(presets) or 'none'})")
+    return [PortalPreset.from_dict(name, presets[name], max_pages) for name in names]
