@@ -40,7 +40,7 @@ ZENODO_MIN_DATE = "1900-01-01"  # lower bound of the publication_date ranges whe
 ZENODO_PAGE_SIZE_ANONYMOUS = 25
 ZENODO_PAGE_SIZE_TOKEN = 100
 
-# --- Figshare / Kaggle / NIH RePORTER: offset/page paging (spiders/paging.py) -------------
+# --- Figshare / Kaggle / NIH RePORTER: offset/page paging (bases/offset_paging.py) -------------
 FIGSHARE_ITEM_TYPE = 3  # Dataset
 FIGSHARE_PAGE_SIZE = 100  # `limit` per search request (schema maximum 1000)
 FIGSHARE_MAX_OFFSET = 1000  # prose docs: 422 past offset 1000 (schema says 5000): the stricter one
@@ -59,7 +59,7 @@ NEI_SEARCH_OPERATOR = "advanced"  # "advanced": terms packed into boolean groups
 NEI_QUERY_MAX_LENGTH = 1000  # characters of search_text per request with the advanced operator
 NEI_MIN_FISCAL_YEAR = 1985  # lower bound of the fiscal-year ranges when a query is split
 
-# --- Dryad / OSF / DataCite: links-following paging (spiders/links_paging.py) --------------
+# --- Dryad / OSF / DataCite: links-following paging (bases/links_paging.py) --------------
 # Rates are requests per hour; unless DOWNLOAD_DELAY is given with -s, the spider's delay is
 # 3600/rate (the token rate while a token is accepted, the anonymous one after a 401).
 DRYAD_PAGE_SIZE = 100  # per_page of /search and /versions/{id}/files (maximum 100)

@@ -10,7 +10,7 @@ import logging
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 
-from envision_spiders.spiders.base import SpiderArgumentError
+from envision_spiders.bases.spider import SpiderArgumentError
 
 logger = logging.getLogger(__name__)
 

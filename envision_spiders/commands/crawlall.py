@@ -19,8 +19,8 @@ from scrapy.commands import ScrapyCommand
 from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
 
+from envision_spiders.bases.spider import SpiderArgumentError
 from envision_spiders.exports.results import write_results
-from envision_spiders.spiders.base import SpiderArgumentError
 from envision_spiders.state.runs import UNATTRIBUTED_PREFIX, UnknownSpiders, outcome, select_spiders
 
 logger = logging.getLogger(__name__)

@@ -27,11 +27,11 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 from scrapy.http import FormRequest, Request, Response
 
+from envision_spiders.bases.spider import SpiderArgumentError, parse_since
 from envision_spiders.commands.crawlall import scoped_pairs
 from envision_spiders.http.backoff import BackoffPolicy
 from envision_spiders.http.client import ClientSpider, ServiceError, run_job
 from envision_spiders.http.credentials import basic_auth_header, get_secret
-from envision_spiders.spiders.base import SpiderArgumentError, parse_since
 from envision_spiders.state.db import STATE_FILE, StateDB
 from envision_spiders.state.runs import UnknownSpiders, select_spiders, since_for
 

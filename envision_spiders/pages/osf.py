@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urljoin
 
 import attrs
 from web_poet import WebPage, field
@@ -201,6 +202,15 @@ class OsfNodesPage(OsfListPage):
 @attrs.define
 class OsfFilesPage(OsfListPage):
     """``GET {api}/nodes/{id}/files/{provider}/`` or a folder's ``relationships.files`` link."""
+
+    def listing(self) -> tuple[list[dict[str, Any]], list[str], list[str]]:
+        """The files on this page, the entries it could not read, and the absolute URLs still to
+        list: each folder's own listing (listings are not recursive), then the next page."""
+        entries, problems = self.entries()
+        files = [e for e in entries if e["attributes"].get("kind") == "file"]
+        folders = [related_href(e, "files") for e in entries if e["attributes"].get("kind") == "folder"]
+        more = [urljoin(str(self.response.url), href) for href in [*folders, self.next_link] if href]
+        return files, problems, more
 
 
 def read_licenses(response: Any) -> tuple[dict[str, dict[str, Any]], str | None]:

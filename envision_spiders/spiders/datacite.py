@@ -17,10 +17,10 @@ from urllib.parse import urlencode, urljoin
 
 from scrapy.http import Response
 
+from envision_spiders.bases.links_paging import LinksPagingSpider
+from envision_spiders.bases.spider import SpiderConfig, politeness, query_param, setting, with_query_param
 from envision_spiders.pages.datacite import DataCiteListPage, DataCiteRecord
 from envision_spiders.queries import QuerySyntax, pack_terms
-from envision_spiders.spiders.base import SpiderConfig, politeness, query_param, setting, with_query_param
-from envision_spiders.spiders.links_paging import LinksPagingSpider
 
 CURSOR = "page[cursor]"
 

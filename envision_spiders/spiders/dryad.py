@@ -21,10 +21,10 @@ from urllib.parse import urlencode, urljoin
 
 from scrapy.http import Response
 
+from envision_spiders.bases.file_listing import FileBatch, FileListing, FileListingSpider
+from envision_spiders.bases.links_paging import LinksPagingSpider
+from envision_spiders.bases.spider import SpiderConfig, politeness, setting
 from envision_spiders.pages.dryad import DryadFilesPage, DryadRecord, DryadSearchPage, href
-from envision_spiders.spiders.base import SpiderConfig, politeness, setting
-from envision_spiders.spiders.file_listing import FileBatch, FileListing, FileListingSpider
-from envision_spiders.spiders.links_paging import LinksPagingSpider
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,9 @@ from typing import Any
 import scrapy
 from scrapy.http import Response
 
+from envision_spiders.bases.file_listing import FileBatch, FileListing, FileListingSpider
+from envision_spiders.bases.offset_paging import ONE_REQUEST_PER_SECOND, OffsetPagingSpider, PageCursor, SearchResults
+from envision_spiders.bases.spider import SpiderConfig, query_param, setting, with_query_param
 from envision_spiders.pages.figshare import (
     FigshareArticle,
     FigshareArticlePage,
@@ -25,9 +28,6 @@ from envision_spiders.pages.figshare import (
     needs_file_listing,
 )
 from envision_spiders.queries import PHRASES, group_terms
-from envision_spiders.spiders.base import SpiderConfig, query_param, setting, with_query_param
-from envision_spiders.spiders.file_listing import FileBatch, FileListing, FileListingSpider
-from envision_spiders.spiders.paging import ONE_REQUEST_PER_SECOND, OffsetPagingSpider, PageCursor, SearchResults
 
 
 @dataclass(frozen=True)

@@ -25,12 +25,12 @@ from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from envision_spiders.bases.file_listing import FileBatch, FileListing, FileListingSpider
+from envision_spiders.bases.offset_paging import ONE_REQUEST_PER_SECOND, OffsetPagingSpider, PageCursor, SearchResults
+from envision_spiders.bases.spider import SpiderArgumentError, SpiderConfig, setting, with_query_param
 from envision_spiders.http.credentials import ApiToken, api_token, basic_token
 from envision_spiders.pages.kaggle import KaggleDataset, KaggleFilesPage, KaggleListPage
 from envision_spiders.queries import split_words
-from envision_spiders.spiders.base import SpiderArgumentError, SpiderConfig, setting, with_query_param
-from envision_spiders.spiders.file_listing import FileBatch, FileListing, FileListingSpider
-from envision_spiders.spiders.paging import ONE_REQUEST_PER_SECOND, OffsetPagingSpider, PageCursor, SearchResults
 
 
 @dataclass(frozen=True)

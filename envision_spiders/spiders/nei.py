@@ -19,10 +19,10 @@ from typing import Any
 import scrapy
 from scrapy.http import Response
 
+from envision_spiders.bases.offset_paging import ONE_REQUEST_PER_SECOND, OffsetPagingSpider, PageCursor, SearchResults
+from envision_spiders.bases.spider import SpiderConfig, setting
 from envision_spiders.pages.nei import INCLUDE_FIELDS, GrantRows, NeiSearchPage
 from envision_spiders.queries import BOOLEAN_WORDS, pack_terms, split_words
-from envision_spiders.spiders.base import SpiderConfig, setting
-from envision_spiders.spiders.paging import ONE_REQUEST_PER_SECOND, OffsetPagingSpider, PageCursor, SearchResults
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,9 @@
 ``/v2/search/`` is gone (2026-07), so each term is a filter:
 ``{OSF_API_URL}/nodes/?filter[title,description]=<term>&filter[public]=true`` (substring,
 case-insensitive), JSON:API ``links.next`` paging at ``page[size]`` 100. Licence names come
-from one ``/licenses/`` listing at start. Each node's storage (``OSF_PROVIDERS``) is walked
-folder by folder (listings are not recursive); the record is emitted once its whole tree is
-read. The root listing carries ``meta["envision_record"]`` with the node's
-``date_modified``, so an unchanged node costs nothing but its share of a search page.
+from one ``/licenses/`` listing first. Each node's storage (``OSF_PROVIDERS``) is walked folder
+by folder; the record is emitted once its whole tree is read. The root listing carries the
+node's ``date_modified``, so an unchanged node costs only its share of a search page.
 
 Politeness: 100 requests/hour anonymously (``OSF_REQUESTS_PER_HOUR``): use ``OSF_TOKEN``.
 """
@@ -16,14 +15,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode, urljoin
+from urllib.parse import quote, urlencode
 
 from scrapy.http import Response
 
-from envision_spiders.pages.osf import OsfFilesPage, OsfNodesPage, OsfRecord, read_licenses, related_href
-from envision_spiders.spiders.base import SpiderConfig, politeness, setting
-from envision_spiders.spiders.file_listing import FileBatch, FileListing, FileListingSpider
-from envision_spiders.spiders.links_paging import LinksPagingSpider, with_query_param
+from envision_spiders.bases.file_listing import FileBatch, FileListing, FileListingSpider
+from envision_spiders.bases.links_paging import LinksPagingSpider, with_query_param
+from envision_spiders.bases.spider import SpiderConfig, politeness, setting
+from envision_spiders.pages.osf import OsfFilesPage, OsfNodesPage, OsfRecord, read_licenses
 
 
 @dataclass(frozen=True)
@@ -45,12 +44,10 @@ class OsfSpider(FileListingSpider, LinksPagingSpider):
     custom_settings = politeness()
     licenses: dict[str, dict[str, Any]] = {}  # licence id -> {name, url}: one listing at start
 
-    async def start(self) -> AsyncIterator[Any]:
+    async def prepare(self) -> None:
         for licenses in await self.read_side_listing(self.sized(f"{self.api_url}/licenses/"), read_licenses,
                                                      "envision/licenses/unavailable"):
             self.licenses = {**self.licenses, **licenses}
-        async for request in super().start():
-            yield request
 
     def first_listings(self) -> Iterator[str]:
         for term in self.terms:
@@ -72,13 +69,8 @@ class OsfSpider(FileListingSpider, LinksPagingSpider):
                 yield out
 
     def read_files(self, response: Response, page: OsfFilesPage) -> FileBatch:
-        entries, problems = page.entries()
-        files = [e for e in entries if e["attributes"].get("kind") == "file"]
-        folders = [related_href(e, "files") for e in entries if e["attributes"].get("kind") == "folder"]
-        more = [self.sized(urljoin(response.url, f)) for f in folders if f]
-        if page.next_link:
-            more.append(urljoin(response.url, page.next_link))
-        return FileBatch(files, problems, more)
+        files, problems, more = page.listing()
+        return FileBatch(files, problems, [self.sized(url) for url in more])
 
     def sized(self, url: str) -> str:
         return with_query_param(url, "page[size]", str(self.config.page_size))

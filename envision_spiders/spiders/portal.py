@@ -35,6 +35,7 @@ from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from envision_spiders.bases.spider import EnvisionSpider, SpiderArgumentError
 from envision_spiders.http.browser import (
     apply_playwright_settings,
     click_through,
@@ -45,7 +46,6 @@ from envision_spiders.http.browser import (
 )
 from envision_spiders.pages.portal import PortalDatasetPage, PortalListingPage
 from envision_spiders.pages.portal_presets import URL_ARGUMENTS, PortalPreset, PresetError, select_presets
-from envision_spiders.spiders.base import EnvisionSpider, SpiderArgumentError
 
 
 class PortalSpider(EnvisionSpider):

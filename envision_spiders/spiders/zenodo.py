@@ -18,10 +18,10 @@ from urllib.parse import urlencode
 import scrapy
 from scrapy.http import Response
 
+from envision_spiders.bases.offset_paging import OffsetPagingSpider, PageCursor, SearchResults
+from envision_spiders.bases.spider import SpiderConfig, politeness, setting
 from envision_spiders.pages.zenodo import ZenodoSearchPage
 from envision_spiders.queries import QUERY_STRING, pack_terms
-from envision_spiders.spiders.base import SpiderConfig, politeness, setting
-from envision_spiders.spiders.paging import OffsetPagingSpider, PageCursor, SearchResults
 
 Window = tuple[str, str]  # publication_date range, inclusive ISO dates
 

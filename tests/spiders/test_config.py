@@ -9,7 +9,7 @@ import pytest
 from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
-from envision_spiders.spiders.base import SpiderArgumentError, SpiderConfig, setting
+from envision_spiders.bases.spider import SpiderArgumentError, SpiderConfig, setting
 from envision_spiders.spiders.nei import NeiSpider
 from envision_spiders.spiders.zenodo import ZenodoSpider
 

@@ -14,10 +14,10 @@ import pytest
 from scrapy.crawler import Crawler
 from scrapy.utils.test import get_crawler
 
+from envision_spiders.bases.spider import SpiderArgumentError
 from envision_spiders.http import browser
 from envision_spiders.http.browser import BrowserConfig, abort_request, launch_problem
 from envision_spiders.pages.portal_presets import PortalPreset, source_for_url
-from envision_spiders.spiders.base import SpiderArgumentError
 from envision_spiders.spiders.portal import PortalSpider
 from envision_spiders.spiders.zenodo import ZenodoSpider
 

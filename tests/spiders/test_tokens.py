@@ -11,9 +11,9 @@ import pytest
 from scrapy.http import TextResponse
 from scrapy.utils.test import get_crawler
 
+from envision_spiders.bases.file_listing import FILES_META, FileBatch, FileListingSpider
+from envision_spiders.bases.links_paging import LISTING_META, LinksPagingSpider
 from envision_spiders.pages.osf import OsfFilesPage, OsfNodesPage
-from envision_spiders.spiders.file_listing import FILES_META, FileBatch, FileListingSpider
-from envision_spiders.spiders.links_paging import LISTING_META, LinksPagingSpider
 
 ROOT = "https://api.test/v2"
 ELSEWHERE = ["http://api.test/v2/nodes/?page=2", "https://api.test:8443/v2/nodes/?page=2",

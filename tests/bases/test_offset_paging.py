@@ -11,7 +11,7 @@ from scrapy.spiderloader import SpiderLoader
 from scrapy.utils.project import get_project_settings
 from scrapy.utils.test import get_crawler
 
-from envision_spiders.spiders.paging import PAGING_META, OffsetPagingSpider, PageCursor
+from envision_spiders.bases.offset_paging import PAGING_META, OffsetPagingSpider, PageCursor
 
 
 class Demo(OffsetPagingSpider):

@@ -52,9 +52,9 @@ import scrapy
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
+from envision_spiders.bases.spider import EnvisionSpider, declare_callbacks
 from envision_spiders.items import DatasetRecord
 from envision_spiders.pages.base import MalformedPage
-from envision_spiders.spiders.base import EnvisionSpider, declare_callbacks
 
 FILES_META = "envision_files"
 

@@ -64,8 +64,8 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response
 from scrapy.settings import BaseSettings
 
+from envision_spiders.bases.spider import EnvisionSpider, SpiderArgumentError, declare_callbacks, politeness
 from envision_spiders.pages.base import MalformedPage
-from envision_spiders.spiders.base import EnvisionSpider, SpiderArgumentError, declare_callbacks, politeness
 
 PAGING_META = "envision_paging"
 

@@ -40,8 +40,9 @@ Contract of a concrete spider (on top of ``EnvisionSpider``'s ``name``/``api_url
     met by ``BackoffMiddleware`` (429 + ``Retry-After``): the spider never writes the
     downloader's slots.
 
-Helper: ``await self.read_side_listing(url, read, failed_key)`` reads every page of a
-listing needed before the crawl starts (OSF's licences) through the downloader.
+Hook ``async def prepare()`` (optional) runs once, after the token and before the first
+listing; there ``await self.read_side_listing(url, read, failed_key)`` reads every page of a
+listing needed first (OSF's licences) through the downloader.
 
 Stats: ``envision/listing/pages``, ``envision/listing/total`` (sum of first-page totals),
 ``envision/listing/repeated_entries``, ``envision/listing/unreadable_entries``,
@@ -62,8 +63,8 @@ from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from envision_spiders.bases.spider import EnvisionSpider, declare_callbacks, query_param, with_query_param
 from envision_spiders.pages.base import MalformedPage
-from envision_spiders.spiders.base import EnvisionSpider, declare_callbacks, query_param, with_query_param
 
 LISTING_META = "envision_listing"
 
@@ -146,6 +147,9 @@ class LinksPagingSpider(EnvisionSpider):
             contents.append(content)
         return contents
 
+    async def prepare(self) -> None:
+        """Hook: what must be read before the first listing (OSF: its licence names)."""
+
     # --- listings ----------------------------------------------------------------------
     def first_listings(self) -> Iterable[str]:
         raise NotImplementedError
@@ -163,6 +167,7 @@ class LinksPagingSpider(EnvisionSpider):
 
     async def start(self) -> AsyncIterator[Any]:
         await self.fetch_token()
+        await self.prepare()
         for url in self.first_listings():
             yield self.listing_request(url, {"first": url, "last": None})
 
