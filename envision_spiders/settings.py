@@ -85,7 +85,9 @@ ENVISION_PORTAL_MAX_PAGES = 50  # listing pages (or button clicks) followed per 
 ENVISION_PORTAL_WAIT_TIMEOUT = 10.0  # seconds to wait for a preset's wait_for / listing links to appear
 
 # --- crawling -----------------------------------------------------------------------------
-USER_AGENT = f"envision-spiders/0.1 (eye-imaging dataset discovery; mailto:{ENVISION_CONTACT_EMAIL})"
+# USER_AGENT is this template filled with ENVISION_CONTACT_EMAIL when a crawl starts
+# (middlewares/contact.py ContactAddon); -s USER_AGENT=... replaces it whole.
+ENVISION_USER_AGENT = "envision-spiders/0.1 (eye-imaging dataset discovery; mailto:{email})"
 ROBOTSTXT_OBEY = False  # APIs; the portal spider obeys robots.txt in its custom_settings
 DEFAULT_REQUEST_HEADERS = {"Accept": "application/json", "Accept-Language": "en"}
 CONCURRENT_REQUESTS = 16
@@ -108,6 +110,8 @@ ENVISION_FENCE_ENABLED = True
 # local test servers (the test suite sets the environment variable of the same name).
 ENVISION_FENCE_ALLOW = [h.strip() for h in os.environ.get("ENVISION_FENCE_ALLOW", "").split(",") if h.strip()]
 LOG_LEVEL = "INFO"
+# a dropped item is logged as one line (record and reason), not with the whole item
+LOG_FORMATTER = "envision_spiders.pipelines.logformatter.RecordLogFormatter"
 # 429/503 are retried with exponential backoff honouring Retry-After (BackoffMiddleware);
 # other transient errors keep Scrapy's immediate retries.
 RETRY_HTTP_CODES = [500, 502, 504, 522, 524, 408]
@@ -125,7 +129,11 @@ EXTENSIONS = {
     "envision_spiders.exports.stats_file.StatsFile": 500,
     "envision_spiders.state.runs.RunLedger": 510,  # crawl_runs table: the weekly schedule's `since`
 }
-ADDONS = {"scrapy_poet.Addon": 300, "envision_spiders.exports.feeds.PortalFeedsAddon": 400}
+ADDONS = {
+    "envision_spiders.middlewares.contact.ContactAddon": 100,  # USER_AGENT from ENVISION_CONTACT_EMAIL
+    "scrapy_poet.Addon": 300,
+    "envision_spiders.exports.feeds.PortalFeedsAddon": 400,
+}
 SCRAPY_POET_DISCOVER = ["envision_spiders.pages"]
 
 DOWNLOADER_MIDDLEWARES = {

@@ -29,7 +29,7 @@ from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
-from envision_spiders.doi import record_dois
+from envision_spiders.doi import normalize_doi, record_dois
 from envision_spiders.state.db import Owner, format_owner, state_for_crawler
 from envision_spiders.state.store import RecordStore, StoreConfig
 
@@ -110,8 +110,9 @@ class DedupPipeline:
         if result.canonical != me:
             self.stats.inc_value("envision/dedup/dropped")
             self.stats.inc_value(f"envision/dedup/dropped/{adapter['source']}")
+            shown = normalize_doi(adapter.get("doi")) or dois[0]
             raise DropItem(
-                f"duplicate DOI {dois[0]}: {format_owner(me)} is a copy of {format_owner(result.canonical)}",
+                f"duplicate DOI {shown}: {format_owner(me)} is a copy of {format_owner(result.canonical)}",
                 log_level="INFO",
             )
         self.stats.inc_value("envision/dedup/canonical")
