@@ -195,6 +195,9 @@ ENVISION_FEEDS = {
 
 # --- operations: crawlall, scrapyd schedule, portal feed post (docs/operations.md) -------
 ENVISION_RUN_LEDGER = True  # record every crawl in the state DB (crawl_runs)
+# a run meeting 0 records where the spider's last clean run met at least this many is not
+# clean (ends warn, `since` does not advance); 0 turns the check off
+ENVISION_EMPTY_RUN_MIN_PREVIOUS = 10
 # spider -> setting that must be non-empty for `crawlall`/`schedule` to include it unasked
 ENVISION_CRAWLALL_NEEDS = {"portal": "ENVISION_PORTALS"}
 SCRAPYD_URL = "http://127.0.0.1:6800"  # `scrapy schedule` target (basic auth: SCRAPYD_USERNAME/_PASSWORD env)

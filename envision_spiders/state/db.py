@@ -58,7 +58,8 @@ CREATE TABLE IF NOT EXISTS crawl_runs (
     finish_reason TEXT,
     items INTEGER,
     errors INTEGER,
-    clean INTEGER NOT NULL DEFAULT 0
+    clean INTEGER NOT NULL DEFAULT 0,
+    seen INTEGER
 );
 CREATE INDEX IF NOT EXISTS crawl_runs_spider ON crawl_runs (spider, clean, started_at);
 CREATE TABLE IF NOT EXISTS portal_acks (
@@ -102,6 +103,17 @@ class StateDB:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Columns added since a state file was created (SQLite adds a column in place)."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(crawl_runs)")}
+        if "seen" not in columns:
+            try:
+                self._db.execute("ALTER TABLE crawl_runs ADD COLUMN seen INTEGER")
+            except sqlite3.OperationalError as exc:  # another process added it meanwhile
+                if "duplicate column" not in str(exc):
+                    raise
 
     def close(self) -> None:
         self._db.close()
@@ -246,16 +258,19 @@ class StateDB:
         )
 
     def finish_run(
-        self, run_id: str, finished_at: str, finish_reason: str, items: int, errors: int, clean: bool
+        self, run_id: str, finished_at: str, finish_reason: str, items: int, errors: int, clean: bool,
+        seen: int | None = None,
     ) -> None:
+        """``seen``: records the run met (scraped, dropped, or skipped as unchanged)."""
         self._db.execute(
-            "UPDATE crawl_runs SET finished_at=?, finish_reason=?, items=?, errors=?, clean=? WHERE run_id=?",
-            (finished_at, finish_reason, items, errors, int(clean), run_id),
+            "UPDATE crawl_runs SET finished_at=?, finish_reason=?, items=?, errors=?, clean=?, seen=? WHERE run_id=?",
+            (finished_at, finish_reason, items, errors, int(clean), seen, run_id),
         )
 
     def runs(self, spider: str | None = None) -> list[dict[str, Any]]:
         """Recorded runs, oldest first (all spiders, or one)."""
-        cols = ("run_id", "spider", "job", "started_at", "finished_at", "finish_reason", "items", "errors", "clean")
+        cols = ("run_id", "spider", "job", "started_at", "finished_at", "finish_reason", "items", "errors", "seen",
+                "clean")
         sql = f"SELECT {', '.join(cols)} FROM crawl_runs"
         rows = self._db.execute(
             sql + (" WHERE spider=? ORDER BY started_at" if spider else " ORDER BY started_at"),
