@@ -123,6 +123,7 @@ ENVISION_BACKOFF_MAX_DELAY = 300.0  # a Retry-After above this is not waited for
 ENVISION_MALFORMED_RETRIES = 2  # re-fetches of an API page that is not the JSON expected
 
 EXTENSIONS = {
+    "envision_spiders.exports.feeds.FeedDelivery": 520,  # records reach the feeds, or stay owed
     # log_count/<LEVEL> per crawler, not per process (several crawlers: scrapy crawlall)
     "scrapy.extensions.logcount.LogCount": None,
     "envision_spiders.state.runs.CrawlerLogCount": 0,
@@ -181,6 +182,9 @@ ENVISION_INSPECT_DECOMPRESS_SECONDS = 20.0  # worker-thread time per archive (de
 # so `-o/-O` and scrapyd's items_dir (which set FEEDS) add outputs instead of replacing these.
 FEED_EXPORT_ENCODING = "utf-8"
 FEEDS: dict = {}
+# A stored record is owed to the feeds until the run's feeds closed with it (state table
+# `undelivered`): a record stored by a killed crawl is emitted again by the next one.
+ENVISION_FEED_DELIVERY = True
 ENVISION_FEEDS = {
     "%(data_dir)s/feeds/%(name)s/%(time)s.all.jsonl": {
         "format": "jsonlines",
