@@ -103,12 +103,13 @@ class DedupPipeline:
             return item
         records = self.records
         state = records.state
-        # one transaction: the claim, the rewrite of what it superseded, and this record's mark
+        # one transaction: the claim, the rewrite of what it superseded, this record's mark, and
+        # the DOI the winner adopts from the copy it beat
         own_doi = normalize_doi(adapter.get("doi"))
         with state.immediate():
             result = state.claim(dois, me, rank_of(adapter, self.config.aggregators))
             for loser in result.superseded:
-                loser_doi = (state.lookup(*loser) or {}).get("doi")
+                loser_doi = normalize_doi((state.lookup(*loser) or {}).get("doi"))
                 records.supersede(loser, result.canonical)
                 self.stats.inc_value("envision/dedup/superseded")
                 self.crawler.spider.logger.info(
