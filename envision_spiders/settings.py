@@ -85,7 +85,9 @@ ENVISION_PORTAL_MAX_PAGES = 50  # listing pages (or button clicks) followed per 
 ENVISION_PORTAL_WAIT_TIMEOUT = 10.0  # seconds to wait for a preset's wait_for / listing links to appear
 
 # --- crawling -----------------------------------------------------------------------------
-USER_AGENT = f"envision-spiders/0.1 (eye-imaging dataset discovery; mailto:{ENVISION_CONTACT_EMAIL})"
+# USER_AGENT is this template filled with ENVISION_CONTACT_EMAIL when a crawl starts
+# (middlewares/contact.py ContactAddon); -s USER_AGENT=... replaces it whole.
+ENVISION_USER_AGENT = "envision-spiders/0.1 (eye-imaging dataset discovery; mailto:{email})"
 ROBOTSTXT_OBEY = False  # APIs; the portal spider obeys robots.txt in its custom_settings
 DEFAULT_REQUEST_HEADERS = {"Accept": "application/json", "Accept-Language": "en"}
 CONCURRENT_REQUESTS = 16
@@ -108,6 +110,8 @@ ENVISION_FENCE_ENABLED = True
 # local test servers (the test suite sets the environment variable of the same name).
 ENVISION_FENCE_ALLOW = [h.strip() for h in os.environ.get("ENVISION_FENCE_ALLOW", "").split(",") if h.strip()]
 LOG_LEVEL = "INFO"
+# a dropped item is logged as one line (record and reason), not with the whole item
+LOG_FORMATTER = "envision_spiders.pipelines.logformatter.RecordLogFormatter"
 # 429/503 are retried with exponential backoff honouring Retry-After (BackoffMiddleware);
 # other transient errors keep Scrapy's immediate retries.
 RETRY_HTTP_CODES = [500, 502, 504, 522, 524, 408]
@@ -119,13 +123,18 @@ ENVISION_BACKOFF_MAX_DELAY = 300.0  # a Retry-After above this is not waited for
 ENVISION_MALFORMED_RETRIES = 2  # re-fetches of an API page that is not the JSON expected
 
 EXTENSIONS = {
+    "envision_spiders.exports.feeds.FeedDelivery": 520,  # records reach the feeds, or stay owed
     # log_count/<LEVEL> per crawler, not per process (several crawlers: scrapy crawlall)
     "scrapy.extensions.logcount.LogCount": None,
     "envision_spiders.state.runs.CrawlerLogCount": 0,
     "envision_spiders.exports.stats_file.StatsFile": 500,
     "envision_spiders.state.runs.RunLedger": 510,  # crawl_runs table: the weekly schedule's `since`
 }
-ADDONS = {"scrapy_poet.Addon": 300, "envision_spiders.exports.feeds.PortalFeedsAddon": 400}
+ADDONS = {
+    "envision_spiders.middlewares.contact.ContactAddon": 100,  # USER_AGENT from ENVISION_CONTACT_EMAIL
+    "scrapy_poet.Addon": 300,
+    "envision_spiders.exports.feeds.PortalFeedsAddon": 400,
+}
 SCRAPY_POET_DISCOVER = ["envision_spiders.pages"]
 
 DOWNLOADER_MIDDLEWARES = {
@@ -173,6 +182,9 @@ ENVISION_INSPECT_DECOMPRESS_SECONDS = 20.0  # worker-thread time per archive (de
 # so `-o/-O` and scrapyd's items_dir (which set FEEDS) add outputs instead of replacing these.
 FEED_EXPORT_ENCODING = "utf-8"
 FEEDS: dict = {}
+# A stored record is owed to the feeds until the run's feeds closed with it (state table
+# `undelivered`): a record stored by a killed crawl is emitted again by the next one.
+ENVISION_FEED_DELIVERY = True
 ENVISION_FEEDS = {
     "%(data_dir)s/feeds/%(name)s/%(time)s.all.jsonl": {
         "format": "jsonlines",
@@ -187,6 +199,9 @@ ENVISION_FEEDS = {
 
 # --- operations: crawlall, scrapyd schedule, portal feed post (docs/operations.md) -------
 ENVISION_RUN_LEDGER = True  # record every crawl in the state DB (crawl_runs)
+# a run meeting 0 records where the spider's last clean run met at least this many is not
+# clean (ends warn, `since` does not advance); 0 turns the check off
+ENVISION_EMPTY_RUN_MIN_PREVIOUS = 10
 # spider -> setting that must be non-empty for `crawlall`/`schedule` to include it unasked
 ENVISION_CRAWLALL_NEEDS = {"portal": "ENVISION_PORTALS"}
 SCRAPYD_URL = "http://127.0.0.1:6800"  # `scrapy schedule` target (basic auth: SCRAPYD_USERNAME/_PASSWORD env)

@@ -24,7 +24,9 @@ class StoredRecordsSpider(scrapy.Spider):
     name = "stored-records"
     custom_settings = {
         "ITEM_PIPELINES": {FILES_PIPELINE: 900},  # no dedup/classifier/store: the records are stored
-        "ADDONS": {},  # no page objects here: scrapy-poet's per-request injection is pure overhead
+        # no page objects here (scrapy-poet's per-request injection is pure overhead); the
+        # User-Agent still names the contact
+        "ADDONS": {"envision_spiders.middlewares.contact.ContactAddon": 100},
         "SPIDER_MIDDLEWARES": {},
         "FEEDS": {},
         "ENVISION_FEEDS": {},

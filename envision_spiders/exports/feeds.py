@@ -1,11 +1,35 @@
-"""Feed export helpers referenced from the FEEDS setting."""
+"""Feed export helpers referenced from the FEEDS setting, and the feeds' delivery bookkeeping.
+
+``FeedDelivery`` (an extension) makes the feeds durable across a killed crawl. The store
+writes a record before the feed exporter sees it, and Scrapy's exporter buffers lines until
+the feed closes: a SIGKILL used to leave records stored (so the next run skipped them as
+unchanged) but in no feed. Now the store marks each record it writes as owed to the feeds
+(state table ``undelivered``, same transaction as the file), and this extension settles it:
+- local file feeds (the portal's ``feeds/{source}/*.jsonl``, ``-o``/``-O`` files) are flushed
+  after every item and the record is marked delivered at once (line by line);
+- any other storage (S3, FTP, post-processing such as gzip) delivers at close: the records are
+  marked delivered when every feed closed without a storage error
+  (``feedexport/failed_count/*``), else they stay owed and an ERROR says how many.
+The incremental middleware does not skip an owed record, so the next run emits it again
+(``envision/incremental/undelivered``). Delivery is at least once: a kill between the feed's
+flush and the mark repeats one line in the next run's feed. Records owed when a crawl starts
+are counted in ``envision/feeds/owed_at_start``. Off with ``ENVISION_FEED_DELIVERY = False``
+(or with no feed at all: nothing is owed then).
+"""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from itemadapter import ItemAdapter
-from scrapy.extensions.feedexport import ItemFilter
+from itemadapter import ItemAdapter, is_item
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.extensions.feedexport import FeedExporter, FileFeedStorage, ItemFilter
+
+from envision_spiders.state.db import Owner, state_for_crawler
+from envision_spiders.state.store import feed_delivery_tracked
 
 EYE_IMAGING = "EYE_IMAGING"
 
@@ -37,3 +61,79 @@ class PortalFeedsAddon:
             return
         feeds = {**portal_feeds, **settings.getdict("FEEDS")}
         settings.set("FEEDS", feeds, priority=settings.getpriority("FEEDS") or "addon")
+
+
+class FeedDelivery:
+    """Marks stored records delivered once a feed has them (see the module docstring)."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.fsync = crawler.settings.getbool("ENVISION_STORE_FSYNC")
+        self.pending: list[Owner] = []  # scraped, owed until the feeds close (not line by line)
+        self._line_by_line: bool | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> FeedDelivery:
+        if not feed_delivery_tracked(crawler.settings):
+            raise NotConfigured("ENVISION_FEED_DELIVERY is off or no feed is configured")
+        ext = cls(crawler)
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
+        # connected after FeedExporter's own item_scraped (extensions are built in order)
+        crawler.signals.connect(ext.item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(ext.feed_exporter_closed, signal=signals.feed_exporter_closed)
+        return ext
+
+    def spider_opened(self, spider: Spider) -> None:
+        owed = len(state_for_crawler(self.crawler).undelivered(spider.name))
+        if owed:
+            self.stats.set_value("envision/feeds/owed_at_start", owed)
+            spider.logger.info("%d record(s) stored by an earlier run never reached a feed: emitted again when met", owed)
+
+    def _slots(self) -> list[Any]:
+        # FeedExporter keeps its open feeds in ``slots`` (one per feed and batch)
+        exporter = self.crawler.get_extension(FeedExporter)
+        return list(getattr(exporter, "slots", []) or [])
+
+    def line_by_line(self) -> bool:
+        """Every feed is a local file without post-processing: a flushed line is delivered."""
+        if self._line_by_line is None:
+            slots = self._slots()
+            self._line_by_line = bool(slots) and all(
+                isinstance(slot.storage, FileFeedStorage) and not slot.feed_options.get("postprocessing")
+                for slot in slots
+            )
+        return self._line_by_line
+
+    def item_scraped(self, item: Any, spider: Spider) -> None:
+        if not is_item(item):
+            return
+        adapter = ItemAdapter(item)
+        if adapter.get("source") is None or adapter.get("source_id") is None:
+            return
+        owner: Owner = (adapter["source"], str(adapter["source_id"]))
+        if not self.line_by_line():
+            self.pending.append(owner)
+            return
+        for slot in self._slots():
+            if slot.file is not None and not slot.file.closed:
+                slot.file.flush()
+                if self.fsync:
+                    os.fsync(slot.file.fileno())
+        state_for_crawler(self.crawler).mark_delivered([owner])
+        self.stats.inc_value("envision/feeds/delivered")
+
+    def feed_exporter_closed(self) -> None:
+        if not self.pending:
+            return
+        failed = sum(v for k, v in self.stats.get_stats().items() if k.startswith("feedexport/failed_count/"))
+        if failed:
+            self.stats.set_value("envision/feeds/undelivered", len(self.pending))
+            self.crawler.spider.logger.error(
+                "%d feed(s) could not be stored: %d record(s) stay owed and are emitted again by the next run",
+                failed, len(self.pending),
+            )
+            return
+        state_for_crawler(self.crawler).mark_delivered(self.pending)
+        self.stats.inc_value("envision/feeds/delivered", len(self.pending))
+        self.pending = []

@@ -5,8 +5,10 @@ A spider marks what it yields with the record's identity and ``modified`` stamp:
 - a DatasetRecord item carries its own ``source``, ``source_id`` and ``modified``.
 When the state says that record was stored (or found a duplicate) with the same ``modified``,
 and its file is still in the store, the request or item is dropped here and counted in
-``envision/incremental/unchanged``. Records without a ``modified`` stamp, and records stored
-while the classifier failed on them (still owed a label), are always processed.
+``envision/incremental/unchanged``. Records without a ``modified`` stamp, records stored
+while the classifier failed on them (still owed a label), and records stored but not yet in
+any feed (a killed crawl's exporter buffer; ``envision/incremental/undelivered``) are always
+processed.
 Turn off with ``ENVISION_INCREMENTAL = False`` (a full re-crawl).
 """
 
@@ -42,6 +44,9 @@ class IncrementalMiddleware:
             return False
         known = state_for_crawler(self.crawler).lookup(source, str(source_id))
         if known is None or known["modified"] != modified or known["unclassified"]:
+            return False
+        if known["undelivered"]:  # stored, never reached a feed: emit it again
+            self.stats.inc_value("envision/incremental/undelivered")
             return False
         if known["duplicate_of"]:
             return True

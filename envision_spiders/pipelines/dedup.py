@@ -15,6 +15,12 @@ arriving later is marked in the store with ``duplicate_of`` (``envision/dedup/su
 Dedup decides, the record store writes: the claim and the rewrite of the superseded records'
 files happen in one state transaction, so no other crawl can store a newer version of a
 loser between them and have it overwritten.
+The canonical record keeps the best identifiers: when it has no ``doi`` of its own (an OSF
+node whose DOI only DataCite's record states) it adopts the ``doi`` of the copy that lost to
+it (``envision/dedup/doi_adopted``): the adoption is kept in the state, so every store of the
+canonical record carries it; a canonical record already stored is rewritten with the DOI and
+owed to the feeds again (its next crawl emits it with the DOI).
+A dropped copy is owed to no feed (its ``undelivered`` mark, if any, is cleared).
 Records with no DOI pass through (``envision/dedup/no_doi``). A record met again in the
 same run (one record matching several query groups) is dropped quietly
 (``envision/dedup/repeat_in_run``), so a run's feed has one line per record.
@@ -29,8 +35,9 @@ from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
-from envision_spiders.doi import record_dois
+from envision_spiders.doi import normalize_doi, record_dois
 from envision_spiders.state.db import Owner, format_owner, state_for_crawler
+from envision_spiders.state.runs import utc_now
 from envision_spiders.state.store import RecordStore, StoreConfig
 
 
@@ -96,23 +103,42 @@ class DedupPipeline:
             return item
         records = self.records
         state = records.state
-        # one transaction: the claim, the rewrite of what it superseded, and this record's mark
+        # one transaction: the claim, the rewrite of what it superseded, this record's mark, and
+        # the DOI the winner adopts from the copy it beat
+        own_doi = normalize_doi(adapter.get("doi"))
         with state.immediate():
             result = state.claim(dois, me, rank_of(adapter, self.config.aggregators))
             for loser in result.superseded:
+                loser_doi = normalize_doi((state.lookup(*loser) or {}).get("doi"))
                 records.supersede(loser, result.canonical)
                 self.stats.inc_value("envision/dedup/superseded")
                 self.crawler.spider.logger.info(
                     "%s supersedes %s (same dataset)", format_owner(result.canonical), format_owner(loser)
                 )
+                if not own_doi and loser_doi and state.adopt_doi(me, loser_doi, loser):
+                    self._adopted(me, loser_doi, loser)
             if result.canonical != me:
                 state.mark_duplicate(*me, adapter.get("modified"), result.canonical)
+                state.mark_delivered([me])  # a copy is owed to no feed
+                if own_doi and records.adopt_doi(result.canonical, own_doi, me, utc_now().isoformat()):
+                    self._adopted(result.canonical, own_doi, me)
+        if result.canonical == me and not own_doi:
+            adopted = state.adopted_doi(me)
+            if adopted:
+                adapter["doi"] = adopted
         if result.canonical != me:
             self.stats.inc_value("envision/dedup/dropped")
             self.stats.inc_value(f"envision/dedup/dropped/{adapter['source']}")
+            shown = own_doi or dois[0]
             raise DropItem(
-                f"duplicate DOI {dois[0]}: {format_owner(me)} is a copy of {format_owner(result.canonical)}",
+                f"duplicate DOI {shown}: {format_owner(me)} is a copy of {format_owner(result.canonical)}",
                 log_level="INFO",
             )
         self.stats.inc_value("envision/dedup/canonical")
         return item
+
+    def _adopted(self, canonical: Owner, doi: str, copy: Owner) -> None:
+        self.stats.inc_value("envision/dedup/doi_adopted")
+        self.crawler.spider.logger.info(
+            "%s has no DOI of its own: it takes %s from its copy %s", format_owner(canonical), doi, format_owner(copy)
+        )

@@ -48,7 +48,10 @@ class StorePipeline:
         now = utc_now_iso()
         if not adapter.get("scraped_at"):
             adapter["scraped_at"] = now
-        canonical = self.records.write(record_to_dict(item), record_dois(adapter), adapter.get("modified"), now)
+        record = record_to_dict(item)
+        canonical = self.records.write(record, record_dois(adapter), adapter.get("modified"), now)
+        if record.get("doi") and not adapter.get("doi"):  # a DOI adopted from a losing copy (dedup)
+            adapter["doi"] = record["doi"]
         if canonical:
             adapter["duplicate_of"] = format_owner(canonical)
             self.stats.inc_value("envision/store/superseded_in_flight")

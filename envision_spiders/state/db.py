@@ -11,7 +11,14 @@ Tables:
 - ``portal_batches``: batches sent to a portal and not acknowledged yet, with their random
   ``Idempotency-Key``: a retry of the same changes reuses the key, anything else gets a new one;
 - ``unclassified``: records stored while the classifier failed on them: not fresh for the
-  incremental crawl until a later crawl or ``scrapy classify`` labels them.
+  incremental crawl until a later crawl or ``scrapy classify`` labels them;
+- ``adopted_dois``: the DOI a canonical record without one of its own took from a copy that
+  lost to it (OSF's node vs DataCite's record of the node's DOI): kept so every later store
+  of the canonical record carries it;
+- ``undelivered``: records stored (or rewritten) that no feed has yet: the feed exporter's
+  buffer dies with a killed crawl, so a record counts as delivered only once the run's feeds
+  closed (``exports.feeds.FeedDelivery``); until then it is not fresh for the incremental
+  crawl, and the next run emits it again.
 
 Writers take ``BEGIN IMMEDIATE`` so two processes never interleave a read-decide-write;
 WAL lets readers go on meanwhile. Every call is a short transaction (well under a
@@ -58,7 +65,8 @@ CREATE TABLE IF NOT EXISTS crawl_runs (
     finish_reason TEXT,
     items INTEGER,
     errors INTEGER,
-    clean INTEGER NOT NULL DEFAULT 0
+    clean INTEGER NOT NULL DEFAULT 0,
+    seen INTEGER
 );
 CREATE INDEX IF NOT EXISTS crawl_runs_spider ON crawl_runs (spider, clean, started_at);
 CREATE TABLE IF NOT EXISTS portal_acks (
@@ -75,6 +83,19 @@ CREATE TABLE IF NOT EXISTS portal_batches (
     members TEXT NOT NULL,
     created_at TEXT NOT NULL,
     PRIMARY KEY (portal, batch_id)
+);
+CREATE TABLE IF NOT EXISTS adopted_dois (
+    source TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    doi TEXT NOT NULL,
+    from_owner TEXT NOT NULL,
+    PRIMARY KEY (source, source_id)
+);
+CREATE TABLE IF NOT EXISTS undelivered (
+    source TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    since TEXT NOT NULL,
+    PRIMARY KEY (source, source_id)
 );
 CREATE TABLE IF NOT EXISTS unclassified (
     source TEXT NOT NULL,
@@ -102,22 +123,75 @@ class StateDB:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Columns added since a state file was created (SQLite adds a column in place)."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(crawl_runs)")}
+        if "seen" not in columns:
+            try:
+                self._db.execute("ALTER TABLE crawl_runs ADD COLUMN seen INTEGER")
+            except sqlite3.OperationalError as exc:  # another process added it meanwhile
+                if "duplicate column" not in str(exc):
+                    raise
 
     def close(self) -> None:
         self._db.close()
 
     # --- freshness -------------------------------------------------------------------------
     def lookup(self, source: str, source_id: str) -> dict[str, Any] | None:
-        """What the state knows of a record; ``unclassified`` is True while its label is owed."""
+        """What the state knows of a record; ``unclassified`` is True while its label is owed,
+        ``undelivered`` while no feed has what is stored."""
         row = self._db.execute(
             "SELECT modified, doi, duplicate_of, stored_at,"
-            " EXISTS (SELECT 1 FROM unclassified u WHERE u.source=r.source AND u.source_id=r.source_id)"
+            " EXISTS (SELECT 1 FROM unclassified u WHERE u.source=r.source AND u.source_id=r.source_id),"
+            " EXISTS (SELECT 1 FROM undelivered d WHERE d.source=r.source AND d.source_id=r.source_id)"
             " FROM records r WHERE source=? AND source_id=?",
             (source, source_id),
         ).fetchone()
         if row is None:
             return None
-        return dict(zip(("modified", "doi", "duplicate_of", "stored_at"), row[:4])) | {"unclassified": bool(row[4])}
+        return dict(zip(("modified", "doi", "duplicate_of", "stored_at"), row[:4])) | {
+            "unclassified": bool(row[4]), "undelivered": bool(row[5])
+        }
+
+    # --- DOIs a canonical record took from its copies (pipelines/dedup.py, state/store.py) ----
+    def adopt_doi(self, owner: Owner, doi: str, from_owner: Owner) -> bool:
+        """``owner`` has no DOI of its own: ``doi`` (its copy ``from_owner``'s) is its DOI from now
+        on. The first adopted DOI stays; returns whether this one was recorded."""
+        cursor = self._db.execute(
+            "INSERT INTO adopted_dois (source, source_id, doi, from_owner) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (source, source_id) DO NOTHING",
+            (*owner, doi, format_owner(from_owner)),
+        )
+        return cursor.rowcount > 0
+
+    def adopted_doi(self, owner: Owner) -> str | None:
+        row = self._db.execute(
+            "SELECT doi FROM adopted_dois WHERE source=? AND source_id=?", owner
+        ).fetchone()
+        return row[0] if row else None
+
+    # --- feed delivery (state/store.py writes, exports/feeds.py FeedDelivery settles) ----------
+    def mark_undelivered(self, owners: Iterable[Owner], at: str) -> None:
+        """What is stored for these records changed and no feed has it yet."""
+        self._db.executemany(
+            "INSERT INTO undelivered (source, source_id, since) VALUES (?, ?, ?)"
+            " ON CONFLICT (source, source_id) DO NOTHING",
+            [(source, source_id, at) for source, source_id in owners],
+        )
+
+    def mark_delivered(self, owners: Iterable[Owner]) -> None:
+        """A feed has these records now (or they are owed to none: dropped as copies)."""
+        self._db.executemany(
+            "DELETE FROM undelivered WHERE source=? AND source_id=?", [(s, i) for s, i in owners]
+        )
+
+    def undelivered(self, source: str | None = None) -> set[Owner]:
+        sql, args = "SELECT source, source_id FROM undelivered", ()
+        if source is not None:
+            sql, args = sql + " WHERE source=?", (source,)
+        return {(r[0], r[1]) for r in self._db.execute(sql, args)}
 
     # --- classification owed (pipelines/classify.py, ``scrapy classify``) -------------------
     def mark_unclassified(self, owners: Iterable[Owner], reason: str, at: str) -> None:
@@ -246,16 +320,19 @@ class StateDB:
         )
 
     def finish_run(
-        self, run_id: str, finished_at: str, finish_reason: str, items: int, errors: int, clean: bool
+        self, run_id: str, finished_at: str, finish_reason: str, items: int, errors: int, clean: bool,
+        seen: int | None = None,
     ) -> None:
+        """``seen``: records the run met (scraped, dropped, or skipped as unchanged)."""
         self._db.execute(
-            "UPDATE crawl_runs SET finished_at=?, finish_reason=?, items=?, errors=?, clean=? WHERE run_id=?",
-            (finished_at, finish_reason, items, errors, int(clean), run_id),
+            "UPDATE crawl_runs SET finished_at=?, finish_reason=?, items=?, errors=?, clean=?, seen=? WHERE run_id=?",
+            (finished_at, finish_reason, items, errors, int(clean), seen, run_id),
         )
 
     def runs(self, spider: str | None = None) -> list[dict[str, Any]]:
         """Recorded runs, oldest first (all spiders, or one)."""
-        cols = ("run_id", "spider", "job", "started_at", "finished_at", "finish_reason", "items", "errors", "clean")
+        cols = ("run_id", "spider", "job", "started_at", "finished_at", "finish_reason", "items", "errors", "seen",
+                "clean")
         sql = f"SELECT {', '.join(cols)} FROM crawl_runs"
         rows = self._db.execute(
             sql + (" WHERE spider=? ORDER BY started_at" if spider else " ORDER BY started_at"),

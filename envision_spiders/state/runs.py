@@ -10,6 +10,10 @@ joins such runs only when the setting named there is non-empty (``portal`` needs
 start, end, finish reason, items, ERROR log lines, and whether it was *clean* (finished, no
 spider exception, no ERROR logged). The weekly schedule starts each spider from its last
 clean run (``since``), so a run that lost pages is covered again by the next one.
+An *empty* run is not clean either: a spider that met no record at all (none scraped, dropped
+or skipped as unchanged) where its last clean run met at least ``ENVISION_EMPTY_RUN_MIN_PREVIOUS``
+(an API change, a new required parameter, a renamed field) ends ``warn``, with one WARNING line
+saying why and ``envision/run/empty`` in its stats; the next ``since`` stays where it was.
 
 ``CrawlerLogCount`` (an extension, in place of Scrapy's ``LogCount``) counts the log lines
 of *its* crawler in ``log_count/<LEVEL>``: Scrapy's handler counts every line of the process
@@ -77,9 +81,18 @@ def select_spiders(
     return chosen
 
 
+def records_seen(stats: Mapping[str, Any]) -> int:
+    """Records a crawl met: scraped, dropped (duplicates included) or skipped as unchanged."""
+    return sum(
+        int(stats.get(key, 0))
+        for key in ("item_scraped_count", "item_dropped_count", "envision/incremental/unchanged")
+    )
+
+
 def outcome(stats: Mapping[str, Any], finish_reason: str | None) -> dict[str, Any]:
     """How one crawl ended: ``ok`` (finished, no spider exception) and ``clean`` (ok, no ERROR
-    of its own nor any ERROR of unknown origin logged while it ran)."""
+    of its own nor any ERROR of unknown origin logged while it ran, not a suspiciously empty
+    run: ``envision/run/empty``)."""
     errors = int(stats.get("log_count/ERROR", 0))
     unattributed = int(stats.get(f"{UNATTRIBUTED_PREFIX}/ERROR", 0))
     exceptions = int(stats.get("spider_exceptions/count", 0)) or sum(
@@ -93,7 +106,7 @@ def outcome(stats: Mapping[str, Any], finish_reason: str | None) -> dict[str, An
         "errors": errors,
         "spider_exceptions": exceptions,
         "ok": ok,
-        "clean": ok and errors == 0 and unattributed == 0,
+        "clean": ok and errors == 0 and unattributed == 0 and not stats.get("envision/run/empty"),
     }
 
 
@@ -119,6 +132,7 @@ class RunLedger:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.run_id = uuid.uuid4().hex
+        self.empty_min_previous = crawler.settings.getint("ENVISION_EMPTY_RUN_MIN_PREVIOUS")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunLedger:
@@ -135,11 +149,29 @@ class RunLedger:
         state_for_crawler(self.crawler).start_run(self.run_id, spider.name, utc_now().isoformat(), job)
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
-        result = outcome(self.crawler.stats.get_stats(), reason)
-        state_for_crawler(self.crawler).finish_run(
-            self.run_id, utc_now().isoformat(), reason, result["items"], result["errors"], result["clean"]
+        stats = self.crawler.stats
+        state = state_for_crawler(self.crawler)
+        seen = records_seen(stats.get_stats())
+        if seen == 0 and self.empty_min_previous > 0:
+            self._check_empty(spider, state.last_clean_run(spider.name))
+        result = outcome(stats.get_stats(), reason)
+        state.finish_run(
+            self.run_id, utc_now().isoformat(), reason, result["items"], result["errors"], result["clean"], seen
         )
-        self.crawler.stats.set_value("envision/run/clean", result["clean"])
+        stats.set_value("envision/run/clean", result["clean"])
+
+    def _check_empty(self, spider: Spider, last_clean: Mapping[str, Any] | None) -> None:
+        if not last_clean:
+            return
+        before = last_clean["seen"] if last_clean["seen"] is not None else (last_clean["items"] or 0)
+        if before < self.empty_min_previous:
+            return
+        self.crawler.stats.set_value("envision/run/empty", 1)
+        spider.logger.warning(
+            "Run not clean: %s met 0 records where its last clean run (%s) met %d; an API change? "
+            "The next `since` stays at that run",
+            spider.name, last_clean["started_at"], before,
+        )
 
 
 class _CrawlerLogHandler(logging.Handler):

@@ -1,7 +1,8 @@
 """The per-record JSON store: ``{data_dir}/metadata/{source}/{source_id}.json``, atomic writes.
 
 ``RecordStore`` is the only writer of those files during a crawl: the store pipeline writes a
-record through it, and dedup asks it to mark a record superseded. Both go through the state
+record through it, and dedup asks it to mark a record superseded or to give the canonical
+record a DOI it lacked. Both go through the state
 DB's write lock (``StateDB.immediate``), so the decision (who owns a DOI) and the file that
 reflects it change together: a stale rewrite can never land over a newer record, whichever
 crawl or process holds the other end. Reading (``load_record``, ``iter_stored_records``) needs
@@ -83,19 +84,26 @@ def iter_stored_paths(data_dir: str | Path, sources: list[str] | None = None) ->
         yield from sorted(source_dir.glob("*.json"))
 
 
+def feed_delivery_tracked(settings: Any) -> bool:
+    """Whether stored records are owed to a feed: ENVISION_FEED_DELIVERY on and a feed configured."""
+    return settings.getbool("ENVISION_FEED_DELIVERY") and bool(settings.getdict("FEEDS"))
+
+
 @dataclass(frozen=True)
 class StoreConfig:
-    """The store's settings, read once: ENVISION_DATA_DIR and ENVISION_STORE_FSYNC."""
+    """The store's settings, read once: ENVISION_DATA_DIR, ENVISION_STORE_FSYNC, and whether
+    records written are owed to this crawl's feeds (``feed_delivery_tracked``)."""
 
     data_dir: Path
     fsync: bool = False
+    track_delivery: bool = False
 
     @classmethod
     def from_settings(cls, settings: Any) -> StoreConfig:
         data_dir = settings.get("ENVISION_DATA_DIR")
         if not data_dir:
             raise ValueError("ENVISION_DATA_DIR is empty")
-        return cls(Path(data_dir), settings.getbool("ENVISION_STORE_FSYNC"))
+        return cls(Path(data_dir), settings.getbool("ENVISION_STORE_FSYNC"), feed_delivery_tracked(settings))
 
 
 class RecordStore:
@@ -110,7 +118,8 @@ class RecordStore:
 
     def write(self, record: dict[str, Any], dois: Iterable[str], modified: str | None, at: str) -> Owner | None:
         """Store ``record`` (a plain dict with ``source``/``source_id``); returns the record it is
-        a copy of, or None when it is canonical.
+        a copy of, or None when it is canonical. With ``track_delivery`` the record is owed to
+        the feeds (``undelivered``) in the same transaction, until they close with it.
 
         A better record of the same dataset may have claimed its DOIs while this one waited
         in inspection or classification (another crawl, or another spider of crawlall): the
@@ -119,6 +128,9 @@ class RecordStore:
         """
         me: Owner = (record["source"], str(record["source_id"]))
         with self.state.immediate():
+            if not record.get("doi"):
+                # the canonical record keeps the best identifier: a DOI taken from a losing copy
+                record["doi"] = self.state.adopted_doi(me)
             owners = self.state.other_owners(dois, me)
             canonical = owners[0] if owners else None
             if canonical:
@@ -128,6 +140,8 @@ class RecordStore:
                 self.state.mark_duplicate(*me, modified, canonical)
             else:
                 self.state.mark_stored(*me, modified, record.get("doi"), at)
+            if self.config.track_delivery:
+                self.state.mark_undelivered([me], at)
         return canonical
 
     def supersede(self, loser: Owner, canonical: Owner) -> list[Owner]:
@@ -150,6 +164,30 @@ class RecordStore:
                     write_json_atomic(path, stored, fsync=self.config.fsync)
                     rewritten.append(owner)
         return rewritten
+
+    def adopt_doi(self, owner: Owner, doi: str, from_owner: Owner, at: str) -> bool:
+        """``owner`` (canonical, no DOI of its own) takes ``doi`` from ``from_owner``, a copy that
+        lost to it: recorded in the state, and written into its stored file when there is one
+        (which is then owed to the feeds again, so its next crawl emits it with the DOI).
+        Returns True when the DOI was adopted. Joins the caller's transaction."""
+        with self.state.immediate():
+            known = self.state.lookup(*owner)
+            if known is not None and known["doi"]:
+                return False  # it has a DOI of its own
+            if not self.state.adopt_doi(owner, doi, from_owner):
+                return False
+            path = self.path(owner)
+            if known is None or known["duplicate_of"] or not path.exists():
+                return True  # not stored yet: the store's write takes the adopted DOI
+            stored = load_record(path)
+            if stored.get("doi"):
+                return False
+            stored["doi"] = doi
+            write_json_atomic(path, stored, fsync=self.config.fsync)
+            self.state.mark_stored(*owner, known["modified"], doi, known["stored_at"] or at)
+            if self.config.track_delivery:
+                self.state.mark_undelivered([owner], at)
+        return True
 
     def update(self, owner: Owner, fields: dict[str, Any], scored: dict[str, Any]) -> bool:
         """Set ``fields`` in ``owner``'s stored file, computed from ``scored`` (the record as read

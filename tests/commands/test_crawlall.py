@@ -141,3 +141,48 @@ def test_one_spiders_errors_mark_only_that_spider(fakes, tmp_path):
     db = sqlite3.connect(tmp_path / "data" / "state.sqlite3")
     runs = db.execute("SELECT spider, clean FROM crawl_runs ORDER BY spider").fetchall()
     assert runs == [("figshare", 1), ("zenodo", 0)]
+
+
+def test_an_empty_run_after_a_full_one_is_warn_and_keeps_since(tmp_path):
+    """Zenodo answered 12 records last week and none now (an API change): the run is not clean,
+    says why in one line, and the weekly `since` still starts from last week's run."""
+    from envision_spiders.state.db import STATE_FILE, StateDB
+    from envision_spiders.state.runs import since_for
+
+    full, empty = FakeZenodo(n_records=12), FakeZenodo(n_records=0)
+    for server in (full, empty):
+        server.start()
+    try:
+        first = crawlall(tmp_path, "zenodo", "--json", settings={"ZENODO_API_URL": f"{full.base_url}/api"})
+        assert first.returncode == 0, first.stderr[-3000:]
+        assert json.loads(first.stdout)["spiders"]["zenodo"]["clean"] is True
+        second = crawlall(tmp_path, "zenodo", settings={"ZENODO_API_URL": f"{empty.base_url}/api"})
+    finally:
+        full.stop()
+        empty.stop()
+    assert second.returncode == 0, second.stderr[-3000:]
+    row = next(line for line in second.stdout.splitlines() if line.startswith("zenodo "))
+    assert row.split()[1] == "warn"
+    why = [line for line in second.stderr.splitlines() if "met 0 records" in line]
+    assert len(why) == 1 and "met 12" in why[0] and "WARNING" in why[0]
+    state = StateDB(tmp_path / "data" / STATE_FILE)
+    try:
+        runs = state.runs("zenodo")
+        assert [(r["clean"], r["seen"]) for r in runs] == [(True, 12), (False, 0)]
+        assert state.last_clean_run("zenodo")["run_id"] == runs[0]["run_id"]
+        assert since_for(state.last_clean_run("zenodo"), 1) == since_for(runs[0], 1)
+    finally:
+        state.close()
+
+
+def test_an_empty_run_is_clean_when_the_last_clean_run_was_small_too(tmp_path):
+    few, empty = FakeZenodo(n_records=3), FakeZenodo(n_records=0)
+    for server in (few, empty):
+        server.start()
+    try:
+        crawlall(tmp_path, "zenodo", settings={"ZENODO_API_URL": f"{few.base_url}/api"})
+        second = crawlall(tmp_path, "zenodo", "--json", settings={"ZENODO_API_URL": f"{empty.base_url}/api"})
+    finally:
+        few.stop()
+        empty.stop()
+    assert json.loads(second.stdout)["spiders"]["zenodo"]["clean"] is True

@@ -139,3 +139,29 @@ def test_superseding_never_overwrites_a_newer_version_stored_by_another_crawl(tm
     copy = json.loads((tmp_path / "data" / "metadata" / "datacite" / "10.5281%2Fzenodo.103.json").read_text())
     assert (copy["title"], copy["modified"], copy["duplicate_of"]) == ("newer", "2026-02-01", "zenodo:103")
     assert blocked and "locked" in blocked[0]
+
+
+def osf_node(guid: str) -> DatasetRecord:
+    return DatasetRecord(source="osf", source_id=guid, doi=None, title="n",
+                         extra={"alternate_dois": [f"10.17605/osf.io/{guid}"]})
+
+
+@pytest.mark.parametrize("datacite_first", [True, False])
+def test_a_winner_without_doi_takes_the_doi_of_the_copy_it_beat(tmp_path, datacite_first):
+    records = [datacite("10.17605/osf.io/abcde"), osf_node("abcde")]
+    kept, dropped, stats = run_pipelines(tmp_path, records if datacite_first else records[::-1])
+    node = json.loads((tmp_path / "data" / "metadata" / "osf" / "abcde.json").read_text())
+    assert node["doi"] == "10.17605/osf.io/abcde" and node["duplicate_of"] is None
+    assert stats.get_value("envision/dedup/doi_adopted") == 1
+    if datacite_first:  # the node passes after the copy: the item itself carries the DOI to the feed
+        assert [(r.source, r.doi) for r in kept if r.source == "osf"] == [("osf", "10.17605/osf.io/abcde")]
+    # a later crawl of the node (no DOI of its own again) keeps the adopted one
+    kept, _, _ = run_pipelines(tmp_path, [osf_node("abcde")])
+    assert kept[0].doi == "10.17605/osf.io/abcde"
+
+
+def test_a_winner_with_its_own_doi_keeps_it(tmp_path):
+    run_pipelines(tmp_path, [zenodo_v(103), datacite("10.5281/zenodo.100")])
+    _, _, stats = run_pipelines(tmp_path, [datacite("10.5281/zenodo.103")])
+    assert json.loads((tmp_path / "data" / "metadata" / "zenodo" / "103.json").read_text())["doi"] == "10.5281/zenodo.103"
+    assert not stats.get_value("envision/dedup/doi_adopted")

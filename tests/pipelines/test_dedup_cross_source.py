@@ -78,3 +78,16 @@ def test_zenodo_record_is_canonical_whichever_crawl_runs_first(servers, tmp_path
     dois = [r["doi"] for r in everything]
     assert len(dois) == len(set(dois))
     assert all(dois.count(doi) == 1 for doi in shared)
+
+
+def test_a_dropped_duplicate_is_logged_as_one_line_naming_record_doi_and_winner(servers, tmp_path):
+    zenodo, datacite = servers
+    results = crawl_both(["zenodo", "datacite"], zenodo, datacite, tmp_path)
+    log = results["datacite"].log.splitlines()
+    for rec in zenodo.all_records()[:SHARED]:
+        doi, recid = rec["doi"], rec["id"]
+        lines = [line for line in log if "Dropped" in line and doi in line]
+        assert len(lines) == 1, lines
+        assert f"duplicate DOI {doi}: datacite:{doi} is a copy of zenodo:{recid}" in lines[0]
+    assert "'source_id':" not in results["datacite"].log  # no item printed
+    assert not any(rec["title"] in line for rec in zenodo.all_records()[:SHARED] for line in log)

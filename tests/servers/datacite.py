@@ -218,3 +218,33 @@ class FakeDataCite(FakeAPI):
     def firewall_403() -> Reply:
         body = b"<html><head><title>403 Forbidden</title></head><body><center><h1>403 Forbidden</h1></center></body></html>"
         return Reply(403, body, {"Content-Type": "text/html", "Server": "awselb/2.0"})
+
+
+def datacite_from_osf(node: dict[str, Any], doi_prefix: str = "10.17605/OSF.IO") -> dict[str, Any]:
+    """How DataCite indexes the DOI OSF minted for a node (a node from ``tests.servers.osf``)."""
+    attrs = node["attributes"]
+    doi = f"{doi_prefix}/{node['id'].upper()}"
+    created = attrs["date_created"][:19] + ".000Z"
+    return {
+        "id": doi.lower(),
+        "type": "dois",
+        "attributes": {
+            "doi": doi,
+            "creators": [{"name": "Lopez, Maria"}],
+            "titles": [{"title": attrs["title"]}],
+            "publisher": "OSF",
+            "publicationYear": int(created[:4]),
+            "subjects": [{"subject": t} for t in attrs["tags"]],
+            "dates": [{"date": created[:10], "dateType": "Issued"}],
+            "types": {"resourceTypeGeneral": "Dataset"},
+            "relatedIdentifiers": [],
+            "rightsList": [],
+            "descriptions": [{"description": attrs["description"], "descriptionType": "Abstract"}],
+            "url": f"https://osf.io/{node['id']}/",
+            "created": created,
+            "updated": attrs["date_modified"][:19] + ".000Z",
+            "sizes": [],
+            "formats": [],
+        },
+        "relationships": {"client": {"data": {"id": "cos.osf", "type": "clients"}}},
+    }
