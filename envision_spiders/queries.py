@@ -133,3 +133,29 @@ def group_terms(terms: Iterable[str], render: Callable[[list[str]], str], max_le
 def pack_terms(terms: Iterable[str], render: Callable[[list[str]], str], max_length: int) -> list[str]:
     """The groups of ``group_terms``, rendered."""
     return [render(group) for group in group_terms(terms, render, max_length)]
+
+
+# The other grammatical number of the words of SEARCH_TERMS that have one in use, for APIs that
+# match whole words without stemming (NIH RePORTER: "retinal image" does not find "retinal
+# images"). Words not listed (adjectives, mass nouns, names of methods) have one form only.
+OTHER_NUMBER: dict[str, str] = {
+    "image": "images", "dataset": "datasets", "eye": "eyes", "vessel": "vessels", "segment": "segments",
+    "disc": "discs", "lamp": "lamps", "cataract": "cataracts", "detachment": "detachments",
+    "occlusion": "occlusions", "vein": "veins", "surface": "surfaces", "retina": "retinas", "cornea": "corneas",
+    "macula": "maculae", "choroid": "choroids", "fundus": "fundi", "retinopathy": "retinopathies",
+    "drusen": "druse",
+}
+_NUMBER_FORMS = {**OTHER_NUMBER, **{other: word for word, other in OTHER_NUMBER.items()}}
+
+
+def number_variants(terms: Iterable[str]) -> list[str]:
+    """Each term followed by its variants with any of its words in the other number
+    (``OTHER_NUMBER``): ``["eye image"]`` -> ``["eye image", "eye images", "eyes image", "eyes images"]``."""
+    out: list[str] = []
+    for term in terms:
+        variants = [""]
+        for word in split_words(term):
+            forms = [word] + ([_NUMBER_FORMS[word.lower()]] if word.lower() in _NUMBER_FORMS else [])
+            variants = [f"{v} {f}".strip() for v in variants for f in forms]
+        out.extend(v for v in variants if v not in out)
+    return out
