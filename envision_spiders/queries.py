@@ -2,12 +2,13 @@
 
 A term with several words means all of its words (AND), as in the seed pipeline; the
 terms of one group are OR-ed. ``render_terms(terms, syntax)`` writes a group in an API's
-query syntax (a ``QuerySyntax``; the four the spiders use are below); ``pack_terms`` packs
+query syntax (a ``QuerySyntax``; the ones the spiders use are below); ``pack_terms`` packs
 the terms into as few groups as fit a length limit.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -64,6 +65,9 @@ SEARCH_TERMS: tuple[str, ...] = (
 )
 
 
+_PLAIN_WORD = re.compile(r"\w+")
+
+
 def split_words(term: str) -> list[str]:
     return [w for w in term.split() if w]
 
@@ -72,8 +76,9 @@ def split_words(term: str) -> list[str]:
 class QuerySyntax:
     """How one API writes "all words of a term, any term of a group".
 
-    ``phrase``: a term is one quoted phrase instead of its words AND-ed (Figshare).
-    ``quote_words``: each word in double quotes. ``fields``: the group is searched in each of
+    ``phrase``: a term is one quoted phrase instead of its words AND-ed (Figshare, Dryad).
+    ``quote_words``: each word in double quotes (with ``phrase``: single-word terms quoted too;
+    without, a term that is one plain word stays bare). ``fields``: the group is searched in each of
     these fields (``field:(group)`` OR-ed); empty: all fields. Double quotes inside terms are
     dropped. A syntax is callable: ``syntax(terms)`` is ``render_terms(terms, syntax)``.
     """
@@ -92,8 +97,12 @@ def render_terms(terms: Iterable[str], syntax: QuerySyntax) -> str:
         w = w.replace('"', "")
         return f'"{w}"' if syntax.quote_words else w
 
+    def phrase(t: str) -> str:
+        t = t.replace('"', "").strip()
+        return f'"{t}"' if syntax.quote_words or not _PLAIN_WORD.fullmatch(t) else t
+
     if syntax.phrase:
-        group = " OR ".join(word(term.replace('"', "").strip()) for term in terms)
+        group = " OR ".join(phrase(term) for term in terms)
     else:
         group = " OR ".join("(" + " AND ".join(word(w) for w in split_words(t)) + ")" for t in terms)
     if not syntax.fields:
@@ -107,6 +116,9 @@ QUERY_STRING = QuerySyntax()
 PHRASES = QuerySyntax(phrase=True)
 # NIH RePORTER ``advanced`` text search: words AND-ed unquoted, terms OR-ed.
 BOOLEAN_WORDS = QuerySyntax(quote_words=False)
+# Dryad ``q`` (Solr edismax, mm=2<-1 5<-2 6<90%: unquoted, 3-5 words match any n-1 of them):
+# a term of several words (or with punctuation) a quoted phrase, terms OR-ed.
+SOLR_PHRASES = QuerySyntax(phrase=True, quote_words=False)
 
 
 def group_terms(terms: Iterable[str], render: Callable[[list[str]], str], max_length: int) -> list[list[str]]:
@@ -133,3 +145,29 @@ def group_terms(terms: Iterable[str], render: Callable[[list[str]], str], max_le
 def pack_terms(terms: Iterable[str], render: Callable[[list[str]], str], max_length: int) -> list[str]:
     """The groups of ``group_terms``, rendered."""
     return [render(group) for group in group_terms(terms, render, max_length)]
+
+
+# The other grammatical number of the words of SEARCH_TERMS that have one in use, for APIs that
+# match whole words without stemming (NIH RePORTER: "retinal image" does not find "retinal
+# images"). Words not listed (adjectives, mass nouns, names of methods) have one form only.
+OTHER_NUMBER: dict[str, str] = {
+    "image": "images", "dataset": "datasets", "eye": "eyes", "vessel": "vessels", "segment": "segments",
+    "disc": "discs", "lamp": "lamps", "cataract": "cataracts", "detachment": "detachments",
+    "occlusion": "occlusions", "vein": "veins", "surface": "surfaces", "retina": "retinas", "cornea": "corneas",
+    "macula": "maculae", "choroid": "choroids", "fundus": "fundi", "retinopathy": "retinopathies",
+    "drusen": "druse",
+}
+_NUMBER_FORMS = {**OTHER_NUMBER, **{other: word for word, other in OTHER_NUMBER.items()}}
+
+
+def number_variants(terms: Iterable[str]) -> list[str]:
+    """Each term followed by its variants with any of its words in the other number
+    (``OTHER_NUMBER``): ``["eye image"]`` -> ``["eye image", "eye images", "eyes image", "eyes images"]``."""
+    out: list[str] = []
+    for term in terms:
+        variants = [""]
+        for word in split_words(term):
+            forms = [word] + ([_NUMBER_FORMS[word.lower()]] if word.lower() in _NUMBER_FORMS else [])
+            variants = [f"{v} {f}".strip() for v in variants for f in forms]
+        out.extend(v for v in variants if v not in out)
+    return out

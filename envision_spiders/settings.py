@@ -63,6 +63,7 @@ NEI_MIN_FISCAL_YEAR = 1985  # lower bound of the fiscal-year ranges when a query
 # Rates are requests per hour; unless DOWNLOAD_DELAY is given with -s, the spider's delay is
 # 3600/rate (the token rate while a token is accepted, the anonymous one after a 401).
 DRYAD_PAGE_SIZE = 100  # per_page of /search and /versions/{id}/files (maximum 100)
+DRYAD_QUERY_MAX_LENGTH = 400  # characters of `q`; terms are quoted phrases packed into OR-groups
 DRYAD_REQUESTS_PER_HOUR = 1800  # anonymous API limit: 30/min
 DRYAD_REQUESTS_PER_HOUR_TOKEN = 14400  # with a bearer token: 240/min
 OSF_PAGE_SIZE = 100  # page[size] (maximum 100, larger is clamped)

@@ -33,7 +33,9 @@ count of entries, total or None, from the page object; raises ``MalformedPage``)
 detail requests), plus optionally ``hit_key(hit) -> str | None`` (hits met before in this run, through another
 query, are left out of ``on_hits``: ``envision/search/repeated_hits``), ``split(query) -> list | None`` (narrower queries that
 together cover ``query``, used when its results do not fit under the cap; None when it
-cannot be split) and ``more_wanted() -> bool`` (default ``self.wants_more``; a spider that
+cannot be split), ``continuation(query, hits) -> query | None`` (a query for what comes after
+``hits``, the last page read, in the API's order, e.g. "published after the last hit's date": used
+before ``split`` when the cap is reached) and ``more_wanted() -> bool`` (default ``self.wants_more``; a spider that
 emits records later than it pages, e.g. after aggregating rows, counts its own way).
 
 Start with ``self.first_page(query)``; ``follow_search`` handles each page:
@@ -45,11 +47,17 @@ Start with ``self.first_page(query)``; ``follow_search`` handles each page:
    the page was replaced by a split, *then* the next requests are built (lazily, so the
    ``max_records`` check sees the hits just taken).
 
+Offsets are multiples of the page size, so paging reaches ``reachable_results(page_size,
+max_offset)`` results of a query: the last aligned offset at or below the cap plus one page
+(RePORTER: offset cap 14,999, pages of 500 -> 15,000, not 15,499).
+
 Stop rules, in order: an empty page; on page 1, a known total above what the cap lets us
 reach -> ``split`` (the page is dropped and each narrower query starts at page 1); a known
 total reached; a short page; ``max_records`` reached; the next offset past the cap -> when
-the page was full, ``split`` if possible, else a logged warning (results truncated).
-Stats (``envision/paging/...``): ``pages``, ``splits``, ``truncated``, ``cap_status``,
+the page was full, ``continuation`` or else ``split`` if possible, else the results are
+truncated: an ERROR naming how many results are lost (when the API tells a total).
+Stats (``envision/paging/...``): ``pages``, ``splits`` (continuations included),
+``truncated``, ``lost_results`` (results known lost to truncation), ``cap_status``,
 ``lost_pages``, ``failed``, ``lost_queries``.
 """
 
@@ -93,10 +101,20 @@ class PageCursor:
     page_size: int
     total: int | None = None  # from the API, when it says
     lost: int = 0  # consecutive pages given up as malformed just before this one
+    resume: Any = None  # the spider's continuation after the pages read before this one
+
 
     @property
     def offset(self) -> int:
         return (self.page - 1) * self.page_size
+
+
+def reachable_results(page_size: int, max_offset: int) -> int:
+    """How many results of one query page-aligned offsets reach when no offset may pass
+    ``max_offset``: the deepest multiple of ``page_size`` at or below it, plus one page."""
+    if max_offset < 0:
+        return 0
+    return (max_offset // page_size) * page_size + page_size
 
 
 class OffsetPagingSpider(EnvisionSpider):
@@ -161,6 +179,9 @@ class OffsetPagingSpider(EnvisionSpider):
     def split(self, query: Any) -> list[Any] | None:
         return None
 
+    def continuation(self, query: Any, hits: list[Any]) -> Any | None:
+        return None
+
     def _fresh(self, hits: list[Any]) -> list[Any]:
         fresh = []
         for hit in hits:
@@ -190,7 +211,7 @@ class OffsetPagingSpider(EnvisionSpider):
                 yield request
             return
         self.skip_unreadable(response, problems, self.unreadable_what)
-        use_hits, follow = self.paging(response, count, total)
+        use_hits, follow = self.paging(response, count, total, hits)
         if use_hits:
             async for out in self.on_hits(response, self._fresh(hits)):
                 yield out
@@ -201,7 +222,7 @@ class OffsetPagingSpider(EnvisionSpider):
     @property
     def reachable(self) -> int:
         """How many results of one query paging can reach."""
-        return self.max_offset + self.page_size
+        return reachable_results(self.page_size, self.max_offset)
 
     def first_page(self, query: Any) -> scrapy.Request:
         return self._request(PageCursor(query=query, page=1, page_size=self.page_size))
@@ -216,19 +237,29 @@ class OffsetPagingSpider(EnvisionSpider):
     def _count(self, key: str) -> None:
         self.crawler.stats.inc_value(f"envision/paging/{key}")
 
-    def _split_or_truncate(self, cursor: PageCursor, why: str) -> list[scrapy.Request]:
+    def _split_or_truncate(self, cursor: PageCursor, why: str, resume: Any = None) -> list[scrapy.Request]:
+        if resume is not None:
+            self._count("splits")
+            self.logger.info("Continuing %r as %r: %s", cursor.query, resume, why)
+            return [self.first_page(resume)]
         queries = self.split(cursor.query)
         if queries:
             self._count("splits")
             self.logger.info("Splitting %r into %d narrower queries: %s", cursor.query, len(queries), why)
             return [self.first_page(q) for q in queries]
         self._count("truncated")
-        self.logger.warning("Results of %r truncated: %s, and the query cannot be split", cursor.query, why)
+        lost = cursor.total - self.reachable if cursor.total is not None else None
+        if lost:
+            self.crawler.stats.inc_value("envision/paging/lost_results", lost)
+        self.logger.error("Results of %r truncated: %s, and the query cannot be split: %s results lost",
+                          cursor.query, why, lost if lost else "an unknown number of (the API tells no total)")
         return []
 
-    def paging(self, response: Response, count: int, total: int | None = None) -> tuple[bool, Iterator[scrapy.Request]]:
+    def paging(self, response: Response, count: int, total: int | None = None,
+               hits: list[Any] | tuple[Any, ...] = ()) -> tuple[bool, Iterator[scrapy.Request]]:
         """Whether this page's hits are to be used, and (lazily: iterate it *after* emitting the
-        hits, so ``max_records`` counts them) the requests that follow this page."""
+        hits, so ``max_records`` counts them) the requests that follow this page (``hits``: the
+        page's readable hits, for ``continuation``)."""
         cursor: PageCursor = response.meta[PAGING_META]
         if total is not None:
             cursor = replace(cursor, total=total)
@@ -237,9 +268,9 @@ class OffsetPagingSpider(EnvisionSpider):
             requests = self._split_or_truncate(cursor, f"{cursor.total} results, {self.reachable} reachable")
             if requests:
                 return False, iter(requests)
-        return True, self._follow(replace(cursor, lost=0), count)
+        return True, self._follow(replace(cursor, lost=0), count, list(hits))
 
-    def _follow(self, cursor: PageCursor, count: int) -> Iterator[scrapy.Request]:
+    def _follow(self, cursor: PageCursor, count: int, hits: list[Any]) -> Iterator[scrapy.Request]:
         if count == 0:
             return
         if self.fan_out and cursor.total is not None:
@@ -250,7 +281,7 @@ class OffsetPagingSpider(EnvisionSpider):
             return
         if count < cursor.page_size or not self.more_wanted():
             return
-        yield from self._next(cursor)
+        yield from self._next(cursor, hits)
 
     def _fan_out(self, cursor: PageCursor) -> Iterator[scrapy.Request]:
         """Every other page of a query whose total is known, at once."""
@@ -260,12 +291,13 @@ class OffsetPagingSpider(EnvisionSpider):
         for number in range(2, -(-reachable // cursor.page_size) + 1):
             yield self._request(replace(cursor, page=number))
 
-    def _next(self, cursor: PageCursor) -> list[scrapy.Request]:
-        following = replace(cursor, page=cursor.page + 1)
+    def _next(self, cursor: PageCursor, hits: list[Any] | None = None) -> list[scrapy.Request]:
+        resume = self.continuation(cursor.query, hits) if hits else cursor.resume
+        following = replace(cursor, page=cursor.page + 1, resume=resume)
         if following.offset > self.max_offset:
             if cursor.total is not None:  # already reported (split or truncated) on page 1
                 return []
-            return self._split_or_truncate(cursor, f"the paging cap (offset {self.max_offset}) is reached")
+            return self._split_or_truncate(cursor, f"the paging cap (offset {self.max_offset}) is reached", resume)
         return [self._request(following)]
 
     def past_cap(self, response: Response) -> Iterator[scrapy.Request]:
@@ -281,7 +313,7 @@ class OffsetPagingSpider(EnvisionSpider):
             "HTTP %d at offset %d of %r: the API's paging cap is lower than configured (%s)",
             response.status, cursor.offset, cursor.query, snippet,
         )
-        yield from self._split_or_truncate(cursor, f"HTTP {response.status} at offset {cursor.offset}")
+        yield from self._split_or_truncate(cursor, f"HTTP {response.status} at offset {cursor.offset}", cursor.resume)
 
     def lost_page(self, response: Response, error: Exception) -> Iterator[scrapy.Request]:
         """A page that is not the JSON expected: fetched again, then skipped (bounded)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 from typing import Any
 
 import attrs
@@ -25,6 +26,7 @@ SOURCE = "figshare"
 DATASET_ITEM_TYPE = 3
 _HEX = re.compile(r"^[0-9a-fA-F]{32}$")
 _DOI_VERSION = re.compile(r"\.v(\d+)$")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
 def md5_checksum(value: Any) -> str | None:
@@ -204,6 +206,23 @@ class FigshareSearchPage(JsonArrayPage):
 
     def problem(self, entry: Any) -> str | None:
         return _hit_problem(entry)
+
+
+def resume_since(hits: list[dict[str, Any]], since: str | None) -> str | None:
+    """The ``published_since`` that continues a search ordered by ``published_date`` ascending
+    after ``hits`` (the last page read): the day before the latest hit's day, so the hits of
+    that day come again whether the API's "published after the date" includes the date or not
+    (repeats are left out by id). None when that is not later than ``since`` (no progress:
+    a single day fills the whole paging window) or no hit has a date."""
+    days = [h["published_date"][:10] for h in hits
+            if isinstance(h.get("published_date"), str) and _DAY.match(h["published_date"])]
+    if not days:
+        return None
+    try:
+        resume = (date.fromisoformat(max(days)) - timedelta(days=1)).isoformat()
+    except ValueError:
+        return None
+    return resume if since is None or resume > since else None
 
 
 @attrs.define

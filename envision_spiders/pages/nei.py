@@ -187,7 +187,11 @@ class GrantRows:
         if core not in self.pending and not new_allowed:
             return "no_room"
         rows = self.pending.setdefault(core, {})
-        rows[row.get("appl_id") or row.get("project_num") or len(rows)] = row
+        key = row.get("appl_id") or row.get("project_num") or len(rows)
+        if key in rows:  # the same row again, through another query
+            rows[key] = row
+            return "repeated"
+        rows[key] = row
         return "rows"
 
     def drain(self) -> list[NeiGrant]:

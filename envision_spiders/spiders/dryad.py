@@ -1,6 +1,9 @@
-"""Dryad: ``{DRYAD_API_URL}/search`` per shared term (Dryad ANDs the words of ``q``), then
+"""Dryad: ``{DRYAD_API_URL}/search`` per group of shared terms, then
 the files of each dataset's latest version (``_links."stash:version".href`` + ``/files``),
-following HAL ``_links.next`` on both listings.
+following HAL ``_links.next`` on both listings. Dryad's Solr (edismax, ``mm=2<-1 5<-2 6<90%``)
+lets an unquoted term of 3-5 words match any n-1 of them, so a term of several words is a quoted
+phrase, and terms are OR-ed in groups of at most DRYAD_QUERY_MAX_LENGTH characters
+(``queries.SOLR_PHRASES``); a dataset met through two groups is taken once.
 
 Search hits carry the full dataset metadata, so a dataset costs one files request (more for
 over 100 files); that request carries ``meta["envision_record"]`` with the dataset's
@@ -25,11 +28,13 @@ from envision_spiders.bases.file_listing import FileBatch, FileListing, FileList
 from envision_spiders.bases.links_paging import LinksPagingSpider
 from envision_spiders.bases.spider import SpiderConfig, politeness, setting
 from envision_spiders.pages.dryad import DryadFilesPage, DryadRecord, DryadSearchPage, href
+from envision_spiders.queries import SOLR_PHRASES, group_terms
 
 
 @dataclass(frozen=True)
 class DryadConfig(SpiderConfig):
     page_size: int = setting("DRYAD_PAGE_SIZE")  # per_page of searches and file listings
+    query_max_length: int = setting("DRYAD_QUERY_MAX_LENGTH")  # characters of q per term group
 
 
 class DryadSpider(FileListingSpider, LinksPagingSpider):
@@ -44,8 +49,10 @@ class DryadSpider(FileListingSpider, LinksPagingSpider):
     custom_settings = politeness()
 
     def first_listings(self) -> Iterator[str]:
-        for term in self.terms:
-            params = {"q": term, "per_page": self.config.page_size}
+        groups = group_terms(self.terms, SOLR_PHRASES, self.config.query_max_length)
+        self.crawler.stats.set_value("envision/search/query_groups", len(groups))
+        for group in groups:
+            params = {"q": SOLR_PHRASES(group), "per_page": self.config.page_size}
             if self.since:
                 params["modifiedSince"] = f"{self.since.isoformat()}T00:00:00Z"
             yield f"{self.api_url}/search?{urlencode(params)}"

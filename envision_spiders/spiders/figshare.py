@@ -1,8 +1,10 @@
 """Figshare: ``POST {FIGSHARE_API_URL}/articles/search`` for datasets, then each article's detail.
 
 The search answers a bare array (no total): a short page is the last one, and no offset past
-FIGSHARE_MAX_OFFSET is asked for (422 there). A term group that fills the cap is split into
-smaller groups. Hits carrying ``modified_date`` mark the detail request for incremental
+FIGSHARE_MAX_OFFSET is asked for (422 there). Hits come oldest first (``published_date``
+ascending), so a query that reaches the cap goes on as the same query ``published_since`` the
+day before its last hit (``pages.figshare.resume_since``); when one day fills the whole window,
+the term group is split into halves, and a single term is truncated (an ERROR). Hits carrying ``modified_date`` mark the detail request for incremental
 crawls. An article whose detail may not list all its files (10 at most) gets its
 ``/files`` listing. ``FIGSHARE_ACCESS_TOKEN`` goes as ``Authorization: token ...`` to the
 API's origin only: file URLs are never fetched with it.
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import scrapy
 from scrapy.http import Response
@@ -26,6 +28,7 @@ from envision_spiders.pages.figshare import (
     FigshareFilesPage,
     FigshareSearchPage,
     needs_file_listing,
+    resume_since,
 )
 from envision_spiders.queries import PHRASES, group_terms
 
@@ -36,6 +39,11 @@ class FigshareConfig(SpiderConfig):
     detail_files_cap: int = setting("FIGSHARE_DETAIL_FILES_CAP")
     files_page_size: int = setting("FIGSHARE_FILES_PAGE_SIZE")
     query_max_length: int = setting("FIGSHARE_QUERY_MAX_LENGTH")
+
+
+class FigshareQuery(NamedTuple):
+    terms: tuple[str, ...]
+    published_since: str | None = None  # YYYY-MM-DD: a continuation past the paging cap
 
 
 class FigshareSpider(FileListingSpider, OffsetPagingSpider):
@@ -56,20 +64,27 @@ class FigshareSpider(FileListingSpider, OffsetPagingSpider):
         groups = group_terms(self.terms, PHRASES, self.config.query_max_length)
         self.crawler.stats.set_value("envision/search/query_groups", len(groups))
         for group in groups:
-            yield self.first_page(tuple(group))
+            yield self.first_page(FigshareQuery(tuple(group)))
 
     def page_request(self, cursor: PageCursor) -> scrapy.Request:
-        body: dict[str, Any] = {"search_for": PHRASES(list(cursor.query)), "item_type": self.config.item_type,
+        query: FigshareQuery = cursor.query
+        body: dict[str, Any] = {"search_for": PHRASES(list(query.terms)), "item_type": self.config.item_type,
                                 "offset": cursor.offset, "limit": cursor.page_size, "order": "published_date",
                                 "order_direction": "asc"}
         if self.since:
             body["modified_since"] = self.since.isoformat()
+        if query.published_since:
+            body["published_since"] = query.published_since
         return self.api_request(f"{self.api_url}/articles/search", self.parse_search, data=body)
 
-    def split(self, query: tuple[str, ...]) -> list[tuple[str, ...]] | None:
+    def continuation(self, query: FigshareQuery, hits: list[dict[str, Any]]) -> FigshareQuery | None:
+        since = resume_since(hits, query.published_since)
+        return query._replace(published_since=since) if since else None
+
+    def split(self, query: FigshareQuery) -> list[FigshareQuery] | None:
         """Two halves of a term group, or None for a single term."""
-        mid = len(query) // 2
-        return [query[:mid], query[mid:]] if mid else None
+        mid = len(query.terms) // 2
+        return [query._replace(terms=query.terms[:mid]), query._replace(terms=query.terms[mid:])] if mid else None
 
     async def read_page(self, page: FigshareSearchPage) -> SearchResults:
         return SearchResults(*page.entries(), count=page.count)

@@ -2,7 +2,9 @@
 
 ``POST {NEI_API_URL}/projects/search`` with ``criteria.agencies`` (NEI_AGENCIES) and an
 ``advanced_text_search`` (terms packed into boolean groups, or one request per term with
-NEI_SEARCH_OPERATOR = "and"), ``limit`` <= 500, offsets up to NEI_MAX_OFFSET. A query whose
+NEI_SEARCH_OPERATOR = "and"), ``limit`` <= 500, offsets up to NEI_MAX_OFFSET. RePORTER matches
+whole words without stemming, so each term is searched with its singular/plural variants
+(``queries.number_variants``: "retinal image" and "retinal images"). A query whose
 ``meta.total`` is beyond reach is split into fiscal-year ranges (a 400 past the offset cap
 splits too: older deployments stop at 9,999). Rows are collected per core project
 (``pages.nei.GrantRows``) and emitted once paging is done (on ``spider_idle``) as one
@@ -22,7 +24,7 @@ from scrapy.http import Response
 from envision_spiders.bases.offset_paging import ONE_REQUEST_PER_SECOND, OffsetPagingSpider, PageCursor, SearchResults
 from envision_spiders.bases.spider import SpiderConfig, setting
 from envision_spiders.pages.nei import INCLUDE_FIELDS, GrantRows, NeiSearchPage
-from envision_spiders.queries import BOOLEAN_WORDS, pack_terms, split_words
+from envision_spiders.queries import BOOLEAN_WORDS, number_variants, pack_terms, split_words
 
 
 @dataclass(frozen=True)
@@ -51,8 +53,9 @@ class NeiSpider(OffsetPagingSpider):
         self.grants = GrantRows()  # rows per core project, until paging is done
 
     async def start(self) -> AsyncIterator[Any]:
-        texts = (pack_terms(self.terms, BOOLEAN_WORDS, self.config.query_max_length) if self.config.operator == "advanced"
-                 else [" ".join(split_words(term)) for term in self.terms])
+        terms = number_variants(self.terms)
+        texts = (pack_terms(terms, BOOLEAN_WORDS, self.config.query_max_length) if self.config.operator == "advanced"
+                 else [" ".join(split_words(term)) for term in terms])
         self.crawler.stats.set_value("envision/search/query_groups", len(texts))
         for text in texts:
             yield self.first_page((text, None, None))

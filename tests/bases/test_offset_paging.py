@@ -107,3 +107,56 @@ def test_politeness_is_one_request_per_second(name):
     assert settings.getfloat("DOWNLOAD_DELAY") == 1.0
     assert settings.getfloat("DOWNLOAD_DELAY_JITTER") == 0
     assert settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN") == 1
+
+
+def brute_force_reachable(page_size: int, max_offset: int) -> int:
+    """Results reached by asking offsets 0, page_size, ... while they stay within the cap."""
+    reached, offset = 0, 0
+    while offset <= max_offset:
+        reached, offset = offset + page_size, offset + page_size
+    return reached
+
+
+def test_reachable_results_are_those_of_page_aligned_offsets_for_any_cap_and_page_size():
+    from envision_spiders.bases.offset_paging import reachable_results
+
+    assert reachable_results(500, 14999) == 15000  # RePORTER: not 15,499
+    assert reachable_results(500, 9999) == 10000 and reachable_results(100, 1000) == 1100
+    assert reachable_results(25, 10000 - 25) == 10000 and reachable_results(1000, 1000) == 2000
+    for page_size in range(1, 40):
+        for max_offset in range(0, 130):
+            assert reachable_results(page_size, max_offset) == brute_force_reachable(page_size, max_offset)
+
+
+@pytest.mark.parametrize(("total", "splits"), [(39, 0), (40, 0), (41, 1), (49, 1)])
+def test_totals_at_the_boundary_split_exactly_when_past_the_last_aligned_page(total, splits):
+    crawler = get_crawler(Demo, {"DEMO_API_URL": "http://api.test", "DEMO_PAGE_SIZE": 10, "DEMO_MAX_OFFSET": 39})
+    crawler.spider = spider = Demo.from_crawler(crawler, max_records=None)
+    use, requests = follow(spider, spider.first_page("q"), 10, total=total)
+    assert spider.reachable == 40
+    assert (spider.crawler.stats.get_value("envision/paging/splits") or 0) == splits
+    assert use == (not splits) and len(requests) == (2 if splits else 1)
+
+
+class Resuming(Demo):
+    def continuation(self, query: Any, hits: list[Any]) -> Any | None:
+        return f"{query}>{hits[-1]}" if hits[-1] != "same" else None
+
+
+def test_continuation_is_preferred_to_split_at_the_cap_and_after_a_cap_status():
+    crawler = get_crawler(Resuming, {"DEMO_API_URL": "http://api.test", "DEMO_PAGE_SIZE": 10, "DEMO_MAX_OFFSET": 10})
+    crawler.spider = spider = Resuming.from_crawler(crawler, max_records=None)
+    _, (second,) = spider.paging(response(spider.first_page("q")), 10, None, ["a", "b"])
+    _, requests = spider.paging(response(second), 10, None, ["c", "d"])
+    assert [r.meta[PAGING_META].query for r in requests] == ["q>d"]
+    assert [r.meta[PAGING_META].query for r in spider.past_cap(response(second, 422))] == ["q>b"]
+    _, requests = spider.paging(response(second), 10, None, ["same"])
+    assert [r.meta[PAGING_META].query for r in requests] == ["q-a", "q-b"]  # no progress: split
+    assert spider.crawler.stats.get_value("envision/paging/splits") == 3
+
+
+def test_truncation_with_a_known_total_is_an_error_counting_the_results_lost(spider, caplog):
+    follow(spider, spider.first_page("long"), 10, total=500)
+    assert spider.crawler.stats.get_value("envision/paging/lost_results") == 460
+    (record,) = [r for r in caplog.records if "truncated" in r.getMessage()]
+    assert record.levelname == "ERROR" and "460 results lost" in record.getMessage()

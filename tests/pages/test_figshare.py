@@ -156,3 +156,13 @@ def test_malformed_pages_raise_a_clear_error(page_cls, body, problem):
             page.detail()
         else:
             page.files()
+
+
+def test_resume_since_is_the_day_before_the_latest_hit_and_must_move_forward():
+    from envision_spiders.pages.figshare import resume_since
+
+    hits = [{"published_date": "2020-03-01T08:00:00Z"}, {"published_date": "2020-03-05T00:00:00Z"}, {"id": 1}]
+    assert resume_since(hits, None) == "2020-03-04"
+    assert resume_since(hits, "2020-03-03") == "2020-03-04"
+    assert resume_since(hits, "2020-03-04") is None  # one day fills the window: no progress
+    assert resume_since([{"published_date": "not a date"}], None) is None

@@ -1,8 +1,11 @@
 """A fake Dryad API v2 (HAL+JSON) that behaves as docs/sources-dryad-osf-datacite.md describes:
 
 * ``Accept`` (or a ``Content-Type``) that is not JSON -> **406**;
-* ``/api/v2/search?q=&page=&per_page=`` (words AND-ed over title/abstract/keywords,
-  ``modifiedSince``), ``/api/v2/versions/{id}/files``, ``/api/v2/datasets/{url-encoded doi}``
+* ``/api/v2/search?q=&page=&per_page=`` over title/abstract/keywords, roughly as Dryad's Solr
+  edismax with ``q.op=AND`` and ``mm=2<-1 5<-2 6<90%``: clauses separated by ``OR`` are OR-ed;
+  in a clause, a quoted phrase must occur as such, and of its unquoted words 1-2 must all occur,
+  3-5 all but one, 6 all but two, more 90% (a word matches as a substring: stemming, loosely);
+  ``modifiedSince``, ``/api/v2/versions/{id}/files``, ``/api/v2/datasets/{url-encoded doi}``
   (a raw ``/`` in the DOI is a 404);
 * list envelope ``{"_links": {self, first, last, prev?, next?}, "count", "total", "_embedded"}``
   with **path-only** hrefs, ``first`` without ``page``, ``next`` absent on the last page;
@@ -19,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import time
 from datetime import date, timedelta
 from typing import Any
@@ -31,7 +35,41 @@ _EYE = [
     ("Optical coherence tomography of glaucoma suspects", ["OCT", "glaucoma"]),
     ("Corneal confocal microscopy in keratoconus", ["cornea", "keratoconus"]),
 ]
-_OTHER = [("Seed dispersal by ants in tropical forests", ["ecology"])]
+_OTHER = [("Seed dispersal by ants in tropical forests", ["ecology"]),
+          ("Optical projection tomography of zebrafish embryos", ["developmental biology"])]
+_CLAUSE_TOKEN = re.compile(r'"([^"]*)"|(\S+)')
+_WORD = re.compile(r"\w+")
+
+
+def mm_required(n: int) -> int:
+    """How many of ``n`` optional words ``mm=2<-1 5<-2 6<90%`` requires."""
+    if n <= 2:
+        return n
+    if n <= 5:
+        return n - 1
+    if n == 6:
+        return n - 2
+    return math.floor(0.9 * n)
+
+
+def edismax_match(q: str, text: str) -> bool:
+    words = " ".join(_WORD.findall(text.lower()))
+    clauses: list[list[tuple[str, bool]]] = [[]]
+    for quoted, bare in _CLAUSE_TOKEN.findall(q):
+        if bare == "OR":
+            clauses.append([])
+        else:
+            clauses[-1].append((quoted.lower(), True) if quoted else (bare.lower(), False))
+    if not any(clauses):
+        return True  # no q: everything
+    for clause in filter(None, clauses):
+        phrases = [" ".join(_WORD.findall(t)) for t, is_phrase in clause if is_phrase]
+        bare_words = [t for t, is_phrase in clause if not is_phrase]
+        if not all(f" {p} " in f" {words} " for p in phrases):
+            continue
+        if sum(w in text.lower() for w in bare_words) >= mm_required(len(bare_words)):
+            return True
+    return False
 _FILES = [("images.zip", "application/zip"), ("labels.csv", "text/csv"), ("README.md", "text/markdown"),
           ("scan_{n:03d}.png", "image/png")]
 
@@ -132,12 +170,12 @@ class FakeDryad(FakeAPI):
         return check
 
     def search(self, call: Call, _: Any) -> Reply:
-        words = call.query.get("q", [""])[0].lower().split()
+        q = call.query.get("q", [""])[0]
         since = call.query.get("modifiedSince", [""])[0][:10]
         hits = []
         for d in self.datasets:
             text = " ".join([d["title"], d["abstract"], *d["keywords"]]).lower()
-            if all(w in text for w in words) and (not since or d["lastModificationDate"] >= since):
+            if edismax_match(q, text) and (not since or d["lastModificationDate"] >= since):
                 hits.append(d)
         return self.hal_list(call, "stash:datasets", hits)
 

@@ -1,8 +1,10 @@
 """A fake Figshare API v2 that behaves as docs/sources-figshare-kaggle-nei.md describes:
 ``POST /v2/articles/search``
 with a JSON body only, a bare array with no total, ``page``/``page_size`` or ``offset``/``limit``
-(mixing them, a limit over 1000 or an offset past the cap -> 422), ``item_type`` and
-``modified_since`` filters, field-less ``search_for`` phrases OR-ed, article details that list
+(mixing them, a limit over 1000 or an offset past the cap -> 422: the prose docs' cap is offset
+1,000), ``item_type``, ``modified_since`` and ``published_since`` filters (the latter read as
+the docs word it, "published after the date": the date itself excluded), ``order`` /
+``order_direction``, field-less ``search_for`` phrases OR-ed, article details that list
 at most 10 files, ``/articles/{id}/files`` paging, ``Authorization: token`` checked when sent
 (403 for a bad token), 429 without rate-limit headers (none are documented), JSON errors
 ``{message, code}``."""
@@ -58,13 +60,14 @@ def make_files(i: int, article_id: int, base: str) -> list[dict[str, Any]]:
     return files
 
 
-def make_article(i: int, base: str, start: date = date(2016, 1, 1)) -> dict[str, Any]:
-    """Article number ``i`` (1-based) as ``ArticleComplete`` with *all* its files."""
+def make_article(i: int, base: str, start: date = date(2016, 1, 1), per_day: int = 1) -> dict[str, Any]:
+    """Article number ``i`` (1-based) as ``ArticleComplete`` with *all* its files; ``per_day``
+    consecutive articles share a publication day."""
     title, tags = _TOPICS[i % len(_TOPICS)]
     article_id = 9_000_000 + 17 * i
     version = 1 + i % 3
     prefix = "10.25573/data" if i % 6 == 0 else "10.6084/m9.figshare"
-    published = start + timedelta(days=11 * i)
+    published = start + timedelta(days=11 * ((i + per_day - 1) // per_day))
     modified = published + timedelta(days=30)
     files = make_files(i, article_id, base)
     defined_type = 1 if i % 11 == 0 else 3  # every 11th is a figure, not a dataset
@@ -122,9 +125,11 @@ def _error(message: str, status: int, code: str) -> Reply:
 
 
 class FakeFigshare(FakeAPI):
-    def __init__(self, n_articles: int = 40, max_offset: int = 1000, token: str = "figshare-test-token") -> None:
+    def __init__(self, n_articles: int = 40, max_offset: int = 1000, token: str = "figshare-test-token",
+                 per_day: int = 1) -> None:
         super().__init__()
         self.n_articles = n_articles
+        self.per_day = per_day
         self.max_offset = max_offset
         self.token = token
         self.modified_overrides: dict[int, str] = {}
@@ -148,7 +153,7 @@ class FakeFigshare(FakeAPI):
         return Reply(302, b"", {"Location": f"{self.storage.base_url}/pfigshare-u-files/{file_id}/file?X-Amz-Signature=abc"})
 
     def all_articles(self) -> list[dict[str, Any]]:
-        articles = [make_article(i, self.base_url) for i in range(1, self.n_articles + 1)]
+        articles = [make_article(i, self.base_url, per_day=self.per_day) for i in range(1, self.n_articles + 1)]
         for article in articles:
             if article["id"] in self.modified_overrides:
                 article["modified_date"] = self.modified_overrides[article["id"]]
@@ -189,6 +194,8 @@ class FakeFigshare(FakeAPI):
             if "item_type" in body and article["defined_type"] != int(body["item_type"]):
                 continue
             if body.get("modified_since") and article["modified_date"][:10] < body["modified_since"]:
+                continue
+            if body.get("published_since") and article["published_date"][:10] <= body["published_since"]:
                 continue
             hits.append(article)
         if body.get("order") == "published_date":

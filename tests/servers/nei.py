@@ -2,9 +2,10 @@
 ``POST /v2/projects/search``
 only (GET -> 405), a JSON body with ``criteria`` (``agencies``, ``fiscal_years``,
 ``advanced_text_search``, ``award_notice_date``), PascalCase ``include_fields`` answered with
-snake_case keys, ``limit`` <= 500 and ``offset`` <= cap (400 otherwise), ``{"meta": {total,
-...}, "results": [...]}`` with one row per project and fiscal year, and no auth. 429s carry no
-rate-limit headers (none are documented)."""
+snake_case keys, ``limit`` <= 500 and ``offset`` <= cap (14,999: 400 past it), ``{"meta": {total,
+...}, "results": [...]}`` with one row per project and fiscal year, and no auth. Text search
+matches whole words only, without stemming (``image`` does not match "images"; RePORTER counts
+``wearable`` and ``wearables`` apart). 429s carry no rate-limit headers (none are documented)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ _TOPICS = [
 ]
 _SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
 _GROUP = re.compile(r"\(([^()]*)\)")
+_WORD = re.compile(r"[\w-]+")
 
 
 def snake(name: str) -> str:
@@ -64,8 +66,19 @@ def make_rows(p: int) -> list[dict[str, Any]]:
     return rows
 
 
+def plural_rows(p: int) -> list[dict[str, Any]]:
+    """Project ``p`` reworded so that only plural forms of the shared terms occur in it."""
+    rows = make_rows(p)
+    for row in rows:
+        row.update(project_title="Grading retinal images of eyes with cataracts",
+                   abstract_text="Retinal images from handheld cameras in clinics.", terms="<Cataracts><Retinal images>",
+                   pref_terms="Cataracts;Retinal images")
+    return rows
+
+
 def _matches(text: str, search: dict[str, Any]) -> bool:
     operator, query = search.get("operator"), search.get("search_text", "")
+    text = set(_WORD.findall(text))
     if operator == "advanced":
         groups = [[w.strip().lower() for w in g.split(" AND ")] for g in _GROUP.findall(query)] or [[query.lower()]]
         return any(all(w in text for w in group) for group in groups)
@@ -74,15 +87,17 @@ def _matches(text: str, search: dict[str, Any]) -> bool:
 
 
 class FakeReporter(FakeAPI):
-    def __init__(self, n_projects: int = 60, max_offset: int = 14999) -> None:
+    def __init__(self, n_projects: int = 60, max_offset: int = 14999, plural_projects: tuple[int, ...] = ()) -> None:
         super().__init__()
         self.n_projects = n_projects
+        self.plural_projects = plural_projects
         self.max_offset = max_offset
         self.route("search", "POST", r"/v2/projects/search", self.search)
         self.route("search_get", "GET", r"/v2/projects/search", lambda c, m: Reply.json({"message": "Method Not Allowed"}, 405))
 
     def all_rows(self) -> list[dict[str, Any]]:
-        return [row for p in range(1, self.n_projects + 1) for row in make_rows(p)]
+        return [row for p in range(1, self.n_projects + 1)
+                for row in (plural_rows(p) if p in self.plural_projects else make_rows(p))]
 
     def search(self, call: Call, _: Any) -> Reply:
         try:

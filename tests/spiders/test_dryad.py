@@ -136,3 +136,25 @@ def test_second_crawl_fetches_files_only_for_changed_datasets(fake, tmp_path):
     assert [c.path for c in fake.calls_to("files")] == ["/api/v2/versions/9005/files"]
     assert [i["doi"] for i in second.items] == [fake.datasets[4]["identifier"].removeprefix("doi:")]
     assert second.stats["envision/incremental/unchanged"] == 23
+
+
+def test_multi_word_terms_are_quoted_phrases_packed_into_or_groups(fake, crawl):
+    """Unquoted, ``optical coherence tomography`` matches any two of its words in Dryad's Solr
+    (mm=2<-1 ...): "Optical projection tomography of zebrafish embryos" would be a hit. Quoted
+    and OR-ed in groups, it is not, and 47 terms cost a few searches instead of 47."""
+    from envision_spiders.queries import SEARCH_TERMS
+
+    zebrafish = {d["identifier"] for d in fake.datasets if "zebrafish" in d["title"]}
+    unquoted = fake.dispatch("GET", "/api/v2/search?q=optical+coherence+tomography", {"Accept": "application/json"}, b"")
+    assert zebrafish and zebrafish <= {d["identifier"] for d in json.loads(unquoted.body)["_embedded"]["stash:datasets"]}
+    fake.calls.clear()
+    result = crawl("dryad", settings=api(fake))
+    assert result.returncode == 0, result.log
+    assert {i["doi"] for i in result.items} == fake.eye_dois  # the zebrafish dataset is not taken
+    queries = [c.query["q"][0] for c in fake.calls_to("search") if "page" not in c.query]
+    assert 1 < len(queries) == result.stats["envision/search/query_groups"] < len(SEARCH_TERMS) // 4
+    joined = " OR ".join(queries)
+    assert '"optical coherence tomography"' in joined and '"age-related macular degeneration"' in joined
+    assert " OR fundus OR " in f" OR {joined} OR " and '"fundus"' not in joined  # single words stay bare
+    assert all(len(q) <= 400 for q in queries)
+    assert sorted(t.strip('"') for q in queries for t in q.split(" OR ")) == sorted(SEARCH_TERMS)

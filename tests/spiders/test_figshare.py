@@ -193,3 +193,38 @@ def test_redirect_to_another_origin_drops_the_token_header():
                           headers={"Location": "http://127.0.0.1:8002/pfigshare-u-files/38240001/file"})
     redirected = middleware.process_response(request, to_storage)
     assert redirected.url.startswith("http://127.0.0.1:8002/") and "Authorization" not in redirected.headers
+
+
+def _matching(server: FakeFigshare, phrase: str) -> set[str]:
+    return {str(a["id"]) for a in server.all_articles() if a["defined_type"] == 3
+            and phrase in " ".join([a["title"], a["description"], *a["tags"]]).lower()}
+
+
+def test_a_broad_term_past_the_offset_cap_goes_on_by_publication_date(crawl):
+    """One term with more hits than offsets reach (422 past the cap) is not truncated: it goes
+    on ``published_since`` the day before its last hit; the fake reads "published after the
+    date" strictly and three articles share each day, so the overlap day is needed."""
+    server = FakeFigshare(n_articles=300, max_offset=10, per_day=3)
+    with server:
+        expected = _matching(server, "retina")
+        result = crawl("figshare", settings=settings(server, FIGSHARE_MAX_OFFSET=10), args={"query": "retina"})
+        sent = bodies(server)
+    assert len(expected) > 2 * 20  # three windows of 20
+    assert result.returncode == 0, result.log
+    assert {i["source_id"] for i in result.items} == expected and len(result.items) == len(expected)
+    assert all(b["offset"] <= 10 and b["order"] == "published_date" and b["order_direction"] == "asc" for b in sent)
+    continued = sorted({b["published_since"] for b in sent if "published_since" in b})
+    assert len(continued) >= 2
+    assert result.stats["envision/paging/splits"] == len(continued)
+    assert "envision/paging/truncated" not in result.stats and "truncated" not in result.log
+
+
+def test_a_single_day_filling_the_window_is_an_error_naming_the_truncation(crawl):
+    server = FakeFigshare(n_articles=200, max_offset=10, per_day=200)  # every article on one day
+    with server:
+        result = crawl("figshare", settings=settings(server, FIGSHARE_MAX_OFFSET=10), args={"query": "retina"})
+    assert result.returncode == 0, result.log
+    assert result.stats["envision/paging/truncated"] == 1
+    assert "ERROR: Results of FigshareQuery(terms=('retina',)" in result.log
+    assert "an unknown number of" in result.log
+    assert len(result.items) == 20  # what the window reaches

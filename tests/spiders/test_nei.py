@@ -116,3 +116,56 @@ def test_429_is_retried_and_a_malformed_page_fetched_again(fake, crawl):
     assert result.stats["envision/backoff/429"] == 1
     assert result.stats["envision/pages/malformed"] == 1
     assert {i["source_id"] for i in result.items} == set(NEI_PROJECTS) and len(result.items) == len(NEI_PROJECTS)
+
+
+def _nei_rows(n_projects: int) -> int:
+    return sum(len(make_rows(p)) for p in range(1, n_projects + 1) if p % 9)
+
+
+@pytest.mark.parametrize("n_projects", [13, 14, 16])  # 30 rows (exactly reachable), 33 and 38 (beyond)
+def test_totals_at_the_offset_cap_boundary_are_all_reached(crawl, n_projects):
+    """Offsets 0, 10, 20 are all that a cap of 29 allows with pages of 10 (the scaled-down
+    RePORTER 14,999 / 500): 30 rows are reachable, not 39; a total above 30 is split."""
+    total = _nei_rows(n_projects)
+    server = FakeReporter(n_projects=n_projects, max_offset=29)
+    with server:
+        result = crawl("nei", settings=settings(server, NEI_MAX_OFFSET=29, NEI_SEARCH_OPERATOR="and"),
+                       args={"query": "imaging"})
+        sent = bodies(server)
+    assert result.returncode == 0, result.log
+    assert result.stats["envision/grants/rows"] == total
+    assert len(result.items) == len([p for p in range(1, n_projects + 1) if p % 9])
+    assert all(b["offset"] <= 29 for b in sent) and 400 not in [c.status for c in server.calls_to("search")]
+    assert ("envision/paging/splits" in result.stats) == (total > 30)
+    assert "envision/paging/truncated" not in result.stats
+
+
+def test_a_fiscal_year_beyond_reach_is_an_error_counting_the_rows_lost(crawl):
+    rows = [r for p in range(1, N + 1) if p % 9 for r in make_rows(p)]
+    per_year = {fy: sum(r["fiscal_year"] == fy for r in rows) for fy in {r["fiscal_year"] for r in rows}}
+    lost = sum(max(0, n - 10) for n in per_year.values())
+    server = FakeReporter(n_projects=N, max_offset=9)
+    with server:
+        result = crawl("nei", settings=settings(server, NEI_MAX_OFFSET=9, NEI_MIN_FISCAL_YEAR=2010,
+                                                NEI_SEARCH_OPERATOR="and"), args={"query": "imaging"})
+    assert result.returncode == 0, result.log
+    assert lost > 0
+    assert result.stats["envision/paging/lost_results"] == lost
+    assert result.stats["envision/paging/truncated"] == sum(n > 10 for n in per_year.values())
+    assert result.stats["envision/grants/rows"] == len(rows) - lost
+    assert result.log.count("ERROR: Results of ('imaging', ") == result.stats["envision/paging/truncated"]
+
+
+def test_terms_are_searched_in_both_numbers_because_reporter_does_not_stem(crawl):
+    """A project that says only "retinal images", "eyes" and "cataracts" is found although the
+    shared terms are "retinal image", "eye image" and "cataract"."""
+    server = FakeReporter(n_projects=N, plural_projects=(4, 5))
+    with server:
+        result = crawl("nei", settings=settings(server))
+        texts = {b["criteria"]["advanced_text_search"]["search_text"] for b in bodies(server)}
+    assert result.returncode == 0, result.log
+    assert {i["source_id"] for i in result.items} == set(NEI_PROJECTS)
+    assert {i["title"] for i in result.items if i["source_id"] in ("R01EY030004", "R01EY030005")} == {
+        "Grading retinal images of eyes with cataracts"}
+    joined = " OR ".join(texts)
+    assert "(retinal AND image) OR (retinal AND images)" in joined and "(cataracts)" in joined
