@@ -186,6 +186,9 @@ FEEDS: dict = {}
 # A stored record is owed to the feeds until the run's feeds closed with it (state table
 # `undelivered`): a record stored by a killed crawl is emitted again by the next one.
 ENVISION_FEED_DELIVERY = True
+# Local file feeds are flushed and their records marked delivered every N items or S seconds
+ENVISION_FEED_DELIVERY_BATCH = 200
+ENVISION_FEED_DELIVERY_SECONDS = 1.0
 ENVISION_FEEDS = {
     "%(data_dir)s/feeds/%(name)s/%(time)s.all.jsonl": {
         "format": "jsonlines",

@@ -6,13 +6,16 @@ the feed closes: a SIGKILL used to leave records stored (so the next run skipped
 unchanged) but in no feed. Now the store marks each record it writes as owed to the feeds
 (state table ``undelivered``, same transaction as the file), and this extension settles it:
 - local file feeds (the portal's ``feeds/{source}/*.jsonl``, ``-o``/``-O`` files) are flushed
-  after every item and the record is marked delivered at once (line by line);
+  and their records marked delivered in small batches (``ENVISION_FEED_DELIVERY_BATCH`` items
+  or ``ENVISION_FEED_DELIVERY_SECONDS``, whichever comes first; the rest at close) — a mark
+  always follows the flush of the lines it covers, so a kill can only repeat lines, never lose
+  them;
 - any other storage (S3, FTP, post-processing such as gzip) delivers at close: the records are
   marked delivered when every feed closed without a storage error
   (``feedexport/failed_count/*``), else they stay owed and an ERROR says how many.
 The incremental middleware does not skip an owed record, so the next run emits it again
 (``envision/incremental/undelivered``). Delivery is at least once: a kill between the feed's
-flush and the mark repeats one line in the next run's feed. Records owed when a crawl starts
+flush and the mark repeats the lines of that batch in the next run's feed. Records owed when a crawl starts
 are counted in ``envision/feeds/owed_at_start``. Off with ``ENVISION_FEED_DELIVERY = False``
 (or with no feed at all: nothing is owed then).
 """
@@ -20,6 +23,7 @@ are counted in ``envision/feeds/owed_at_start``. Off with ``ENVISION_FEED_DELIVE
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from itemadapter import ItemAdapter, is_item
@@ -70,7 +74,10 @@ class FeedDelivery:
         self.crawler = crawler
         self.stats = crawler.stats
         self.fsync = crawler.settings.getbool("ENVISION_STORE_FSYNC")
-        self.pending: list[Owner] = []  # scraped, owed until the feeds close (not line by line)
+        self.batch_size = max(1, crawler.settings.getint("ENVISION_FEED_DELIVERY_BATCH"))
+        self.batch_seconds = crawler.settings.getfloat("ENVISION_FEED_DELIVERY_SECONDS")
+        self.pending: list[Owner] = []  # scraped, not yet marked delivered
+        self._batch_started = time.monotonic()
         self._line_by_line: bool | None = None
 
     @classmethod
@@ -111,17 +118,21 @@ class FeedDelivery:
         adapter = ItemAdapter(item)
         if adapter.get("source") is None or adapter.get("source_id") is None:
             return
-        owner: Owner = (adapter["source"], str(adapter["source_id"]))
-        if not self.line_by_line():
-            self.pending.append(owner)
-            return
-        for slot in self._slots():
-            if slot.file is not None and not slot.file.closed:
-                slot.file.flush()
-                if self.fsync:
-                    os.fsync(slot.file.fileno())
-        state_for_crawler(self.crawler).mark_delivered([owner])
-        self.stats.inc_value("envision/feeds/delivered")
+        if not self.pending:
+            self._batch_started = time.monotonic()
+        self.pending.append((adapter["source"], str(adapter["source_id"])))
+        if self.line_by_line() and (
+            len(self.pending) >= self.batch_size or time.monotonic() - self._batch_started >= self.batch_seconds
+        ):
+            # one flush and one state transaction per batch, not per line (the crawl's hot path)
+            for slot in self._slots():
+                if slot.file is not None and not slot.file.closed:
+                    slot.file.flush()
+                    if self.fsync:
+                        os.fsync(slot.file.fileno())
+            state_for_crawler(self.crawler).mark_delivered(self.pending)
+            self.stats.inc_value("envision/feeds/delivered", len(self.pending))
+            self.pending = []
 
     def feed_exporter_closed(self) -> None:
         if not self.pending:
