@@ -84,6 +84,10 @@ ENVISION_PORTALS: dict = {}  # name -> preset (listing, links, next|button, dela
 ENVISION_PORTAL_MAX_PAGES = 50  # listing pages (or button clicks) followed per listing URL
 ENVISION_PORTAL_WAIT_TIMEOUT = 10.0  # seconds to wait for a preset's wait_for / listing links to appear
 
+# --- URL ingest: `scrapy crawl url` (docs/url-ingest.md) -----------------------------------
+ENVISION_INGEST_URLS = ""  # inputs file (one URL or DOI a line) used without -a url/urls; crawlall runs `url` only when set
+ENVISION_DOI_RESOLVER_URL = "https://doi.org"  # DOIs DataCite does not know are resolved here to their landing page
+
 # --- crawling -----------------------------------------------------------------------------
 USER_AGENT = f"envision-spiders/0.1 (eye-imaging dataset discovery; mailto:{ENVISION_CONTACT_EMAIL})"
 ROBOTSTXT_OBEY = False  # APIs; the portal spider obeys robots.txt in its custom_settings
@@ -134,6 +138,7 @@ DOWNLOADER_MIDDLEWARES = {
 }
 SPIDER_MIDDLEWARES = {
     "envision_spiders.middlewares.incremental.IncrementalMiddleware": 960,
+    "envision_spiders.middlewares.ingest_trail.IngestTrailMiddleware": 970,  # inert outside `crawl url`
 }
 ITEM_PIPELINES = {
     "envision_spiders.pipelines.dedup.DedupPipeline": 100,
@@ -188,7 +193,7 @@ ENVISION_FEEDS = {
 # --- operations: crawlall, scrapyd schedule, portal feed post (docs/operations.md) -------
 ENVISION_RUN_LEDGER = True  # record every crawl in the state DB (crawl_runs)
 # spider -> setting that must be non-empty for `crawlall`/`schedule` to include it unasked
-ENVISION_CRAWLALL_NEEDS = {"portal": "ENVISION_PORTALS"}
+ENVISION_CRAWLALL_NEEDS = {"portal": "ENVISION_PORTALS", "url": "ENVISION_INGEST_URLS"}
 SCRAPYD_URL = "http://127.0.0.1:6800"  # `scrapy schedule` target (basic auth: SCRAPYD_USERNAME/_PASSWORD env)
 SCRAPYD_PROJECT = "envision_spiders"
 ENVISION_SCHEDULE_SETTINGS: dict = {}  # extra K=V settings sent with every scheduled job

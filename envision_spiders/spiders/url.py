@@ -1,0 +1,255 @@
+"""Any dataset URL or DOI in, at most one record out: ``-a url=URL`` or ``-a urls=FILE`` (one
+URL or DOI per line, ``#`` comments; default: the file in ``ENVISION_INGEST_URLS``).
+
+``envision_spiders.ingest.route`` decides what each input is. A record URL or DOI of a source
+we crawl is read from that source's API by the source spider itself, run as a helper (its
+settings, token, request building, page objects and hooks: ``ingest.lookups``), so the
+record is the one its spider emits; another DOI is read from DataCite (followed to the
+repository when DataCite's landing URL is a record we crawl; resolved through
+``ENVISION_DOI_RESOLVER_URL`` when DataCite does not know it). Any other URL is asked for
+with ``HEAD``: a web page is read by ``PortalDatasetPage`` (JSON-LD, meta tags, DOIs, file
+links; plain HTTP, no browser), anything else becomes a one-file record from its headers
+(``pages.remote_file``), whose archive the inspection pipeline reads by Range.
+An input that gives no record is logged in one line and counted; the run goes on, and its
+last lines list every input with its record or the reason. Incremental skipping is off: every
+input is read. Stats: ``envision/ingest/...`` (docs/stats.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import scrapy
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.http import Response
+from scrapy.settings import BaseSettings
+from scrapy.spiderloader import get_spider_loader
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from envision_spiders.bases.spider import EnvisionSpider, SpiderArgumentError, politeness
+from envision_spiders.ingest.ledger import INPUT_KEY, INPUT_META, Ledger
+from envision_spiders.ingest.lookups import LOOKUPS
+from envision_spiders.ingest.route import (
+    API_URL_SETTINGS,
+    InputError,
+    Target,
+    is_login_redirect,
+    read_inputs,
+    route,
+    source_hosts,
+)
+from envision_spiders.items import DatasetRecord
+from envision_spiders.pages.base import MalformedPage
+from envision_spiders.pages.portal import PortalDatasetPage
+from envision_spiders.pages.portal_presets import source_for_url
+from envision_spiders.pages.remote_file import is_html, remote_file_record
+
+TARGET_META = "envision_ingest_target"
+WEB_HEADERS = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", "Accept-Encoding": "identity"}
+
+
+class UrlSpider(EnvisionSpider):
+    name = "url"
+    custom_settings = {**politeness(1.0, per_domain=2), "ENVISION_INCREMENTAL": False}
+
+    def __init__(self, *args: Any, url: str | None = None, urls: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.arguments = {"url": url, "urls": urls}
+        self.inputs: list[str] = []
+        self.hosts: dict[str, tuple[str, ...]] = {}
+        self.resolver = ""
+        self.helpers: dict[str, EnvisionSpider | str] = {}  # source -> its spider, or why it cannot run
+        self.prepared: set[str] = set()
+        self.ledger = Ledger()
+
+    @staticmethod
+    def read_arguments(settings: BaseSettings, url: str | None = None, urls: str | None = None, **_: Any) -> list[str]:
+        if url and urls:
+            raise SpiderArgumentError("give -a url=URL or -a urls=FILE, not both")
+        if url:
+            try:
+                route(url)
+            except InputError as exc:
+                raise SpiderArgumentError(f"url: {exc}") from None
+            return [url.strip()]
+        path = urls or settings.get("ENVISION_INGEST_URLS")
+        if not path:
+            raise SpiderArgumentError("give -a url=URL (a dataset URL or DOI) or -a urls=FILE (one per line)")
+        try:
+            inputs = read_inputs(path)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SpiderArgumentError(f"urls={path!r} cannot be read: {exc}") from None
+        if not inputs:
+            raise SpiderArgumentError(f"urls={path!r} holds no URL or DOI")
+        return inputs
+
+    @classmethod
+    def preflight(cls, settings: BaseSettings, **arguments: Any) -> None:
+        super().preflight(settings, **arguments)
+        cls.read_arguments(settings, **arguments)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> UrlSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        settings = crawler.settings
+        spider.inputs = cls.read_arguments(settings, **spider.arguments)
+        spider.hosts = source_hosts({source: settings.get(name) for source, name in API_URL_SETTINGS.items()})
+        spider.resolver = str(settings.get("ENVISION_DOI_RESOLVER_URL")).rstrip("/")
+        crawler.signals.connect(spider._item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(spider._item_dropped, signal=signals.item_dropped)
+        crawler.signals.connect(spider._summarise, signal=signals.spider_closed)
+        return spider
+
+    # --- inputs -> requests -------------------------------------------------------------
+    async def start(self) -> AsyncIterator[Any]:
+        for text in self.inputs:
+            self.ledger.expect(text)
+            self.crawler.stats.inc_value("envision/ingest/inputs")
+            try:
+                target = route(text, self.hosts)
+            except InputError as exc:
+                self.no_record(text, "invalid", str(exc))
+                continue
+            async for request in self.requests_for(target):
+                yield request
+
+    async def requests_for(self, target: Target) -> AsyncIterator[scrapy.Request]:
+        routed = target.source if target.kind == "record" else target.kind
+        self.crawler.stats.inc_value(f"envision/ingest/routed/{routed}")
+        if target.kind not in ("record", "doi"):  # GitHub repositories are read as web pages for now
+            yield self.web_request(target, target.key)
+            return
+        helper = await self.helper(target.source or "")
+        if isinstance(helper, str):
+            self.no_record(target.text, "unavailable", helper)
+            return
+        lookup = LOOKUPS[target.source or ""]
+        callback = getattr(helper, lookup.callback) if lookup.callback else self.parse_entries
+        yield helper.api_request(lookup.url(helper.api_url, target.key), callback,
+                                 data=lookup.body(target.key) if lookup.body else None, errback=self.failed,
+                                 dont_filter=True, meta={INPUT_META: target.text, TARGET_META: target})
+
+    async def helper(self, source: str) -> EnvisionSpider | str:
+        """The source's own spider, created once on this crawler (its token fetched), or why not."""
+        if source not in self.helpers:
+            spidercls = get_spider_loader(self.crawler.settings).load(LOOKUPS[source].spider)
+            try:
+                helper = spidercls.from_crawler(self.crawler)
+            except SpiderArgumentError as exc:
+                self.helpers[source] = f"{source}: {exc}"
+            else:
+                self.helpers[source] = helper
+                await helper.fetch_token()
+        return self.helpers[source]
+
+    def web_request(self, target: Target, url: str, method: str = "HEAD", **meta: Any) -> scrapy.Request:
+        return scrapy.Request(url, method=method, callback=self.parse_head, errback=self.failed, dont_filter=True,
+                              headers=WEB_HEADERS, meta={INPUT_META: target.text, TARGET_META: target,
+                                                         "handle_httpstatus_list": [405, 501], **meta})
+
+    # --- answers ------------------------------------------------------------------------
+    async def parse_entries(self, response: Response) -> AsyncIterator[Any]:
+        target: Target = response.meta[TARGET_META]
+        lookup, helper = LOOKUPS[target.source or ""], self.helpers[target.source or ""]
+        assert not isinstance(helper, str)
+        try:
+            entries = await lookup.entries(response) if lookup.entries else []
+        except MalformedPage as exc:
+            self.no_record(target.text, "malformed", exc.problem)
+            return
+        if not entries:
+            self.no_record(target.text, "not_found", f"no record in the answer of {response.url}")
+            return
+        repository = self.repository_of(target, entries[0]) if target.source == "datacite" else None
+        if repository is not None:
+            async for request in self.requests_for(repository):
+                yield request
+            return
+        if lookup.prepare and target.source not in self.prepared:
+            self.prepared.add(target.source or "")
+            await helper.prepare()  # type: ignore[attr-defined]
+        async for out in getattr(helper, lookup.hook)(response, entries):
+            yield out
+        if helper.deferred():  # NEI: rows become a grant at once (all of the project's rows are here)
+            for record in helper.take(await helper.drain_deferred()):
+                yield record
+
+    def repository_of(self, target: Target, entry: dict[str, Any]) -> Target | None:
+        """The record of a source we crawl that DataCite's landing URL names, if any."""
+        url = (entry.get("attributes") or {}).get("url")
+        try:
+            found = route(url, self.hosts) if isinstance(url, str) else None
+        except InputError:
+            return None
+        if found is None or found.kind != "record":
+            return None
+        self.logger.info("Input %s: DataCite names %s, read from %s", target.text, url, found.source)
+        return found._replace(text=target.text, doi=target.doi)
+
+    async def parse_head(self, response: Response) -> AsyncIterator[Any]:
+        target: Target = response.meta[TARGET_META]
+        if response.status in (405, 501):  # HEAD refused: one byte of the body instead
+            if response.request.method == "HEAD":
+                yield self.web_request(target, response.url, method="GET", download_maxsize=1 << 20).replace(
+                    headers={**WEB_HEADERS, "Range": "bytes=0-0"})
+            else:
+                self.no_record(target.text, "http_error", f"HTTP {response.status} from {response.url}")
+            return
+        if is_login_redirect(target.key, response.url):
+            self.no_record(target.text, "login", f"redirected to a login page {response.url}")
+            return
+        if is_html(response.headers):
+            yield scrapy.Request(response.url, callback=self.parse_page, errback=self.failed, dont_filter=True,
+                                 headers=WEB_HEADERS, meta={INPUT_META: target.text, TARGET_META: target,
+                                                            "page_params": {"source": source_for_url(response.url)}})
+            return
+        yield await remote_file_record(response.url, response.status, response.headers, doi=target.doi)
+
+    async def parse_page(self, response: Response, page: PortalDatasetPage) -> AsyncIterator[Any]:
+        target: Target = response.meta[TARGET_META]
+        if not page.has_record:
+            self.no_record(target.text, "no_dataset", f"nothing to record on {response.url}")
+            return
+        record = await page.to_item()
+        record.doi = record.doi or target.doi
+        yield record
+
+    def failed(self, failure: Failure) -> list[scrapy.Request]:
+        request = failure.request  # type: ignore[attr-defined]
+        target: Target = request.meta[TARGET_META]
+        if failure.check(HttpError):
+            status = failure.value.response.status
+            if target.kind == "doi" and status == 404 and self.resolver:
+                self.logger.info("Input %s: not in DataCite, resolving it at %s", target.text, self.resolver)
+                return [self.web_request(target, f"{self.resolver}/{target.key}")]
+            self.no_record(target.text, "http_error", f"HTTP {status} from {request.url}")
+        else:
+            self.no_record(target.text, "unreachable", f"{request.url}: {failure.getErrorMessage()}")
+        return []
+
+    # --- the ledger -----------------------------------------------------------------------
+    def no_record(self, text: str, reason: str, detail: str) -> None:
+        self.crawler.stats.inc_value(f"envision/ingest/no_record/{reason}")
+        self.logger.warning("Input %s gives no record (%s): %s", text, reason, detail)
+        self.ledger.failed(text, reason, detail)
+
+    def _input_of(self, item: Any) -> str | None:
+        return item.extra.get(INPUT_KEY) if isinstance(item, DatasetRecord) else None
+
+    def _item_scraped(self, item: Any) -> None:
+        text = self._input_of(item)
+        if text is not None and self.ledger.recorded(text, f"{item.source}:{item.source_id}"):
+            self.crawler.stats.inc_value("envision/ingest/records")
+
+    def _item_dropped(self, item: Any, exception: BaseException) -> None:
+        text = self._input_of(item)
+        if text is not None:
+            self.ledger.failed(text, "dropped", str(exception))
+
+    def _summarise(self, reason: str) -> None:
+        self.crawler.stats.set_value("envision/ingest/missing", self.ledger.missing)
+        for line in self.ledger.summary():
+            self.logger.info("Input %s", line)

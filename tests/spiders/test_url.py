@@ -1,0 +1,302 @@
+"""End to end: ``scrapy crawl url -a urls=FILE`` against the fake APIs, a fake DOI resolver and
+web site, and nginx; each input gives its record (or one line saying why not), in one run."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote
+
+import pytest
+
+from tests.conftest import CrawlResult, run_crawl
+from tests.servers.base import Call, FakeAPI, Reply
+from tests.servers.datacite import FakeDataCite, datacite_from_zenodo
+from tests.servers.dryad import FakeDryad
+from tests.servers.figshare import FakeFigshare
+from tests.servers.osf import FakeOSF
+from tests.servers.zenodo import FakeZenodo
+
+DATASET_PAGE = """<!DOCTYPE html><html><head><title>OCT volumes | Lab</title>
+<script type="application/ld+json">{"@context": "https://schema.org", "@type": "Dataset",
+ "name": "Retinal OCT volumes of 40 eyes", "description": "Spectral-domain OCT volumes.",
+ "identifier": "https://doi.org/10.5555/lab.oct.1", "keywords": ["OCT", "retina"],
+ "distribution": [{"@type": "DataDownload", "contentUrl": "/files/oct.zip", "encodingFormat": "application/zip"}]}
+</script></head><body><h1>Retinal OCT volumes</h1></body></html>"""
+META_PAGE = """<!DOCTYPE html><html><head><title>Fundus set | Eye Lab</title>
+<meta name="citation_title" content="Fundus photographs of 120 diabetic eyes">
+<meta name="DC.description" content="Colour fundus photographs with DR grades."></head>
+<body><h1>Fundus set</h1><a href="/files/fundus.zip">all images</a> <a href="/files/grades.csv">grades</a></body></html>"""
+ERROR_PAGE = b"<html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>"
+LOGIN_PAGE = b"<html><head><title>Sign in</title></head><body><form>user</form></body></html>"
+EMPTY_PAGE = b"<html><head></head><body><div id='app'></div></body></html>"
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+
+
+class FakeWeb(FakeAPI):
+    """Web pages, redirects and a DOI resolver (``/doi/<doi>`` -> a landing page) for GET and HEAD."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pages: dict[str, Reply] = {}
+        for method in ("GET", "HEAD"):
+            self.route(f"page_{method.lower()}", method, r"/(?P<path>.*)", self.serve)
+
+    def serve(self, call: Call, match: Any) -> Reply:
+        path = "/" + match["path"]
+        if path.startswith("/noheads/") and call.method == "HEAD":
+            return Reply(405, b"", {"Allow": "GET"})
+        if path.startswith("/noheads/") and call.headers.get("Range") == "bytes=0-0":
+            return Reply(206, b"P", {"Content-Type": "application/zip", "Content-Range": "bytes 0-0/123456",
+                                     "Content-Disposition": 'attachment; filename="scans.zip"'})
+        return self.pages.get(path) or Reply(404, ERROR_PAGE, HTML)
+
+
+def image_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for n in range(3):
+            archive.writestr(f"fundus/img{n}.png", b"\x89PNG\r\n\x1a\n" + bytes(40))
+        archive.writestr("labels.csv", "name,grade\n")
+    return buffer.getvalue()
+
+
+class FakeOsfNodes(FakeOSF):
+    """The fake OSF plus ``GET /v2/nodes/{id}/`` (one node), as OSF serves it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.route("node", "GET", r"/v2/nodes/(\w+)/?", self.node)
+
+    def node(self, call: Call, match: Any) -> Reply:
+        found = next((n for n in self.all_nodes() if n["id"] == match.group(1)), None)
+        return Reply.json({"data": found}) if found else Reply.json({"errors": [{"detail": "Not found."}]}, 404)
+
+
+class FakeDataCiteDois(FakeDataCite):
+    """The fake DataCite plus ``GET /dois/{doi}`` (one DOI)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.route("doi", "GET", r"/dois/(.+)", self.one)
+
+    def one(self, call: Call, match: Any) -> Reply:
+        doi = unquote(match.group(1)).lower()
+        found = next((r for r in self.records if r["id"].lower() == doi), None)
+        return Reply.json({"data": found}) if found else Reply.json({"errors": [{"status": "404"}]}, 404)
+
+
+@pytest.fixture(scope="module")
+def servers():
+    zenodo, figshare, dryad = FakeZenodo(n_records=6), FakeFigshare(n_articles=12), FakeDryad(n_eye=4, n_other=1)
+    osf, web = FakeOsfNodes(n_eye=3, n_other=1, n_private=0), FakeWeb()
+    for server in (zenodo, figshare, dryad, osf, web):
+        server.start()
+    alias = datacite_from_zenodo(zenodo.all_records()[2])  # a DOI DataCite knows, landing on a Zenodo record
+    alias["id"], alias["attributes"]["url"] = "10.99999/alias.3", f"{zenodo.base_url}/records/{zenodo.all_records()[2]['id']}"
+    datacite = FakeDataCiteDois(n_eye=2, n_other=0, extra=[alias])
+    datacite.start()
+    yield {"zenodo": zenodo, "figshare": figshare, "dryad": dryad, "osf": osf, "web": web, "datacite": datacite}
+    for server in (zenodo, figshare, dryad, osf, web, datacite):
+        server.stop()
+
+
+def api_settings(s: dict[str, Any]) -> dict[str, str]:
+    return {"ZENODO_API_URL": f"{s['zenodo'].base_url}/api", "FIGSHARE_API_URL": f"{s['figshare'].base_url}/v2",
+            "DRYAD_API_URL": f"{s['dryad'].base_url}/api/v2", "OSF_API_URL": f"{s['osf'].base_url}/v2",
+            "DATACITE_API_URL": s["datacite"].base_url, "ENVISION_DOI_RESOLVER_URL": f"{s['web'].base_url}/doi"}
+
+
+def crawl_inputs(tmp: Path, inputs: list[str], settings: dict[str, Any]) -> CrawlResult:
+    path = tmp / "inputs.txt"
+    path.write_text("# inputs of this test\n" + "\n".join(inputs) + "\n")
+    result = run_crawl("url", tmp, settings=settings, args={"urls": str(path)})
+    (tmp / "crawl.log").write_text(result.log)  # for a failing test's reader
+    return result
+
+
+def by_input(result: CrawlResult) -> dict[str, dict[str, Any]]:
+    return {item["extra"]["ingest_input"]: item for item in result.items}
+
+
+# --- the APIs of the sources we crawl -------------------------------------------------------------
+@pytest.fixture(scope="module")
+def api_run(servers, tmp_path_factory):
+    z, f, d, o = servers["zenodo"].all_records(), servers["figshare"].all_articles(), servers["dryad"], servers["osf"]
+    article = next(a for a in f if a["doi"].startswith("10.6084/m9.figshare.") and len(a["files"]) >= 10)
+    dryad_doi = d.datasets[1]["identifier"].removeprefix("doi:")
+    inputs = {
+        "zenodo_url": f"{servers['zenodo'].base_url}/records/{z[0]['id']}",
+        "zenodo_doi": f"https://doi.org/{z[1]['doi']}",
+        "figshare_doi": f"doi:{article['doi']}",
+        "dryad_url": f"{d.base_url}/stash/dataset/doi:{dryad_doi}",
+        "osf_url": f"{o.base_url}/{o.all_nodes()[0]['id']}/",
+        "datacite_doi": servers["datacite"].records[0]["id"].upper(),
+        "datacite_to_zenodo": "10.99999/alias.3",
+        "resolved_doi": "10.5555/lab.oct.1",
+        "missing_zenodo": f"{servers['zenodo'].base_url}/records/999",
+        "not_a_url": "retina dataset please",
+    }
+    servers["web"].pages["/doi/10.5555/lab.oct.1"] = Reply(302, b"", {"Location": "/lab/oct"})
+    servers["web"].pages["/lab/oct"] = Reply(200, DATASET_PAGE.encode(), HTML)
+    tmp = tmp_path_factory.mktemp("url-api")
+    result = crawl_inputs(tmp, list(inputs.values()), api_settings(servers))
+    return result, inputs, {"article": article, "dryad_doi": dryad_doi, "zenodo": z, "osf": o.all_nodes()[0]}
+
+
+def test_the_run_goes_on_past_bad_inputs_and_ends_with_a_summary(api_run):
+    result, inputs, _ = api_run
+    assert result.returncode == 0, result.log
+    assert "Traceback" not in result.log
+    assert result.stats["envision/ingest/inputs"] == len(inputs)
+    assert result.stats["envision/ingest/records"] == len(inputs) - 2
+    for text in inputs.values():
+        assert f"Input {text} -> " in result.log
+    assert f"Input {inputs['not_a_url']} gives no record (invalid)" in result.log
+    assert f"Input {inputs['missing_zenodo']} gives no record (http_error): HTTP 404" in result.log
+    assert result.stats["envision/ingest/missing"] == 2
+
+
+def test_zenodo_record_url_and_doi_give_the_zenodo_spiders_record(api_run):
+    result, inputs, facts = api_run
+    records = by_input(result)
+    first, second = records[inputs["zenodo_url"]], records[inputs["zenodo_doi"]]
+    assert (first["source"], first["source_id"]) == ("zenodo", str(facts["zenodo"][0]["id"]))
+    assert second["doi"] == facts["zenodo"][1]["doi"] and second["files"]
+    assert first["title"] == facts["zenodo"][0]["metadata"]["title"]
+
+
+def test_figshare_doi_reads_the_article_and_its_full_file_listing(api_run, servers):
+    result, inputs, facts = api_run
+    record = by_input(result)[inputs["figshare_doi"]]
+    assert (record["source"], record["source_id"]) == ("figshare", str(facts["article"]["id"]))
+    assert record["file_count"] == len(facts["article"]["files"]) and not record["extra"].get("files_incomplete")
+
+
+def test_dryad_dataset_url_reads_the_dataset_and_its_files(api_run, servers):
+    result, inputs, facts = api_run
+    record = by_input(result)[inputs["dryad_url"]]
+    assert record["source"] == "dryad" and record["doi"] == facts["dryad_doi"]
+    assert record["files"] and all(f["url"] for f in record["files"])
+
+
+def test_osf_node_url_reads_the_node_and_its_file_tree(api_run):
+    result, inputs, facts = api_run
+    record = by_input(result)[inputs["osf_url"]]
+    assert (record["source"], record["source_id"]) == ("osf", facts["osf"]["id"])
+    assert record["files"]
+
+
+def test_another_doi_gives_its_datacite_record_or_the_repository_datacite_names(api_run, servers):
+    result, inputs, facts = api_run
+    records = by_input(result)
+    plain = records[inputs["datacite_doi"]]
+    assert (plain["source"], plain["doi"]) == ("datacite", servers["datacite"].records[0]["id"].lower())
+    named = records[inputs["datacite_to_zenodo"]]
+    assert (named["source"], named["source_id"]) == ("zenodo", str(facts["zenodo"][2]["id"]))
+
+
+def test_a_doi_datacite_does_not_know_is_resolved_to_its_landing_page(api_run):
+    result, inputs, _ = api_run
+    record = by_input(result)[inputs["resolved_doi"]]
+    assert record["source"].startswith("portal-") and record["doi"] == "10.5555/lab.oct.1"
+    assert record["title"] == "Retinal OCT volumes of 40 eyes" and record["extra"]["extraction"] == "jsonld"
+
+
+# --- bare files, archives and web pages --------------------------------------------------------
+@pytest.fixture(scope="module")
+def web_run(servers, nginx, tmp_path_factory):
+    web = servers["web"]
+    nginx.put("ingest/eyes.zip", image_zip())
+    web.pages["/lab/fundus"] = Reply(200, META_PAGE.encode(), HTML)
+    web.pages["/private/data.zip"] = Reply(302, b"", {"Location": "/users/sign_in?next=/private/data.zip"})
+    web.pages["/users/sign_in"] = Reply(200, LOGIN_PAGE, HTML)
+    web.pages["/app"] = Reply(200, EMPTY_PAGE, HTML)
+    inputs = {
+        "archive": nginx.url("ingest/eyes.zip"),
+        "redirected_file": nginx.url("ingest/eyes.zip", "redirect"),
+        "page": f"{web.base_url}/lab/fundus",
+        "no_head": f"{web.base_url}/noheads/scans.zip",
+        "login": f"{web.base_url}/private/data.zip",
+        "error_page": f"{web.base_url}/gone",
+        "empty_page": f"{web.base_url}/app",
+    }
+    tmp = tmp_path_factory.mktemp("url-web")
+    result = crawl_inputs(tmp, list(inputs.values()), {**api_settings(servers), "ENVISION_INSPECT_ENABLED": True})
+    return result, inputs
+
+
+def test_a_bare_archive_url_gives_a_record_from_headers_inspected_by_range(web_run, nginx):
+    result, inputs = web_run
+    assert result.returncode == 0, result.log
+    record = by_input(result)[inputs["archive"]]
+    assert record["source"] == "url" and record["title"] == "eyes.zip"
+    (entry,) = record["files"]
+    assert entry["size"] == len(image_zip()) and entry["mimetype"] == "application/zip"
+    assert record["modified"]  # Last-Modified
+    assert record["img_count"] == 3  # the PNGs inside, read by Range
+    heads = [r for r in nginx.requests("/files/ingest/eyes.zip") if r["method"] == "HEAD"]
+    assert heads and all(r["bytes"] == 0 for r in heads)
+
+
+def test_a_redirected_file_is_recorded_at_its_final_address(web_run, nginx):
+    result, inputs = web_run
+    record = by_input(result)[inputs["redirected_file"]]
+    assert record["files"][0]["url"] == nginx.storage_url("ingest/eyes.zip")
+
+
+def test_a_server_refusing_head_is_asked_for_one_byte(web_run):
+    result, inputs = web_run
+    record = by_input(result)[inputs["no_head"]]
+    assert record["files"][0] | {} == record["files"][0] and record["files"][0]["size"] == 123456
+    assert record["title"] == "scans.zip"
+
+
+def test_a_web_page_gives_the_portal_extraction(web_run):
+    result, inputs = web_run
+    record = by_input(result)[inputs["page"]]
+    assert record["title"] == "Fundus photographs of 120 diabetic eyes"
+    assert sorted(f["name"] for f in record["files"]) == ["fundus.zip", "grades.csv"]
+
+
+def test_login_redirects_error_pages_and_empty_pages_are_one_line_each(web_run):
+    result, inputs = web_run
+    assert set(by_input(result)) == {inputs[k] for k in ("archive", "redirected_file", "page", "no_head")}
+    for key, reason in (("login", "login"), ("error_page", "http_error"), ("empty_page", "no_dataset")):
+        lines = [line for line in result.log.splitlines() if f"Input {inputs[key]} gives no record" in line]
+        assert len(lines) == 1 and f"({reason})" in lines[0], (key, lines)
+        assert result.stats[f"envision/ingest/no_record/{reason}"] >= 1
+
+
+# --- arguments -------------------------------------------------------------------------------
+@pytest.mark.parametrize("args, message", [
+    ({"url": "not a url"}, "neither a DOI nor an http(s) URL"),
+    ({"urls": "/nonexistent/inputs.txt"}, "cannot be read"),
+    ({}, "give -a url=URL"),
+])
+def test_bad_arguments_fail_before_the_crawl(args, message, tmp_path):
+    result = run_crawl("url", tmp_path, args=args)
+    assert result.returncode == 2 and message in result.log and "Traceback" not in result.log
+
+
+def test_one_url_argument(servers, tmp_path):
+    record_id = servers["zenodo"].all_records()[4]["id"]
+    result = run_crawl("url", tmp_path, settings=api_settings(servers), args={"url": f"10.5281/zenodo.{record_id}"})
+    assert result.returncode == 0, result.log
+    assert [(i["source"], i["source_id"]) for i in result.items] == [("zenodo", str(record_id))]
+    assert quote("10.5281") in f"{result.items[0]['doi']}"
+
+
+def test_crawlall_leaves_url_out_unless_an_inputs_file_is_set(tmp_path):
+    import subprocess
+
+    from tests.conftest import PROJECT_ROOT, scrapy_command, scrapy_env
+
+    def listed(*settings: str) -> list[str]:
+        cmd = scrapy_command("crawlall", "--list", *[a for s in settings for a in ("-s", s)])
+        return subprocess.run(cmd, cwd=PROJECT_ROOT, env=scrapy_env(), capture_output=True, text=True).stdout.split()
+
+    assert "url" not in listed()
+    assert "url" in listed(f"ENVISION_INGEST_URLS={tmp_path / 'inputs.txt'}")
