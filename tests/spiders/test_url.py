@@ -299,4 +299,5 @@ def test_crawlall_leaves_url_out_unless_an_inputs_file_is_set(tmp_path):
         return subprocess.run(cmd, cwd=PROJECT_ROOT, env=scrapy_env(), capture_output=True, text=True).stdout.split()
 
     assert "url" not in listed()
+    (tmp_path / "inputs.txt").write_text("10.5281/zenodo.1\n")
     assert "url" in listed(f"ENVISION_INGEST_URLS={tmp_path / 'inputs.txt'}")
