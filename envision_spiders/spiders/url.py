@@ -171,11 +171,16 @@ class UrlSpider(EnvisionSpider):
         if lookup.prepare and target.source not in self.prepared:
             self.prepared.add(target.source or "")
             await helper.prepare()  # type: ignore[attr-defined]
+        emitted = 0
         async for out in getattr(helper, lookup.hook)(response, entries):
+            emitted += 1
             yield out
         if helper.deferred():  # NEI: rows become a grant at once (all of the project's rows are here)
             for record in helper.take(await helper.drain_deferred()):
+                emitted += 1
                 yield record
+        if not emitted:
+            self.no_record(target.text, "filtered", f"the {target.source} spider keeps nothing of {response.url}")
 
     def repository_of(self, target: Target, entry: dict[str, Any]) -> Target | None:
         """The record of a source we crawl that DataCite's landing URL names, if any."""

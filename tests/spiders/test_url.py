@@ -4,6 +4,7 @@ web site, and nginx; each input gives its record (or one line saying why not), i
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,10 @@ from tests.servers.base import Call, FakeAPI, Reply
 from tests.servers.datacite import FakeDataCite, datacite_from_zenodo
 from tests.servers.dryad import FakeDryad
 from tests.servers.figshare import FakeFigshare
+from tests.servers.kaggle import FakeKaggle
+from tests.servers.kaggle import make_dataset as kaggle_dataset
+from tests.servers.kaggle import make_files as make_kaggle_files
+from tests.servers.nei import FakeReporter
 from tests.servers.osf import FakeOSF
 from tests.servers.zenodo import FakeZenodo
 
@@ -301,3 +306,62 @@ def test_crawlall_leaves_url_out_unless_an_inputs_file_is_set(tmp_path):
     assert "url" not in listed()
     (tmp_path / "inputs.txt").write_text("10.5281/zenodo.1\n")
     assert "url" in listed(f"ENVISION_INGEST_URLS={tmp_path / 'inputs.txt'}")
+
+
+# --- Kaggle and NIH RePORTER -----------------------------------------------------------------
+class FakeKaggleView(FakeKaggle):
+    """The fake Kaggle plus ``GET /api/v1/datasets/view/{owner}/{slug}`` (one ``ApiDataset``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.route("view", "GET", r"/api/v1/datasets/view/([^/]+)/([^/]+)", self.view)
+
+    def view(self, call: Call, match: Any) -> Reply:
+        if not self._authorized(call):
+            return Reply.json({"code": 401, "message": "Unauthenticated"}, 401)
+        ref = f"{match.group(1)}/{match.group(2)}"
+        found = next((kaggle_dataset(i) for i in range(1, self.n_datasets + 1) if kaggle_dataset(i)["ref"] == ref), None)
+        return Reply.json(found) if found else Reply.json({"code": 404, "message": "Not found"}, 404)
+
+
+class FakeReporterIds(FakeReporter):
+    """The fake RePORTER, honouring ``criteria.appl_ids`` as RePORTER does."""
+
+    def search(self, call: Call, match: Any) -> Reply:
+        reply = super().search(call, match)
+        ids = (json.loads(call.body).get("criteria") or {}).get("appl_ids")
+        if ids and reply.status == 200:
+            data = json.loads(reply.body)
+            data["results"] = [r for r in data["results"] if r["appl_id"] in ids]
+            data["meta"]["total"] = len(data["results"])
+            return Reply.json(data)
+        return reply
+
+
+def test_kaggle_dataset_and_reporter_project_urls_give_their_spiders_records(tmp_path):
+    kaggle, reporter = FakeKaggleView(n_datasets=8), FakeReporterIds(n_projects=10)
+    kaggle.start()
+    reporter.start()
+    try:
+        nei_row = next(r for r in reporter.all_rows() if r["agency_ic_admin"]["abbreviation"] == "NEI")
+        nci_row = next(r for r in reporter.all_rows() if r["agency_ic_admin"]["abbreviation"] == "NCI")
+        inputs = {"kaggle": f"{kaggle.base_url}/datasets/{kaggle_dataset(6)['ref']}",
+                  "nei": f"{reporter.base_url}/project-details/{nei_row['appl_id']}",
+                  "nci": f"{reporter.base_url}/project-details/{nci_row['appl_id']}"}
+        settings = {"KAGGLE_API_URL": f"{kaggle.base_url}/api/v1", "NEI_API_URL": f"{reporter.base_url}/v2"}
+        path = tmp_path / "inputs.txt"
+        path.write_text("\n".join(inputs.values()))
+        result = run_crawl("url", tmp_path, settings=settings, args={"urls": str(path)},
+                           env={"KAGGLE_USERNAME": kaggle.username, "KAGGLE_KEY": kaggle.key})
+    finally:
+        kaggle.stop()
+        reporter.stop()
+    assert result.returncode == 0, result.log
+    records = by_input(result)
+    dataset = records[inputs["kaggle"]]
+    assert (dataset["source"], dataset["source_id"]) == ("kaggle", kaggle_dataset(6)["ref"])
+    assert dataset["file_count"] == len(make_kaggle_files(6))
+    grant = records[inputs["nei"]]
+    assert (grant["source"], grant["kind"]) == ("nei", "grant") and nei_row["core_project_num"] in grant["source_id"]
+    assert inputs["nci"] not in records  # the NEI spider keeps NEI grants only
+    assert f"Input {inputs['nci']} gives no record (filtered)" in result.log
