@@ -48,6 +48,7 @@ from envision_spiders.pages.portal_presets import source_for_url
 from envision_spiders.pages.remote_file import is_html, remote_file_record
 
 TARGET_META = "envision_ingest_target"
+HEAD_REFUSED = (403, 405, 501)  # servers (presigned URLs, some CDNs) that answer GET but not HEAD
 WEB_HEADERS = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", "Accept-Encoding": "identity"}
 
 
@@ -148,7 +149,7 @@ class UrlSpider(EnvisionSpider):
     def web_request(self, target: Target, url: str, method: str = "HEAD", **meta: Any) -> scrapy.Request:
         return scrapy.Request(url, method=method, callback=self.parse_head, errback=self.failed, dont_filter=True,
                               headers=WEB_HEADERS, meta={INPUT_META: target.text, TARGET_META: target,
-                                                         "handle_httpstatus_list": [405, 501], **meta})
+                                                         "handle_httpstatus_list": list(HEAD_REFUSED), **meta})
 
     # --- answers ------------------------------------------------------------------------
     async def parse_entries(self, response: Response) -> AsyncIterator[Any]:
@@ -196,12 +197,9 @@ class UrlSpider(EnvisionSpider):
 
     async def parse_head(self, response: Response) -> AsyncIterator[Any]:
         target: Target = response.meta[TARGET_META]
-        if response.status in (405, 501):  # HEAD refused: one byte of the body instead
-            if response.request.method == "HEAD":
-                yield self.web_request(target, response.url, method="GET", download_maxsize=1 << 20).replace(
-                    headers={**WEB_HEADERS, "Range": "bytes=0-0"})
-            else:
-                self.no_record(target.text, "http_error", f"HTTP {response.status} from {response.url}")
+        if response.status in HEAD_REFUSED:  # one byte of the body instead (GET: errors go to the errback)
+            yield self.web_request(target, response.url, method="GET", download_maxsize=1 << 20,
+                                   handle_httpstatus_list=[]).replace(headers={**WEB_HEADERS, "Range": "bytes=0-0"})
             return
         if is_login_redirect(target.key, response.url):
             self.no_record(target.text, "login", f"redirected to a login page {response.url}")
