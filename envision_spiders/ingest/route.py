@@ -32,6 +32,7 @@ API_URL_SETTINGS: dict[str, str] = {
     "kaggle": "KAGGLE_API_URL",
     "nei": "NEI_API_URL",
     "datacite": "DATACITE_API_URL",
+    "github": "GITHUB_API_URL",
 }
 
 # public hosts of each source's landing pages and API (a leading "." matches subdomains)

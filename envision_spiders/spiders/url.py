@@ -9,7 +9,8 @@ repository when DataCite's landing URL is a record we crawl; resolved through
 ``ENVISION_DOI_RESOLVER_URL`` when DataCite does not know it). Any other URL is asked for
 with ``HEAD``: a web page is read by ``PortalDatasetPage`` (JSON-LD, meta tags, DOIs, file
 links; plain HTTP, no browser), anything else becomes a one-file record from its headers
-(``pages.remote_file``), whose archive the inspection pipeline reads by Range.
+(``pages.remote_file``), whose archive the inspection pipeline reads by Range. A GitHub
+repository is read from ``GITHUB_API_URL``: its description and latest release's assets.
 An input that gives no record is logged in one line and counted; the run goes on, and its
 last lines list every input with its record or the reason. Incremental skipping is off: every
 input is read. Stats: ``envision/ingest/...`` (docs/stats.md).
@@ -42,12 +43,14 @@ from envision_spiders.ingest.route import (
     source_hosts,
 )
 from envision_spiders.items import DatasetRecord
-from envision_spiders.pages.base import MalformedPage
+from envision_spiders.pages.base import MalformedPage, json_body
+from envision_spiders.pages.github import GitHubRepository
 from envision_spiders.pages.portal import PortalDatasetPage
 from envision_spiders.pages.portal_presets import source_for_url
 from envision_spiders.pages.remote_file import is_html, remote_file_record
 
 TARGET_META = "envision_ingest_target"
+GITHUB_META = "envision_github_repository"
 HEAD_REFUSED = (403, 405, 501)  # servers (presigned URLs, some CDNs) that answer GET but not HEAD
 WEB_HEADERS = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", "Accept-Encoding": "identity"}
 
@@ -62,6 +65,7 @@ class UrlSpider(EnvisionSpider):
         self.inputs: list[str] = []
         self.hosts: dict[str, tuple[str, ...]] = {}
         self.resolver = ""
+        self.github_api = ""
         self.helpers: dict[str, EnvisionSpider | str] = {}  # source -> its spider, or why it cannot run
         self.prepared: set[str] = set()
         self.ledger = Ledger()
@@ -99,6 +103,7 @@ class UrlSpider(EnvisionSpider):
         spider.inputs = cls.read_arguments(settings, **spider.arguments)
         spider.hosts = source_hosts({source: settings.get(name) for source, name in API_URL_SETTINGS.items()})
         spider.resolver = str(settings.get("ENVISION_DOI_RESOLVER_URL")).rstrip("/")
+        spider.github_api = str(settings.get("GITHUB_API_URL")).rstrip("/")
         crawler.signals.connect(spider._item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(spider._item_dropped, signal=signals.item_dropped)
         crawler.signals.connect(spider._summarise, signal=signals.spider_closed)
@@ -120,7 +125,12 @@ class UrlSpider(EnvisionSpider):
     async def requests_for(self, target: Target) -> AsyncIterator[scrapy.Request]:
         routed = target.source if target.kind == "record" else target.kind
         self.crawler.stats.inc_value(f"envision/ingest/routed/{routed}")
-        if target.kind not in ("record", "doi"):  # GitHub repositories are read as web pages for now
+        if target.kind == "github":
+            yield scrapy.Request(f"{self.github_api}/repos/{target.key}", callback=self.parse_repository,
+                                 errback=self.failed, dont_filter=True,
+                                 meta={INPUT_META: target.text, TARGET_META: target})
+            return
+        if target.kind == "web":
             yield self.web_request(target, target.key)
             return
         helper = await self.helper(target.source or "")
@@ -194,6 +204,27 @@ class UrlSpider(EnvisionSpider):
             return None
         self.logger.info("Input %s: DataCite names %s, read from %s", target.text, url, found.source)
         return found._replace(text=target.text, doi=target.doi)
+
+    async def parse_repository(self, response: Response) -> AsyncIterator[Any]:
+        """A GitHub repository; then its latest release (none: a 404, the record has no files)."""
+        target: Target = response.meta[TARGET_META]
+        try:
+            repository = json_body(response)
+        except MalformedPage as exc:
+            self.no_record(target.text, "malformed", exc.problem)
+            return
+        yield scrapy.Request(f"{self.github_api}/repos/{target.key}/releases/latest", callback=self.parse_release,
+                             errback=self.failed, dont_filter=True,
+                             meta={INPUT_META: target.text, TARGET_META: target, GITHUB_META: repository,
+                                   "handle_httpstatus_list": [404]})
+
+    async def parse_release(self, response: Response) -> AsyncIterator[Any]:
+        try:
+            release = json_body(response) if response.status == 200 else None
+        except MalformedPage as exc:
+            self.logger.warning("Latest release of %s unreadable: %s", response.url, exc)
+            release = None
+        yield await GitHubRepository({**response.meta[GITHUB_META], "release": release}).to_item()
 
     async def parse_head(self, response: Response) -> AsyncIterator[Any]:
         target: Target = response.meta[TARGET_META]

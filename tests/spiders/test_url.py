@@ -68,6 +68,30 @@ def image_zip() -> bytes:
     return buffer.getvalue()
 
 
+class FakeGitHub(FakeAPI):
+    """GitHub's ``/repos/{owner}/{repo}`` and ``/releases/latest`` (404 without a release)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.releases: dict[str, dict[str, Any]] = {}
+        self.route("release", "GET", r"/repos/([^/]+/[^/]+)/releases/latest", self.release)
+        self.route("repo", "GET", r"/repos/([^/]+/[^/]+)", self.repository)
+
+    def repository(self, call: Call, match: Any) -> Reply:
+        name = match.group(1)
+        if name.startswith("missing/"):
+            return Reply.json({"message": "Not Found"}, 404)
+        return Reply.json({"full_name": name, "html_url": f"https://github.com/{name}", "url": f"{self.base_url}/repos/{name}",
+                           "description": f"Fundus images of {name} (doi:10.5281/zenodo.424242)",
+                           "topics": ["fundus", "retina"], "owner": {"login": name.split("/")[0]},
+                           "license": {"spdx_id": "CC-BY-4.0"}, "created_at": "2021-02-03T00:00:00Z",
+                           "pushed_at": "2024-05-06T07:08:09Z", "private": False})
+
+    def release(self, call: Call, match: Any) -> Reply:
+        found = self.releases.get(match.group(1))
+        return Reply.json(found) if found else Reply.json({"message": "Not Found"}, 404)
+
+
 class FakeOsfNodes(FakeOSF):
     """The fake OSF plus ``GET /v2/nodes/{id}/`` (one node), as OSF serves it."""
 
@@ -96,22 +120,24 @@ class FakeDataCiteDois(FakeDataCite):
 @pytest.fixture(scope="module")
 def servers():
     zenodo, figshare, dryad = FakeZenodo(n_records=6), FakeFigshare(n_articles=12), FakeDryad(n_eye=4, n_other=1)
-    osf, web = FakeOsfNodes(n_eye=3, n_other=1, n_private=0), FakeWeb()
-    for server in (zenodo, figshare, dryad, osf, web):
+    osf, web, github = FakeOsfNodes(n_eye=3, n_other=1, n_private=0), FakeWeb(), FakeGitHub()
+    for server in (zenodo, figshare, dryad, osf, web, github):
         server.start()
     alias = datacite_from_zenodo(zenodo.all_records()[2])  # a DOI DataCite knows, landing on a Zenodo record
     alias["id"], alias["attributes"]["url"] = "10.99999/alias.3", f"{zenodo.base_url}/records/{zenodo.all_records()[2]['id']}"
     datacite = FakeDataCiteDois(n_eye=2, n_other=0, extra=[alias])
     datacite.start()
-    yield {"zenodo": zenodo, "figshare": figshare, "dryad": dryad, "osf": osf, "web": web, "datacite": datacite}
-    for server in (zenodo, figshare, dryad, osf, web, datacite):
+    yield {"zenodo": zenodo, "figshare": figshare, "dryad": dryad, "osf": osf, "web": web, "datacite": datacite,
+           "github": github}
+    for server in (zenodo, figshare, dryad, osf, web, datacite, github):
         server.stop()
 
 
 def api_settings(s: dict[str, Any]) -> dict[str, str]:
     return {"ZENODO_API_URL": f"{s['zenodo'].base_url}/api", "FIGSHARE_API_URL": f"{s['figshare'].base_url}/v2",
             "DRYAD_API_URL": f"{s['dryad'].base_url}/api/v2", "OSF_API_URL": f"{s['osf'].base_url}/v2",
-            "DATACITE_API_URL": s["datacite"].base_url, "ENVISION_DOI_RESOLVER_URL": f"{s['web'].base_url}/doi"}
+            "DATACITE_API_URL": s["datacite"].base_url, "ENVISION_DOI_RESOLVER_URL": f"{s['web'].base_url}/doi",
+            "GITHUB_API_URL": s["github"].base_url}
 
 
 def crawl_inputs(tmp: Path, inputs: list[str], settings: dict[str, Any]) -> CrawlResult:
@@ -219,6 +245,11 @@ def web_run(servers, nginx, tmp_path_factory):
     web.pages["/private/data.zip"] = Reply(302, b"", {"Location": "/users/sign_in?next=/private/data.zip"})
     web.pages["/users/sign_in"] = Reply(200, LOGIN_PAGE, HTML)
     web.pages["/app"] = Reply(200, EMPTY_PAGE, HTML)
+    servers["github"].releases["eyelab/oct-data"] = {"tag_name": "v2.0", "published_at": "2024-01-02T00:00:00Z",
+                                                      "body": "Second release", "assets": [
+        {"name": "eyes.zip", "size": len(image_zip()), "content_type": "application/zip",
+         "browser_download_url": nginx.url("ingest/eyes.zip")}]}
+    github = servers["github"].base_url
     inputs = {
         "archive": nginx.url("ingest/eyes.zip"),
         "redirected_file": nginx.url("ingest/eyes.zip", "redirect"),
@@ -227,6 +258,9 @@ def web_run(servers, nginx, tmp_path_factory):
         "login": f"{web.base_url}/private/data.zip",
         "error_page": f"{web.base_url}/gone",
         "empty_page": f"{web.base_url}/app",
+        "github": f"{github}/eyelab/oct-data",
+        "github_no_release": f"{github}/eyelab/notes.git",
+        "github_missing": f"{github}/missing/repo",
     }
     tmp = tmp_path_factory.mktemp("url-web")
     result = crawl_inputs(tmp, list(inputs.values()), {**api_settings(servers), "ENVISION_INSPECT_ENABLED": True})
@@ -268,11 +302,25 @@ def test_a_web_page_gives_the_portal_extraction(web_run):
 
 def test_login_redirects_error_pages_and_empty_pages_are_one_line_each(web_run):
     result, inputs = web_run
-    assert set(by_input(result)) == {inputs[k] for k in ("archive", "redirected_file", "page", "no_head")}
-    for key, reason in (("login", "login"), ("error_page", "http_error"), ("empty_page", "no_dataset")):
+    assert set(by_input(result)) == {inputs[k] for k in ("archive", "redirected_file", "page", "no_head", "github",
+                                                        "github_no_release")}
+    for key, reason in (("login", "login"), ("error_page", "http_error"), ("empty_page", "no_dataset"),
+                        ("github_missing", "http_error")):
         lines = [line for line in result.log.splitlines() if f"Input {inputs[key]} gives no record" in line]
         assert len(lines) == 1 and f"({reason})" in lines[0], (key, lines)
         assert result.stats[f"envision/ingest/no_record/{reason}"] >= 1
+
+
+def test_a_github_repository_gives_its_description_and_release_assets_inspected(web_run):
+    result, inputs = web_run
+    records = by_input(result)
+    repo = records[inputs["github"]]
+    assert (repo["source"], repo["source_id"], repo["version"]) == ("github", "eyelab/oct-data", "v2.0")
+    assert repo["license"] == "cc-by-4.0" and repo["keywords"] == ["fundus", "retina"]
+    assert repo["related_dois"] == ["10.5281/zenodo.424242"] and repo["doi"] is None
+    assert [f["name"] for f in repo["files"]] == ["eyes.zip"] and repo["img_count"] == 3  # inspected by Range
+    bare = records[inputs["github_no_release"]]
+    assert (bare["source_id"], bare["files"], bare["version"]) == ("eyelab/notes", [], None)
 
 
 # --- arguments -------------------------------------------------------------------------------
