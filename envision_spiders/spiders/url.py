@@ -232,6 +232,11 @@ class UrlSpider(EnvisionSpider):
             yield self.web_request(target, response.url, method="GET", download_maxsize=1 << 20,
                                    handle_httpstatus_list=[]).replace(headers={**WEB_HEADERS, "Range": "bytes=0-0"})
             return
+        landed = self.landed_on_record(target, response.url)
+        if landed is not None:
+            async for request in self.requests_for(landed):
+                yield request
+            return
         if is_login_redirect(target.key, response.url):
             self.no_record(target.text, "login", f"redirected to a login page {response.url}")
             return
@@ -241,6 +246,20 @@ class UrlSpider(EnvisionSpider):
                                                             "page_params": {"source": source_for_url(response.url)}})
             return
         yield await remote_file_record(response.url, response.status, response.headers, doi=target.doi)
+
+    def landed_on_record(self, target: Target, url: str) -> Target | None:
+        """A web input (or a resolved DOI) whose redirects ended on a record page of a source we
+        crawl (or a GitHub repository): that source's target, read from its API instead."""
+        if target.kind != "web" or url == target.key:
+            return None
+        try:
+            found = route(url, self.hosts)
+        except InputError:
+            return None
+        if found.kind not in ("record", "github"):
+            return None
+        self.logger.info("Input %s: %s is a %s record, read from its API", target.text, url, found.source)
+        return found._replace(text=target.text, doi=target.doi or found.doi)
 
     async def parse_page(self, response: Response, page: PortalDatasetPage) -> AsyncIterator[Any]:
         target: Target = response.meta[TARGET_META]
@@ -258,7 +277,8 @@ class UrlSpider(EnvisionSpider):
             status = failure.value.response.status
             if target.kind == "doi" and status == 404 and self.resolver:
                 self.logger.info("Input %s: not in DataCite, resolving it at %s", target.text, self.resolver)
-                return [self.web_request(target, f"{self.resolver}/{target.key}")]
+                url = f"{self.resolver}/{target.key}"
+                return [self.web_request(target._replace(kind="web", source=None, key=url), url)]
             self.no_record(target.text, "http_error", f"HTTP {status} from {request.url}")
         else:
             self.no_record(target.text, "unreachable", f"{request.url}: {failure.getErrorMessage()}")

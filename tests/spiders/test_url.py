@@ -92,6 +92,16 @@ class FakeGitHub(FakeAPI):
         return Reply.json(found) if found else Reply.json({"message": "Not Found"}, 404)
 
 
+class FakeZenodoPages(FakeZenodo):
+    """The fake Zenodo plus its HTML record pages (``/records/{id}``, GET and HEAD)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        for method in ("GET", "HEAD"):
+            self.route(f"page_{method.lower()}", method, r"/records/(\d+)",
+                       lambda call, match: Reply(200, b"<html><title>Zenodo</title></html>", HTML))
+
+
 class FakeOsfNodes(FakeOSF):
     """The fake OSF plus ``GET /v2/nodes/{id}/`` (one node), as OSF serves it."""
 
@@ -119,7 +129,7 @@ class FakeDataCiteDois(FakeDataCite):
 
 @pytest.fixture(scope="module")
 def servers():
-    zenodo, figshare, dryad = FakeZenodo(n_records=6), FakeFigshare(n_articles=12), FakeDryad(n_eye=4, n_other=1)
+    zenodo, figshare, dryad = FakeZenodoPages(n_records=6), FakeFigshare(n_articles=12), FakeDryad(n_eye=4, n_other=1)
     osf, web, github = FakeOsfNodes(n_eye=3, n_other=1, n_private=0), FakeWeb(), FakeGitHub()
     for server in (zenodo, figshare, dryad, osf, web, github):
         server.start()
@@ -167,11 +177,14 @@ def api_run(servers, tmp_path_factory):
         "datacite_doi": servers["datacite"].records[0]["id"].upper(),
         "datacite_to_zenodo": "10.99999/alias.3",
         "resolved_doi": "10.5555/lab.oct.1",
+        "resolved_to_zenodo": "10.5555/zenodo.copy.4",
         "missing_zenodo": f"{servers['zenodo'].base_url}/records/999",
         "not_a_url": "retina dataset please",
     }
     servers["web"].pages["/doi/10.5555/lab.oct.1"] = Reply(302, b"", {"Location": "/lab/oct"})
     servers["web"].pages["/lab/oct"] = Reply(200, DATASET_PAGE.encode(), HTML)
+    zenodo_page = f"{servers['zenodo'].base_url}/records/{z[3]['id']}"
+    servers["web"].pages["/doi/10.5555/zenodo.copy.4"] = Reply(302, b"", {"Location": zenodo_page})
     tmp = tmp_path_factory.mktemp("url-api")
     result = crawl_inputs(tmp, list(inputs.values()), api_settings(servers))
     return result, inputs, {"article": article, "dryad_doi": dryad_doi, "zenodo": z, "osf": o.all_nodes()[0]}
@@ -230,7 +243,9 @@ def test_another_doi_gives_its_datacite_record_or_the_repository_datacite_names(
 
 
 def test_a_doi_datacite_does_not_know_is_resolved_to_its_landing_page(api_run):
-    result, inputs, _ = api_run
+    result, inputs, facts = api_run
+    landed = by_input(result)[inputs["resolved_to_zenodo"]]  # a landing page of a source we crawl: its API
+    assert (landed["source"], landed["source_id"]) == ("zenodo", str(facts["zenodo"][3]["id"]))
     record = by_input(result)[inputs["resolved_doi"]]
     assert record["source"].startswith("portal-") and record["doi"] == "10.5555/lab.oct.1"
     assert record["title"] == "Retinal OCT volumes of 40 eyes" and record["extra"]["extraction"] == "jsonld"
