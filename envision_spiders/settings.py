@@ -31,6 +31,7 @@ OSF_API_URL = "https://api.osf.io/v2"
 DATACITE_API_URL = "https://api.datacite.org"
 KAGGLE_API_URL = "https://www.kaggle.com/api/v1"
 NEI_API_URL = "https://api.reporter.nih.gov/v2"
+CROSSREF_API_URL = "https://api.crossref.org"  # `scrapy crawl url`: landing pages of DOIs DataCite does not know ("" = skip)
 GITHUB_API_URL = "https://api.github.com"  # `scrapy crawl url` reads GitHub repositories (anonymous: 60 requests/hour)
 
 # --- Zenodo -----------------------------------------------------------------------------

@@ -5,8 +5,8 @@ URL or DOI per line, ``#`` comments; default: the file in ``ENVISION_INGEST_URLS
 we crawl is read from that source's API by the source spider itself, run as a helper (its
 settings, token, request building, page objects and hooks: ``ingest.lookups``), so the
 record is the one its spider emits; another DOI is read from DataCite (followed to the
-repository when DataCite's landing URL is a record we crawl; resolved through
-``ENVISION_DOI_RESOLVER_URL`` when DataCite does not know it). Any other URL is asked for
+repository when DataCite's landing URL is a record we crawl; else through Crossref's
+landing URL when Crossref knows it; else resolved through ``ENVISION_DOI_RESOLVER_URL``). Any other URL is asked for
 with ``HEAD``: a web page is read by ``PortalDatasetPage`` (JSON-LD, meta tags, DOIs, file
 links; plain HTTP, no browser), anything else becomes a one-file record from its headers
 (``pages.remote_file``), whose archive the inspection pipeline reads by Range. A GitHub
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 import scrapy
 from scrapy import signals
@@ -66,6 +67,7 @@ class UrlSpider(EnvisionSpider):
         self.hosts: dict[str, tuple[str, ...]] = {}
         self.resolver = ""
         self.github_api = ""
+        self.crossref = ""
         self.helpers: dict[str, EnvisionSpider | str] = {}  # source -> its spider, or why it cannot run
         self.prepared: set[str] = set()
         self.ledger = Ledger()
@@ -104,6 +106,7 @@ class UrlSpider(EnvisionSpider):
         spider.hosts = source_hosts({source: settings.get(name) for source, name in API_URL_SETTINGS.items()})
         spider.resolver = str(settings.get("ENVISION_DOI_RESOLVER_URL")).rstrip("/")
         spider.github_api = str(settings.get("GITHUB_API_URL")).rstrip("/")
+        spider.crossref = str(settings.get("CROSSREF_API_URL") or "").rstrip("/")
         crawler.signals.connect(spider._item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(spider._item_dropped, signal=signals.item_dropped)
         crawler.signals.connect(spider._summarise, signal=signals.spider_closed)
@@ -205,6 +208,27 @@ class UrlSpider(EnvisionSpider):
         self.logger.info("Input %s: DataCite names %s, read from %s", target.text, url, found.source)
         return found._replace(text=target.text, doi=target.doi)
 
+    async def parse_crossref(self, response: Response) -> AsyncIterator[Any]:
+        """A Crossref DOI: its landing page (``resource.primary.URL``), read from a crawled
+        source's API when it is one of its records, else like any other page."""
+        target: Target = response.meta[TARGET_META]
+        try:
+            work = json_body(response).get("message") or {}
+        except MalformedPage as exc:
+            self.no_record(target.text, "malformed", exc.problem)
+            return
+        landing = ((work.get("resource") or {}).get("primary") or {}).get("URL") or work.get("URL")
+        if not isinstance(landing, str) or not landing.startswith(("http://", "https://")):
+            self.no_record(target.text, "not_found", f"Crossref gives no landing page for {target.key}")
+            return
+        web = target._replace(kind="web", source=None, key=landing)
+        found = self.record_at(web, landing)
+        if found is not None:
+            async for request in self.requests_for(found):
+                yield request
+        else:
+            yield self.web_request(web, landing)
+
     async def parse_repository(self, response: Response) -> AsyncIterator[Any]:
         """A GitHub repository; then its latest release (none: a 404, the record has no files)."""
         target: Target = response.meta[TARGET_META]
@@ -232,7 +256,7 @@ class UrlSpider(EnvisionSpider):
             yield self.web_request(target, response.url, method="GET", download_maxsize=1 << 20,
                                    handle_httpstatus_list=[]).replace(headers={**WEB_HEADERS, "Range": "bytes=0-0"})
             return
-        landed = self.landed_on_record(target, response.url)
+        landed = self.record_at(target, response.url) if response.url != target.key else None
         if landed is not None:
             async for request in self.requests_for(landed):
                 yield request
@@ -247,10 +271,10 @@ class UrlSpider(EnvisionSpider):
             return
         yield await remote_file_record(response.url, response.status, response.headers, doi=target.doi)
 
-    def landed_on_record(self, target: Target, url: str) -> Target | None:
-        """A web input (or a resolved DOI) whose redirects ended on a record page of a source we
-        crawl (or a GitHub repository): that source's target, read from its API instead."""
-        if target.kind != "web" or url == target.key:
+    def record_at(self, target: Target, url: str) -> Target | None:
+        """When a web input's address (after redirects, or a DOI's landing page) is a record page
+        of a source we crawl (or a GitHub repository): that source's target, read from its API."""
+        if target.kind != "web":
             return None
         try:
             found = route(url, self.hosts)
@@ -275,8 +299,13 @@ class UrlSpider(EnvisionSpider):
         target: Target = request.meta[TARGET_META]
         if failure.check(HttpError):
             status = failure.value.response.status
+            if target.kind == "doi" and status == 404 and target.source == "datacite" and self.crossref:
+                self.logger.info("Input %s: not in DataCite, asking Crossref", target.text)
+                return [scrapy.Request(f"{self.crossref}/works/{quote(target.key, safe='/')}",
+                                       callback=self.parse_crossref, errback=self.failed, dont_filter=True,
+                                       meta={INPUT_META: target.text, TARGET_META: target._replace(source="crossref")})]
             if target.kind == "doi" and status == 404 and self.resolver:
-                self.logger.info("Input %s: not in DataCite, resolving it at %s", target.text, self.resolver)
+                self.logger.info("Input %s: not in DataCite nor Crossref, resolving it at %s", target.text, self.resolver)
                 url = f"{self.resolver}/{target.key}"
                 return [self.web_request(target._replace(kind="web", source=None, key=url), url)]
             self.no_record(target.text, "http_error", f"HTTP {status} from {request.url}")

@@ -46,11 +46,15 @@ class FakeWeb(FakeAPI):
     def __init__(self) -> None:
         super().__init__()
         self.pages: dict[str, Reply] = {}
+        self.crossref: dict[str, Reply] = {}  # DOI -> Crossref's /works/{doi} answer
         for method in ("GET", "HEAD"):
             self.route(f"page_{method.lower()}", method, r"/(?P<path>.*)", self.serve)
 
     def serve(self, call: Call, match: Any) -> Reply:
         path = "/" + match["path"]
+        if path.startswith("/crossref/works/"):
+            return self.crossref.get(unquote(path.removeprefix("/crossref/works/"))) or Reply.json(
+                {"status": "error", "message": "Resource not found."}, 404)
         if path.startswith("/noheads/") and call.method == "HEAD":
             return Reply(405, b"", {"Allow": "GET"})
         if path.startswith("/noheads/") and call.headers.get("Range") == "bytes=0-0":
@@ -147,7 +151,7 @@ def api_settings(s: dict[str, Any]) -> dict[str, str]:
     return {"ZENODO_API_URL": f"{s['zenodo'].base_url}/api", "FIGSHARE_API_URL": f"{s['figshare'].base_url}/v2",
             "DRYAD_API_URL": f"{s['dryad'].base_url}/api/v2", "OSF_API_URL": f"{s['osf'].base_url}/v2",
             "DATACITE_API_URL": s["datacite"].base_url, "ENVISION_DOI_RESOLVER_URL": f"{s['web'].base_url}/doi",
-            "GITHUB_API_URL": s["github"].base_url}
+            "GITHUB_API_URL": s["github"].base_url, "CROSSREF_API_URL": f"{s['web'].base_url}/crossref"}
 
 
 def crawl_inputs(tmp: Path, inputs: list[str], settings: dict[str, Any]) -> CrawlResult:
@@ -178,6 +182,8 @@ def api_run(servers, tmp_path_factory):
         "datacite_to_zenodo": "10.99999/alias.3",
         "resolved_doi": "10.5555/lab.oct.1",
         "resolved_to_zenodo": "10.5555/zenodo.copy.4",
+        "crossref_doi": "https://doi.org/10.5555/CROSSREF.7",
+        "crossref_to_osf": "10.5555/osf.copy",
         "missing_zenodo": f"{servers['zenodo'].base_url}/records/999",
         "not_a_url": "retina dataset please",
     }
@@ -185,9 +191,16 @@ def api_run(servers, tmp_path_factory):
     servers["web"].pages["/lab/oct"] = Reply(200, DATASET_PAGE.encode(), HTML)
     zenodo_page = f"{servers['zenodo'].base_url}/records/{z[3]['id']}"
     servers["web"].pages["/doi/10.5555/zenodo.copy.4"] = Reply(302, b"", {"Location": zenodo_page})
+    servers["web"].pages["/lab/crossref"] = Reply(200, META_PAGE.encode(), HTML)
+    servers["web"].crossref["10.5555/crossref.7"] = Reply.json({"status": "ok", "message": {
+        "DOI": "10.5555/crossref.7", "URL": "https://doi.org/10.5555/crossref.7", "type": "dataset",
+        "resource": {"primary": {"URL": f"{servers['web'].base_url}/lab/crossref"}}}})
+    servers["web"].crossref["10.5555/osf.copy"] = Reply.json({"status": "ok", "message": {
+        "DOI": "10.5555/osf.copy", "resource": {"primary": {"URL": f"{o.base_url}/{o.all_nodes()[1]['id']}/"}}}})
     tmp = tmp_path_factory.mktemp("url-api")
     result = crawl_inputs(tmp, list(inputs.values()), api_settings(servers))
-    return result, inputs, {"article": article, "dryad_doi": dryad_doi, "zenodo": z, "osf": o.all_nodes()[0]}
+    return result, inputs, {"article": article, "dryad_doi": dryad_doi, "zenodo": z, "osf": o.all_nodes()[0],
+                    "osf_second": o.all_nodes()[1]}
 
 
 def test_the_run_goes_on_past_bad_inputs_and_ends_with_a_summary(api_run):
@@ -240,6 +253,16 @@ def test_another_doi_gives_its_datacite_record_or_the_repository_datacite_names(
     assert (plain["source"], plain["doi"]) == ("datacite", servers["datacite"].records[0]["id"].lower())
     named = records[inputs["datacite_to_zenodo"]]
     assert (named["source"], named["source_id"]) == ("zenodo", str(facts["zenodo"][2]["id"]))
+
+
+def test_a_crossref_doi_is_read_at_the_landing_page_crossref_gives(api_run):
+    result, inputs, facts = api_run
+    records = by_input(result)
+    page = records[inputs["crossref_doi"]]
+    assert page["source"].startswith("portal-") and page["doi"] == "10.5555/crossref.7"
+    assert page["title"] == "Fundus photographs of 120 diabetic eyes"
+    node = records[inputs["crossref_to_osf"]]  # Crossref's landing page is an OSF node: read from OSF's API
+    assert (node["source"], node["source_id"]) == ("osf", facts["osf_second"]["id"])
 
 
 def test_a_doi_datacite_does_not_know_is_resolved_to_its_landing_page(api_run):
