@@ -40,6 +40,14 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from envision_spiders.bases.spider import EnvisionSpider, SpiderArgumentError
+from envision_spiders.http.ranges import (
+    META_RANGE,
+    RangeError,
+    RangeNotSatisfiable,
+    install_range_guard,
+    range_answer,
+    range_request,
+)
 from envision_spiders.ingest.ledger import INPUT_KEY, INPUT_META, Ledger
 from envision_spiders.ingest.lookups import LOOKUPS
 from envision_spiders.ingest.route import (
@@ -55,11 +63,12 @@ from envision_spiders.pages.base import MalformedPage, json_body
 from envision_spiders.pages.github import GitHubRepository
 from envision_spiders.pages.portal import PortalDatasetPage
 from envision_spiders.pages.portal_presets import source_for_url
-from envision_spiders.pages.remote_file import is_html, remote_file_record
+from envision_spiders.pages.remote_file import content_length, is_html, remote_file_record
 
 TARGET_META = "envision_ingest_target"
 GITHUB_META = "envision_github_repository"
 HEAD_REFUSED = (403, 405, 501)  # servers (presigned URLs, some CDNs) that answer GET but not HEAD
+PAGE_MAXSIZE = 1 << 20  # a server ignoring Range may send a page (or file) this big whole; more is stopped
 WEB_HEADERS = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", "Accept-Encoding": "identity"}
 
 
@@ -82,6 +91,7 @@ class IngestSpider(EnvisionSpider):
         spider.resolver = str(settings.get("ENVISION_DOI_RESOLVER_URL")).rstrip("/")
         spider.github_api = str(settings.get("GITHUB_API_URL")).rstrip("/")
         spider.crossref = str(settings.get("CROSSREF_API_URL") or "").rstrip("/")
+        install_range_guard(crawler)  # a server ignoring the one-byte Range is stopped on its headers
         crawler.signals.connect(spider._item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(spider._item_dropped, signal=signals.item_dropped)
         crawler.signals.connect(spider._summarise, signal=signals.spider_closed)
@@ -220,8 +230,9 @@ class IngestSpider(EnvisionSpider):
     async def parse_head(self, response: Response) -> AsyncIterator[Any]:
         target: Target = response.meta[TARGET_META]
         if response.status in HEAD_REFUSED:  # one byte of the body instead (GET: errors go to the errback)
-            yield self.web_request(target, response.url, method="GET", download_maxsize=1 << 20,
-                                   handle_httpstatus_list=[]).replace(headers={**WEB_HEADERS, "Range": "bytes=0-0"})
+            yield range_request(response.url, [(0, 1)], accept_whole=PAGE_MAXSIZE,
+                                meta={INPUT_META: target.text, TARGET_META: target}).replace(
+                callback=self.parse_head, errback=self.failed)
             return
         landed = self.record_at(target, response.url) if response.url != target.key else None
         if landed is not None:
@@ -236,7 +247,18 @@ class IngestSpider(EnvisionSpider):
                                  headers=WEB_HEADERS, meta={INPUT_META: target.text, TARGET_META: target,
                                                             "page_params": {"source": source_for_url(response.url)}})
             return
-        yield await remote_file_record(response.url, response.status, response.headers, doi=target.doi)
+        yield await remote_file_record(response.url, response.headers, self.file_size(response), doi=target.doi)
+
+    def file_size(self, response: Response) -> int | None:
+        """``Content-Length`` of a HEAD; the total size a ranged answer gives (else its headers')."""
+        if META_RANGE not in response.meta:
+            return content_length(response.headers)
+        try:
+            return range_answer(response, self.crawler.stats).total
+        except RangeNotSatisfiable as exc:
+            return exc.total
+        except RangeError:  # a whole body, stopped on its headers
+            return content_length(response.headers)
 
     def record_at(self, target: Target, url: str) -> Target | None:
         """When a web input's address (after redirects, or a DOI's landing page) is a record page

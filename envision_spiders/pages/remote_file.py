@@ -1,9 +1,10 @@
 """A bare file or archive URL -> a one-file DatasetRecord from its HTTP headers.
 
-The answer is a ``HEAD`` (or, where HEAD is refused, a ``GET`` of ``Range: bytes=0-0``):
-the name comes from ``Content-Disposition`` (``filename*=`` then ``filename=``) or the
-URL's last path segment, the size from ``Content-Length`` (a 206's ``Content-Range``
-total), the type from ``Content-Type``, ``modified`` from ``Last-Modified``. What is inside
+The answer is a ``HEAD`` (or, where HEAD is refused, a ranged ``GET`` of one byte): the name
+comes from ``Content-Disposition`` (``filename*=`` then ``filename=``) or the URL's last path
+segment, the size is given by the caller (``Content-Length`` of a HEAD, ``content_length``;
+the total of a ranged answer, ``http.ranges``), the type from ``Content-Type``, ``modified``
+from ``Last-Modified``. What is inside
 an archive is read later by the inspection pipeline (HTTP Range), like any record's files.
 """
 
@@ -16,7 +17,6 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from envision_spiders.http.byteranges import RangeHeaderError, parse_content_range
 from envision_spiders.items import DatasetRecord, FileEntry
 from envision_spiders.pages.portal import PortalRecord
 
@@ -58,12 +58,7 @@ def is_html(headers: Any) -> bool:
     return content_type(headers) in HTML_TYPES
 
 
-def remote_size(status: int, headers: Any) -> int | None:
-    if status == 206:
-        try:
-            return parse_content_range(header(headers, "Content-Range"))[2]
-        except RangeHeaderError:
-            return None
+def content_length(headers: Any) -> int | None:
     length = header(headers, "Content-Length")
     return int(length) if length.isdigit() else None
 
@@ -82,12 +77,13 @@ def file_id(url: str) -> str:
     return f"{(parts.hostname or '').lower()}{parts.path}" + (f"?{parts.query}" if parts.query else "")
 
 
-def remote_file_facts(url: str, status: int, headers: Mapping[str, Any] | Any, doi: str | None = None) -> dict[str, Any]:
-    """The record's fields for the file at ``url`` (the address after redirects), answered with
-    ``status`` and ``headers``; ``doi``: the DOI the input named, if any."""
+def remote_file_facts(url: str, headers: Mapping[str, Any] | Any, size: int | None,
+                      doi: str | None = None) -> dict[str, Any]:
+    """The record's fields for the file at ``url`` (the address after redirects), of ``size``
+    bytes, answered with ``headers``; ``doi``: the DOI the input named, if any."""
     name = disposition_filename(header(headers, "Content-Disposition")) or url_filename(url)
     mimetype = content_type(headers) or None
-    entry = FileEntry(name=name, size=remote_size(status, headers), url=url, checksum=None,
+    entry = FileEntry(name=name, size=size, url=url, checksum=None,
                       mimetype=mimetype, access="open")
     modified = http_date(header(headers, "Last-Modified"))
     return {
@@ -104,5 +100,5 @@ def remote_file_facts(url: str, status: int, headers: Mapping[str, Any] | Any, d
     }
 
 
-async def remote_file_record(url: str, status: int, headers: Any, doi: str | None = None) -> DatasetRecord:
-    return await PortalRecord(remote_file_facts(url, status, headers, doi)).to_item()
+async def remote_file_record(url: str, headers: Any, size: int | None, doi: str | None = None) -> DatasetRecord:
+    return await PortalRecord(remote_file_facts(url, headers, size, doi)).to_item()
