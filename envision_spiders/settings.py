@@ -31,6 +31,8 @@ OSF_API_URL = "https://api.osf.io/v2"
 DATACITE_API_URL = "https://api.datacite.org"
 KAGGLE_API_URL = "https://www.kaggle.com/api/v1"
 NEI_API_URL = "https://api.reporter.nih.gov/v2"
+CROSSREF_API_URL = "https://api.crossref.org"  # `scrapy crawl url`: landing pages of DOIs DataCite does not know ("" = skip)
+GITHUB_API_URL = "https://api.github.com"  # `scrapy crawl url` reads GitHub repositories (anonymous: 60 requests/hour)
 
 # --- Zenodo -----------------------------------------------------------------------------
 ZENODO_RESOURCE_TYPES = ["dataset"]  # resource_type.type values searched
@@ -84,6 +86,10 @@ PLAYWRIGHT_CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "")
 ENVISION_PORTALS: dict = {}  # name -> preset (listing, links, next|button, delay, ...); see pages/portal_presets.py
 ENVISION_PORTAL_MAX_PAGES = 50  # listing pages (or button clicks) followed per listing URL
 ENVISION_PORTAL_WAIT_TIMEOUT = 10.0  # seconds to wait for a preset's wait_for / listing links to appear
+
+# --- URL ingest: `scrapy crawl url` (docs/url-ingest.md) -----------------------------------
+ENVISION_INGEST_URLS = ""  # inputs file (one URL or DOI a line) used without -a url/urls; crawlall runs `url` only when set
+ENVISION_DOI_RESOLVER_URL = "https://doi.org"  # DOIs DataCite does not know are resolved here to their landing page
 
 # --- crawling -----------------------------------------------------------------------------
 # USER_AGENT is this template filled with ENVISION_CONTACT_EMAIL when a crawl starts
@@ -144,6 +150,7 @@ DOWNLOADER_MIDDLEWARES = {
 }
 SPIDER_MIDDLEWARES = {
     "envision_spiders.middlewares.incremental.IncrementalMiddleware": 960,
+    "envision_spiders.middlewares.ingest_trail.IngestTrailMiddleware": 970,  # inert outside `crawl url`
 }
 ITEM_PIPELINES = {
     "envision_spiders.pipelines.dedup.DedupPipeline": 100,
@@ -207,7 +214,7 @@ ENVISION_RUN_LEDGER = True  # record every crawl in the state DB (crawl_runs)
 # clean (ends warn, `since` does not advance); 0 turns the check off
 ENVISION_EMPTY_RUN_MIN_PREVIOUS = 10
 # spider -> setting that must be non-empty for `crawlall`/`schedule` to include it unasked
-ENVISION_CRAWLALL_NEEDS = {"portal": "ENVISION_PORTALS"}
+ENVISION_CRAWLALL_NEEDS = {"portal": "ENVISION_PORTALS", "url": "ENVISION_INGEST_URLS"}
 SCRAPYD_URL = "http://127.0.0.1:6800"  # `scrapy schedule` target (basic auth: SCRAPYD_USERNAME/_PASSWORD env)
 SCRAPYD_PROJECT = "envision_spiders"
 ENVISION_SCHEDULE_SETTINGS: dict = {}  # extra K=V settings sent with every scheduled job

@@ -6,6 +6,11 @@ Start URLs, one of:
     One dataset page (or a page whose JSON-LD ``DataCatalog``/``ItemList`` lists datasets);
     with ``-a links=SELECTOR`` a listing page, paged by ``-a next=SELECTOR`` or
     ``-a button=SELECTOR``. Records' source: ``-a source=NAME`` or ``portal-<host>``.
+    Without ``links``, a page that is no dataset's own (no JSON-LD ``Dataset``, no DOI of its
+    own, no file links: ``pages.listing_inference``) is read as a listing: its same-origin
+    links are probed and kept only when they lead to a dataset's page, its next page (rel=next,
+    a "Next" link) is read the same way, and the rules that worked are logged at the end so
+    they can be pinned as a preset. Explicit selectors win.
 ``-a portal=NAME``
     A preset of ``ENVISION_PORTALS`` (see ``envision_spiders.pages.portal_presets``).
 neither
@@ -23,7 +28,9 @@ the reason ``browser_missing`` and an error naming the setting.
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import scrapy
@@ -44,8 +51,17 @@ from envision_spiders.http.browser import (
     page_method,
     wait_for,
 )
+from envision_spiders.pages.listing_inference import candidate_links, dataset_evidence, next_page
 from envision_spiders.pages.portal import PortalDatasetPage, PortalListingPage
 from envision_spiders.pages.portal_presets import URL_ARGUMENTS, PortalPreset, PresetError, select_presets
+
+
+@dataclass
+class InferredRules:
+    """Per preset: how often each link rule led to a dataset page, and the next-page rule."""
+
+    link_rules: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    next_rules: dict[str, str] = field(default_factory=dict)
 
 
 class PortalSpider(EnvisionSpider):
@@ -63,6 +79,7 @@ class PortalSpider(EnvisionSpider):
         self.portals: list[PortalPreset] = []
         self.browser_problem: str | None = None
         self.wait_timeout_ms = 10_000.0  # ENVISION_PORTAL_WAIT_TIMEOUT, set in from_crawler
+        self.inferred = InferredRules()
 
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
@@ -102,6 +119,7 @@ class PortalSpider(EnvisionSpider):
         settings.set("DOWNLOAD_SLOTS", slots, priority=priority)
         # the browser reaches only these portals' origins (and their CDNs), on public addresses
         fence_browser(crawler, [url for preset in spider.portals for url in preset.browser_origins])
+        crawler.signals.connect(spider._report_inferred, signal=signals.spider_closed)
         spider.browser_problem = launch_problem(settings)
         if spider.browser_problem:
             crawler.signals.connect(spider._refuse_to_start, signal=signals.spider_opened)
@@ -151,14 +169,18 @@ class PortalSpider(EnvisionSpider):
                                    envision_portal_page=page),
         )
 
-    def dataset_request(self, url: str, preset: PortalPreset, from_catalog: bool = False) -> scrapy.Request:
+    def dataset_request(self, url: str, preset: PortalPreset, from_catalog: bool = False, probe: str | None = None,
+                        inferred: int = 0) -> scrapy.Request:
+        """A dataset page; ``probe``: a link of an inferred listing (the rule that selects it),
+        kept only when the page shows it is a dataset's; ``inferred``: an inferred listing's page number."""
         methods = {"wait": page_method(wait_for, preset.wait_for, self.wait_timeout_ms)} if preset.wait_for else {}
         return scrapy.Request(
             url,
             callback=self.parse_dataset,
             errback=self.failed,
             meta=self.browser_meta(preset, playwright_page_methods=methods, page_params={"source": preset.source},
-                                   envision_portal_from_catalog=from_catalog),
+                                   envision_portal_from_catalog=from_catalog, envision_portal_probe=probe,
+                                   envision_portal_inferred=inferred),
         )
 
     # --- callbacks --------------------------------------------------------------------
@@ -197,18 +219,62 @@ class PortalSpider(EnvisionSpider):
             stats.inc_value(f"envision/portal/catalog_pages/{preset.source}")
             for url in catalog:
                 yield self.dataset_request(url, preset, from_catalog=True)
+        record = await page.to_item()
+        meta = response.meta
+        top_level = not (catalog or meta.get("envision_portal_from_catalog") or meta.get("envision_portal_probe"))
+        if meta.get("envision_portal_inferred") or (top_level and dataset_evidence(record) is None):
+            for request in self.inferred_listing(response, page, preset, meta.get("envision_portal_inferred") or 1):
+                yield request
+            return
+        if meta.get("envision_portal_probe") is not None:
+            if dataset_evidence(record) is None:
+                stats.inc_value(f"envision/portal/probe_rejected/{preset.source}")
+                self.logger.debug("Portal %s: %s is not a dataset page", preset.name, response.url)
+                return
+            self.inferred.link_rules[preset.name][meta["envision_portal_probe"]] += 1
         if not page.has_record:
             if not catalog:
                 stats.inc_value(f"envision/portal/no_record/{preset.source}")
                 self.logger.warning("Nothing to record on %s", response.url)
             return
-        record = await page.to_item()
         stats.inc_value(f"envision/portal/records/{preset.source}/{record.extra['extraction']}")
         if self.since and (record.modified or record.publication_date or "9999")[:10] < self.since.isoformat():
             stats.inc_value(f"envision/portal/older_than_since/{preset.source}")
             return
         for item in self.take([record]):
             yield item
+
+    def inferred_listing(self, response: Response, page: PortalDatasetPage, preset: PortalPreset,
+                         number: int) -> list[scrapy.Request]:
+        """A page given without ``links`` that is no dataset's own: its same-origin links are
+        probed as dataset pages, its next page (rel=next, a "next" link) read the same way."""
+        stats = self.crawler.stats
+        stats.inc_value(f"envision/portal/inferred_listing_pages/{preset.source}")
+        found_next = next_page(page.selector, response.url)
+        links = [(url, rule) for url, rule in candidate_links(page.selector, response.url)
+                 if not found_next or url != found_next[0]]
+        if number == 1:
+            self.logger.info("Portal %s: %s is not a dataset page: reading it as a listing (%d links to probe%s)",
+                             preset.name, response.url, len(links), f", next page by {found_next[1]}" if found_next else "")
+        stats.inc_value(f"envision/portal/probes/{preset.source}", len(links))
+        requests = [self.dataset_request(url, preset, probe=rule) for url, rule in links]
+        if found_next:
+            self.inferred.next_rules[preset.name] = found_next[1]
+            if number >= preset.max_pages:
+                stats.inc_value(f"envision/portal/max_pages_reached/{preset.source}")
+                self.logger.warning("Portal %s: stopping at max_pages=%d (%s)", preset.name, number, response.url)
+            else:
+                requests.append(self.dataset_request(found_next[0], preset, inferred=number + 1))
+        return requests if self.wants_more else []
+
+    def _report_inferred(self) -> None:
+        """Say which rules the selector-free listings came down to, so they can be pinned as a preset."""
+        for name, rules in self.inferred.link_rules.items():
+            (rule, hits), *others = rules.most_common()
+            nxt = self.inferred.next_rules.get(name)
+            self.logger.info("Portal %s: inferred rule: links=%r (%d dataset pages%s)%s: pin it with -a links=%r%s",
+                             name, rule, hits, f"; {len(others)} other rule(s)" if others else "",
+                             f", next={nxt!r}" if nxt else "", rule, f" -a next={nxt!r}" if nxt else "")
 
     def failed(self, failure: Failure) -> None:
         """Errback: the page is already closed by scrapy-playwright (no page object is kept)."""
