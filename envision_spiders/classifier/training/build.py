@@ -6,8 +6,8 @@ The core holds real dataset titles with descriptions in our own words. The varia
 generated from sentence pools (deterministic, seeded) to give the head longer,
 repository-like descriptions with shared boilerplate, file evidence, and many hard
 negatives. Every record gets a ``split`` (about a quarter of each category is ``test``,
-never trained on) and an ``origin`` (``core``, ``template`` or ``raw``: records shaped like raw
-repository harvests, ``raw.py``, whose held-out half is written to ``raw_heldout.jsonl``).
+never trained on) and an ``origin`` (``core``, ``template``, ``raw`` or ``raw_variant``: records shaped
+like raw repository harvests, ``raw.py``, whose held-out half is written to ``raw_heldout.jsonl``).
 """
 
 from __future__ import annotations
@@ -429,7 +429,7 @@ def main() -> None:
     # labelled set, the held-out half is its own evaluation file, never trained on
     raw = raw_records()
     for r in raw:
-        r["origin"] = "raw"
+        r.setdefault("origin", "raw")
     unique += [r for r in raw if r["split"] == "train"]
     with jsonlines.open(HERE / "records.jsonl", "w", sort_keys=True) as writer:
         writer.write_all(unique)

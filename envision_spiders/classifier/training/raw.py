@@ -389,5 +389,180 @@ def _test() -> list[dict[str, Any]]:
 
 
 def raw_records() -> list[dict[str, Any]]:
-    """Every raw-shaped record, both splits."""
-    return _train() + _test()
+    """Every raw-shaped record, both splits (seeded variants join the training split)."""
+    return _train() + variant_records() + _test()
+
+
+# --- seeded variants for the training split only (pools written for training; the held-out
+# records above share no sentence with them) ---------------------------------------------
+_EYE_TOPICS = [
+    "retinal vessel segmentation in fundus images", "OCT-based detection of diabetic macular oedema",
+    "glaucoma screening with optic disc photographs", "automated grading of retinopathy of prematurity",
+    "corneal nerve analysis in confocal microscopy", "deep learning on OCT angiography in diabetes",
+    "choroidal neovascularisation on OCT", "keratoconus detection from corneal topography",
+    "fundus autofluorescence in inherited retinal disease", "drusen quantification on spectral-domain OCT",
+    "ultra-widefield imaging of peripheral retinal lesions", "slit-lamp image analysis of cataract",
+]
+_PUB_FORMS = [
+    ("{t}: a systematic review and meta-analysis", "publication", "Journal article", ["manuscript.pdf"]),
+    ("Supplementary material for: {t}", "journal contribution", None, ["Supplementary_File_1.docx", "Table_S2.xlsx"]),
+    ("{t}: case report and literature review", "publication", "Journal article", ["case.pdf"]),
+    ("Poster - {t}", "poster", None, ["poster_final.pdf"]),
+    ("Slides: {t}", "presentation", None, ["talk.pptx"]),
+    ("System and method for {t}", "text", "Patent", []),
+    ("{t} (preprint)", "preprint", "Preprint", []),
+    ("A tutorial on {t}", "lesson", None, ["tutorial.pdf"]),
+    ("{t}: study protocol", "publication", "Other", ["protocol.docx"]),
+    ("Figure 2 - {t}", "figure", None, ["Figure_2.png"]),
+]
+_EYE_ARCHIVES = [
+    ({".jpg": 900}, ["photos/OD_{i:04d}.jpg", "photos/OS_{i:04d}.jpg"], img("jpeg", 2048, 1536)),
+    ({".png": 2400}, ["bscans/vol{i:03d}_b064.png"], img("png", 512, 496)),
+    ({".dcm": 300}, ["dicom/{i:04d}/IM0001.dcm"], img("dicom", 1956, 1934, "OP", "EYE")),
+    ({".tif": 150}, ["retina/flatmount_{i:02d}.tif"], img("tiff", 4096, 4096)),
+    ({".e2e": 80}, ["export/P{i:04d}_OD.E2E"], None),
+    ({".bmp": 600}, ["octa/{i:05d}/superficial.bmp"], img("bmp", 304, 304)),
+    ({".jpeg": 5000}, ["train/{i}_left.jpeg", "train/{i}_right.jpeg"], img("jpeg", 1024, 1024)),
+    ({".png": 700}, ["slitlamp/cornea_{i:03d}.png"], img("png", 1600, 1200)),
+]
+_NON_EYE_ARCHIVES = [
+    ({".jpeg": 4000}, ["xray/NORMAL/IM-{i:04d}.jpeg"], img("jpeg", 1400, 1100)),
+    ({".dcm": 2000}, ["ct/{i:03d}/slice_001.dcm"], img("dicom", 512, 512, "CT", "ABDOMEN")),
+    ({".png": 30000}, ["tiles/slide{i:03d}_x0_y0.png"], img("png", 256, 256)),
+    ({".nii.gz": 400}, ["mri/sub-{i:03d}_T1w.nii.gz"], None),
+    ({".jpg": 2500}, ["skin/ISIC_{i:07d}.jpg"], img("jpeg", 1024, 768)),
+    ({".tif": 800}, ["sentinel/tile_{i:04d}.tif"], img("tiff", 10980, 10980)),
+    ({".py": 40, ".pth": 3}, ["src/train_{i}.py"], None),
+    ({".csv": 30}, ["tables/visit_{i}.csv"], None),
+    ({".jpg": 1500}, ["plants/leaf_{i:04d}.jpg"], img("jpeg", 3000, 2000)),
+]
+_TERSE_EYE = ["{u}/retina-{n}", "{u}/fundus-{n}", "{u}/octdata{n}", "S-BIAD{n}", "EYE-{n}", "RET{n}", "{u}/eyepacs-{n}",
+              "ODX-{n}", "{u}/oct-{n}-v2", "CORNEA{n}", "{u}/dr-grading-{n}", "MAC{n}"]
+_TERSE_ANY = ["{u}/dataset{n}", "DS-{n}", "S-BSST{n}", "DATA{n}", "{u}/images-{n}", "X{n}-v{v}", "{u}/collection-{n}", "P{n}"]
+_TERSE_NON_EYE = ["{u}/chest-{n}", "{u}/skin-lesions-{n}", "LUNG{n}", "{u}/brain-mri-{n}", "{u}/crop-disease-{n}", "CT{n}"]
+_USERS = ["alexk", "datalab", "mchen", "priyas", "openmed", "visionteam", "jdoe", "lab42"]
+_VAGUE = ["Data", "Supplementary data", "Dataset S1", "Raw data for the study", "Data underlying the figures", "Materials",
+          "Data from: a clinical cohort", "Files", "Replication data"]
+_OCT_SITES = [
+    ("human skin", "dermatology clinic"), ("coronary arteries", "catheterisation laboratory"), ("the oesophagus", "endoscopy unit"),
+    ("dental enamel", "dental school"), ("the tympanic membrane", "ENT clinic"), ("breast tumour margins", "surgical pathology"),
+    ("the bladder wall", "urology department"), ("paint layers of historical artworks", "conservation lab"),
+    ("zebrafish larvae hearts", "developmental biology lab"), ("plant leaves", "botany department"),
+]
+_RETINA_OMICS = [
+    ("Bulk RNA-seq of {a} retina after light damage", ["counts.tsv", "samples.csv"], {}),
+    ("ATAC-seq of human retinal pigment epithelium", ["peaks.bed", "fragments.tsv.gz"], {}),
+    ("Proteome of {a} retina in diabetes", ["proteinGroups.xlsx"], {}),
+    ("Multielectrode array recordings of {a} retinal ganglion cells", ["spikes.zip"], {".mat": 40}),
+    ("Patch-clamp recordings from {a} bipolar cells", ["recordings.zip"], {".abf": 200}),
+    ("Electroretinography in {a} models of retinal degeneration", ["erg.zip"], {".csv": 300}),
+    ("Metabolomics of aqueous humour in glaucoma", ["metabolites.xlsx"], {}),
+    ("Single-nucleus RNA-seq of the {a} optic nerve head", ["matrix.mtx", "barcodes.tsv"], {}),
+    ("Whole-exome sequencing of families with inherited retinal dystrophy", ["variants.vcf.gz"], {}),
+    ("Retinal gene expression under hypoxia in {a}", ["expression.csv"], {}),
+]
+_ANIMALS = ["mouse", "rat", "zebrafish", "macaque", "pig"]
+_DISEASE_OPENERS = [
+    "{d} is a major cause of visual impairment and its prevalence grows as populations age.",
+    "Patients with {d} face progressive loss of vision and current treatments only slow the disease.",
+    "{d} places a large economic burden on health systems, and many cases are found late.",
+    "The mechanisms that drive {d} remain poorly understood despite decades of research.",
+    "Risk factors for {d} include age, ancestry and systemic disease, but they predict individual outcomes poorly.",
+    "Access to specialist care for {d} is unequal, particularly in rural and low-income regions.",
+]
+_IMAGING_AIMS = [
+    "We will acquire OCT volumes and colour fundus photographs at every visit and curate them into an annotated image resource.",
+    "Aim 2 builds a shared archive of retinal images, graded by a reading centre, to train and validate automated detection.",
+    "The project will collect adaptive optics images of photoreceptors and release the image dataset with expert annotations.",
+    "We will image the anterior segment with OCT and slit-lamp photography and share the de-identified image collection.",
+    "Longitudinal OCT angiography will be recorded in every participant, producing an image dataset for progression modelling.",
+]
+_NON_IMAGING_AIMS = [
+    "We will genotype participants and test associations with disease severity using regression models.",
+    "A randomised trial will compare two treatment regimens using visual acuity as the primary outcome.",
+    "We will use knockout animals and biochemical assays to define the signalling pathway involved.",
+    "Interviews and surveys of patients will identify barriers to follow-up care.",
+    "We will test a gene-replacement vector for safety and efficacy in an animal model.",
+    "National claims data will be analysed to estimate costs and care patterns.",
+]
+_FILLER = ["Preliminary data support the feasibility of this approach.", "The team combines clinical and engineering expertise.",
+           "The results will inform clinical practice guidelines.", "Outcomes will be disseminated through publications and meetings."]
+
+
+def _arc_from(spec: tuple[dict[str, int], list[str], dict[str, Any] | None], name: str, i: int) -> dict[str, Any]:
+    exts, samples, image = spec
+    return arc(name, exts, [s.format(i=i) for s in samples], [image] if image else [])
+
+
+def variant_records(seed: int = 11) -> list[dict[str, Any]]:
+    """Seeded raw-shaped variants of every kind, training split only."""
+    import random
+
+    rng = random.Random(seed)
+    out: list[dict[str, Any]] = []
+    s = "train"
+    diseases = ["diabetic retinopathy", "glaucoma", "age-related macular degeneration", "keratoconus", "uveitis", "retinitis pigmentosa"]
+    for i, topic in enumerate(_EYE_TOPICS * 4):
+        form, kind, rtype, files = _PUB_FORMS[(i + rng.randrange(3)) % len(_PUB_FORMS)]
+        source = {"journal contribution": "figshare", "poster": "figshare", "figure": "figshare", "text": "datacite", "preprint": "datacite"}.get(kind, "zenodo")
+        desc = rng.choice(["", f"This article discusses {topic}.", f"We summarise evidence on {topic}. " + CITE, LICENCE])
+        out.append(rec("raw_publication", N, s, source, form.format(t=topic[0].upper() + topic[1:]), desc, kind=kind, rtype=rtype,
+                       files=[f"{f}:{rng.randint(10**5, 10**7)}" for f in files]))
+    for i, topic in enumerate(_EYE_TOPICS * 2):
+        title = rng.choice(["Data for: {t}", "Image data supporting the article on {t}", "Dataset of the study on {t}", "{t}: images"]).format(t=topic)
+        out.append(rec("raw_publication", E, s, rng.choice(["zenodo", "figshare", "dryad"]), title,
+                       rng.choice(["", "Images underlying the published analysis. " + CITE, "Please cite the article."]),
+                       files=[f"images.zip:{rng.randint(10**8, 10**10)}"], archives=[_arc_from(rng.choice(_EYE_ARCHIVES), "images.zip", i)]))
+    for i in range(40):
+        fill = {"u": rng.choice(_USERS), "n": rng.randint(10, 9999), "v": rng.randint(1, 4)}
+        source = rng.choice(["kaggle", "zenodo", "figshare"])
+        sub = rng.choice(["", "v2", "images", "Dataset", "Release", "Train/test split"])
+        if i % 2 == 0:
+            title = rng.choice(_TERSE_EYE if i % 4 == 0 else _TERSE_ANY).format(**fill)
+            out.append(rec("raw_terse_title", E, s, source, title, sub, files=[f"data.zip:{rng.randint(10**8, 10**10)}"],
+                           archives=[_arc_from(rng.choice(_EYE_ARCHIVES), "data.zip", i)]))
+        else:
+            title = rng.choice(_TERSE_NON_EYE if i % 4 == 1 else _TERSE_ANY).format(**fill)
+            out.append(rec("raw_terse_title", N, s, source, title, sub, files=[f"data.zip:{rng.randint(10**6, 10**10)}"],
+                           archives=[_arc_from(rng.choice(_NON_EYE_ARCHIVES), "data.zip", i)]))
+    for i in range(40):
+        title = rng.choice(_VAGUE)
+        desc = rng.choice(["", "", "Data supporting the manuscript.", LICENCE, ETHICS])
+        source = rng.choice(["zenodo", "figshare", "dryad", "osf"])
+        if i % 2 == 0:
+            spec = rng.choice(_EYE_ARCHIVES)
+            if rng.random() < 0.3:  # loose files only, no archive
+                names = [spec[1][0].format(i=j).split("/")[-1] for j in range(1, 6)] + ["labels.csv"]
+                out.append(rec("raw_file_evidence", E, s, source, title, desc, files=names))
+            else:
+                out.append(rec("raw_file_evidence", E, s, source, title, desc, files=["archive.zip:900000000", "README.txt"],
+                               archives=[_arc_from(spec, "archive.zip", i)]))
+        else:
+            spec = rng.choice(_NON_EYE_ARCHIVES)
+            out.append(rec("raw_file_evidence", N, s, source, title, desc, files=["archive.zip:900000000", "README.txt"],
+                           archives=[_arc_from(spec, "archive.zip", i)]))
+    for i, (site, place) in enumerate(_OCT_SITES * 2):
+        title = rng.choice(["Optical coherence tomography of {s}", "OCT images of {s}", "Swept-source OCT dataset: {s}", "OCT B-scans of {s} for segmentation"]).format(s=site)
+        out.append(rec("raw_non_eye_oct_omics", N, s, rng.choice(["zenodo", "figshare"]), title,
+                       f"Cross-sectional OCT scans acquired at a {place}, with manual annotations.",
+                       files=["oct.zip:500000000"], archives=[arc("oct.zip", {".png": rng.randint(200, 3000)}, [f"oct/sample{i:03d}_b010.png"], [img("png", 1000, 500)])]))
+    for i, (title, files, exts) in enumerate(_RETINA_OMICS * 2):
+        a = rng.choice(_ANIMALS)
+        out.append(rec("raw_non_eye_oct_omics", N, s, rng.choice(["zenodo", "dryad", "figshare"]), title.format(a=a),
+                       rng.choice(["", "Processed data tables from the study.", f"Samples from {a} retina were processed as described in the article."]),
+                       files=files, archives=[arc(files[0], exts, [f"data/rec{i:03d}{next(iter(exts))}"])] if exts else []))
+    for i in range(12):
+        title = rng.choice(["Retinal OCT volumes of {d}", "Fundus photographs in {d}", "Retinal imaging in {a} models of {d}"]).format(d=rng.choice(diseases), a=rng.choice(_ANIMALS))
+        out.append(rec("raw_non_eye_oct_omics", E, s, rng.choice(["zenodo", "figshare"]), title, "Images with annotations.",
+                       files=["images.zip:700000000"], archives=[_arc_from(rng.choice(_EYE_ARCHIVES[:4]), "images.zip", i)]))
+    for i in range(30):
+        d = rng.choice(diseases)
+        opener = " ".join(rng.sample(_DISEASE_OPENERS, 3)).format(d=d[0].upper() + d[1:])
+        filler = " ".join(rng.sample(_FILLER, rng.randint(1, 3)))
+        imaging = i % 2 == 0
+        aim = rng.choice(_IMAGING_AIMS if imaging else _NON_IMAGING_AIMS)
+        title = rng.choice(["Understanding {d}", "Improving outcomes in {d}", "Risk and progression of {d}", "New approaches to {d}"]).format(d=d)
+        out.append(rec("raw_grant_disease_first", E if imaging else N, s, "nei", title, f"{opener} {filler} {aim}"))
+    for r in out:
+        r["origin"] = "raw_variant"
+    return out
