@@ -179,7 +179,8 @@ _PUBLICATION_TYPES = frozenset({
     "patent", "peer review", "peerreview", "educational resource", "standard", "data management plan",
     "datapaper", "monograph", "studyregistration", "outputmanagementplan", "other",
 })
-_FIGURE_TYPES = frozenset({"figure", "image", "poster"})
+# a single figure (Figshare "figure", Zenodo image subtype "Figure"); Zenodo "image" records may be image datasets
+_FIGURE_TYPES = frozenset({"figure"})
 _ACCESSION_TITLE_RE = re.compile(r"^[a-z]{1,6}[-_ ]?[a-z]{0,5}[-_ ]?\d{2,}([-_. ]?v?\d+)?$")
 # OCT is also used on kidneys, skin, teeth, colon, ceramics...: OCT counts as eye evidence
 # only next to eye anatomy; and a "Data from: <clinical eye study>" record (Dryad style) is
