@@ -1,11 +1,16 @@
 """Classifier throughput and memory on realistic records (title + ~1,000-character description).
 
-    .venv/bin/python bench/classifier_bench.py [--n 2048] [--max-length 32] [--threads 2] [--fp32]
+    .venv/bin/python bench/classifier_bench.py [--n 2048] [--max-length 32] [--threads 2] [--fp32] [--compare]
 
 Records are built from the labelled set: each description is extended with repository
 boilerplate to about 1,000 characters, as Zenodo/Figshare descriptions are. Prints one JSON
 line: records/s for scoring (text composition + features + encoder + head; model load is
-timed separately), load seconds, and the process's peak RSS.
+timed separately), load seconds, and the process's peak RSS. ``--compare`` runs the shipped
+configuration (int8, composed text with the description's image sentences first) and the plain
+fp32 encoder (description as it comes) at the same token budget and at the model's own 256
+tokens (reading the whole description), one after the other, each in its own process so that
+each peak RSS is its own, and prints the three lines and the speed ratios (wall clock and CPU
+seconds; on a shared machine the CPU ratio is the steadier one, use ``--threads 1``).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import json
 import os
 import random
 import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,6 +33,8 @@ from envision_spiders.classifier import ClassifierConfig, EyeImagingClassifier  
 from envision_spiders.classifier.model import DEFAULT_MAX_LENGTH  # noqa: E402
 from envision_spiders.classifier.train import load_training_records  # noqa: E402
 from envision_spiders.classifier.training.build import BOILERPLATE  # noqa: E402
+
+PLAIN_MAX_LENGTH = 256  # all-MiniLM-L6-v2's own max_seq_length: the plain encoder reads the whole description
 
 
 def realistic_records(n: int, target_chars: int = 1000, seed: int = 0) -> list[dict]:
@@ -50,7 +58,29 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--fp32", action="store_true")
+    ap.add_argument("--plain", action="store_true", help="description as it comes (no salient-sentence reordering)")
+    ap.add_argument("--compare", action="store_true", help="shipped configuration vs plain fp32, one process each")
     args = ap.parse_args()
+    if args.compare:
+        base = [sys.executable, __file__, "--n", str(args.n), "--threads", str(args.threads), "--batch-size", str(args.batch_size)]
+        common = base + ["--max-length", str(args.max_length)]
+        full = base + ["--max-length", str(PLAIN_MAX_LENGTH)]
+        lines = [subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+                 for cmd in (common, common + ["--fp32", "--plain"], full + ["--fp32", "--plain"])]
+        shipped, same_budget, whole = (json.loads(line) for line in lines)
+        for line in lines:
+            print(line)
+        print(json.dumps({
+            "speedup_vs_plain_fp32_whole_description": round(shipped["records_per_second"] / whole["records_per_second"], 2),
+            "speedup_vs_plain_fp32_same_budget": round(shipped["records_per_second"] / same_budget["records_per_second"], 2),
+            "cpu_ratio_vs_plain_fp32_whole_description": round(whole["cpu_seconds"] / shipped["cpu_seconds"], 2),
+            "cpu_ratio_vs_plain_fp32_same_budget": round(same_budget["cpu_seconds"] / shipped["cpu_seconds"], 2),
+        }))
+        return
+    if args.plain:
+        import envision_spiders.classifier.text as text
+
+        text.salient_description = lambda description, budget=0: description
     records = realistic_records(args.n)
     config = ClassifierConfig(
         max_length=args.max_length, threads=args.threads, encode_batch_size=args.batch_size, quantize=not args.fp32
@@ -71,6 +101,7 @@ def main() -> None:
                 "max_length": args.max_length,
                 "threads": args.threads,
                 "quantized": not args.fp32,
+                "salient_sentences": not args.plain,
                 "load_seconds": round(load_s, 2),
                 "records_per_second": round(len(records) / elapsed, 1),
                 "cpu_seconds": round(cpu, 2),

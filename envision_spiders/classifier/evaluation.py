@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -65,7 +64,60 @@ def expected_calibration_error(y: np.ndarray, p_eye: np.ndarray, bins: int = 10)
     return float(ece)
 
 
-def compute_metrics(y: Sequence[int], p_eye: Sequence[float], categories: Sequence[Any] | None = None) -> dict[str, Any]:
+GATE = 0.8  # the download gate trusts confidence >= 0.80
+BOOTSTRAP_RESAMPLES = 2000
+
+
+def gate_precision_interval(
+    y: Sequence[int], p_eye: Sequence[float], *, level: float = 0.95, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0
+) -> list[float] | None:
+    """Percentile bootstrap interval of the precision above the gate (records resampled with
+    replacement, seeded); ``None`` when no record passes the gate. With every gated record
+    right the interval is [1, 1]: read it together with the gate's ``n``."""
+    y_arr = np.asarray(y, dtype=int)
+    gate = np.asarray(p_eye, dtype=float) >= GATE
+    if not gate.any():
+        return None
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(y_arr), size=(resamples, len(y_arr)))
+    gated = gate[idx]
+    hits = (gated & (y_arr[idx] == 1)).sum(1)
+    n = gated.sum(1)
+    precision = hits[n > 0] / n[n > 0]
+    tail = (1.0 - level) / 2
+    return [float(np.quantile(precision, tail)), float(np.quantile(precision, 1.0 - tail))]
+
+
+def _kind_metrics(y: np.ndarray, p: np.ndarray, hard: np.ndarray) -> dict[str, Any]:
+    """The figures of one evaluation kind (category): the issue's four, per kind."""
+    pred = (p >= 0.5).astype(int)
+    tp = int(((pred == 1) & (y == 1)).sum())
+    fp = int(((pred == 1) & (y == 0)).sum())
+    fn = int(((pred == 0) & (y == 1)).sum())
+    gate = p >= GATE
+    out: dict[str, Any] = {
+        "n": int(len(y)),
+        "n_eye_imaging": int(y.sum()),
+        "accuracy": float((pred == y).mean()),
+        "f1_eye_imaging": (2 * tp / (2 * tp + fp + fn)) if (y == 1).any() else None,
+        "accuracy_hard_negatives": float((pred[hard] == 0).mean()) if hard.any() else None,
+        "n_hard_negatives": int(hard.sum()),
+        "gate_n": int(gate.sum()),
+        "gate_precision": float(y[gate].mean()) if gate.any() else None,
+        "ece": expected_calibration_error(y, p),
+    }
+    return out
+
+
+def compute_metrics(
+    y: Sequence[int],
+    p_eye: Sequence[float],
+    categories: Sequence[Any] | None = None,
+    hard_negatives: Sequence[bool] | None = None,
+) -> dict[str, Any]:
+    """Overall figures, the gate's precision with a bootstrap interval and, given ``categories``,
+    the same figures per category (``hard_negatives`` marks hard negatives one by one; by
+    default a record is one when its category says so, :func:`is_hard_negative`)."""
     y_arr = np.asarray(y, dtype=int)
     p_arr = np.asarray(p_eye, dtype=float)
     pred = (p_arr >= 0.5).astype(int)
@@ -89,19 +141,33 @@ def compute_metrics(y: Sequence[int], p_eye: Sequence[float], categories: Sequen
         "confusion": {"tp": tp, "fp": fp, "fn": fn, "tn": tn},
     }
     # the download gate trusts confidence >= 0.80: how right is it there?
-    gate = p_arr >= 0.8
+    gate = p_arr >= GATE
     out["gate_0_80"] = {"n": int(gate.sum()), "precision": float(y_arr[gate].mean()) if gate.any() else None}
+    out["gate_0_80_ci95"] = gate_precision_interval(y_arr, p_arr)
     if categories is not None:
-        per: dict[str, list[int]] = defaultdict(list)
-        hard: list[int] = []
-        for cat, yi, pi in zip(categories, y_arr, pred):
-            per[str(cat or "uncategorised")].append(int(yi == pi))
-            if is_hard_negative(cat):
-                hard.append(int(yi == pi))
-        out["accuracy_hard_negatives"] = (sum(hard) / len(hard)) if hard else None
-        out["n_hard_negatives"] = len(hard)
-        out["per_category"] = {c: {"n": len(v), "accuracy": sum(v) / len(v)} for c, v in sorted(per.items())}
+        cats = np.array([str(c or "uncategorised") for c in categories], dtype=object)
+        if hard_negatives is None:
+            hard_arr = np.array([is_hard_negative(c) for c in categories], dtype=bool)
+        else:
+            hard_arr = np.asarray(hard_negatives, dtype=bool)
+        hard_arr = hard_arr & (y_arr == 0)
+        out["accuracy_hard_negatives"] = float((pred[hard_arr] == 0).mean()) if hard_arr.any() else None
+        out["n_hard_negatives"] = int(hard_arr.sum())
+        per: dict[str, dict[str, Any]] = {}
+        for cat in sorted(set(cats)):
+            mask = cats == cat
+            per[cat] = _kind_metrics(y_arr[mask], p_arr[mask], hard_arr[mask])
+            per[cat]["gate_ci95"] = gate_precision_interval(y_arr[mask], p_arr[mask])
+        out["per_category"] = per
     return out
+
+
+def record_is_hard_negative(record: Mapping[str, Any]) -> bool:
+    """A record's own ``hard_negative`` flag when it has one, else its category's prefix."""
+    flag = record.get("hard_negative")
+    if isinstance(flag, bool):
+        return flag and parse_label(record.get("label")) == 0
+    return is_hard_negative(record.get("category"))
 
 
 def evaluate(classifier: Any, records: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], np.ndarray]:
@@ -116,7 +182,8 @@ def evaluate(classifier: Any, records: Sequence[Mapping[str, Any]]) -> tuple[dic
     p_eye = classifier.predict_proba(records)
     elapsed = time.perf_counter() - start
     categories = [r.get("category") for r in records]
-    metrics = compute_metrics(y, p_eye, categories if any(categories) else None)
+    hard = [record_is_hard_negative(r) for r in records]
+    metrics = compute_metrics(y, p_eye, categories if any(categories) else None, hard)
     metrics["seconds"] = elapsed
     metrics["records_per_second"] = len(records) / elapsed if elapsed > 0 else None
     return metrics, p_eye
@@ -137,7 +204,9 @@ def format_report(metrics: Mapping[str, Any], title: str = "classifier evaluatio
         f"  Brier score            {pct(metrics.get('brier'))}",
     ]
     gate = metrics.get("gate_0_80") or {}
-    lines.append(f"  confidence>=0.80 gate  {gate.get('n', 0)} records, precision {pct(gate.get('precision'))}")
+    ci = metrics.get("gate_0_80_ci95")
+    ci_text = f" (95% bootstrap {ci[0]:.3f}-{ci[1]:.3f})" if ci else ""
+    lines.append(f"  confidence>=0.80 gate  {gate.get('n', 0)} records, precision {pct(gate.get('precision'))}{ci_text}")
     if metrics.get("accuracy_hard_negatives") is not None:
         lines.append(
             f"  hard-negative accuracy {pct(metrics['accuracy_hard_negatives'])} (n={metrics['n_hard_negatives']})"
@@ -149,6 +218,17 @@ def format_report(metrics: Mapping[str, Any], title: str = "classifier evaluatio
     per = metrics.get("per_category") or {}
     if per:
         lines.append("  per category:")
+        lines.append(f"    {'category':<32} {'n':>4} {'acc':>6} {'F1 eye':>7} {'hard-neg':>8} {'gate n':>6} {'gate prec':>9} {'gate 95% CI':>13} {'ECE':>6}")
         for cat, v in per.items():
-            lines.append(f"    {cat:<32} n={v['n']:<4} accuracy={v['accuracy']:.3f}")
+            ci = v.get("gate_ci95")
+            ci_text = f"{ci[0]:.2f}-{ci[1]:.2f}" if ci else "n/a"
+
+            def num(x: Any, width: int) -> str:
+                return f"{x:>{width}.3f}" if isinstance(x, float) else f"{'-':>{width}}"
+
+            lines.append(
+                f"    {cat:<32} {v['n']:>4} {num(v['accuracy'], 6)} {num(v.get('f1_eye_imaging'), 7)} "
+                f"{num(v.get('accuracy_hard_negatives'), 8)} {v.get('gate_n', 0):>6} {num(v.get('gate_precision'), 9)} "
+                f"{ci_text:>13} {num(v.get('ece'), 6)}"
+            )
     return "\n".join(lines)

@@ -22,10 +22,14 @@ import numpy as np
 from envision_spiders.classifier.text import (
     ARCHIVE_EXTENSIONS,
     CODE_EXTENSIONS,
+    DOCUMENT_EXTENSIONS,
+    EYE_DEVICE_EXTENSIONS,
     GENOMICS_EXTENSIONS,
     IMAGE_EXTENSIONS,
     MEDICAL_EXTENSIONS,
+    MICROSCOPY_EXTENSIONS,
     MODEL_EXTENSIONS,
+    PATHOLOGY_EXTENSIONS,
     TABLE_EXTENSIONS,
     VIDEO_EXTENSIONS,
     archive_extension_counts,
@@ -139,9 +143,45 @@ def _count_words(regex: re.Pattern[str], text: str, limit: int = 4) -> int:
 _EYE_NAME_RE = re.compile(
     r"fundus|\boct\b|octa|oct\d|retina\w*|cornea\w*|\beyes?\b|slit|angio\w*|drusen|glaucoma|macula\w*|"
     r"optic disc|\bdr\b|\bamd\b|\bdme\b|\bcnv\b|b-?scan|bscan|fovea|refuge|messidor|eyepacs|idrid|aptos|"
-    r"\bdrive\b|stare|chase|\bfaf\b|\bslo\b|ophthal\w*|ocular|iris"
+    r"\bdrive\b|stare|chase|\bfaf\b|\bslo\b|ophthal\w*|ocular|iris|"
+    # per-eye file naming: OD_0001.jpg, P0041_OS.jpg, 10_left.jpeg (EyePACS); device exports
+    r"\bod\b|\bos\b|\bou\b|\d (left|right)\b|left eye|right eye|choroid\w*|cataract|kerat\w*|endotheli\w*|"
+    r"flat-?mount|photoreceptor|\bcones?\b|\brpe\b|disc|superficial|\be2e\b|spectralis|topcon|optos"
 )
-_NON_EYE_NAME_RE = re.compile(r"x-?ray|chest|\bmri\b|brain|\bct\b|skin|histo\w*|lung|mammo\w*|covid|pneumonia|tumou?r")
+_NON_EYE_NAME_RE = re.compile(
+    r"x-?ray|chest|\bmri\b|brain|\bct\b|skin|histo\w*|lung|mammo\w*|covid|pneumonia|tumou?r|"
+    r"knee|colon|tcga|slide|isic|dermo\w*|t1w|t2w|flair|brats|abdom\w*|sentinel|leaf|plant|liver|kidney|\bct\d|"
+    # images shown to subjects (stimuli of physiology and psychology experiments)
+    r"stimul\w*|\bfaces?\b|natural scenes?"
+)
+# OCT is used on many organs and materials: OCT next to a non-eye site is not eye imaging,
+# even when the text also names an eye (the compound eye of krill, an eye clinic's skin study)
+_NON_EYE_SITE_RE = re.compile(
+    r"\bskin\b|dermat\w*|coronar\w*|intravascular|arter(y|ies|ial)|oesophag\w*|esophag\w*|dental|enamel|\bteeth\b|"
+    r"\btooth\b|tympanic|middle ear|eardrum|\boral\b|mucosa\w*|breast|bladder|colon\w*|painting|artwork|paint layer|"
+    r"ceramic|glaze|porcelain|\bscars?\b|\bburns?\b|plant|leaves|\bleaf\b|cochlea\w*|fingerprint|tumou?r margin|"
+    r"zebrafish (larva\w* )?heart|embryo\w*|\bkrill\b|insect|vocal fold|airway|cervix|cervical"
+)
+# what a publication looks like from its title (reviews, case reports, patents, slides, theses...)
+_PUBLICATION_TITLE_RE = re.compile(
+    r"\breview\b|meta-analys\w*|case reports?|report of (a|one|two|three|\d+) cases?|\bpatent\b|"
+    r"(method|system|apparatus|device)s? (and|for) (method|system|apparatus|device|\w+ing)|^(poster|slides|thesis|figure|"
+    r"lecture|tutorial|protocol)\b|\b(poster|slides|thesis|lecture|tutorial|editorial|commentary|perspective|"
+    r"study protocol|preprint)\b|supplementary (material|information|methods|file|tables?|figures?)|"
+    r"^(fig(ure)?\.? ?\d|table \d)|what .* needs? to know|a (narrative|systematic|scoping) review"
+)
+# publication-like resource types: Zenodo resource_type (type or title), DataCite
+# resourceTypeGeneral / resourceType, Figshare defined_type
+_PUBLICATION_TYPES = frozenset({
+    "publication", "text", "journalarticle", "journal article", "article", "preprint", "poster", "presentation",
+    "lesson", "thesis", "dissertation", "journal contribution", "conference contribution", "conferencepaper",
+    "conference paper", "conferenceproceeding", "book", "book chapter", "bookchapter", "chapter", "report",
+    "patent", "peer review", "peerreview", "educational resource", "standard", "data management plan",
+    "datapaper", "monograph", "studyregistration", "outputmanagementplan", "other",
+})
+# a single figure (Figshare "figure", Zenodo image subtype "Figure"); Zenodo "image" records may be image datasets
+_FIGURE_TYPES = frozenset({"figure"})
+_ACCESSION_TITLE_RE = re.compile(r"^[a-z]{1,6}[-_ ]?[a-z]{0,5}[-_ ]?\d{2,}([-_. ]?v?\d+)?$")
 # OCT is also used on kidneys, skin, teeth, colon, ceramics...: OCT counts as eye evidence
 # only next to eye anatomy; and a "Data from: <clinical eye study>" record (Dryad style) is
 # usually the study's images even when the text never says so
@@ -149,7 +189,8 @@ _OCT_RE = re.compile(r"\boct\b|optical coherence|\bsd-oct\b|\bss-oct\b|\bpt-oct\
 _OCTA_RE = re.compile(r"\bocta\b|\boct-a\b|oct angiogra|coherence tomography angiogra")
 _DATA_FROM_RE = re.compile(r"^\s*(data( and code)? from|data sheet|dataset( for| from)|supplementary|supporting (data|information))\b")
 _REPO_TITLE_RE = re.compile(r"^[\w.-]+/[\w.-]+(:|\s|$)")
-_EYE_MODALITIES = frozenset({"OP", "OPT", "OPM", "OPV", "OAM", "OPTBSV", "OPTENF", "IVOCT", "SC"})
+# (IVOCT is intravascular OCT, of coronary arteries: not an eye modality)
+_EYE_MODALITIES = frozenset({"OP", "OPT", "OPM", "OPV", "OAM", "OPTBSV", "OPTENF", "SC"})
 _EYE_BODY_PARTS = frozenset({"EYE", "RETINA", "CORNEA", "EYEBALL", "OPTIC NERVE"})
 
 FEATURE_NAMES: tuple[str, ...] = (
@@ -181,6 +222,21 @@ FEATURE_NAMES: tuple[str, ...] = (
     "modality_with_eye",
     "data_from_eye",
     "repo_title",
+    # resource type, title shape and file evidence read strongly (issue 18)
+    "type_publication",
+    "type_figure",
+    "title_publication",
+    "docs_only",
+    "publication_without_images",
+    "terse_title",
+    "terse_with_images",
+    "files_eye_device",
+    "files_pathology",
+    "images_with_eye_names",
+    "images_with_non_eye_names",
+    "images_without_text",
+    "oct_non_eye_site",
+    "eye_science_without_images",
 )
 
 
@@ -190,6 +246,10 @@ def _cap(n: float, top: float) -> float:
 
 def _log(n: float) -> float:
     return math.log1p(max(float(n), 0.0)) / math.log1p(10000.0)
+
+
+def _log1(n: float) -> float:
+    return min(_log(n), 1.0)
 
 
 def _count_exts(exts: list[str], family: frozenset[str]) -> int:
@@ -220,6 +280,7 @@ def evidence_features(record: Mapping[str, Any]) -> np.ndarray:
 
     kind = str(record.get("kind") or "").lower()
     values += [float(kind == "grant"), float(kind in {"software", "model"}), float(bool(record.get("description")))]
+    types = _resource_types(record)
 
     names = file_names_of(record)
     exts = [extension(n) for n in names]
@@ -235,8 +296,10 @@ def evidence_features(record: Mapping[str, Any]) -> np.ndarray:
     n_table = _count_exts(exts, TABLE_EXTENSIONS)
     n_gen = max(_count_exts(exts, GENOMICS_EXTENSIONS), _int(record.get("genomics_count")))
     n_arch = max(_count_exts(exts, ARCHIVE_EXTENSIONS), _int(record.get("archive_count")))
+    n_micro = _count_exts(exts, MICROSCOPY_EXTENSIONS)
+    n_img += n_micro
     inside = archive_extension_counts(record)
-    in_img = sum(n for e, n in inside.items() if e in IMAGE_EXTENSIONS)
+    in_img = sum(n for e, n in inside.items() if e in IMAGE_EXTENSIONS or e in MICROSCOPY_EXTENSIONS)
     in_med = sum(n for e, n in inside.items() if e in MEDICAL_EXTENSIONS)
     in_code = sum(n for e, n in inside.items() if e in CODE_EXTENSIONS or e in MODEL_EXTENSIONS)
     in_table = sum(n for e, n in inside.items() if e in TABLE_EXTENSIONS)
@@ -249,6 +312,12 @@ def evidence_features(record: Mapping[str, Any]) -> np.ndarray:
             inside_names.append(str(archive.get("name") or ""))
             inside_names.extend(str(s) for s in archive.get("sample_names") or [] if isinstance(s, str))
     all_names = names_text(names + inside_names)
+    eye_names = len(_EYE_NAME_RE.findall(all_names))
+    non_eye_names = len(_NON_EYE_NAME_RE.findall(all_names))
+    n_device = _count_exts(exts, EYE_DEVICE_EXTENSIONS) + sum(n for e, n in inside.items() if e in EYE_DEVICE_EXTENSIONS)
+    n_pathology = _count_exts(exts, PATHOLOGY_EXTENSIONS) + sum(n for e, n in inside.items() if e in PATHOLOGY_EXTENSIONS)
+    n_docs = _count_exts(exts, DOCUMENT_EXTENSIONS)
+    data_files = [e for e in exts if e not in DOCUMENT_EXTENSIONS]
     dicom_eye = dicom_other = 0
     for image in archive_images_of(record):
         modality = str(image.get("modality") or "").upper()
@@ -269,17 +338,70 @@ def evidence_features(record: Mapping[str, Any]) -> np.ndarray:
         _log(n_arch),
         image_like / total_known if total_known else 0.0,
         code_model / total_known if total_known else 0.0,
-        _cap(len(_EYE_NAME_RE.findall(all_names)), 4.0),
-        _cap(len(_NON_EYE_NAME_RE.findall(all_names)), 4.0),
+        _cap(eye_names, 4.0),
+        _cap(non_eye_names, 4.0),
         _log(in_img),
         _log(in_med),
         _log(in_code),
         _log(in_table),
         _cap(dicom_eye, 4.0),
         _cap(dicom_other, 4.0),
+    ]
+    # a "Data from:" title counts for the images only when the record is not a publication
+    type_publication = bool(types & _PUBLICATION_TYPES)
+    title_publication = bool(_PUBLICATION_TITLE_RE.search(title))
+    images = image_like + dicom_eye + n_device
+    if type_publication or title_publication:
+        interactions[2] = 0.0
+    words = re.findall(r"[a-z0-9]+", title)
+    terse = bool(title) and (
+        len(words) <= 3 or bool(_REPO_TITLE_RE.match(title)) or bool(_ACCESSION_TITLE_RE.match(title.strip()))
+    )
+    description_words = len(strip_html(record.get("description")).split())
+    values += [
         *interactions,
+        float(type_publication),
+        float(bool(types & _FIGURE_TYPES)),
+        float(title_publication),
+        float(n_docs > 0 and not data_files and not inside),
+        float((type_publication or title_publication) and images < 20),
+        float(terse),
+        _log1(images) if terse else 0.0,
+        _cap(n_device, 4.0),
+        _cap(n_pathology, 4.0),
+        _log1(images) if eye_names and eye_names >= non_eye_names else 0.0,
+        _log1(images) if non_eye_names > eye_names else 0.0,
+        _log1(images) if description_words < 25 else 0.0,
+        float(
+            ("oct" in text or "optical coherence" in text or "tomograph" in text)
+            and bool(_OCT_RE.search(text) or "tomograph" in text)
+            and bool(_NON_EYE_SITE_RE.search(text))
+        ),
+        float(
+            eye
+            and counts["neg_genomics"] + counts["neg_molecular"] + counts["neg_electrophys"] >= 2
+            and counts["eye_imaging_modality"] == 0
+            and (images < 20 or non_eye_names > eye_names)
+        ),
     ]
     return np.asarray(values, dtype=np.float32)
+
+
+def _resource_types(record: Mapping[str, Any]) -> set[str]:
+    """The record's resource type names, lower case: ``kind`` (Zenodo resource_type.type,
+    DataCite resourceTypeGeneral, Figshare defined_type name, ``grant`` for RePORTER) and the
+    repository's own finer name kept in ``extra`` (Zenodo's title, DataCite's resourceType,
+    Figshare's defined_type)."""
+    types = {str(record.get("kind") or "").strip().lower()}
+    extra = record.get("extra")
+    if isinstance(extra, Mapping):
+        for key in ("resource_type", "defined_type"):
+            value = extra.get(key)
+            if isinstance(value, str) and value.strip():
+                types.add(value.strip().lower())
+    types.discard("")
+    types.discard("dataset")
+    return types
 
 
 def _int(value: Any) -> int:

@@ -31,13 +31,40 @@ TABLE_EXTENSIONS = frozenset({".csv", ".tsv", ".xlsx", ".xls", ".sav", ".dta", "
 GENOMICS_EXTENSIONS = frozenset(
     {".fastq", ".fq", ".fastq.gz", ".fq.gz", ".bam", ".sam", ".cram", ".vcf", ".vcf.gz", ".bed", ".gtf", ".fasta", ".fa", ".h5ad", ".mtx", ".idat"}
 )
+# microscope vendors' formats (confocal, light-sheet, two-photon): images, often of retinas
+MICROSCOPY_EXTENSIONS = frozenset({".czi", ".lif", ".nd2", ".lsm", ".oib", ".oif", ".ims", ".ome.tif", ".ome.tiff"})
+# eye-device exports (Heidelberg .e2e/.vol/.sdb, Topcon .fds/.fda, Optovue .oct): eye imaging by format alone
+EYE_DEVICE_EXTENSIONS = frozenset({".e2e", ".vol", ".sdb", ".fds", ".fda", ".oct"})
+# whole-slide pathology scans: images, but not of eyes
+PATHOLOGY_EXTENSIONS = frozenset({".svs", ".ndpi", ".mrxs", ".scn", ".vms"})
+DOCUMENT_EXTENSIONS = frozenset({".pdf", ".doc", ".docx", ".ppt", ".pptx", ".odt", ".odp", ".rtf", ".txt", ".md", ".tex", ".epub"})
 ARCHIVE_EXTENSIONS = frozenset({".zip", ".tar", ".gz", ".tgz", ".tar.gz", ".7z", ".rar", ".bz2", ".xz"})
-_DOUBLE_EXTENSIONS = (".nii.gz", ".tar.gz", ".fastq.gz", ".fq.gz", ".vcf.gz")
+_DOUBLE_EXTENSIONS = (".nii.gz", ".tar.gz", ".fastq.gz", ".fq.gz", ".vcf.gz", ".ome.tif", ".ome.tiff")
 
 _TAG_RE = re.compile(r"<[^>]*>")
 _SPACE_RE = re.compile(r"\s+")
 _MAX_FILE_NAMES = 6
 _MAX_DESCRIPTION_CHARS = 4000
+# a description longer than this (about what the encoder's 32 tokens hold after the title) is
+# reordered: its sentences about images first
+SALIENT_BUDGET = 300
+# sentences that say nothing about what the record holds: licence, citation, ethics, funding,
+# contact and version notes (repository descriptions often open with them)
+_BOILERPLATE_RE = re.compile(
+    r"licen[cs]e|creative commons|\bcc[- ]by|please cite|if you use|citation|cite (the|this|our)|copyright|"
+    r"declaration of helsinki|ethic(s|al) (committee|board|approval)|institutional review board|informed consent|"
+    r"competing interests?|conflicts? of interest|fund(ing|ed)|supported by|grant (no|number)|acknowledg|"
+    r"corresponding author|contact (the|us)|questions (about|on)|version (history|\d)|\bv\d+[:;]|redistribut|"
+    r"all rights reserved|de-identified data are shared|data use agreement|commercial (use|purposes)",
+    re.IGNORECASE,
+)
+_SENTENCE_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])")
+# words that mark a sentence about images (what the encoder should see when the budget is short)
+_SALIENT_RE = re.compile(
+    r"imag(e|es|ing)|photograph|\boct\b|\bocta\b|tomograph|angiograph|fundus|scans?\b|b-scans?|slit[- ]lamp|"
+    r"microscop|autofluorescence|adaptive optics|topograph|videos?\b|dicom|annotat|segmentation|dataset|archive",
+    re.IGNORECASE,
+)
 
 
 def strip_html(text: Any) -> str:
@@ -152,8 +179,26 @@ def describe_files(record: Mapping[str, Any]) -> str:
     return " ".join(parts)
 
 
+def salient_description(description: str, budget: int = SALIENT_BUDGET) -> str:
+    """The description with boilerplate sentences dropped and, when it is still longer than
+    ``budget`` characters, the sentences about images brought to the front (the rest keeps
+    its order after them). The encoder reads only the first tokens: a grant abstract that opens
+    with the disease, or a record that opens with its licence, would otherwise show it nothing
+    about imaging. Short descriptions are returned as they are."""
+    if len(description) <= budget:
+        return description
+    sentences = [s for s in _SENTENCE_RE.split(description) if s.strip()]
+    kept = [s for s in sentences if not _BOILERPLATE_RE.search(s)] or sentences
+    if sum(len(s) + 1 for s in kept) <= budget:
+        return " ".join(kept)
+    salient = [s for s in kept if _SALIENT_RE.search(s)]
+    rest = [s for s in kept if not _SALIENT_RE.search(s)]
+    return " ".join(salient + rest)
+
+
 def compose_text(record: Mapping[str, Any]) -> str:
-    """Title, grant marker, keywords, file evidence, then the HTML-free description."""
+    """Title, grant marker, keywords, file evidence, then the HTML-free description (its
+    boilerplate dropped and its sentences about images first, :func:`salient_description`)."""
     title = strip_html(record.get("title"))
     parts = [title.rstrip(".") + "." if title else ""]
     if str(record.get("kind") or "").lower() == "grant":
@@ -164,7 +209,7 @@ def compose_text(record: Mapping[str, Any]) -> str:
     files = describe_files(record)
     if files:
         parts.append(files)
-    description = strip_html(record.get("description"))[:_MAX_DESCRIPTION_CHARS]
+    description = salient_description(strip_html(record.get("description"))[:_MAX_DESCRIPTION_CHARS])
     if description:
         parts.append(description)
     return _SPACE_RE.sub(" ", " ".join(p for p in parts if p)).strip()

@@ -168,8 +168,12 @@ def train_head(
     folds: int = 5,
     seed: int = 0,
     balance: bool = False,
+    sample_weights: np.ndarray | None = None,
 ) -> tuple[Head, dict[str, Any]]:
-    """Choose L2 by cross-validated log-loss, calibrate on out-of-fold logits, fit on all rows."""
+    """Choose L2 by cross-validated log-loss, calibrate on out-of-fold logits, fit on all rows.
+
+    ``sample_weights`` (one per row, default 1) weigh rows in the fit, e.g. generated variants
+    below hand-written records."""
     # every column standardised (embedding dimensions too, else the L2 penalty starves them),
     # then the evidence features weighted by ``feature_weight`` relative to the embedding
     raw = np.hstack([embeddings, features]).astype(np.float32)
@@ -181,6 +185,8 @@ def train_head(
     # optionally weigh the classes equally (else the labelled file's class ratio is the prior)
     pos_share = y.mean()
     weights = np.where(y == 1, 0.5 / pos_share, 0.5 / (1 - pos_share)) if balance else np.ones(len(y))
+    if sample_weights is not None:
+        weights = weights * np.asarray(sample_weights, dtype=np.float64)
     best: tuple[float, float, np.ndarray] | None = None
     cv: dict[str, float] = {}
     for l2 in l2_grid:
@@ -209,7 +215,7 @@ def train_head(
         embedding_dim=int(embeddings.shape[1]),
     )
     p_oof = 1 / (1 + np.exp(-np.clip(a * oof + b_cal, -40, 40)))
-    info = {"l2": l2, "cv_log_loss": cv, "cv_metrics": compute_metrics(y, p_oof, list(strata))}
+    info = {"l2": l2, "cv_log_loss": cv, "cv_metrics": compute_metrics(y, p_oof, list(strata)), "oof_probability": p_oof}
     return head, info
 
 
@@ -235,7 +241,10 @@ def train(
     emb, feats = classifier.embed(all_train)
     y = np.array([parse_label(r.get("label")) for r in all_train])
     strata = [str(r.get("category") or "none") for r in all_train]
-    head, info = train_head(emb, feats, y, strata, feature_weight=feature_weight, seed=seed, balance=balance)
+    sample_weights = np.array([_weight(r) for r in all_train])
+    head, info = train_head(
+        emb, feats, y, strata, feature_weight=feature_weight, seed=seed, balance=balance, sample_weights=sample_weights
+    )
     head.encoder = {
         "model": _model_name(classifier.encoder.model_ref),
         "max_length": config.max_length,
@@ -267,6 +276,14 @@ def train(
         "test": _headline(report.get("test_metrics") or {}),
     }
     return classifier, report
+
+
+def _weight(record: Mapping[str, Any]) -> float:
+    """A training record's weight: its ``weight`` field, else 1."""
+    try:
+        return max(float(record.get("weight", 1.0)), 0.0)
+    except (TypeError, ValueError):
+        return 1.0
 
 
 def _headline(metrics: Mapping[str, Any]) -> dict[str, Any]:

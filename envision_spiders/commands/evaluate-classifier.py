@@ -1,9 +1,13 @@
 """``scrapy evaluate-classifier FILE.jsonl [--json]``: score labelled records and report.
 
-Each line holds ``title``, ``description``, ``keywords``, optional ``file_names`` and
-``category``, and ``label`` (EYE_IMAGING or NEGATIVE). With ``--json`` the last line of
-stdout is one JSON object (n, accuracy, precision/recall/F1 of EYE_IMAGING, ece,
-records_per_second, ...). The module name holds a hyphen because Scrapy names a command
+Each line is a record (``title``, ``description``, ``keywords``, ``kind``, ``extra``,
+``files``/``file_names``, ``archive_contents``: any page object's output) with ``label``
+(EYE_IMAGING or NEGATIVE), optional ``category`` (the evaluation kind: figures are reported
+per category) and optional ``hard_negative``. The report gives accuracy, EYE_IMAGING F1, ECE,
+the precision above the 0.80 download gate with a 95% bootstrap interval, hard-negative
+accuracy, and per category the same figures. With ``--json`` the last line of stdout is one
+JSON object (n, accuracy, precision/recall/F1 of EYE_IMAGING, ece, gate_0_80, gate_0_80_ci95,
+per_category, records_per_second, ...). The module name holds a hyphen because Scrapy names a command
 after its module.
 """
 

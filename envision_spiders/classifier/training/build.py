@@ -6,7 +6,8 @@ The core holds real dataset titles with descriptions in our own words. The varia
 generated from sentence pools (deterministic, seeded) to give the head longer,
 repository-like descriptions with shared boilerplate, file evidence, and many hard
 negatives. Every record gets a ``split`` (about a quarter of each category is ``test``,
-never trained on) and an ``origin`` (``core`` or ``template``).
+never trained on) and an ``origin`` (``core``, ``template``, ``raw`` or ``raw_variant``: records shaped
+like raw repository harvests, ``raw.py``, whose held-out half is written to ``raw_heldout.jsonl``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ from typing import Any
 
 import jsonlines
 
+from envision_spiders.classifier.training.raw import raw_records
+
 HERE = Path(__file__).parent
+RAW_HELDOUT = "raw_heldout.jsonl"
 TEST_SHARE = 0.25
 
 BOILERPLATE = [
@@ -421,8 +425,16 @@ def main() -> None:
             seen.add(key)
             unique.append(r)
     assign_splits(unique)
+    # raw-shaped records (training/raw.py) carry their own split: the training half joins the
+    # labelled set, the held-out half is its own evaluation file, never trained on
+    raw = raw_records()
+    for r in raw:
+        r.setdefault("origin", "raw")
+    unique += [r for r in raw if r["split"] == "train"]
     with jsonlines.open(HERE / "records.jsonl", "w", sort_keys=True) as writer:
         writer.write_all(unique)
+    with jsonlines.open(HERE / RAW_HELDOUT, "w", sort_keys=True) as writer:
+        writer.write_all(r for r in raw if r["split"] == "test")
     by_label: dict[str, int] = {}
     for r in unique:
         by_label[f"{r['label']}/{r['split']}"] = by_label.get(f"{r['label']}/{r['split']}", 0) + 1

@@ -1,0 +1,568 @@
+"""Records shaped like raw repository harvests, for the kinds the classifier used to get wrong.
+
+Each record is what a page object emits (``items.DatasetRecord`` fields: ``source``, ``kind``,
+``files``, ``file_names``, counts, ``archive_contents`` as ``inspection/report.py`` writes it,
+``extra`` with the repository's own resource type), written by us from public facts in our
+own words. ``category`` is the evaluation kind (one of :data:`KINDS`); negatives of the hard
+kinds carry ``hard_negative: true``. The ``train`` and ``test`` splits were written separately
+(the held-out records are not variants of training ones); the test split is never trained on.
+
+    python -m envision_spiders.classifier.training.build   # writes raw_heldout.jsonl too
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from envision_spiders.inspection.kinds import summarise_files
+
+KINDS = ("raw_publication", "raw_terse_title", "raw_file_evidence", "raw_non_eye_oct_omics", "raw_grant_disease_first", "raw_plain")
+HARD_KINDS = frozenset(KINDS[:-1])
+
+_ZENODO_TYPES = {
+    "dataset": "Dataset", "publication": "Journal article", "image": "Image", "software": "Software",
+    "poster": "Poster", "presentation": "Presentation", "lesson": "Lesson", "other": "Other", "video": "Video/Audio",
+}
+
+
+def arc(name: str, exts: dict[str, int], samples: list[str] = (), images: list[dict[str, Any]] = (), total: int | None = None) -> dict[str, Any]:
+    """An ``archive_contents`` entry as inspection leaves it after a complete listing."""
+    n = sum(exts.values())
+    return {
+        "name": name, "format": "zip" if name.endswith(".zip") else "tar.gz", "status": "complete", "error": None,
+        "entries_total": total or n, "entries_listed": n, "files_listed": n, "dirs_listed": 0,
+        "extensions": dict(exts), "sample_names": list(samples), "images": [{"name": samples[0] if samples else "", **i} for i in images],
+    }
+
+
+def img(fmt: str, width: int | None = None, height: int | None = None, modality: str | None = None, body: str | None = None, frames: int | None = None) -> dict[str, Any]:
+    return {"format": fmt, "width": width, "height": height, "dims": "3D" if frames else "2D", "frames": frames,
+            "modality": modality, "body_part": body}
+
+
+def rec(category: str, label: str, split: str, source: str, title: str, description: str = "", *, kind: str | None = None,
+        files: list[str] = (), archives: list[dict[str, Any]] = (), keywords: list[str] = (), rtype: str | None = None) -> dict[str, Any]:
+    """One record as the ``source`` page object would emit it (``kind``: the repository's resource type)."""
+    kind = kind or {"nei": "grant"}.get(source, "dataset")
+    extra: dict[str, Any] = {}
+    if source == "zenodo":
+        extra["resource_type"] = rtype or _ZENODO_TYPES.get(kind, kind.title())
+    elif source == "figshare":
+        extra["defined_type"] = rtype or kind
+    elif source == "datacite":
+        extra.update(resource_type=rtype, metadata_only=True, formats=[])
+    elif source == "nei":
+        extra.update(activity_code="R01", agency_ic_admin="NEI")
+    names = [f.split(":")[0] for f in files]
+    entries = [{"name": n, "size": int(f.split(":")[1]) if ":" in f else None, "url": None, "checksum": None, "mimetype": None, "access": "open"}
+               for n, f in zip(names, files)]
+    record = {
+        "source": source, "source_id": f"{source}-{sum(map(ord, title)) * 7919 % 10**8}", "kind": kind, "title": title,
+        "description": description, "keywords": list(keywords), "files": entries, "file_names": names,
+        "archive_contents": list(archives), "extra": extra, "category": category, "label": label, "split": split,
+    }
+    record.update(summarise_files(names, archives))
+    if category in HARD_KINDS and label == "NEGATIVE":
+        record["hard_negative"] = True
+    return record
+
+
+E, N = "EYE_IMAGING", "NEGATIVE"
+CITE = ("If you use these data, please cite the accompanying article. Licensed under CC BY 4.0; redistribution must keep "
+        "this notice. The authors declare no competing interests. Funding was provided by national research councils.")
+ETHICS = ("The study adhered to the Declaration of Helsinki and was approved by the institutional review board; informed "
+          "consent was waived for this retrospective analysis. De-identified data are shared under a data use agreement.")
+LICENCE = ("This record is distributed under the Creative Commons Attribution 4.0 International licence. Users must give "
+           "appropriate credit, provide a link to the licence and indicate if changes were made. Contact the corresponding "
+           "author with questions. Version history: v1 initial upload; v2 corrected metadata.")
+
+
+def _train() -> list[dict[str, Any]]:
+    s = "train"
+    return [
+        # publications described as datasets
+        rec("raw_publication", N, s, "zenodo", "Deep learning for diabetic retinopathy screening in fundus photographs: a systematic review",
+            "We reviewed 84 studies that trained convolutional networks on colour fundus images for referable diabetic retinopathy, "
+            "summarising sensitivity and specificity across datasets. " + CITE, kind="publication", files=["review_manuscript.pdf:812000"]),
+        rec("raw_publication", N, s, "figshare", "Supplementary material for: Optical coherence tomography biomarkers of treatment response in neovascular AMD",
+            "Supplementary tables S1-S4 and figure legends for the article.", kind="journal contribution", files=["Supplementary_Tables.docx:95000"]),
+        rec("raw_publication", N, s, "zenodo", "Bilateral macular hole in a patient with Alport syndrome: a case report",
+            "A 34-year-old man presented with reduced vision; fundus photography and OCT showed full-thickness macular holes in both eyes. "
+            "We describe surgical management and outcome.", kind="publication", files=["case_report.pdf:402000"]),
+        rec("raw_publication", N, s, "datacite", "Method and apparatus for imaging the retina with a handheld fundus camera",
+            "A patent describing an optical system for non-mydriatic fundus imaging with a smartphone-mounted lens and illumination ring.",
+            kind="text", rtype="Patent"),
+        rec("raw_publication", N, s, "zenodo", "Retinal imaging in neurodegenerative disease: slides from the summer school lecture",
+            "Lecture slides on OCT and OCT angiography findings in Alzheimer and Parkinson disease.", kind="presentation", files=["lecture.pptx:5400000"]),
+        rec("raw_publication", N, s, "datacite", "Automated segmentation of geographic atrophy on fundus autofluorescence: a methods article",
+            "Preprint describing a U-Net pipeline evaluated on an institutional dataset that is not released.", kind="preprint", rtype="Preprint"),
+        rec("raw_publication", N, s, "figshare", "Poster: Artificial intelligence grading of retinopathy of prematurity in a tele-screening programme",
+            "Conference poster presented at the annual vision research meeting.", kind="poster", files=["poster.pdf:2100000"]),
+        rec("raw_publication", N, s, "zenodo", "Thesis: image analysis methods for corneal confocal microscopy",
+            "Doctoral thesis on nerve fibre tracing in corneal confocal microscopy images. " + LICENCE, kind="publication", rtype="Thesis",
+            files=["thesis_final.pdf:9800000"]),
+        rec("raw_publication", E, s, "zenodo", "Dataset for the article: Choroidal thickness maps in high myopia",
+            "Swept-source OCT volumes from 120 highly myopic eyes supporting the published analysis. " + CITE,
+            files=["ssoct_volumes.zip:3900000000", "metadata.csv:22000"],
+            archives=[arc("ssoct_volumes.zip", {".png": 30720, ".csv": 1}, ["vol/eye001/bscan_000.png"], [img("png", 1024, 1024)])]),
+        rec("raw_publication", E, s, "figshare", "Images supporting the publication on keratoconus screening with Scheimpflug tomography",
+            "Pentacam maps exported as images for every eye in the study.", kind="dataset",
+            files=["pentacam_maps.zip:640000000"], archives=[arc("pentacam_maps.zip", {".jpg": 2200}, ["maps/KC_0001_OD.jpg"], [img("jpeg", 1024, 768)])]),
+        # terse or opaque titles
+        rec("raw_terse_title", E, s, "kaggle", "mariaherrerot/eyepacspreprocess", "Preprocessed images", files=["eyepacs_preprocess.zip:8800000000"],
+            archives=[arc("eyepacs_preprocess.zip", {".jpeg": 35126, ".csv": 1}, ["eyepacs_preprocess/10_left.jpeg"], [img("jpeg", 1024, 1024)])]),
+        rec("raw_terse_title", E, s, "zenodo", "S-BIAD0815", "", files=["S-BIAD0815.zip:1200000000"],
+            archives=[arc("S-BIAD0815.zip", {".tif": 412}, ["flatmount/retina_M3_whole.tif"], [img("tiff", 4096, 4096)])]),
+        rec("raw_terse_title", E, s, "kaggle", "ODIR-5K-lite", "Subset of the ocular disease recognition set", files=["ODIR-5K-lite.zip:900000000"],
+            archives=[arc("ODIR-5K-lite.zip", {".jpg": 3500, ".xlsx": 1}, ["ODIR/0_left.jpg", "ODIR/0_right.jpg"], [img("jpeg", 2976, 2976)])]),
+        rec("raw_terse_title", E, s, "figshare", "OCT5k", "Annotations and scans.", files=["OCT5k.zip:2500000000"],
+            archives=[arc("OCT5k.zip", {".png": 5016, ".json": 1}, ["OCT5k/Images/AMD/amd_001.png"], [img("png", 512, 496)])]),
+        rec("raw_terse_title", E, s, "kaggle", "jr2ngb/cataractdataset", "Cataract vs normal", files=["dataset.zip:240000000"],
+            archives=[arc("dataset.zip", {".png": 601}, ["1_normal/NL_001.png", "2_cataract/cataract_001.png"], [img("png", 2592, 1728)])]),
+        rec("raw_terse_title", E, s, "zenodo", "DS-7 v2", "Update of the release.", files=["ds7_images.tar.gz:5100000000"],
+            archives=[arc("ds7_images.tar.gz", {".dcm": 2400}, ["ds7/P001/OD/IM0001.dcm"], [img("dicom", 2000, 2000, "OP", "EYE")])]),
+        rec("raw_terse_title", N, s, "kaggle", "fedesoriano/heart-failure-prediction", "11 clinical features", files=["heart.csv:36000"]),
+        rec("raw_terse_title", N, s, "kaggle", "andrewmvd/lung-and-colon-cancer-histopathological-images", "25,000 images",
+            files=["lung_colon_image_set.zip:1900000000"], archives=[arc("lung_colon_image_set.zip", {".jpeg": 25000}, ["colon_image_sets/colon_aca/colonca1.jpeg"], [img("jpeg", 768, 768)])]),
+        rec("raw_terse_title", N, s, "zenodo", "S-BSST1023", "", files=["S-BSST1023.zip:450000000"],
+            archives=[arc("S-BSST1023.zip", {".fastq.gz": 48}, ["reads/SRR001_R1.fastq.gz"])]),
+        rec("raw_terse_title", N, s, "figshare", "KNEE-MR", "Volumes.", files=["knee.zip:4000000000"],
+            archives=[arc("knee.zip", {".dcm": 9000}, ["knee/001/IM0001.dcm"], [img("dicom", 384, 384, "MR", "KNEE")])]),
+        rec("raw_terse_title", N, s, "kaggle", "bhavikjikadara/eye-tracking-dataset", "Gaze samples", files=["gaze.csv:92000000"]),
+        # evidence only in files or archives
+        rec("raw_file_evidence", E, s, "dryad", "Data from: Associations between systemic blood pressure and microvascular calibre",
+            "These data support the findings reported in the article.", files=["photos.zip:1700000000", "README.md:3000"],
+            archives=[arc("photos.zip", {".jpg": 1810}, ["photos/OD_0001.jpg", "photos/OS_0001.jpg"], [img("jpeg", 3216, 2136)])]),
+        rec("raw_file_evidence", E, s, "zenodo", "Supplementary data", "", files=["OCTA_6x6.zip:380000000", "labels.xlsx:40000"],
+            archives=[arc("OCTA_6x6.zip", {".bmp": 1200}, ["OCTA_6x6/10301/superficial.bmp"], [img("bmp", 400, 400)])]),
+        rec("raw_file_evidence", E, s, "figshare", "Dataset", "Raw data.", files=["Export.zip:2200000000"],
+            archives=[arc("Export.zip", {".e2e": 96, ".xml": 96}, ["Export/PAT0012_OD.E2E"])]),
+        rec("raw_file_evidence", E, s, "osf", "Study materials", "", files=["images/left_eye_001.tif", "images/right_eye_001.tif", "images/left_eye_002.tif",
+            "images/right_eye_002.tif", "images/left_eye_003.tif", "grading.csv"]),
+        rec("raw_file_evidence", E, s, "zenodo", "Data for the validation study", "Data used for validation. " + LICENCE,
+            files=["batch1.zip:900000000", "batch2.zip:880000000"],
+            archives=[arc("batch1.zip", {".dcm": 610}, ["batch1/0001.dcm"], [img("dicom", 1956, 1934, "OP", None)]),
+                      arc("batch2.zip", {".dcm": 590}, ["batch2/0611.dcm"], [img("dicom", 1956, 1934, "OP", None)])]),
+        rec("raw_file_evidence", N, s, "dryad", "Data from: Associations between dietary intake and systemic biomarkers",
+            "These data support the findings reported in the article.", files=["intake.xlsx:120000", "biomarkers.csv:60000", "README.md:3000"]),
+        rec("raw_file_evidence", N, s, "zenodo", "Supplementary data", "", files=["slides.zip:5200000000"],
+            archives=[arc("slides.zip", {".svs": 120}, ["slides/TCGA-AA-0001.svs"])]),
+        rec("raw_file_evidence", N, s, "figshare", "Dataset", "Raw data.", files=["Export.zip:600000000"],
+            archives=[arc("Export.zip", {".dcm": 820}, ["Export/CT0001.dcm"], [img("dicom", 512, 512, "CT", "CHEST")])]),
+        rec("raw_file_evidence", N, s, "osf", "Study materials", "", files=["analysis.R", "data_long.csv", "codebook.pdf", "stimuli/face_01.png",
+            "stimuli/face_02.png"]),
+        rec("raw_file_evidence", N, s, "zenodo", "Data for the validation study", "Data used for validation.",
+            files=["model_weights.zip:400000000"], archives=[arc("model_weights.zip", {".pth": 5, ".py": 12}, ["weights/resnet50_fold1.pth"])]),
+        # non-eye OCT, retina omics / physiology
+        rec("raw_non_eye_oct_omics", N, s, "zenodo", "Optical coherence tomography of human skin lesions: basal cell carcinoma dataset",
+            "OCT B-scans of basal cell carcinoma and healthy skin acquired with a VivoSight scanner during dermatology visits.",
+            files=["bcc_oct.zip:1400000000"], archives=[arc("bcc_oct.zip", {".png": 3200}, ["bcc/patient01_scan010.png"], [img("png", 1300, 500)])]),
+        rec("raw_non_eye_oct_omics", N, s, "figshare", "Intravascular OCT pullbacks of coronary plaques",
+            "Frequency-domain intravascular OCT of coronary arteries with fibrous cap annotations.", files=["ivoct.zip:8000000000"],
+            archives=[arc("ivoct.zip", {".dcm": 150}, ["pullbacks/P001.dcm"], [img("dicom", 704, 704, "IVOCT", "HEART", frames=540)])]),
+        rec("raw_non_eye_oct_omics", N, s, "zenodo", "Single-cell RNA sequencing of the adult human retina",
+            "Droplet-based single-cell transcriptomes of retinal cells from five post-mortem donors, with cell-type annotations.",
+            files=["counts.h5ad:2300000000", "metadata.csv:900000"]),
+        rec("raw_non_eye_oct_omics", N, s, "dryad", "Data from: Light responses of mouse retinal ganglion cells recorded on a multielectrode array",
+            "Spike times of ganglion cells in isolated mouse retina stimulated with moving bars and natural movies.",
+            files=["spikes.mat:800000000", "stimuli.zip:90000000"], archives=[arc("stimuli.zip", {".png": 300}, ["stimuli/bar_000.png"], [img("png", 800, 600)])]),
+        rec("raw_non_eye_oct_omics", N, s, "zenodo", "Proteomic profiling of vitreous humour in proliferative diabetic retinopathy",
+            "Mass spectrometry of vitreous samples from patients undergoing vitrectomy; protein abundance tables.",
+            files=["proteins.xlsx:1500000", "raw.zip:9000000000"], archives=[arc("raw.zip", {".raw": 40}, ["raw/sample01.raw"])]),
+        rec("raw_non_eye_oct_omics", N, s, "figshare", "OCT imaging of ancient ceramic glazes",
+            "Non-destructive optical coherence tomography of glaze layers on museum porcelain.", files=["glaze_oct.zip:300000000"],
+            archives=[arc("glaze_oct.zip", {".tif": 200}, ["glaze/sample3_b012.tif"], [img("tiff", 1000, 512)])]),
+        rec("raw_non_eye_oct_omics", N, s, "zenodo", "Electroretinogram recordings in Rpe65 knockout mice",
+            "Scotopic and photopic ERG waveforms across ages, exported as text.", files=["erg_waveforms.zip:50000000"],
+            archives=[arc("erg_waveforms.zip", {".txt": 640}, ["erg/KO_m01_scotopic.txt"])]),
+        rec("raw_non_eye_oct_omics", E, s, "zenodo", "Spectral-domain OCT of the macula in multiple sclerosis",
+            "Macular volume scans of patients with relapsing MS and controls, with retinal layer thickness segmentation.",
+            files=["ms_oct.zip:2000000000"], archives=[arc("ms_oct.zip", {".png": 9800}, ["ms_oct/MS012_OD_b049.png"], [img("png", 512, 496)])]),
+        rec("raw_non_eye_oct_omics", E, s, "figshare", "Confocal images of whole-mount mouse retinas after optic nerve crush",
+            "Retinal flat-mounts immunostained for RBPMS to count surviving ganglion cells.", files=["flatmounts.zip:3000000000"],
+            archives=[arc("flatmounts.zip", {".czi": 96}, ["ONC/d7_mouse4_OD.czi"])]),
+        rec("raw_non_eye_oct_omics", E, s, "zenodo", "Adaptive optics images of cone photoreceptors in retinitis pigmentosa",
+            "AO-SLO montages of the parafovea with cone coordinates.", files=["aoslo.zip:700000000"],
+            archives=[arc("aoslo.zip", {".tif": 420}, ["aoslo/RP03_OS_confocal.tif"], [img("tiff", 720, 720)])]),
+        # grants that lead with the disease
+        rec("raw_grant_disease_first", E, s, "nei", "Imaging biomarkers of progression in intermediate AMD",
+            "Age-related macular degeneration is the leading cause of irreversible vision loss in older adults, and the transition from "
+            "intermediate disease to geographic atrophy or neovascularisation is hard to predict. Nutritional supplements slow progression "
+            "in only some patients, and current clinical staging relies on coarse grading. Genetic risk explains part of the variance but "
+            "does not tell a clinician when an eye will progress. " + "Many patients are followed for years without a change in management. " * 2 +
+            "In this project we will acquire longitudinal multimodal retinal imaging - spectral-domain OCT volumes, fundus autofluorescence "
+            "and near-infrared reflectance - every six months in 400 eyes, and build an openly shared, annotated image dataset for training "
+            "progression models."),
+        rec("raw_grant_disease_first", E, s, "nei", "Retinopathy of prematurity risk in low-resource settings",
+            "Retinopathy of prematurity blinds thousands of infants each year, mostly where neonatal care is improving but screening is scarce. "
+            "Oxygen management, birth weight and gestational age all contribute to risk, and the burden falls on countries with few "
+            "ophthalmologists. Training programmes have not kept pace with the growth of neonatal units. "
+            "Aim 2 will collect wide-field retinal images with low-cost cameras across 12 neonatal units and grade them centrally, creating an "
+            "image archive to validate automated plus-disease detection."),
+        rec("raw_grant_disease_first", N, s, "nei", "Genetic modifiers of severity in Stargardt disease",
+            "Stargardt disease is the most common inherited macular dystrophy, caused by mutations in ABCA4, and its severity varies widely "
+            "even between siblings. We hypothesise that variants in other visual cycle genes modify the phenotype. We will sequence 600 "
+            "patients, test candidate modifiers in cell models, and relate genotype to age at onset."),
+        rec("raw_grant_disease_first", N, s, "nei", "Adherence to glaucoma medication in underserved communities",
+            "Glaucoma causes irreversible blindness, and poor adherence to eye drops is common. This project tests a community health "
+            "worker intervention with text-message reminders in a randomised trial and measures adherence with electronic bottle monitors."),
+        rec("raw_grant_disease_first", N, s, "nei", "Mechanisms of retinal ganglion cell death in experimental glaucoma",
+            "Glaucoma is a progressive optic neuropathy. Elevated pressure triggers axonal transport failure and ganglion cell death "
+            "through pathways that remain unclear. We will use knockout mice and electrophysiology to dissect the role of calcium signalling "
+            "and test neuroprotective compounds."),
+        rec("raw_grant_disease_first", N, s, "nei", "Economic burden of diabetic eye disease",
+            "Diabetic retinopathy affects one third of people with diabetes. Using claims databases we will estimate costs of screening, "
+            "treatment and vision loss and model the cost-effectiveness of screening intervals."),
+        # plain positives and negatives
+        rec("raw_plain", E, s, "zenodo", "Fundus photograph dataset for glaucoma detection from a community screening",
+            "1,450 colour fundus photographs centred on the optic disc, labelled glaucoma or normal by two specialists.",
+            files=["fundus.zip:1500000000", "labels.csv:30000"], archives=[arc("fundus.zip", {".jpg": 1450}, ["fundus/G_0001.jpg"], [img("jpeg", 2048, 1536)])]),
+        rec("raw_plain", E, s, "figshare", "Anterior segment OCT images of angle closure", "AS-OCT scans of narrow and open angles with scleral spur annotations.",
+            files=["asoct.zip:900000000"], archives=[arc("asoct.zip", {".jpg": 1600}, ["asoct/ac_0001.jpg"], [img("jpeg", 1800, 800)])]),
+        rec("raw_plain", N, s, "zenodo", "Global land surface temperature composites 2000-2020", "Monthly gridded temperature from satellites.",
+            files=["lst.zip:12000000000"], archives=[arc("lst.zip", {".tif": 252}, ["lst/2000_01.tif"], [img("tiff", 7200, 3600)])]),
+        rec("raw_plain", N, s, "kaggle", "Students Performance in Exams", "Marks of high school students", files=["StudentsPerformance.csv:72000"]),
+    ]
+
+
+def _test() -> list[dict[str, Any]]:
+    s = "test"
+    return [
+        # publications described as datasets
+        rec("raw_publication", N, s, "zenodo", "Optical coherence tomography angiography in uveitis: a narrative review",
+            "This review summarises OCTA findings in anterior, intermediate and posterior uveitis and discusses how capillary dropout relates "
+            "to disease activity. " + CITE, kind="publication", files=["OCTA_uveitis_review.pdf:1200000"]),
+        rec("raw_publication", N, s, "figshare", "Supplementary material for: Fundus photograph-based deep learning predicts cardiovascular risk",
+            "Supplementary methods, eTables 1-6 and eFigures 1-3.", kind="journal contribution", files=["supplement.pdf:1800000"]),
+        rec("raw_publication", N, s, "zenodo", "Acute macular neuroretinopathy after viral infection: report of two cases",
+            "Two young women developed paracentral scotomas; near-infrared imaging and OCT revealed wedge-shaped lesions in the outer retina. " + CITE,
+            kind="publication", files=["AMN_cases.pdf:650000"]),
+        rec("raw_publication", N, s, "datacite", "System and method for automated grading of retinal images",
+            "Patent application for a cloud service that receives fundus images from screening cameras and returns a retinopathy grade.",
+            kind="text", rtype="Patent"),
+        rec("raw_publication", N, s, "datacite", "Segmenting retinal fluid on OCT with transformers: methods and validation",
+            "Methods paper describing a transformer model for intraretinal and subretinal fluid segmentation; code is available on request.",
+            kind="journalarticle", rtype="Journal article"),
+        rec("raw_publication", N, s, "figshare", "Keratoconus imaging: what the general ophthalmologist needs to know",
+            "Educational presentation on corneal tomography, epithelial maps and progression criteria.", kind="presentation",
+            files=["keratoconus_imaging.pptx:7800000"]),
+        rec("raw_publication", N, s, "zenodo", "Ultra-widefield imaging in diabetic retinopathy: protocol for a prospective study",
+            "Study protocol for comparing ultra-widefield and seven-field photography. " + ETHICS, kind="publication", rtype="Other",
+            files=["protocol_v3.docx:210000"]),
+        rec("raw_publication", N, s, "figshare", "Figure 3: Representative fundus autofluorescence images in Best disease",
+            "Panel figure from the article showing autofluorescence stages.", kind="figure", files=["Fig3.tif:4200000"]),
+        rec("raw_publication", E, s, "zenodo", "Data for the paper: Deep learning detection of papilloedema on fundus photographs",
+            "Fundus photographs from 19 neuro-ophthalmology centres used in the published study. " + CITE,
+            files=["papilledema_images.zip:6300000000", "labels.csv:150000"],
+            archives=[arc("papilledema_images.zip", {".jpg": 14341}, ["images/site04/P0041_OS.jpg"], [img("jpeg", 2592, 1944)])]),
+        rec("raw_publication", E, s, "figshare", "Image files accompanying the article on corneal endothelium cell counting",
+            "Specular microscopy images of the corneal endothelium with manual cell segmentations.",
+            files=["endothelium.zip:400000000"], archives=[arc("endothelium.zip", {".png": 1040}, ["endo/KH_0021_OD.png"], [img("png", 640, 480)])]),
+        # terse or opaque titles
+        rec("raw_terse_title", E, s, "kaggle", "paultimothymooney/kermany2018", "Retinal OCT", files=["OCT2017.zip:5800000000"],
+            archives=[arc("OCT2017.zip", {".jpeg": 84484}, ["OCT2017/train/CNV/CNV-1016042-1.jpeg"], [img("jpeg", 512, 496)])]),
+        rec("raw_terse_title", E, s, "zenodo", "S-BIAD1204", "", files=["S-BIAD1204.zip:2700000000"],
+            archives=[arc("S-BIAD1204.zip", {".tif": 250}, ["retina_cryosections/P14_rd10_section3.tif"], [img("tiff", 2048, 2048)])]),
+        rec("raw_terse_title", E, s, "figshare", "GAMMA", "Glaucoma grading from multi-modality images.", files=["GAMMA.zip:3600000000"],
+            archives=[arc("GAMMA.zip", {".png": 25600, ".jpg": 100}, ["multi-modality/0001/0001.jpg", "multi-modality/0001/0001/0001_image_1.png"], [img("png", 512, 992)])]),
+        rec("raw_terse_title", E, s, "kaggle", "gunavenkatdoddi/eye-diseases-classification", "4 classes", files=["dataset.zip:770000000"],
+            archives=[arc("dataset.zip", {".jpg": 4217}, ["dataset/glaucoma/_10_2.jpg", "dataset/diabetic_retinopathy/10007_right.jpeg"], [img("jpeg", 512, 512)])]),
+        rec("raw_terse_title", E, s, "zenodo", "RIM-ONE DL", "Reorganised release.", files=["RIM-ONE_DL_images.zip:120000000"],
+            archives=[arc("RIM-ONE_DL_images.zip", {".png": 485}, ["partitioned_by_hospital/training_set/glaucoma/r2_Im259.png"], [img("png", 600, 600)])]),
+        rec("raw_terse_title", E, s, "datacite", "MMC-AMD", "Multi-camera colour images.", rtype="Dataset"),
+        rec("raw_terse_title", N, s, "kaggle", "uciml/pima-indians-diabetes-database", "Predict the onset of diabetes", files=["diabetes.csv:23000"]),
+        rec("raw_terse_title", N, s, "kaggle", "paultimothymooney/chest-xray-pneumonia", "5,863 images", files=["chest_xray.zip:2300000000"],
+            archives=[arc("chest_xray.zip", {".jpeg": 5863}, ["chest_xray/train/PNEUMONIA/person1_bacteria_1.jpeg"], [img("jpeg", 1300, 1000)])]),
+        rec("raw_terse_title", N, s, "zenodo", "S-BSST889", "", files=["S-BSST889.zip:80000000"],
+            archives=[arc("S-BSST889.zip", {".csv": 12, ".txt": 3}, ["tables/abundance.csv"])]),
+        rec("raw_terse_title", N, s, "figshare", "BraTS-mini", "Volumes.", files=["brats.zip:2000000000"],
+            archives=[arc("brats.zip", {".nii.gz": 1200}, ["BraTS/001/flair.nii.gz"])]),
+        # evidence only in files or archives
+        rec("raw_file_evidence", E, s, "dryad", "Data from: Vascular changes after bariatric surgery",
+            "Data associated with the manuscript. See README for file descriptions.", files=["baseline.zip:950000000", "followup.zip:940000000", "README.txt:2000"],
+            archives=[arc("baseline.zip", {".jpg": 412}, ["baseline/S001_OD_disc.jpg", "baseline/S001_OS_macula.jpg"], [img("jpeg", 2896, 1944)]),
+                      arc("followup.zip", {".jpg": 398}, ["followup/S001_OD_disc.jpg"], [img("jpeg", 2896, 1944)])]),
+        rec("raw_file_evidence", E, s, "zenodo", "Raw data", "", files=["Heidelberg_export.zip:4100000000"],
+            archives=[arc("Heidelberg_export.zip", {".vol": 230}, ["export/pt0043_OD.vol"])]),
+        rec("raw_file_evidence", E, s, "figshare", "S1 Dataset", "", files=["S1_Dataset.zip:300000000"],
+            archives=[arc("S1_Dataset.zip", {".dcm": 180}, ["S1/0001/IM00001.dcm"], [img("dicom", 1536, 1536, "OPT", "EYE", frames=128)])]),
+        rec("raw_file_evidence", E, s, "osf", "Materials", "", files=["data/OD_0001.jpg", "data/OS_0001.jpg", "data/OD_0002.jpg", "data/OS_0002.jpg",
+            "data/OD_0003.jpg", "data/OS_0003.jpg", "labels.xlsx"]),
+        rec("raw_file_evidence", E, s, "zenodo", "Dataset for the manuscript", "Please cite the manuscript. " + LICENCE,
+            files=["part1.zip:2000000000", "part2.zip:2000000000"],
+            archives=[arc("part1.zip", {".png": 2048}, ["part1/0001_macula.png"], [img("png", 1536, 1536)]),
+                      arc("part2.zip", {".png": 2001}, ["part2/1049_macula.png"], [img("png", 1536, 1536)])]),
+        rec("raw_file_evidence", N, s, "dryad", "Data from: Vascular changes after bariatric surgery",
+            "Data associated with the manuscript. See README for file descriptions.", files=["anthropometrics.csv:40000", "lipids.csv:30000", "README.txt:2000"]),
+        rec("raw_file_evidence", N, s, "zenodo", "Raw data", "", files=["scans.zip:900000000"],
+            archives=[arc("scans.zip", {".dcm": 3000}, ["scans/S1/IM0001.dcm"], [img("dicom", 256, 256, "MR", "BRAIN")])]),
+        rec("raw_file_evidence", N, s, "figshare", "S1 Dataset", "", files=["S1_Dataset.xlsx:80000"]),
+        rec("raw_file_evidence", N, s, "osf", "Materials", "", files=["exp1/trial_001.edf", "exp1/trial_002.edf", "exp1/trial_003.edf",
+            "analysis.py", "README.md"]),
+        rec("raw_file_evidence", N, s, "zenodo", "Dataset for the manuscript", "Please cite the manuscript.", files=["tiles.zip:3000000000"],
+            archives=[arc("tiles.zip", {".png": 52000}, ["tiles/TCGA-A1-001_x12_y44.png"], [img("png", 224, 224)])]),
+        # non-eye OCT, retina omics / physiology
+        rec("raw_non_eye_oct_omics", N, s, "zenodo", "Optical coherence tomography of the human tympanic membrane in otitis media",
+            "Handheld OCT images of the eardrum and middle ear effusion collected in a paediatric ENT clinic.",
+            files=["tm_oct.zip:700000000"], archives=[arc("tm_oct.zip", {".png": 1900}, ["tm/child012_left_b05.png"], [img("png", 1000, 600)])]),
+        rec("raw_non_eye_oct_omics", N, s, "figshare", "OCT volumes of oral mucosa for early cancer detection",
+            "Swept-source OCT of buccal mucosa lesions with histology-confirmed labels.", files=["oral_oct.zip:2500000000"],
+            archives=[arc("oral_oct.zip", {".tif": 300}, ["oral/lesion04_vol.tif"], [img("tiff", 1024, 512, frames=300)])]),
+        rec("raw_non_eye_oct_omics", N, s, "zenodo", "Spatial transcriptomics of the human macula and periphery",
+            "Visium spatial gene expression of retina-RPE-choroid sections from donor eyes, with spot-level counts.",
+            files=["visium_counts.h5ad:1800000000", "spots.csv:400000"]),
+        rec("raw_non_eye_oct_omics", N, s, "dryad", "Data from: Rod and cone contributions to the mouse electroretinogram",
+            "Flash ERG recordings in wild-type and Gnat1 knockout mice across intensities; amplitudes and implicit times.",
+            files=["erg_recordings.zip:120000000", "amplitudes.csv:80000"], archives=[arc("erg_recordings.zip", {".abf": 320}, ["erg/WT_m2_flash05.abf"])]),
+        rec("raw_non_eye_oct_omics", N, s, "zenodo", "Lipidomics of retinal pigment epithelium cells under oxidative stress",
+            "LC-MS lipid profiles of ARPE-19 cells treated with hydrogen peroxide.", files=["lipids.xlsx:900000"]),
+        rec("raw_non_eye_oct_omics", N, s, "figshare", "Calcium imaging of retinal ganglion cells responding to chirp stimuli",
+            "Two-photon calcium traces (dF/F) of ganglion cells in the ex vivo mouse retina with cluster assignments.",
+            files=["traces.h5:600000000", "clusters.csv:20000"]),
+        rec("raw_non_eye_oct_omics", N, s, "zenodo", "Polarisation-sensitive OCT of burn scars",
+            "PS-OCT volumes of hypertrophic scars before and after laser therapy.", files=["psoct_scars.zip:3300000000"],
+            archives=[arc("psoct_scars.zip", {".mat": 60}, ["scar/pt05_pre.mat"])]),
+        rec("raw_non_eye_oct_omics", E, s, "figshare", "OCT B-scans of retinal detachment before and after vitrectomy",
+            "Macular OCT images of eyes with rhegmatogenous detachment at baseline and three months after surgery.",
+            files=["rd_oct.zip:800000000"], archives=[arc("rd_oct.zip", {".png": 2600}, ["rd/pt010_pre_b025.png"], [img("png", 768, 496)])]),
+        rec("raw_non_eye_oct_omics", E, s, "zenodo", "Light-sheet images of cleared mouse eyes showing retinal vasculature",
+            "Whole cleared eyes imaged by light-sheet microscopy after vascular labelling, one volume per eye.",
+            files=["lightsheet.zip:9000000000"], archives=[arc("lightsheet.zip", {".tif": 64}, ["eyes/m03_OD.tif"], [img("tiff", 2048, 2048, frames=900)])]),
+        rec("raw_non_eye_oct_omics", E, s, "dryad", "Data from: In vivo imaging of photoreceptors in mice with OCT",
+            "Visible-light OCT volumes of the outer retina in wild-type and rd10 mice.", files=["vis_oct.zip:1200000000"],
+            archives=[arc("vis_oct.zip", {".tif": 120}, ["visoct/rd10_p21_vol.tif"], [img("tiff", 512, 1024, frames=512)])]),
+        # grants that lead with the disease
+        rec("raw_grant_disease_first", E, s, "nei", "Predicting conversion to neovascular AMD",
+            "Neovascular age-related macular degeneration causes sudden loss of central vision, and although anti-VEGF injections preserve "
+            "sight, outcomes depend on how quickly treatment begins after conversion. Many patients convert between scheduled visits and lose "
+            "vision before they are seen. Risk factors such as smoking, genetic variants and fellow-eye status explain only part of the "
+            "variation in timing, and home monitoring with Amsler grids is unreliable. The public health burden is rising with the age of the "
+            "population and the cost of frequent injections. "
+            "We will perform swept-source OCT angiography every three months in 300 fellow eyes and release the resulting de-identified OCTA "
+            "and structural OCT image volumes, with conversion dates, as a resource for developing prediction algorithms."),
+        rec("raw_grant_disease_first", E, s, "nei", "Early detection of glaucoma in primary care",
+            "Glaucoma is asymptomatic until late and half of those affected in the community are undiagnosed. Access to specialists is "
+            "limited in rural areas and screening with pressure alone misses most cases. Family history and ancestry increase risk, and the "
+            "economic cost of late detection is large. " + "Vision loss from glaucoma cannot be recovered. " +
+            "Aim 1 will capture optic disc photographs and OCT scans of the nerve fibre layer in 5,000 primary care patients using portable "
+            "devices; the graded image set will be used to train and test automated referral."),
+        rec("raw_grant_disease_first", E, s, "nei", "Diabetic retinopathy in Indigenous communities",
+            "Diabetes rates in remote Indigenous communities are among the highest in the world and diabetic retinopathy is a major cause of "
+            "blindness there. Travel distances, cost and workforce shortages prevent regular eye examinations. Community partners have asked "
+            "for screening that does not require travel. " +
+            "We will deploy handheld fundus cameras with community health workers, collect retinal photographs at every visit and build a "
+            "graded image archive to evaluate automated screening in this population."),
+        rec("raw_grant_disease_first", E, s, "nei", "Structural markers of optic neuritis recovery",
+            "Optic neuritis is often the first sign of multiple sclerosis, and visual recovery is variable. Corticosteroids speed recovery "
+            "but do not change the final outcome, and patients want to know their prognosis. Inflammation and demyelination both contribute. "
+            "This study will image the retina with OCT at presentation and at 1, 3 and 12 months, quantifying ganglion cell layer thinning "
+            "in the image volumes to predict final acuity."),
+        rec("raw_grant_disease_first", N, s, "nei", "Gene therapy for X-linked retinoschisis",
+            "X-linked retinoschisis is a leading cause of juvenile macular degeneration in boys, caused by mutations in RS1. Affected children "
+            "lose reading vision and there is no treatment. We will optimise an AAV vector, test dose and safety in a mouse model, and prepare "
+            "an investigational new drug application."),
+        rec("raw_grant_disease_first", N, s, "nei", "Social determinants of vision impairment in older adults",
+            "Vision impairment affects millions of older adults and is linked to falls, depression and loss of independence. Using national "
+            "survey data we will examine how income, education and neighbourhood shape access to eye care and rates of impairment."),
+        rec("raw_grant_disease_first", N, s, "nei", "Corneal wound healing after chemical injury",
+            "Chemical burns of the cornea cause scarring and blindness, especially in industrial workers. We will define signalling pathways "
+            "that drive myofibroblast transformation using cultured keratocytes, rabbit injury models and molecular assays, and test a "
+            "topical inhibitor."),
+        rec("raw_grant_disease_first", N, s, "nei", "Myopia progression and outdoor time in schoolchildren",
+            "Myopia is rising rapidly worldwide and high myopia increases the risk of retinal detachment and myopic maculopathy. We will run a "
+            "cluster-randomised trial of added outdoor time in 40 schools, measuring cycloplegic refraction and axial length yearly."),
+        # plain positives and negatives
+        rec("raw_plain", E, s, "zenodo", "Colour fundus photographs with diabetic retinopathy grades from a national screening programme",
+            "3,200 macula-centred fundus images graded by certified readers.", files=["images.zip:3100000000", "grades.csv:90000"],
+            archives=[arc("images.zip", {".jpg": 3200}, ["images/DR_000123.jpg"], [img("jpeg", 3000, 2000)])]),
+        rec("raw_plain", E, s, "figshare", "Slit-lamp photographs of infectious keratitis",
+            "Diffuse and slit-beam photographs of bacterial and fungal corneal ulcers with culture results.",
+            files=["keratitis.zip:700000000"], archives=[arc("keratitis.zip", {".jpg": 1100}, ["keratitis/fungal/FK_0001.jpg"], [img("jpeg", 1600, 1200)])]),
+        rec("raw_plain", E, s, "kaggle", "Retinal OCT images for choroidal segmentation", "Annotated B-scans of the choroid",
+            files=["choroid.zip:400000000"], archives=[arc("choroid.zip", {".png": 1800}, ["choroid/img/0001.png", "choroid/mask/0001.png"], [img("png", 768, 496)])]),
+        rec("raw_plain", N, s, "zenodo", "Hourly electricity consumption of 370 households", "Smart meter readings 2011-2014.",
+            files=["consumption.csv:680000000"]),
+        rec("raw_plain", N, s, "figshare", "Photographs of pollinators on urban flowers", "Field photographs of bees and hoverflies on garden plants.",
+            files=["pollinators.zip:2200000000"], archives=[arc("pollinators.zip", {".jpg": 4100}, ["bees/IMG_0001.jpg"], [img("jpeg", 4000, 3000)])]),
+        rec("raw_plain", N, s, "kaggle", "Iris Species", "Classify iris plants into three species", files=["Iris.csv:5000", "database.sqlite:9000"]),
+    ]
+
+
+def raw_records() -> list[dict[str, Any]]:
+    """Every raw-shaped record, both splits (seeded variants join the training split)."""
+    return _train() + variant_records() + _test()
+
+
+# --- seeded variants for the training split only (pools written for training; the held-out
+# records above share no sentence with them) ---------------------------------------------
+_EYE_TOPICS = [
+    "retinal vessel segmentation in fundus images", "OCT-based detection of diabetic macular oedema",
+    "glaucoma screening with optic disc photographs", "automated grading of retinopathy of prematurity",
+    "corneal nerve analysis in confocal microscopy", "deep learning on OCT angiography in diabetes",
+    "choroidal neovascularisation on OCT", "keratoconus detection from corneal topography",
+    "fundus autofluorescence in inherited retinal disease", "drusen quantification on spectral-domain OCT",
+    "ultra-widefield imaging of peripheral retinal lesions", "slit-lamp image analysis of cataract",
+]
+_PUB_FORMS = [
+    ("{t}: a systematic review and meta-analysis", "publication", "Journal article", ["manuscript.pdf"]),
+    ("Supplementary material for: {t}", "journal contribution", None, ["Supplementary_File_1.docx", "Table_S2.xlsx"]),
+    ("{t}: case report and literature review", "publication", "Journal article", ["case.pdf"]),
+    ("Poster - {t}", "poster", None, ["poster_final.pdf"]),
+    ("Slides: {t}", "presentation", None, ["talk.pptx"]),
+    ("System and method for {t}", "text", "Patent", []),
+    ("{t} (preprint)", "preprint", "Preprint", []),
+    ("A tutorial on {t}", "lesson", None, ["tutorial.pdf"]),
+    ("{t}: study protocol", "publication", "Other", ["protocol.docx"]),
+    ("Figure 2 - {t}", "figure", None, ["Figure_2.png"]),
+]
+_EYE_ARCHIVES = [
+    ({".jpg": 900}, ["photos/OD_{i:04d}.jpg", "photos/OS_{i:04d}.jpg"], img("jpeg", 2048, 1536)),
+    ({".png": 2400}, ["bscans/vol{i:03d}_b064.png"], img("png", 512, 496)),
+    ({".dcm": 300}, ["dicom/{i:04d}/IM0001.dcm"], img("dicom", 1956, 1934, "OP", "EYE")),
+    ({".tif": 150}, ["retina/flatmount_{i:02d}.tif"], img("tiff", 4096, 4096)),
+    ({".e2e": 80}, ["export/P{i:04d}_OD.E2E"], None),
+    ({".bmp": 600}, ["octa/{i:05d}/superficial.bmp"], img("bmp", 304, 304)),
+    ({".jpeg": 5000}, ["train/{i}_left.jpeg", "train/{i}_right.jpeg"], img("jpeg", 1024, 1024)),
+    ({".png": 700}, ["slitlamp/cornea_{i:03d}.png"], img("png", 1600, 1200)),
+]
+_NON_EYE_ARCHIVES = [
+    ({".jpeg": 4000}, ["xray/NORMAL/IM-{i:04d}.jpeg"], img("jpeg", 1400, 1100)),
+    ({".dcm": 2000}, ["ct/{i:03d}/slice_001.dcm"], img("dicom", 512, 512, "CT", "ABDOMEN")),
+    ({".png": 30000}, ["tiles/slide{i:03d}_x0_y0.png"], img("png", 256, 256)),
+    ({".nii.gz": 400}, ["mri/sub-{i:03d}_T1w.nii.gz"], None),
+    ({".jpg": 2500}, ["skin/ISIC_{i:07d}.jpg"], img("jpeg", 1024, 768)),
+    ({".tif": 800}, ["sentinel/tile_{i:04d}.tif"], img("tiff", 10980, 10980)),
+    ({".py": 40, ".pth": 3}, ["src/train_{i}.py"], None),
+    ({".csv": 30}, ["tables/visit_{i}.csv"], None),
+    ({".jpg": 1500}, ["plants/leaf_{i:04d}.jpg"], img("jpeg", 3000, 2000)),
+]
+_TERSE_EYE = ["{u}/retina-{n}", "{u}/fundus-{n}", "{u}/octdata{n}", "S-BIAD{n}", "EYE-{n}", "RET{n}", "{u}/eyepacs-{n}",
+              "ODX-{n}", "{u}/oct-{n}-v2", "CORNEA{n}", "{u}/dr-grading-{n}", "MAC{n}"]
+_TERSE_ANY = ["{u}/dataset{n}", "DS-{n}", "S-BSST{n}", "DATA{n}", "{u}/images-{n}", "X{n}-v{v}", "{u}/collection-{n}", "P{n}"]
+_TERSE_NON_EYE = ["{u}/chest-{n}", "{u}/skin-lesions-{n}", "LUNG{n}", "{u}/brain-mri-{n}", "{u}/crop-disease-{n}", "CT{n}"]
+_USERS = ["alexk", "datalab", "mchen", "priyas", "openmed", "visionteam", "jdoe", "lab42"]
+_VAGUE = ["Data", "Supplementary data", "Dataset S1", "Raw data for the study", "Data underlying the figures", "Materials",
+          "Data from: a clinical cohort", "Files", "Replication data"]
+_OCT_SITES = [
+    ("human skin", "dermatology clinic"), ("coronary arteries", "catheterisation laboratory"), ("the oesophagus", "endoscopy unit"),
+    ("dental enamel", "dental school"), ("the tympanic membrane", "ENT clinic"), ("breast tumour margins", "surgical pathology"),
+    ("the bladder wall", "urology department"), ("paint layers of historical artworks", "conservation lab"),
+    ("zebrafish larvae hearts", "developmental biology lab"), ("plant leaves", "botany department"),
+]
+_RETINA_OMICS = [
+    ("Bulk RNA-seq of {a} retina after light damage", ["counts.tsv", "samples.csv"], {}),
+    ("ATAC-seq of human retinal pigment epithelium", ["peaks.bed", "fragments.tsv.gz"], {}),
+    ("Proteome of {a} retina in diabetes", ["proteinGroups.xlsx"], {}),
+    ("Multielectrode array recordings of {a} retinal ganglion cells", ["spikes.zip"], {".mat": 40}),
+    ("Patch-clamp recordings from {a} bipolar cells", ["recordings.zip"], {".abf": 200}),
+    ("Electroretinography in {a} models of retinal degeneration", ["erg.zip"], {".csv": 300}),
+    ("Metabolomics of aqueous humour in glaucoma", ["metabolites.xlsx"], {}),
+    ("Single-nucleus RNA-seq of the {a} optic nerve head", ["matrix.mtx", "barcodes.tsv"], {}),
+    ("Whole-exome sequencing of families with inherited retinal dystrophy", ["variants.vcf.gz"], {}),
+    ("Retinal gene expression under hypoxia in {a}", ["expression.csv"], {}),
+]
+_ANIMALS = ["mouse", "rat", "zebrafish", "macaque", "pig"]
+_DISEASE_OPENERS = [
+    "{d} is a major cause of visual impairment and its prevalence grows as populations age.",
+    "Patients with {d} face progressive loss of vision and current treatments only slow the disease.",
+    "{d} places a large economic burden on health systems, and many cases are found late.",
+    "The mechanisms that drive {d} remain poorly understood despite decades of research.",
+    "Risk factors for {d} include age, ancestry and systemic disease, but they predict individual outcomes poorly.",
+    "Access to specialist care for {d} is unequal, particularly in rural and low-income regions.",
+]
+_IMAGING_AIMS = [
+    "We will acquire OCT volumes and colour fundus photographs at every visit and curate them into an annotated image resource.",
+    "Aim 2 builds a shared archive of retinal images, graded by a reading centre, to train and validate automated detection.",
+    "The project will collect adaptive optics images of photoreceptors and release the image dataset with expert annotations.",
+    "We will image the anterior segment with OCT and slit-lamp photography and share the de-identified image collection.",
+    "Longitudinal OCT angiography will be recorded in every participant, producing an image dataset for progression modelling.",
+]
+_NON_IMAGING_AIMS = [
+    "We will genotype participants and test associations with disease severity using regression models.",
+    "A randomised trial will compare two treatment regimens using visual acuity as the primary outcome.",
+    "We will use knockout animals and biochemical assays to define the signalling pathway involved.",
+    "Interviews and surveys of patients will identify barriers to follow-up care.",
+    "We will test a gene-replacement vector for safety and efficacy in an animal model.",
+    "National claims data will be analysed to estimate costs and care patterns.",
+]
+_FILLER = ["Preliminary data support the feasibility of this approach.", "The team combines clinical and engineering expertise.",
+           "The results will inform clinical practice guidelines.", "Outcomes will be disseminated through publications and meetings."]
+
+
+def _arc_from(spec: tuple[dict[str, int], list[str], dict[str, Any] | None], name: str, i: int) -> dict[str, Any]:
+    exts, samples, image = spec
+    return arc(name, exts, [s.format(i=i) for s in samples], [image] if image else [])
+
+
+def variant_records(seed: int = 11) -> list[dict[str, Any]]:
+    """Seeded raw-shaped variants of every kind, training split only."""
+    import random
+
+    rng = random.Random(seed)
+    out: list[dict[str, Any]] = []
+    s = "train"
+    diseases = ["diabetic retinopathy", "glaucoma", "age-related macular degeneration", "keratoconus", "uveitis", "retinitis pigmentosa"]
+    for i, topic in enumerate(_EYE_TOPICS * 4):
+        form, kind, rtype, files = _PUB_FORMS[(i + rng.randrange(3)) % len(_PUB_FORMS)]
+        source = {"journal contribution": "figshare", "poster": "figshare", "figure": "figshare", "text": "datacite", "preprint": "datacite"}.get(kind, "zenodo")
+        desc = rng.choice(["", f"This article discusses {topic}.", f"We summarise evidence on {topic}. " + CITE, LICENCE])
+        out.append(rec("raw_publication", N, s, source, form.format(t=topic[0].upper() + topic[1:]), desc, kind=kind, rtype=rtype,
+                       files=[f"{f}:{rng.randint(10**5, 10**7)}" for f in files]))
+    for i, topic in enumerate(_EYE_TOPICS * 2):
+        title = rng.choice(["Data for: {t}", "Image data supporting the article on {t}", "Dataset of the study on {t}", "{t}: images"]).format(t=topic)
+        out.append(rec("raw_publication", E, s, rng.choice(["zenodo", "figshare", "dryad"]), title,
+                       rng.choice(["", "Images underlying the published analysis. " + CITE, "Please cite the article."]),
+                       files=[f"images.zip:{rng.randint(10**8, 10**10)}"], archives=[_arc_from(rng.choice(_EYE_ARCHIVES), "images.zip", i)]))
+    for i in range(40):
+        fill = {"u": rng.choice(_USERS), "n": rng.randint(10, 9999), "v": rng.randint(1, 4)}
+        source = rng.choice(["kaggle", "zenodo", "figshare"])
+        sub = rng.choice(["", "v2", "images", "Dataset", "Release", "Train/test split"])
+        if i % 2 == 0:
+            title = rng.choice(_TERSE_EYE if i % 4 == 0 else _TERSE_ANY).format(**fill)
+            out.append(rec("raw_terse_title", E, s, source, title, sub, files=[f"data.zip:{rng.randint(10**8, 10**10)}"],
+                           archives=[_arc_from(rng.choice(_EYE_ARCHIVES), "data.zip", i)]))
+        else:
+            title = rng.choice(_TERSE_NON_EYE if i % 4 == 1 else _TERSE_ANY).format(**fill)
+            out.append(rec("raw_terse_title", N, s, source, title, sub, files=[f"data.zip:{rng.randint(10**6, 10**10)}"],
+                           archives=[_arc_from(rng.choice(_NON_EYE_ARCHIVES), "data.zip", i)]))
+    for i in range(40):
+        title = rng.choice(_VAGUE)
+        desc = rng.choice(["", "", "Data supporting the manuscript.", LICENCE, ETHICS])
+        source = rng.choice(["zenodo", "figshare", "dryad", "osf"])
+        if i % 2 == 0:
+            spec = rng.choice(_EYE_ARCHIVES)
+            if rng.random() < 0.3:  # loose files only, no archive
+                names = [spec[1][0].format(i=j).split("/")[-1] for j in range(1, 6)] + ["labels.csv"]
+                out.append(rec("raw_file_evidence", E, s, source, title, desc, files=names))
+            else:
+                out.append(rec("raw_file_evidence", E, s, source, title, desc, files=["archive.zip:900000000", "README.txt"],
+                               archives=[_arc_from(spec, "archive.zip", i)]))
+        else:
+            spec = rng.choice(_NON_EYE_ARCHIVES)
+            out.append(rec("raw_file_evidence", N, s, source, title, desc, files=["archive.zip:900000000", "README.txt"],
+                           archives=[_arc_from(spec, "archive.zip", i)]))
+    for i, (site, place) in enumerate(_OCT_SITES * 2):
+        title = rng.choice(["Optical coherence tomography of {s}", "OCT images of {s}", "Swept-source OCT dataset: {s}", "OCT B-scans of {s} for segmentation"]).format(s=site)
+        out.append(rec("raw_non_eye_oct_omics", N, s, rng.choice(["zenodo", "figshare"]), title,
+                       f"Cross-sectional OCT scans acquired at a {place}, with manual annotations.",
+                       files=["oct.zip:500000000"], archives=[arc("oct.zip", {".png": rng.randint(200, 3000)}, [f"oct/sample{i:03d}_b010.png"], [img("png", 1000, 500)])]))
+    for i, (title, files, exts) in enumerate(_RETINA_OMICS * 2):
+        a = rng.choice(_ANIMALS)
+        out.append(rec("raw_non_eye_oct_omics", N, s, rng.choice(["zenodo", "dryad", "figshare"]), title.format(a=a),
+                       rng.choice(["", "Processed data tables from the study.", f"Samples from {a} retina were processed as described in the article."]),
+                       files=files, archives=[arc(files[0], exts, [f"data/rec{i:03d}{next(iter(exts))}"])] if exts else []))
+    for i in range(12):
+        title = rng.choice(["Retinal OCT volumes of {d}", "Fundus photographs in {d}", "Retinal imaging in {a} models of {d}"]).format(d=rng.choice(diseases), a=rng.choice(_ANIMALS))
+        out.append(rec("raw_non_eye_oct_omics", E, s, rng.choice(["zenodo", "figshare"]), title, "Images with annotations.",
+                       files=["images.zip:700000000"], archives=[_arc_from(rng.choice(_EYE_ARCHIVES[:4]), "images.zip", i)]))
+    for i in range(30):
+        d = rng.choice(diseases)
+        opener = " ".join(rng.sample(_DISEASE_OPENERS, 3)).format(d=d[0].upper() + d[1:])
+        filler = " ".join(rng.sample(_FILLER, rng.randint(1, 3)))
+        imaging = i % 2 == 0
+        aim = rng.choice(_IMAGING_AIMS if imaging else _NON_IMAGING_AIMS)
+        title = rng.choice(["Understanding {d}", "Improving outcomes in {d}", "Risk and progression of {d}", "New approaches to {d}"]).format(d=d)
+        out.append(rec("raw_grant_disease_first", E if imaging else N, s, "nei", title, f"{opener} {filler} {aim}"))
+    for r in out:
+        r["origin"] = "raw_variant"
+    return out
