@@ -133,6 +133,9 @@ DOWNLOADER_MIDDLEWARES = {
     "envision_spiders.middlewares.backoff.BackoffMiddleware": 560,
 }
 SPIDER_MIDDLEWARES = {
+    # a request dropped for URL length is an ERROR, not Scrapy's INFO line
+    "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
+    "envision_spiders.middlewares.urllength.LoudUrlLengthMiddleware": 800,
     "envision_spiders.middlewares.incremental.IncrementalMiddleware": 960,
 }
 ITEM_PIPELINES = {
