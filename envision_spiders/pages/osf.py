@@ -2,7 +2,9 @@
 
 API version 2.0 (the default) puts the total at ``links.meta.total``, 2.1+ at ``meta.total``:
 both are read. File listings are per folder; the spider walks the tree and hands every
-``kind == "file"`` entry to ``OsfRecord``.
+``kind == "file"`` entry to ``OsfRecord``. A node's DOI is read from its identifiers (asked
+for with ``embed=identifiers``), only when one was minted (``category == "doi"``): most OSF
+nodes have none, and none is invented from the GUID.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import attrs
 from web_poet import WebPage, field
 from web_poet.utils import cached_method
 
+from envision_spiders.doi import normalize_doi
 from envision_spiders.items import FileEntry
 from envision_spiders.pages.base import MalformedPage, RecordExtractor, json_body, strings
 from envision_spiders.pages.licenses import license_id
@@ -51,7 +54,6 @@ class OsfRecord(RecordExtractor):
 
     file_data: list[dict[str, Any]] = attrs.Factory(list)
     licenses: dict[str, dict[str, Any]] = attrs.Factory(dict)
-    doi_prefix: str = ""
     files_complete: bool = True
 
     @cached_method
@@ -70,6 +72,18 @@ class OsfRecord(RecordExtractor):
     @field
     def title(self) -> str:
         return str(self._attrs().get("title") or "").strip()
+
+    @field
+    def doi(self) -> str | None:
+        """The minted DOI among ``embeds.identifiers`` (``category == "doi"``), else None."""
+        identifiers = ((self.data.get("embeds") or {}).get("identifiers") or {}).get("data") or []
+        for identifier in identifiers if isinstance(identifiers, list) else []:
+            a = identifier.get("attributes") if isinstance(identifier, dict) else None
+            if isinstance(a, dict) and a.get("category") == "doi" and isinstance(a.get("value"), str):
+                doi = normalize_doi(a["value"])
+                if doi:
+                    return doi
+        return None
 
     @field
     def description(self) -> str:
@@ -139,8 +153,6 @@ class OsfRecord(RecordExtractor):
         a = self._attrs()
         node_license = a.get("node_license") if isinstance(a.get("node_license"), dict) else {}
         return {
-            # OSF-minted DOIs are <prefix>/<guid>: claimed so DataCite's copy links to this record
-            "alternate_dois": [f"{self.doi_prefix}/{self.source_id}".lower()] if self.doi_prefix else [],
             "category": a.get("category"),
             "copyright_holders": strings(node_license.get("copyright_holders")),
             "fork": bool(a.get("fork")),

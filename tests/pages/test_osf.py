@@ -33,7 +33,7 @@ def record(nodes, files_page) -> dict:
     [node], problems = nodes.entries()
     assert problems == ["entry 1 has no id/attributes"]
     files, _ = files_page.entries()
-    item = asyncio.run(OsfRecord(node, file_data=files, licenses=LICENSES, doi_prefix="10.17605/osf.io").to_item())
+    item = asyncio.run(OsfRecord(node, file_data=files, licenses=LICENSES).to_item())
     return ItemAdapter(item).asdict()
 
 
@@ -57,7 +57,7 @@ def test_node_fields(record):
     assert record["creators"] == ["Ines Duarte"]  # non-bibliographic contributors left out
     assert record["license"] == "cc-by-4.0" and record["access_type"] == "open"
     assert record["modified"] == "2022-08-19T09:30:00.452100"
-    assert record["extra"]["alternate_dois"] == ["10.17605/osf.io/k7r2q"]
+    assert "alternate_dois" not in record["extra"]  # no identifiers embedded: no DOI invented from the GUID
     assert record["extra"]["copyright_holders"] == ["Retina Lab"] and record["extra"]["category"] == "data"
 
 
@@ -78,3 +78,13 @@ def test_errors_body_is_reported_as_malformed():
     body = b'{"errors": [{"detail": "Request was throttled. Expected available in 3 seconds."}]}'
     with pytest.raises(MalformedPage, match="throttled"):
         OsfNodesPage(HttpResponse("https://api.osf.io/v2/nodes/", body=body)).entries()
+
+
+def test_doi_read_from_embedded_identifiers_only_when_minted(nodes):
+    [node], _ = nodes.entries()
+    ark = {"id": "i1", "type": "identifiers", "attributes": {"category": "ark", "value": "c7605/osf.io/k7r2q"}}
+    doi = {"id": "i2", "type": "identifiers", "attributes": {"category": "doi", "value": "10.17605/OSF.IO/K7R2Q"}}
+    minted = {**node, "embeds": {**node.get("embeds", {}), "identifiers": {"data": [ark, doi]}}}
+    assert asyncio.run(OsfRecord(minted).to_item()).doi == "10.17605/osf.io/k7r2q"
+    none = {**node, "embeds": {**node.get("embeds", {}), "identifiers": {"data": [ark]}}}
+    assert asyncio.run(OsfRecord(none).to_item()).doi is None
