@@ -229,10 +229,15 @@ ENVISION_DOWNLOAD_MAX_TOTAL_BYTES = 0  # bytes fetched per crawl, reserved recor
 ENVISION_DOWNLOAD_CONCURRENCY_PER_HOST = 4  # file requests in flight per host (Scrapy's slot limits apply too)
 ENVISION_DOWNLOAD_CONCURRENCY = 16  # file requests in flight overall
 ENVISION_DOWNLOAD_REVERIFY = False  # re-hash files already complete before skipping them on a rerun
-# Tokens sent with file requests, only to the host of the source's API (a redirect to another
-# host drops them: Scrapy's RedirectMiddleware). Secret names are read via credentials.get_secret.
-ENVISION_DOWNLOAD_AUTH = {
+# Tokens sent with a source's file requests, archive inspection and gated downloads alike
+# (credentials.file_tokens): only to the scheme, host and port of the source's API root; a
+# redirect to another origin drops them (Scrapy's RedirectMiddleware). `basic`: two secrets
+# sent as HTTP Basic, preferred over `secret` when both are set.
+ENVISION_FILE_AUTH = {
     "zenodo": {"secret": "ZENODO_ACCESS_TOKEN", "scheme": "Bearer", "api_url_setting": "ZENODO_API_URL"},
     # Dryad's file downloads answer 401 without a bearer token since 2026 (docs/sources-dryad-osf-datacite.md): set DRYAD_TOKEN
     "dryad": {"secret": "DRYAD_TOKEN", "scheme": "Bearer", "api_url_setting": "DRYAD_API_URL"},
+    # Kaggle's download route needs the same credentials as its list (the spider's auth)
+    "kaggle": {"basic": ["KAGGLE_USERNAME", "KAGGLE_KEY"], "secret": "KAGGLE_API_TOKEN", "scheme": "Bearer",
+               "api_url_setting": "KAGGLE_API_URL"},
 }
