@@ -205,6 +205,8 @@ PORTAL_RETRY_BASE_DELAY = 1.0  # seconds
 PORTAL_RETRY_MAX_DELAY = 60.0  # seconds; a longer Retry-After is capped to this
 
 # --- classifier (EYE_IMAGING / NEGATIVE; see docs/classifier.md) --------------------------
+# `scrapy canary` (drift detection, docs/operations.md): records asked of each source
+ENVISION_CANARY_MAX_RECORDS = 3
 CLASSIFIER_ENABLED = True  # False = scrape only: records are stored without label/probabilities
 CLASSIFIER_MODEL = ""  # "" = packaged all-MiniLM-L6-v2 (offline); or a local dir / HuggingFace id
 CLASSIFIER_HEAD = ""  # "" = packaged head (envision_spiders/classifier/assets/head.json)
