@@ -68,6 +68,7 @@ DRYAD_REQUESTS_PER_HOUR_TOKEN = 14400  # with a bearer token: 240/min
 OSF_PAGE_SIZE = 100  # page[size] (maximum 100, larger is clamped)
 OSF_FILTER_FIELDS = "title,description"  # filter[<fields>]=term (icontains on either field)
 OSF_PROVIDERS = ["osfstorage"]  # storage providers whose file trees are walked
+OSF_DOI_PREFIX = "10.17605/osf.io"  # OSF DOIs are <prefix>/<guid> [A]: the pattern is claimed for dedup, never put in `doi`
 OSF_SORT = "date_created"  # a field that does not move while the crawl pages (the default -modified does)
 OSF_REQUESTS_PER_HOUR = 100  # anonymous throttle (non-cookie-auth)
 OSF_REQUESTS_PER_HOUR_TOKEN = 416  # authenticated: 10,000/day

@@ -4,7 +4,8 @@ API version 2.0 (the default) puts the total at ``links.meta.total``, 2.1+ at ``
 both are read. File listings are per folder; the spider walks the tree and hands every
 ``kind == "file"`` entry to ``OsfRecord``. A node's DOI is read from its identifiers (asked
 for with ``embed=identifiers``), only when one was minted (``category == "doi"``): most OSF
-nodes have none, and none is invented from the GUID.
+nodes have none, and ``doi`` is never made up from the GUID (the
+``<prefix>/<guid>`` pattern is only claimed in ``extra.alternate_dois`` for dedup).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class OsfRecord(RecordExtractor):
 
     file_data: list[dict[str, Any]] = attrs.Factory(list)
     licenses: dict[str, dict[str, Any]] = attrs.Factory(dict)
+    doi_prefix: str = ""
     files_complete: bool = True
 
     @cached_method
@@ -153,6 +155,9 @@ class OsfRecord(RecordExtractor):
         a = self._attrs()
         node_license = a.get("node_license") if isinstance(a.get("node_license"), dict) else {}
         return {
+            # OSF DOIs are <prefix>/<guid>: the pattern is claimed (never put in `doi`) so that
+            # DataCite's record of a minted one links to this node in dedup
+            "alternate_dois": [f"{self.doi_prefix}/{self.source_id}".lower()] if self.doi_prefix else [],
             "category": a.get("category"),
             "copyright_holders": strings(node_license.get("copyright_holders")),
             "fork": bool(a.get("fork")),

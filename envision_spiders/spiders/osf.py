@@ -34,6 +34,7 @@ class OsfConfig(SpiderConfig):
     filter_fields: str = setting("OSF_FILTER_FIELDS")
     providers: tuple[str, ...] = setting("OSF_PROVIDERS")
     sort: str = setting("OSF_SORT")
+    doi_prefix: str = setting("OSF_DOI_PREFIX")
 
 
 class OsfSpider(FileListingSpider, LinksPagingSpider):
@@ -81,4 +82,4 @@ class OsfSpider(FileListingSpider, LinksPagingSpider):
 
     async def files_record(self, listing: FileListing) -> Any:
         return await OsfRecord(listing.subject, file_data=listing.files, licenses=self.licenses,
-                               files_complete=listing.complete).to_item()
+                               doi_prefix=self.config.doi_prefix, files_complete=listing.complete).to_item()

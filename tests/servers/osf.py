@@ -8,8 +8,8 @@
 * ``edits_during_crawl=n``: once the first page of a listing has been served, the ``n`` nodes
   modified longest ago are edited (``date_modified`` = now), as users do while a slow
   anonymous crawl runs: under ``-modified`` they jump to page 1 and push others down;
-* ``embed=identifiers``: a node's minted identifiers (every third node has a DOI
-  ``10.17605/OSF.IO/<GUID>``; the others none) at ``embeds.identifiers.data``;
+* ``embed=identifiers``: a node's minted identifiers at ``embeds.identifiers.data`` (with
+  ``mint_every=n``, every n-th node by GUID has a DOI ``10.17605/OSF.IO/<GUID>``; by default none);
 * ``page[size]`` default 10, silently clamped to 100; absolute page links with the ``page``
   param replaced and sorted, the link to page 1 without ``page``; ``first``/``prev`` null on
   the first page, ``last``/``next`` null on the last; API 2.0 puts the total at
@@ -130,10 +130,10 @@ def make_tree(i: int) -> dict[str, list[dict[str, Any]]]:
 
 class FakeOSF(FakeAPI):
     def __init__(self, n_eye: int = 12, n_other: int = 2, n_private: int = 2, token: str = "osf-test-token",
-                 edits_during_crawl: int = 0) -> None:
+                 edits_during_crawl: int = 0, mint_every: int = 0) -> None:
         super().__init__()
         self.n_eye, self.n_other, self.n_private, self.token = n_eye, n_other, n_private, token
-        self.edits_during_crawl = edits_during_crawl
+        self.edits_during_crawl, self.mint_every = edits_during_crawl, mint_every
         self.edited: dict[str, str] = {}  # node id -> date_modified after an edit during the crawl
         self.route("nodes", "GET", r"/v2/nodes/?", self.nodes)
         self.route("files", "GET", r"/v2/nodes/(\w+)/files/osfstorage/(?:(\w+)/)?", self.files)
@@ -150,10 +150,10 @@ class FakeOSF(FakeAPI):
             node["attributes"]["date_modified"] = self.edited.get(node["id"], node["attributes"]["date_modified"])
         return nodes
 
-    @staticmethod
-    def minted_doi(node_id: str) -> str | None:
-        """The DOI OSF minted for a node (every third one), or None."""
-        return f"10.17605/OSF.IO/{node_id.upper()}" if sum(map(ord, node_id)) % 3 == 0 else None
+    def minted_doi(self, node_id: str) -> str | None:
+        """The DOI OSF minted for a node (every ``mint_every``-th one), or None."""
+        minted = self.mint_every and sum(map(ord, node_id)) % self.mint_every == 0
+        return f"10.17605/OSF.IO/{node_id.upper()}" if minted else None
 
     def identifiers(self, node_id: str) -> list[dict[str, Any]]:
         doi = self.minted_doi(node_id)
