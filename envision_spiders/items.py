@@ -19,7 +19,7 @@ class FileEntry(TypedDict, total=False):
     url: str | None  # download URL given by the API
     checksum: str | None  # "<algorithm>:<hex>" (md5, sha256, ...) as the repository gives it, else None
     mimetype: str | None
-    access: str  # "open" | "restricted" | "link" (points elsewhere, nothing to download here)
+    access: str  # "open" | "token" (needs the source's token) | "restricted" | "link" (points elsewhere)
 
 
 @attrs.define(kw_only=True)

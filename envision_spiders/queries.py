@@ -3,7 +3,8 @@
 A term with several words means all of its words (AND), as in the seed pipeline; the
 terms of one group are OR-ed. ``render_terms(terms, syntax)`` writes a group in an API's
 query syntax (a ``QuerySyntax``; the ones the spiders use are below); ``pack_terms`` packs
-the terms into as few groups as fit a length limit.
+the terms into as few groups as fit a length limit: of the query, and of the final URL that
+carries it (``url_for``), so no group is dropped by Scrapy's ``URLLENGTH_LIMIT``.
 """
 
 from __future__ import annotations
@@ -121,18 +122,33 @@ BOOLEAN_WORDS = QuerySyntax(quote_words=False)
 SOLR_PHRASES = QuerySyntax(phrase=True, quote_words=False)
 
 
-def group_terms(terms: Iterable[str], render: Callable[[list[str]], str], max_length: int) -> list[list[str]]:
-    """Greedily pack terms into as few groups as fit ``max_length`` once rendered.
+def group_terms(
+    terms: Iterable[str],
+    render: Callable[[list[str]], str],
+    max_length: int,
+    url_for: Callable[[list[str]], str] | None = None,
+    max_url_length: int = 0,
+) -> list[list[str]]:
+    """Greedily pack terms into as few groups as fit once rendered.
 
-    ``render`` turns a list of terms into the API's query string (a ``QuerySyntax``). A single
-    term longer than ``max_length`` still gets a group of its own (the API will say if it is
-    too long).
+    ``render`` turns a list of terms into the API's query string (a ``QuerySyntax``); a group
+    fits when that is at most ``max_length`` characters and, with ``url_for``, when the final
+    encoded URL of the group's longest request (every filter, date window and page/cursor
+    parameter the crawl may add) is at most ``max_url_length`` (Scrapy's ``URLLENGTH_LIMIT``:
+    longer requests are dropped). A single term that does not fit still gets a group of its
+    own (the request is then dropped with an error, not silently).
     """
+
+    def fits(group: list[str]) -> bool:
+        if len(render(group)) > max_length:
+            return False
+        return url_for is None or not max_url_length or len(url_for(group)) <= max_url_length
+
     groups: list[list[str]] = []
     current: list[str] = []
     for term in terms:
         candidate = current + [term]
-        if current and len(render(candidate)) > max_length:
+        if current and not fits(candidate):
             groups.append(current)
             current = [term]
         else:
@@ -142,9 +158,16 @@ def group_terms(terms: Iterable[str], render: Callable[[list[str]], str], max_le
     return groups
 
 
-def pack_terms(terms: Iterable[str], render: Callable[[list[str]], str], max_length: int) -> list[str]:
+def pack_terms(
+    terms: Iterable[str],
+    render: Callable[[list[str]], str],
+    max_length: int,
+    url_for: Callable[[list[str]], str] | None = None,
+    max_url_length: int = 0,
+) -> list[str]:
     """The groups of ``group_terms``, rendered."""
-    return [render(group) for group in group_terms(terms, render, max_length)]
+    return [render(group) for group in group_terms(terms, render, max_length, url_for, max_url_length)]
+
 
 
 # The other grammatical number of the words of SEARCH_TERMS that have one in use, for APIs that

@@ -71,7 +71,8 @@ DRYAD_REQUESTS_PER_HOUR_TOKEN = 14400  # with a bearer token: 240/min
 OSF_PAGE_SIZE = 100  # page[size] (maximum 100, larger is clamped)
 OSF_FILTER_FIELDS = "title,description"  # filter[<fields>]=term (icontains on either field)
 OSF_PROVIDERS = ["osfstorage"]  # storage providers whose file trees are walked
-OSF_DOI_PREFIX = "10.17605/osf.io"  # OSF-minted DOIs are <prefix>/<guid> [A]: claimed for dedup
+OSF_DOI_PREFIX = "10.17605/osf.io"  # OSF DOIs are <prefix>/<guid> [A]: the pattern is claimed for dedup, never put in `doi`
+OSF_SORT = "date_created"  # a field that does not move while the crawl pages (the default -modified does)
 OSF_REQUESTS_PER_HOUR = 100  # anonymous throttle (non-cookie-auth)
 OSF_REQUESTS_PER_HOUR_TOKEN = 416  # authenticated: 10,000/day
 DATACITE_PAGE_SIZE = 250  # page[size] (maximum 1000, larger is silently clamped)
@@ -149,6 +150,9 @@ DOWNLOADER_MIDDLEWARES = {
     "envision_spiders.middlewares.backoff.BackoffMiddleware": 560,
 }
 SPIDER_MIDDLEWARES = {
+    # a request dropped for URL length is an ERROR, not Scrapy's INFO line
+    "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
+    "envision_spiders.middlewares.urllength.LoudUrlLengthMiddleware": 800,
     "envision_spiders.middlewares.incremental.IncrementalMiddleware": 960,
     "envision_spiders.middlewares.ingest_trail.IngestTrailMiddleware": 970,  # inert outside `crawl url`
 }
@@ -228,6 +232,8 @@ PORTAL_RETRY_BASE_DELAY = 1.0  # seconds
 PORTAL_RETRY_MAX_DELAY = 60.0  # seconds; a longer Retry-After is capped to this
 
 # --- classifier (EYE_IMAGING / NEGATIVE; see docs/classifier.md) --------------------------
+# `scrapy canary` (drift detection, docs/operations.md): records asked of each source
+ENVISION_CANARY_MAX_RECORDS = 3
 CLASSIFIER_ENABLED = True  # False = scrape only: records are stored without label/probabilities
 CLASSIFIER_MODEL = ""  # "" = packaged all-MiniLM-L6-v2 (offline); or a local dir / HuggingFace id
 CLASSIFIER_HEAD = ""  # "" = packaged head (envision_spiders/classifier/assets/head.json)
@@ -252,10 +258,15 @@ ENVISION_DOWNLOAD_MAX_TOTAL_BYTES = 0  # bytes fetched per crawl, reserved recor
 ENVISION_DOWNLOAD_CONCURRENCY_PER_HOST = 4  # file requests in flight per host (Scrapy's slot limits apply too)
 ENVISION_DOWNLOAD_CONCURRENCY = 16  # file requests in flight overall
 ENVISION_DOWNLOAD_REVERIFY = False  # re-hash files already complete before skipping them on a rerun
-# Tokens sent with file requests, only to the host of the source's API (a redirect to another
-# host drops them: Scrapy's RedirectMiddleware). Secret names are read via credentials.get_secret.
-ENVISION_DOWNLOAD_AUTH = {
+# Tokens sent with a source's file requests, archive inspection and gated downloads alike
+# (credentials.file_tokens): only to the scheme, host and port of the source's API root; a
+# redirect to another origin drops them (Scrapy's RedirectMiddleware). `basic`: two secrets
+# sent as HTTP Basic, preferred over `secret` when both are set.
+ENVISION_FILE_AUTH = {
     "zenodo": {"secret": "ZENODO_ACCESS_TOKEN", "scheme": "Bearer", "api_url_setting": "ZENODO_API_URL"},
     # Dryad's file downloads answer 401 without a bearer token since 2026 (docs/sources-dryad-osf-datacite.md): set DRYAD_TOKEN
     "dryad": {"secret": "DRYAD_TOKEN", "scheme": "Bearer", "api_url_setting": "DRYAD_API_URL"},
+    # Kaggle's download route needs the same credentials as its list (the spider's auth)
+    "kaggle": {"basic": ["KAGGLE_USERNAME", "KAGGLE_KEY"], "secret": "KAGGLE_API_TOKEN", "scheme": "Bearer",
+               "api_url_setting": "KAGGLE_API_URL"},
 }

@@ -1,4 +1,12 @@
-from envision_spiders.queries import BOOLEAN_WORDS, PHRASES, SEARCH_TERMS, QuerySyntax, pack_terms
+from envision_spiders.queries import (
+    BOOLEAN_WORDS,
+    PHRASES,
+    QUERY_STRING,
+    SEARCH_TERMS,
+    QuerySyntax,
+    group_terms,
+    pack_terms,
+)
 from envision_spiders.queries import QUERY_STRING as render_terms
 
 
@@ -33,3 +41,15 @@ def test_one_render_terms_writes_each_api_syntax():
     assert BOOLEAN_WORDS(terms) == "(fundus AND photography) OR (say AND cheese)"
     fielded = QuerySyntax(fields=("title", "subject"))(["glaucoma"])
     assert fielded == 'title:(("glaucoma")) OR subject:(("glaucoma"))'
+
+
+def test_groups_fit_the_final_url_as_well_as_the_query_length():
+    def url(terms):
+        return "https://api.example.org/records?q=" + QUERY_STRING(terms).replace(" ", "%20") + "&size=25&page=400"
+
+    groups = group_terms(SEARCH_TERMS, QUERY_STRING, 10_000, url, 600)
+    assert len(groups) > 1
+    assert [t for g in groups for t in g] == list(SEARCH_TERMS)
+    assert all(len(url(g)) <= 600 for g in groups)
+    # a lone term that cannot fit still gets its own group (the request is then dropped loudly)
+    assert group_terms(["x" * 700, "y"], QUERY_STRING, 10_000, url, 600) == [["x" * 700], ["y"]]

@@ -1,7 +1,7 @@
 """``ENVISION_DOWNLOAD_*`` settings, read and validated once (in ``GatedFilesPipeline.from_crawler``).
 
-What enters: the crawler's settings and, for ``ENVISION_DOWNLOAD_AUTH``, the tokens named there
-(``credentials.get_secret``). What leaves: a frozen :class:`DownloadConfig` (with the
+What enters: the crawler's settings and the source tokens of ``ENVISION_FILE_AUTH``
+(``credentials.file_tokens``, shared with archive inspection). What leaves: a frozen :class:`DownloadConfig` (with the
 :class:`FetchConfig` of ``downloads/fetch.py``); a bad value raises ``NotConfigured`` with the
 setting's name. Defaults live in ``settings.py``.
 """
@@ -9,12 +9,11 @@ setting's name. Defaults live in ``settings.py``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from scrapy.exceptions import NotConfigured
 from scrapy.settings import BaseSettings
 
-from envision_spiders.http.credentials import get_secret
+from envision_spiders.http.credentials import ApiToken, file_tokens
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ class DownloadConfig:
     fetch: FetchConfig
     concurrency_per_host: int
     concurrency: int
-    auth: dict[str, tuple[str, str]] = field(default_factory=dict, repr=False)  # source -> (host, Authorization); never logged
+    auth: dict[str, ApiToken] = field(default_factory=dict, repr=False)  # source -> its token (same origin only); never logged
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> DownloadConfig:
@@ -69,18 +68,6 @@ class DownloadConfig:
             ),
             concurrency_per_host=settings.getint("ENVISION_DOWNLOAD_CONCURRENCY_PER_HOST"),
             concurrency=settings.getint("ENVISION_DOWNLOAD_CONCURRENCY"),
-            auth=auth_headers(settings),
+            auth=file_tokens(settings),
         )
 
-
-def auth_headers(settings: BaseSettings) -> dict[str, tuple[str, str]]:
-    """source -> (API host, Authorization value), for the sources of ``ENVISION_DOWNLOAD_AUTH``
-    whose token is set: a token is sent only to its source's API host."""
-    out: dict[str, tuple[str, str]] = {}
-    for source, spec in (settings.getdict("ENVISION_DOWNLOAD_AUTH") or {}).items():
-        token = get_secret(spec["secret"])
-        api_url = settings.get(spec["api_url_setting"]) or ""
-        host = urlsplit(api_url).hostname if api_url.startswith("http") else None
-        if token and host:
-            out[source] = (host, f"{spec.get('scheme', 'Bearer')} {token}")
-    return out

@@ -29,9 +29,12 @@ def record_gate(item: Any, threshold: float) -> str | None:
     return None
 
 
-def file_gate(entry: dict[str, Any]) -> str | None:
-    """``None`` when a file of a gated record is downloadable, else why not."""
-    if entry.get("access") != "open":
+def file_gate(entry: dict[str, Any], has_token: bool = False) -> str | None:
+    """``None`` when a file of a gated record is downloadable, else why not. A file whose
+    access is ``token`` is downloadable only ``has_token`` (its source's, ``ENVISION_FILE_AUTH``)."""
+    if entry.get("access") == "token" and not has_token:
+        return "file access token: no token for its source"
+    if entry.get("access") not in ("open", "token"):
         return f"file access {entry.get('access') or 'unknown'}"
     url = entry.get("url")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):

@@ -12,6 +12,12 @@ never changed. The environment wins over ``.env``.
 ``headers_for(url)`` gives the header only when the URL's scheme, host and port equal the
 root's (``http://`` or another port of the same host gets nothing), so a ``links.next`` or a
 file URL pointing elsewhere is fetched without it.
+
+``file_tokens(settings)`` gives the tokens a source's *file* requests carry (archive inspection
+and gated downloads alike): ``ENVISION_FILE_AUTH`` maps a source to its secret and scheme (or
+``basic``: two secrets for HTTP Basic) and its API root setting, and each file request gets ``token.headers_for(file_url)``. A redirect to another
+origin then loses the header: Scrapy's ``RedirectMiddleware`` deletes ``Authorization`` when
+the scheme, host or port changes (``_build_redirect_request``; checked in Scrapy 2.19).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import json
 import os
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 from urllib.parse import urlsplit
 
 TOKEN_VARIABLES = (
@@ -114,3 +121,19 @@ def oauth_access_token(status: int, body: bytes) -> str | None:
     except (ValueError, AttributeError):
         return None
     return token if isinstance(token, str) and token else None
+
+
+def file_tokens(settings: Any) -> dict[str, ApiToken]:
+    """source -> ``ApiToken`` for the sources of ``ENVISION_FILE_AUTH`` whose secret is set
+    and whose API root (``api_url_setting``) is an http(s) URL. ``settings`` is Scrapy's."""
+    out: dict[str, ApiToken] = {}
+    for source, spec in (settings.getdict("ENVISION_FILE_AUTH") or {}).items():
+        root = str(settings.get(spec["api_url_setting"]) or "")
+        if not root.startswith(("http://", "https://")):
+            continue
+        basic = spec.get("basic")
+        token = (basic_token(root, *basic) if basic else None) or api_token(root, spec.get("secret"),
+                                                                          spec.get("scheme", "Bearer"))
+        if token is not None:
+            out[source] = token
+    return out

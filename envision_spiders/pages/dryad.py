@@ -149,8 +149,8 @@ class DryadRecord(RecordExtractor):
                     url=urljoin(self.base_url, download) if download else None,
                     checksum=dryad_checksum(f.get("digest"), f.get("digestType")),
                     mimetype=f.get("mimeType") if isinstance(f.get("mimeType"), str) else None,
-                    # the link is there only when the file may be downloaded (a token is needed since 2026)
-                    access="open" if download else "restricted",
+                    # the link is there only when the file may be downloaded, with a token (401 without, since 2026)
+                    access="token" if download else "restricted",
                 )
             )
         return entries

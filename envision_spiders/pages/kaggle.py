@@ -1,6 +1,9 @@
 """Kaggle legacy API v1: ``/datasets/list`` pages and ``/datasets/list/{owner}/{slug}`` file
 listings -> DatasetRecord. Kaggle exposes no checksums; default-valued fields may be left
-out and int64s may arrive as strings, so every field is read with a default."""
+out and int64s may arrive as strings, so every field is read with a default. Newer list
+answers carry some values under ``<name>Nullable`` keys (``titleNullable``, ``urlNullable``,
+``licenseNameNullable``, ``totalBytesNullable``, ``ownerRefNullable``) with the plain key
+absent or ``false``: ``nullable(data, name)`` reads either and ignores values of the wrong type."""
 
 from __future__ import annotations
 
@@ -49,6 +52,24 @@ def as_int(value: Any) -> int | None:
     return None
 
 
+def nullable(data: dict[str, Any], name: str) -> Any:
+    """``data[name]`` or ``data[name + "Nullable"]``: the first non-empty string or (non-bool)
+    integer, else None (a plain key may be absent or ``false`` when the value moved)."""
+    for key in (name, name + "Nullable"):
+        value = data.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def text(data: dict[str, Any], name: str) -> str | None:
+    """A string field (plain or ``Nullable``), or None."""
+    value = nullable(data, name)
+    return value if isinstance(value, str) else None
+
+
 def kaggle_license(name: Any) -> str | None:
     if not isinstance(name, str) or not name.strip():
         return None
@@ -57,8 +78,11 @@ def kaggle_license(name: Any) -> str | None:
 
 
 def file_download_url(download_base: str, ref: str, name: str) -> str:
-    """``GET {api}/datasets/download/{owner}/{slug}/{fileName}`` (302 to a signed GCS URL)."""
-    return f"{download_base}/datasets/download/{ref}/{quote(name)}"
+    """``GET {api}/datasets/download/{owner}/{slug}/{fileName}`` (302 to a signed GCS URL).
+    Each path parameter is encoded with ``safe=""`` as the official client does: a file in a
+    folder is one segment (``train%2FCNV%2Fx.jpeg``)."""
+    owner, slug = ref.split("/", 1)
+    return f"{download_base}/datasets/download/{quote(owner, safe='')}/{quote(slug, safe='')}/{quote(name, safe='')}"
 
 
 @attrs.define
@@ -77,12 +101,12 @@ class KaggleDataset(RecordExtractor):
 
     @field
     def url(self) -> str:
-        url = self.data.get("url")
+        url = text(self.data, "url")
         return url if isinstance(url, str) and url.startswith("http") else DATASET_URL.format(ref=self.data["ref"])
 
     @field
     def title(self) -> str:
-        return (self.data.get("title") or "").strip()
+        return (text(self.data, "title") or "").strip()
 
     @field
     def description(self) -> str:
@@ -116,7 +140,7 @@ class KaggleDataset(RecordExtractor):
 
     @field
     def license(self) -> str | None:
-        return kaggle_license(self.data.get("licenseName"))
+        return kaggle_license(text(self.data, "licenseName"))
 
     @field
     def version(self) -> str | None:
@@ -127,7 +151,7 @@ class KaggleDataset(RecordExtractor):
     def files(self) -> list[FileEntry]:
         ref = str(self.data["ref"])
         return [
-            FileEntry(name=str(f["name"]), size=as_int(f.get("totalBytes")),
+            FileEntry(name=str(f["name"]), size=as_int(nullable(f, "totalBytes")),
                       url=file_download_url(self.download_base, ref, str(f["name"])),
                       checksum=None, mimetype=None, access="open")
             for f in self.dataset_files
@@ -140,12 +164,13 @@ class KaggleDataset(RecordExtractor):
             "checksums": NO_CHECKSUMS,
             "version_order": as_int(self.data.get("currentVersionNumber")) or 0,
             "kaggle_id": as_int(self.data.get("id")),
-            "total_bytes": as_int(self.data.get("totalBytes")),
+            "total_bytes": as_int(nullable(self.data, "totalBytes")),
             "bundle_url": f"{self.download_base}/datasets/download/{self.data['ref']}",
             "usability_rating": self.data.get("usabilityRating"),
             "download_count": as_int(self.data.get("downloadCount")) or 0,
             "vote_count": as_int(self.data.get("voteCount")) or 0,
-            "license_name": self.data.get("licenseName"),
+            "license_name": text(self.data, "licenseName"),
+            "owner_ref": text(self.data, "ownerRef"),
         }
 
 

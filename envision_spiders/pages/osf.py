@@ -2,7 +2,10 @@
 
 API version 2.0 (the default) puts the total at ``links.meta.total``, 2.1+ at ``meta.total``:
 both are read. File listings are per folder; the spider walks the tree and hands every
-``kind == "file"`` entry to ``OsfRecord``.
+``kind == "file"`` entry to ``OsfRecord``. A node's DOI is read from its identifiers (asked
+for with ``embed=identifiers``), only when one was minted (``category == "doi"``): most OSF
+nodes have none, and ``doi`` is never made up from the GUID (the
+``<prefix>/<guid>`` pattern is only claimed in ``extra.alternate_dois`` for dedup).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import attrs
 from web_poet import WebPage, field
 from web_poet.utils import cached_method
 
+from envision_spiders.doi import normalize_doi
 from envision_spiders.items import FileEntry
 from envision_spiders.pages.base import MalformedPage, RecordExtractor, json_body, strings
 from envision_spiders.pages.licenses import license_id
@@ -70,6 +74,18 @@ class OsfRecord(RecordExtractor):
     @field
     def title(self) -> str:
         return str(self._attrs().get("title") or "").strip()
+
+    @field
+    def doi(self) -> str | None:
+        """The minted DOI among ``embeds.identifiers`` (``category == "doi"``), else None."""
+        identifiers = ((self.data.get("embeds") or {}).get("identifiers") or {}).get("data") or []
+        for identifier in identifiers if isinstance(identifiers, list) else []:
+            a = identifier.get("attributes") if isinstance(identifier, dict) else None
+            if isinstance(a, dict) and a.get("category") == "doi" and isinstance(a.get("value"), str):
+                doi = normalize_doi(a["value"])
+                if doi:
+                    return doi
+        return None
 
     @field
     def description(self) -> str:
@@ -139,7 +155,8 @@ class OsfRecord(RecordExtractor):
         a = self._attrs()
         node_license = a.get("node_license") if isinstance(a.get("node_license"), dict) else {}
         return {
-            # OSF-minted DOIs are <prefix>/<guid>: claimed so DataCite's copy links to this record
+            # OSF DOIs are <prefix>/<guid>: the pattern is claimed (never put in `doi`) so that
+            # DataCite's record of a minted one links to this node in dedup
             "alternate_dois": [f"{self.doi_prefix}/{self.source_id}".lower()] if self.doi_prefix else [],
             "category": a.get("category"),
             "copyright_holders": strings(node_license.get("copyright_holders")),

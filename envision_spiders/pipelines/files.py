@@ -49,7 +49,6 @@ from scrapy.http import Response
 from scrapy.http.request import NO_CALLBACK
 from scrapy.pipelines.files import FilesPipeline
 from scrapy.pipelines.media import FileInfo, FileInfoOrError, MediaPipeline
-from scrapy.utils.httpobj import urlparse_cached
 
 from envision_spiders.downloads.config import DownloadConfig
 from envision_spiders.downloads.fetch import (
@@ -160,7 +159,7 @@ class GatedFilesPipeline(FilesPipeline):
         selected: list[tuple[dict[str, Any], str]] = []
         for entry, safe in zip(entries, safe_names):
             path = f"{record_dir}/{safe}"
-            why_not = file_gate(entry)
+            why_not = file_gate(entry, has_token=source in self.config.auth)
             manifest_files.append(file_entry(entry["name"], path, entry, f"skipped: {why_not}" if why_not else PENDING))
             if not why_not:
                 selected.append((entry, path))
@@ -200,12 +199,10 @@ class GatedFilesPipeline(FilesPipeline):
             "selected": [p for _, p in selected],
             "lock": lock,
         }
-        auth = self.config.auth.get(source)
+        token = self.config.auth.get(source)
         requests = []
         for entry, path in selected:
-            headers = {"Accept": "*/*", "Accept-Encoding": "identity"}
-            if auth and urlparse_cached(Request(entry["url"])).hostname == auth[0]:
-                headers["Authorization"] = auth[1]
+            headers = {"Accept": "*/*", "Accept-Encoding": "identity", **(token.headers_for(entry["url"]) if token else {})}
             meta = {META_KEY: {"path": path, "entry": entry, "previous": previous.get(entry["name"])}}
             requests.append(Request(entry["url"], headers=headers, meta=meta, callback=NO_CALLBACK, dont_filter=True))
         return requests

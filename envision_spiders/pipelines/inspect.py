@@ -11,8 +11,10 @@ checksum) are not inspected again.
 Settings (``ENVISION_INSPECT_*``, defaults in ``settings.py``) are read once into an
 :class:`~envision_spiders.inspection.config.InspectConfig`. Stats: ``envision/inspect/...``.
 Overridable hooks: :meth:`ArchiveInspectionPipeline.archives_of` (which files to inspect) and
-:meth:`ArchiveInspectionPipeline.request_headers` (per-file headers, e.g. a token for an API
-download route; they are not sent to another origin after a redirect).
+:meth:`ArchiveInspectionPipeline.request_headers` (per-file headers: by default the record's source
+token from ``ENVISION_FILE_AUTH``, the same one gated downloads send, only to the origin of the
+source's API root; Scrapy's RedirectMiddleware drops it on a redirect to another origin). A
+file whose ``access`` is ``token`` is inspected only when its source has a token.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from scrapy.crawler import Crawler
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import DeferredSemaphore
 
+from envision_spiders.http.credentials import file_tokens
 from envision_spiders.http.ranges import (
     BudgetExhausted,
     FetchFailed,
@@ -60,6 +63,7 @@ class ArchiveInspectionPipeline:
         self.stats = crawler.stats
         self._slots = DeferredSemaphore(self.config.concurrency)
         self._no_multirange: set[str] = set()  # hosts that answered a multi-range request with 200
+        self.tokens = file_tokens(crawler.settings)  # source -> ApiToken (never logged)
         install_range_guard(crawler)
 
     @classmethod
@@ -77,8 +81,9 @@ class ArchiveInspectionPipeline:
         return out
 
     def request_headers(self, item: Any, file: dict[str, Any]) -> dict[str, str]:
-        """Extra headers for the requests of one file (default none)."""
-        return {}
+        """Extra headers for the requests of one file: the source's token where it belongs."""
+        token = self.tokens.get(str(ItemAdapter(item).get("source") or ""))
+        return token.headers_for(str(file.get("url") or "")) if token else {}
 
     # --- processing ---------------------------------------------------------------------------
     async def process_item(self, item: Any) -> Any:
@@ -101,7 +106,9 @@ class ArchiveInspectionPipeline:
                 self._skip(report, f"more than ENVISION_INSPECT_MAX_ARCHIVES={self.config.max_archives} archives")
             elif not file.get("url"):
                 self._skip(report, "no download URL")
-            elif file.get("access") not in (None, "open"):
+            elif file.get("access") == "token" and adapter.get("source") not in self.tokens:
+                self._skip(report, f"access is 'token': no token for {adapter.get('source')} (ENVISION_FILE_AUTH)")
+            elif file.get("access") not in (None, "open", "token"):
                 self._skip(report, f"access is {file.get('access')!r}")
             else:
                 await maybe_deferred_to_future(self._slots.acquire())

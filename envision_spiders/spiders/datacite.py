@@ -3,7 +3,8 @@
 Cursor paging (``page[cursor]=1``, then the cursor of ``links.next``) has no depth limit,
 unlike page numbers (silently clamped at 10,000 records). DataCite rebuilds ``links.next``
 from a whitelist that drops ``mailto`` (and ``sort``, ``subject``...), so the next URL is
-rebuilt here: our own parameters plus the cursor copied out of ``links.next``.
+rebuilt here: our own parameters plus the cursor copied out of ``links.next``. Terms are
+packed by the length of the final URL (with room for a cursor) against ``URLLENGTH_LIMIT``.
 Records are metadata only; dedup keeps the repository's own record canonical
 (``ENVISION_AGGREGATOR_SOURCES``).
 """
@@ -23,6 +24,9 @@ from envision_spiders.pages.datacite import DataCiteListPage, DataCiteRecord
 from envision_spiders.queries import QuerySyntax, pack_terms
 
 CURSOR = "page[cursor]"
+# Room kept in each URL for the cursor of later pages (base64 of sort values: a timestamp and
+# a DOI, about 60-120 characters seen) [A]: packing measures the URL with a cursor this long.
+CURSOR_ROOM = 256
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,7 @@ class DataCiteConfig(SpiderConfig):
     page_size: int = setting("DATACITE_PAGE_SIZE")
     contact_email: str = setting("ENVISION_CONTACT_EMAIL")
     user_agent: str = setting("USER_AGENT")
+    url_limit: int = setting("URLLENGTH_LIMIT")  # Scrapy drops longer requests
 
 
 class DataCiteSpider(LinksPagingSpider):
@@ -49,15 +54,21 @@ class DataCiteSpider(LinksPagingSpider):
         config = self.config
         if "@" not in config.user_agent:
             self.logger.warning("USER_AGENT has no contact email: DataCite halves the rate of unidentified clients")
-        groups = pack_terms(self.terms, QuerySyntax(fields=config.fields), config.query_max_length)
+        syntax = QuerySyntax(fields=config.fields)
+        groups = pack_terms(self.terms, syntax, config.query_max_length,
+                            lambda terms: self.search_url(syntax(terms), "x" * CURSOR_ROOM), config.url_limit)
         self.crawler.stats.set_value("envision/search/query_groups", len(groups))
         for group in groups:
-            query = f"({group})"
-            if self.since:
-                query += f" AND updated:[{self.since.isoformat()} TO *]"
-            params = {"query": query, "resource-type-id": ",".join(config.resource_types), "page[size]": config.page_size,
-                      CURSOR: "1", "disable-facets": "true", "mailto": config.contact_email}
-            yield f"{self.api_url}/dois?{urlencode({k: v for k, v in params.items() if v})}"
+            yield self.search_url(group)
+
+    def search_url(self, group: str, cursor: str = "1") -> str:
+        config = self.config
+        query = f"({group})"
+        if self.since:
+            query += f" AND updated:[{self.since.isoformat()} TO *]"
+        params = {"query": query, "resource-type-id": ",".join(config.resource_types), "page[size]": config.page_size,
+                  CURSOR: cursor, "disable-facets": "true", "mailto": config.contact_email}
+        return f"{self.api_url}/dois?{urlencode({k: v for k, v in params.items() if v})}"
 
     def next_listing_url(self, response: Response, page: Any) -> str | None:
         link = page.next_link

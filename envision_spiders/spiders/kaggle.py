@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import scrapy
 from scrapy.exceptions import CloseSpider
@@ -96,7 +96,8 @@ class KaggleSpider(FileListingSpider, OffsetPagingSpider):
         for dataset in self.take([d for d in hits if self.is_recent(d)]):
             modified = dataset.get("lastUpdated")
             meta = {"envision_record": {"source": self.name, "source_id": dataset["ref"], "modified": modified}}
-            url = f"{self.api_url}/datasets/list/{dataset['ref']}?{urlencode({'pageSize': self.config.files_page_size})}"
+            owner, slug = (quote(part, safe="") for part in dataset["ref"].split("/", 1))
+            url = f"{self.api_url}/datasets/list/{owner}/{slug}?{urlencode({'pageSize': self.config.files_page_size})}"
             async for out in self.list_files(dataset["ref"], dataset, [url], meta if modified else None):
                 yield out
 

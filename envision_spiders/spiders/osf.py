@@ -2,7 +2,10 @@
 
 ``/v2/search/`` is gone (2026-07), so each term is a filter:
 ``{OSF_API_URL}/nodes/?filter[title,description]=<term>&filter[public]=true`` (substring,
-case-insensitive), JSON:API ``links.next`` paging at ``page[size]`` 100. Licence names come
+case-insensitive), JSON:API ``links.next`` paging at ``page[size]`` 100, sorted by
+``OSF_SORT`` (``date_created``: OSF's default ``-modified`` reorders nodes edited while a slow
+crawl pages, skipping or repeating some), with contributors and identifiers (the DOI, when
+one was minted) embedded. Licence names come
 from one ``/licenses/`` listing first. Each node's storage (``OSF_PROVIDERS``) is walked folder
 by folder; the record is emitted once its whole tree is read. The root listing carries the
 node's ``date_modified``, so an unchanged node costs only its share of a search page.
@@ -30,6 +33,7 @@ class OsfConfig(SpiderConfig):
     page_size: int = setting("OSF_PAGE_SIZE")
     filter_fields: str = setting("OSF_FILTER_FIELDS")
     providers: tuple[str, ...] = setting("OSF_PROVIDERS")
+    sort: str = setting("OSF_SORT")
     doi_prefix: str = setting("OSF_DOI_PREFIX")
 
 
@@ -51,10 +55,11 @@ class OsfSpider(FileListingSpider, LinksPagingSpider):
 
     def first_listings(self) -> Iterator[str]:
         for term in self.terms:
-            params = {f"filter[{self.config.filter_fields}]": term, "filter[public]": "true",
-                      "page[size]": self.config.page_size, "embed": "contributors"}
+            params = [(f"filter[{self.config.filter_fields}]", term), ("filter[public]", "true"),
+                      ("page[size]", self.config.page_size), ("sort", self.config.sort),
+                      ("embed", "contributors"), ("embed", "identifiers")]
             if self.since:
-                params["filter[date_modified][gte]"] = self.since.isoformat()
+                params.append(("filter[date_modified][gte]", self.since.isoformat()))
             yield f"{self.api_url}/nodes/?{urlencode(params)}"
 
     def entry_key(self, entry: dict[str, Any]) -> str | None:

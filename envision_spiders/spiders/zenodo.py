@@ -3,7 +3,8 @@
 Paging is by page number over at most ZENODO_RESULT_WINDOW hits (Zenodo answers 400 past
 10,000, and its ``next`` link keeps pointing past it): a query with more hits is split into
 publication-date halves until each fits. Once page 1 gives the total, the other pages are
-asked for at once (``fan_out``). Search hits carry full legacy records, so an unchanged
+asked for at once (``fan_out``). Terms are packed by the length of the longest URL a group
+can need (every filter, a date window, the deepest page) against ``URLLENGTH_LIMIT``. Search hits carry full legacy records, so an unchanged
 repository costs only its search pages. A token (``ZENODO_ACCESS_TOKEN``) raises the page size.
 """
 
@@ -31,6 +32,7 @@ class ZenodoConfig(SpiderConfig):
     resource_types: tuple[str, ...] = setting("ZENODO_RESOURCE_TYPES")
     query_max_length: int = setting("ZENODO_QUERY_MAX_LENGTH")
     min_date: str = setting("ZENODO_MIN_DATE")  # lower bound of the windows split by date
+    url_limit: int = setting("URLLENGTH_LIMIT")  # Scrapy drops longer requests
 
 
 class ZenodoSpider(OffsetPagingSpider):
@@ -45,7 +47,8 @@ class ZenodoSpider(OffsetPagingSpider):
     custom_settings = politeness(2.1)  # 30 search requests/min (60/min overall for guests)
 
     async def start(self) -> AsyncIterator[Any]:
-        groups = pack_terms(self.terms, QUERY_STRING, self.config.query_max_length)
+        groups = pack_terms(self.terms, QUERY_STRING, self.config.query_max_length, self.longest_url,
+                            self.config.url_limit)
         self.crawler.stats.set_value("envision/search/query_groups", len(groups))
         for group in groups:
             yield self.first_page((group, None))
@@ -61,6 +64,12 @@ class ZenodoSpider(OffsetPagingSpider):
             parts.append(f"publication_date:[{window[0]} TO {window[1]}]")
         params = {"q": " AND ".join(parts), "size": cursor.page_size, "page": cursor.page, "sort": "oldest"}
         return self.api_request(f"{self.api_url}/records?{urlencode(params)}", self.parse_search)
+
+    def longest_url(self, terms: list[str]) -> str:
+        """The longest URL a group of ``terms`` may need: a date window and the deepest page."""
+        window = (self.config.min_date, date.today().isoformat())
+        deepest = self.max_offset // self.page_size + 1
+        return self.page_request(PageCursor((QUERY_STRING(terms), window), deepest, self.page_size)).url
 
     def split(self, query: tuple[str, Window | None]) -> list[Any] | None:
         """Publication-date halves of the query's window, or None for a single day."""

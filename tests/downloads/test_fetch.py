@@ -18,6 +18,7 @@ from scrapy.utils.test import get_crawler
 from envision_spiders.downloads.config import DownloadConfig, FetchConfig
 from envision_spiders.downloads.fetch import DownloadFailed, FileFetcher, HostLimiter
 from envision_spiders.downloads.gate import Checksum
+from envision_spiders.http.credentials import ApiToken
 from tests.http.fakes import FakeRangeServer
 
 DATA = hashlib.sha256(b"seed").digest() * 320  # 10,240 bytes
@@ -82,7 +83,7 @@ def test_download_config_is_read_and_checked_once() -> None:
     from scrapy.exceptions import NotConfigured
 
     base = {"ENVISION_DOWNLOAD": True, "ENVISION_DOWNLOAD_CHUNK_SIZE": 4096, "ENVISION_DOWNLOAD_RANGES_IN_FLIGHT": 2,
-            "ENVISION_DOWNLOAD_THRESHOLD": 0.9, "ENVISION_DOWNLOAD_AUTH": {}}
+            "ENVISION_DOWNLOAD_THRESHOLD": 0.9, "ENVISION_FILE_AUTH": {}}
     config = DownloadConfig.from_settings(Settings(base))
     assert config.fetch.chunk_size == 4096 and config.fetch.ranges_in_flight == 2 and config.threshold == 0.9
     with pytest.raises(NotConfigured, match="ENVISION_DOWNLOAD=False"):
@@ -96,8 +97,11 @@ def test_download_config_keeps_tokens_out_of_its_repr(monkeypatch: pytest.Monkey
     settings = Settings({
         "ENVISION_DOWNLOAD": True, "ENVISION_DOWNLOAD_CHUNK_SIZE": 1, "ENVISION_DOWNLOAD_RANGES_IN_FLIGHT": 1,
         "ZENODO_API_URL": "https://zenodo.test/api",
-        "ENVISION_DOWNLOAD_AUTH": {"zenodo": {"secret": "ZENODO_ACCESS_TOKEN", "api_url_setting": "ZENODO_API_URL"}},
+        "ENVISION_FILE_AUTH": {"zenodo": {"secret": "ZENODO_ACCESS_TOKEN", "api_url_setting": "ZENODO_API_URL"}},
     })
     config = DownloadConfig.from_settings(settings)
-    assert config.auth == {"zenodo": ("zenodo.test", "Bearer tok-123")}
+    assert config.auth == {"zenodo": ApiToken("https://zenodo.test/api", "Bearer tok-123")}
+    token = config.auth["zenodo"]
+    assert token.headers_for("https://zenodo.test/api/records/1/files/a.zip/content") == {"Authorization": "Bearer tok-123"}
+    assert token.headers_for("https://files.zenodo.test/a.zip") == {} and token.headers_for("http://zenodo.test/x") == {}
     assert "tok-123" not in repr(config)

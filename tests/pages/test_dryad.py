@@ -66,7 +66,7 @@ def test_files_digests_and_download_links(record):
     zip_, csv, readme = record["files"]
     assert zip_["name"] == "FAF images.zip" and zip_["size"] == 524280000
     assert zip_["checksum"] == "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
-    assert zip_["url"] == "https://datadryad.org/api/v2/files/3301001/download" and zip_["access"] == "open"
+    assert zip_["url"] == "https://datadryad.org/api/v2/files/3301001/download" and zip_["access"] == "token"  # Dryad downloads need a bearer token
     assert csv["checksum"] == "md5:0cc175b9c0f1b6a831c399e269772661" and csv["mimetype"] == "text/csv"
     assert readme["checksum"] is None and readme["url"] is None and readme["access"] == "restricted"
     assert record["archive_count"] == 1 and record["size_mb"] == 524.288

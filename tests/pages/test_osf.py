@@ -78,3 +78,13 @@ def test_errors_body_is_reported_as_malformed():
     body = b'{"errors": [{"detail": "Request was throttled. Expected available in 3 seconds."}]}'
     with pytest.raises(MalformedPage, match="throttled"):
         OsfNodesPage(HttpResponse("https://api.osf.io/v2/nodes/", body=body)).entries()
+
+
+def test_doi_read_from_embedded_identifiers_only_when_minted(nodes):
+    [node], _ = nodes.entries()
+    ark = {"id": "i1", "type": "identifiers", "attributes": {"category": "ark", "value": "c7605/osf.io/k7r2q"}}
+    doi = {"id": "i2", "type": "identifiers", "attributes": {"category": "doi", "value": "10.17605/OSF.IO/K7R2Q"}}
+    minted = {**node, "embeds": {**node.get("embeds", {}), "identifiers": {"data": [ark, doi]}}}
+    assert asyncio.run(OsfRecord(minted).to_item()).doi == "10.17605/osf.io/k7r2q"
+    none = {**node, "embeds": {**node.get("embeds", {}), "identifiers": {"data": [ark]}}}
+    assert asyncio.run(OsfRecord(none).to_item()).doi is None

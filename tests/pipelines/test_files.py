@@ -383,3 +383,26 @@ def test_record_locked_by_another_holder_is_left_alone(nginx: NginxServer, tmp_p
     assert code == 0, log[-3000:]
     assert (folder / "a.bin").read_bytes() == payload and manifest(data, "1")["status"] == "complete"
     assert "records/locked" not in stats
+
+
+def test_download_token_goes_only_to_the_api_origin_and_token_files_need_one(nginx: NginxServer, tmp_path: Path) -> None:
+    """Downloads send the source token as inspection does (``ApiToken.headers_for``): the same
+    host on another port is another origin and gets nothing; a file whose access is ``token``
+    is downloaded only when its source has a token."""
+    nginx.reset_log()
+    data = tmp_path / "data"
+    body = blob(20_000, "t9")
+    nginx.put("t9/a.bin", body)
+    store(data, "9", [file_entry("a.bin", body, nginx.url("t9/a.bin"), access="token")])
+    other_port = f"http://127.0.0.1:{nginx.port + 1}/api"  # same host, another origin
+    code, _, log = run_download(data, {"ZENODO_API_URL": other_port}, env={"ZENODO_ACCESS_TOKEN": "secret-token-9"})
+    assert code == 0, log[-3000:]
+    assert (data / "downloads/zenodo/9/a.bin").read_bytes() == body
+    assert [r["auth"] for r in nginx.requests("/files/t9/")] == ["-"]  # not sent to another port
+    assert "secret-token-9" not in log
+
+    store(data, "10", [file_entry("b.bin", body, nginx.url("t9/a.bin"), access="token")])
+    code, _, log = run_download(data, {"ZENODO_API_URL": nginx.origin + "/api"})
+    assert code == 0, log[-3000:]
+    [entry] = manifest(data, "10")["files"]
+    assert entry["status"].startswith("skipped: file access token")

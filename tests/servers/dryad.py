@@ -14,7 +14,10 @@
   for downloadable files;
 * auth: ``Authorization: Bearer <token>`` must be the current token, else **401** even on
   public metadata; ``POST /oauth/token`` (client credentials) issues it;
-* 429 with ``RateLimit-Limit``/``RateLimit-Remaining: 0``/``RateLimit-Reset`` (epoch, no ``X-``).
+* 429 with ``RateLimit-Limit``/``RateLimit-Remaining: 0``/``RateLimit-Reset`` (epoch, no ``X-``);
+* ``/api/v2/files/{id}/download``: **401 without the current bearer token** (Dryad's file
+  downloads since 2026), else a 302 to the file's storage URL on another origin
+  (``storage_url(path)``, e.g. nginx's storage host: a signed S3 URL on Dryad).
 """
 
 from __future__ import annotations
@@ -139,8 +142,10 @@ def make_files(i: int) -> list[dict[str, Any]]:
 
 class FakeDryad(FakeAPI):
     def __init__(self, n_eye: int = 24, n_other: int = 3, token: str = "dryad-test-token",
-                 client_id: str = "dryad-client", client_secret: str = "dryad-secret") -> None:
+                 client_id: str = "dryad-client", client_secret: str = "dryad-secret",
+                 storage_url: Any = None) -> None:
         super().__init__()
+        self.storage_url = storage_url  # file path -> where its download redirects (None: 404)
         self.n_eye = n_eye
         self.datasets = [make_dataset(i, n_eye) for i in range(1, n_eye + n_other + 1)]
         self.files = {9000 + i: make_files(i) for i in range(1, n_eye + n_other + 1)}
@@ -152,6 +157,7 @@ class FakeDryad(FakeAPI):
         self.route("files", "GET", r"/api/v2/versions/(\d+)/files", self.guarded(self.version_files))
         self.route("dataset", "GET", r"/api/v2/datasets/([^/]+)", self.guarded(self.dataset))
         self.route("oauth", "POST", r"/oauth/token", self.oauth)
+        self.route("download", "GET", r"/api/v2/files/(\d+)/download", self.download)
 
     @property
     def eye_dois(self) -> set[str]:
@@ -168,6 +174,16 @@ class FakeDryad(FakeAPI):
             return handler(call, match)
 
         return check
+
+    def download(self, call: Call, match: Any) -> Reply:
+        if call.headers.get("Authorization") != f"Bearer {self.token}":
+            return Reply.json({"error": "Unauthorized, must have current bearer token"}, 401)
+        number = int(match.group(1))
+        files = self.files.get(9000 + number // 1000, [])
+        path = next((f["path"] for f in files if f["_links"]["self"]["href"].endswith(f"/{number}")), None)
+        if path is None or self.storage_url is None:
+            return Reply.json({"error": "Not found"}, 404)
+        return Reply(302, b"", {"Location": self.storage_url(path)})
 
     def search(self, call: Call, _: Any) -> Reply:
         q = call.query.get("q", [""])[0]

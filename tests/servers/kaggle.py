@@ -4,7 +4,12 @@
 file listings (``datasetFiles`` + ``nextPageToken``), HTTP Basic (username + key) required, a
 Bearer token accepted only when ``accept_bearer`` (unconfirmed on the legacy routes), 401
 ``{"code": 401, ...}`` otherwise, 429 ``{"code": 429, "message": "TooManyRequests"}`` with no
-headers, default-valued fields left out and int64s sometimes sent as strings."""
+headers, default-valued fields left out and int64s sometimes sent as strings. Like newer
+Kaggle answers, every third list row carries ``title``, ``url``, ``licenseName``, ``totalBytes``
+and ``ownerRef`` under ``<name>Nullable`` with the plain key absent or ``false``
+(``newer_shape``). ``GET /api/v1/datasets/download/{owner}/{slug}/{fileName}`` takes each path
+parameter as one segment (the official client encodes them with ``safe=""``): a file in a
+folder sent with a raw ``/`` is not found."""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from urllib.parse import unquote
 from tests.servers.base import Call, FakeAPI, Reply
 
 PAGE_SIZE = 20
+NULLABLE_KEYS = ("title", "url", "licenseName", "totalBytes", "ownerRef")
 _TOPICS = [
     ("Diabetic Retinopathy Fundus Images", "APTOS-style graded fundus photographs", ["diabetic retinopathy", "image"]),
     ("Retinal OCT Images (optical coherence tomography)", "CNV, DME, drusen and normal B-scans", ["healthcare", "retina"]),
@@ -60,6 +66,19 @@ def make_dataset(i: int, start: date = date(2018, 1, 1)) -> dict[str, Any]:
     return dataset
 
 
+def newer_shape(dataset: dict[str, Any], i: int) -> dict[str, Any]:
+    """Dataset ``i`` as newer list answers send it, for every third dataset: the values of
+    ``NULLABLE_KEYS`` under ``<name>Nullable``, the plain key absent (or ``false``)."""
+    if i % 3 != 1:
+        return dataset
+    out = dict(dataset)
+    for key in NULLABLE_KEYS:
+        out[key + "Nullable"] = out.pop(key)
+        if i % 2:
+            out[key] = False
+    return out
+
+
 def make_files(i: int) -> list[dict[str, Any]]:
     """Files of dataset ``i``: every 6th has 7 files (more than a small pageSize)."""
     count = 7 if i % 6 == 0 else 1 + i % 3
@@ -82,6 +101,7 @@ class FakeKaggle(FakeAPI):
         self.username, self.key, self.token, self.accept_bearer = username, key, token, accept_bearer
         self.route("list", "GET", r"/api/v1/datasets/list", self.list)
         self.route("files", "GET", r"/api/v1/datasets/list/([^/]+)/([^/]+)", self.files)
+        self.route("download", "GET", r"/api/v1/datasets/download/([^/]+)/([^/]+)/([^/]+)", self.download)
 
     def _authorized(self, call: Call) -> bool:
         sent = call.headers.get("Authorization", "")
@@ -98,7 +118,7 @@ class FakeKaggle(FakeAPI):
             d = make_dataset(i)
             text = " ".join([d["title"], d["subtitle"], *[t["name"] for t in d["tags"]]]).lower()
             if all(w in text for w in words):
-                hits.append(d)
+                hits.append(newer_shape(d, i))
         if call.query.get("sortBy", [""])[0] == "votes":
             hits.sort(key=lambda d: (-d["voteCount"], d["ref"]))
         if page > self.max_page:
@@ -119,6 +139,15 @@ class FakeKaggle(FakeAPI):
         if start + size < len(files):
             body["nextPageToken"] = str(start + size)
         return Reply.json(body)
+
+    def download(self, call: Call, match: Any) -> Reply:
+        if not self._authorized(call):
+            return Reply.json({"code": 401, "message": "Unauthenticated"}, 401)
+        ref, name = f"{unquote(match.group(1))}/{unquote(match.group(2))}", unquote(match.group(3))
+        index = next((i for i in range(1, self.n_datasets + 1) if make_dataset(i)["ref"] == ref), None)
+        if index is None or name not in [f["name"] for f in make_files(index)]:
+            return Reply.json({"code": 404, "message": "Not found"}, 404)
+        return Reply(200, f"{ref}/{name}".encode(), {"Content-Type": "application/octet-stream"})
 
     @staticmethod
     def rate_limited() -> Reply:

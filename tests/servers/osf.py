@@ -2,7 +2,14 @@
 
 * no ``/v2/search/`` (404); ``/v2/nodes/`` with ``filter[title]``, ``filter[description]`` or
   ``filter[title,description]`` (icontains, either field), ``filter[public]``,
-  ``filter[date_modified][gte]``; default ordering ``-modified``;
+  ``filter[date_modified][gte]``; default ordering ``-modified``, ``sort=<field>`` /
+  ``sort=-<field>`` by a serializer field (``date_created``, ``date_modified``, ``title``, ``id``;
+  others ignored, as DRF's ordering filter does);
+* ``edits_during_crawl=n``: once the first page of a listing has been served, the ``n`` nodes
+  modified longest ago are edited (``date_modified`` = now), as users do while a slow
+  anonymous crawl runs: under ``-modified`` they jump to page 1 and push others down;
+* ``embed=identifiers``: a node's minted identifiers at ``embeds.identifiers.data`` (with
+  ``mint_every=n``, every n-th node by GUID has a DOI ``10.17605/OSF.IO/<GUID>``; by default none);
 * ``page[size]`` default 10, silently clamped to 100; absolute page links with the ``page``
   param replaced and sorted, the link to page 1 without ``page``; ``first``/``prev`` null on
   the first page, ``last``/``next`` null on the last; API 2.0 puts the total at
@@ -122,9 +129,12 @@ def make_tree(i: int) -> dict[str, list[dict[str, Any]]]:
 
 
 class FakeOSF(FakeAPI):
-    def __init__(self, n_eye: int = 12, n_other: int = 2, n_private: int = 2, token: str = "osf-test-token") -> None:
+    def __init__(self, n_eye: int = 12, n_other: int = 2, n_private: int = 2, token: str = "osf-test-token",
+                 edits_during_crawl: int = 0, mint_every: int = 0) -> None:
         super().__init__()
         self.n_eye, self.n_other, self.n_private, self.token = n_eye, n_other, n_private, token
+        self.edits_during_crawl, self.mint_every = edits_during_crawl, mint_every
+        self.edited: dict[str, str] = {}  # node id -> date_modified after an edit during the crawl
         self.route("nodes", "GET", r"/v2/nodes/?", self.nodes)
         self.route("files", "GET", r"/v2/nodes/(\w+)/files/osfstorage/(?:(\w+)/)?", self.files)
         self.route("licenses", "GET", r"/v2/licenses/?", self.licenses)
@@ -136,7 +146,19 @@ class FakeOSF(FakeAPI):
         for node in nodes[self.n_eye + self.n_other :]:  # private copies of eye-like projects
             node["attributes"]["public"] = False
             node["attributes"]["title"] = "Private fundus photographs " + node["id"]
+        for node in nodes:
+            node["attributes"]["date_modified"] = self.edited.get(node["id"], node["attributes"]["date_modified"])
         return nodes
+
+    def minted_doi(self, node_id: str) -> str | None:
+        """The DOI OSF minted for a node (every ``mint_every``-th one), or None."""
+        minted = self.mint_every and sum(map(ord, node_id)) % self.mint_every == 0
+        return f"10.17605/OSF.IO/{node_id.upper()}" if minted else None
+
+    def identifiers(self, node_id: str) -> list[dict[str, Any]]:
+        doi = self.minted_doi(node_id)
+        return [{"id": f"{node_id}-doi", "type": "identifiers",
+                 "attributes": {"category": "doi", "value": doi}}] if doi else []
 
     @property
     def public_eye_ids(self) -> set[str]:
@@ -180,10 +202,23 @@ class FakeOSF(FakeAPI):
                     nodes = [n for n in nodes if any(needle in str(n["attributes"].get(f, "")).lower() for f in fields)]
             elif key == "filter[date_modified][gte]":
                 nodes = [n for n in nodes if n["attributes"]["date_modified"][:10] >= values[0][:10]]
-        nodes.sort(key=lambda n: n["attributes"]["date_modified"], reverse=True)
-        if "contributors" not in call.query.get("embed", []):
+        sort = call.query.get("sort", ["-date_modified"])[0]
+        key = sort.lstrip("-")
+        if key not in ("date_created", "date_modified", "title", "id"):
+            sort, key = "-date_modified", "date_modified"
+        nodes.sort(key=lambda n: n["id"] if key == "id" else n["attributes"][key], reverse=sort.startswith("-"))
+        embed = call.query.get("embed", [])
+        if "contributors" not in embed:
             nodes = [{k: v for k, v in n.items() if k != "embeds"} for n in nodes]
-        return self.page(call, nodes)
+        if "identifiers" in embed:
+            nodes = [{**n, "embeds": {**n.get("embeds", {}), "identifiers": {"data": self.identifiers(n["id"])}}}
+                     for n in nodes]
+        reply = self.page(call, nodes)
+        if self.edits_during_crawl and "page" not in call.query:  # users edit nodes while we page
+            oldest = sorted(self.all_nodes(), key=lambda n: n["attributes"]["date_modified"])[: self.edits_during_crawl]
+            now = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "")
+            self.edited.update({n["id"]: now for n in oldest})
+        return reply
 
     def files(self, call: Call, match: Any) -> Reply:
         if self.authorised(call) is None:

@@ -1,7 +1,10 @@
 """A fake Zenodo REST API (legacy JSON serializer) that behaves as docs/sources-zenodo.md describes:
 page size capped at 25 anonymous / 100 with a token (400 above), paging limited to the
 result window (400 past it) while ``links.next`` is still computed from the total,
-``publication_date``/``updated`` range filters inside ``q``, and scripted faults."""
+``publication_date``/``updated`` range filters inside ``q``, and scripted faults. ``drift`` makes
+it answer like an API that changed under us (what ``scrapy canary`` must notice):
+``"no_next"`` leaves ``links.next`` out, ``"creators_renamed"`` serves ``metadata.creators`` as
+``metadata.authors``."""
 
 from __future__ import annotations
 
@@ -130,6 +133,7 @@ class FakeZenodo(FakeAPI):
         self.files_root = files_root
         self.modified_overrides: dict[int, str] = {}
         self.broken_pages: set[int] = set()  # pages that always answer an HTML error page
+        self.drift: set[str] = set()  # "no_next", "creators_renamed"
         self._cache: tuple[tuple, list[dict[str, Any]]] | None = None
         self.route("search", "GET", r"/api/records/?", self.search)
         self.route("record", "GET", r"/api/records/(\d+)", self.record)
@@ -172,8 +176,11 @@ class FakeZenodo(FakeAPI):
         total = len(hits)
         page_hits = hits[(page - 1) * size : page * size]
         links = {"self": self._url(call, page)}
-        if page * size < total:  # like Zenodo: computed from the total, not the window
+        if page * size < total and "no_next" not in self.drift:  # like Zenodo: from the total, not the window
             links["next"] = self._url(call, page + 1)
+        if "creators_renamed" in self.drift:
+            page_hits = [{**r, "metadata": {("authors" if k == "creators" else k): v for k, v in r["metadata"].items()}}
+                         for r in page_hits]
         if page > 1:
             links["prev"] = self._url(call, page - 1)
         return Reply.json(

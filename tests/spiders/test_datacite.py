@@ -102,3 +102,16 @@ def test_second_crawl_of_unchanged_records_stores_nothing_new(fake, tmp_path):
     second = run_crawl("datacite", tmp_path, settings=api(fake), name="second")
     assert second.returncode == 0, second.log
     assert second.items == [] and second.stats["envision/incremental/unchanged"] == 45
+
+
+def test_terms_are_packed_by_final_url_length_with_room_for_the_cursor(fake, crawl):
+    """A group packed to DATACITE_QUERY_MAX_LENGTH (1000) is a URL of ~1,900 characters once
+    encoded: under a lower URLLENGTH_LIMIT (or a longer API root) Scrapy would drop it. Packing
+    by the final URL (cursor included) keeps every request, first and later pages, under it."""
+    result = crawl("datacite", settings=api(fake, URLLENGTH_LIMIT=1200), args={"since": "2000-01-01"})
+    assert result.returncode == 0, result.log
+    assert "urllength/request_ignored_count" not in result.stats
+    assert {item["doi"] for item in result.items} == fake.eye_dois
+    calls = fake.calls_to("dois")
+    assert result.stats["envision/search/query_groups"] >= 3
+    assert any(c.query["page[cursor]"] != ["1"] for c in calls)

@@ -158,3 +158,45 @@ def test_multi_word_terms_are_quoted_phrases_packed_into_or_groups(fake, crawl):
     assert " OR fundus OR " in f" OR {joined} OR " and '"fundus"' not in joined  # single words stay bare
     assert all(len(q) <= 400 for q in queries)
     assert sorted(t.strip('"') for q in queries for t in q.split(" OR ")) == sorted(SEARCH_TERMS)
+
+
+def small_zip() -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("fundus/img001.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+        archive.writestr("labels.csv", b"id,grade\n1,2\n")
+    return buffer.getvalue()
+
+
+def test_archive_inspection_sends_the_token_like_downloads_and_drops_it_on_redirect(crawl, nginx):
+    """Dryad's file downloads answer 401 without the bearer token: inspection sends DRYAD_TOKEN
+    (same origin as DRYAD_API_URL only) and the 302 to storage on another origin goes without it."""
+    nginx.reset_log()
+    nginx.put("dryad/archive.zip", small_zip())
+    server = FakeDryad(n_eye=4, n_other=0, storage_url=lambda path: nginx.storage_url("dryad/archive.zip"))
+    with server:
+        result = crawl("dryad", settings={**api(server), "ENVISION_INSPECT_ENABLED": True},
+                       env={"DRYAD_TOKEN": server.token})
+    assert result.returncode == 0, result.log
+    downloads = server.calls_to("download")
+    assert downloads and all(c.headers.get("Authorization") == f"Bearer {server.token}" for c in downloads)
+    assert all(c.status == 302 for c in downloads)
+    storage = nginx.requests("/files/dryad/")
+    assert storage and all(r["auth"] == "-" for r in storage)  # dropped on the cross-origin redirect
+    reports = [c for item in result.items for c in item["archive_contents"]]
+    assert len(reports) == 4 and all(r["status"] == "complete" for r in reports), [(r["status"], r.get("error")) for r in reports]
+    assert all("fundus/img001.png" in str(r) for r in reports)
+    files = [f for item in result.items for f in item["files"]]
+    assert {f["access"] for f in files} == {"token", "restricted"}  # a link needs the token, not "open"
+    assert server.token not in result.log
+
+
+def test_without_a_token_dryad_files_are_not_inspected_and_say_why(fake, crawl):
+    result = crawl("dryad", settings={**api(fake), "ENVISION_INSPECT_ENABLED": True}, args={"max_records": 2})
+    assert result.returncode == 0, result.log
+    reports = [c for item in result.items for c in item["archive_contents"]]
+    assert reports and all(r["status"] == "skipped" and "no token for dryad" in r["error"] for r in reports)
+    assert fake.calls_to("download") == []

@@ -138,3 +138,31 @@ def test_second_crawl_costs_only_list_pages(fake, tmp_path):
     assert second.returncode == 0, second.log
     assert {c.route for c in fake.calls} == {"list"}
     assert second.items == [] and second.stats["envision/incremental/unchanged"] == N
+
+
+def test_newer_nullable_keys_are_read_and_file_urls_encode_path_parameters(fake, crawl):
+    """Every third list row has title/url/licenseName/totalBytes/ownerRef only under
+    ``<name>Nullable`` (plain key absent or false); a file in a folder is one encoded segment."""
+    import base64
+    import urllib.request
+
+    from tests.servers.kaggle import newer_shape
+
+    result = crawl("kaggle", settings=settings(fake), env=basic(fake), args=ALL)
+    assert result.returncode == 0, result.log
+    by_id = {item["source_id"]: item for item in result.items}
+    newer = [i for i in range(1, N + 1) if "titleNullable" in newer_shape(make_dataset(i), i)]
+    assert len(newer) >= 10
+    for i in newer:
+        expected, item = make_dataset(i), by_id[make_dataset(i)["ref"]]
+        assert record_errors(item) == [], item["source_id"]
+        assert item["title"] == expected["title"] and item["url"] == expected["url"]
+        assert item["license"] == {0: "cc0-1.0", 1: "cc-by-4.0", 2: None, 3: "odbl-1.0"}[i % 4]
+        assert item["extra"]["total_bytes"] == int(expected["totalBytes"])
+        assert item["extra"]["license_name"] == expected["licenseName"]
+        assert item["extra"]["owner_ref"] == expected["ownerRef"]
+    files = [f for item in result.items for f in item["files"] if f["name"].startswith("images/")]
+    assert files and all(f["url"].endswith("/" + f["name"].replace("/", "%2F")) for f in files)
+    auth = "Basic " + base64.b64encode(f"{fake.username}:{fake.key}".encode()).decode()
+    with urllib.request.urlopen(urllib.request.Request(files[0]["url"], headers={"Authorization": auth})) as answer:
+        assert answer.status == 200  # the fake (like Kaggle) finds the file by its encoded name

@@ -41,6 +41,7 @@ def test_crawl_walks_file_trees_of_public_nodes_only(fake, crawl):
         assert sorted(f["name"] for f in item["files"]) == expected  # folders walked, all pages
         assert item["creators"] and item["creators"][0].startswith("Maria Lopez")
         assert item["extra"]["alternate_dois"] == [f"10.17605/osf.io/{item['source_id']}"]
+        assert item["doi"] is None  # the fake minted no DOI: none made up from the GUID
     files = [f for item in result.items for f in item["files"]]
     assert max(item["file_count"] for item in result.items) >= 150  # node 3: a 150-file folder, two pages
     assert {f["checksum"].split(":")[0] for f in files if f["checksum"]} == {"sha256", "md5"}
@@ -112,3 +113,29 @@ def test_second_crawl_skips_unchanged_file_trees(fake, tmp_path):
     assert second.returncode == 0, second.log
     assert fake.calls_to("files") == [] and second.items == []
     assert second.stats["envision/incremental/unchanged"] == 12
+
+
+def test_nodes_edited_during_the_crawl_are_neither_skipped_nor_repeated(crawl):
+    """OSF orders nodes by ``-modified``: a node edited while we page jumps to page 1 and
+    pushes another back a page (one skipped, one repeated). Sorting by ``date_created`` holds."""
+    server = FakeOSF(n_eye=12, n_other=2, n_private=0, edits_during_crawl=3)
+    with server:
+        result = crawl("osf", settings=api(server, OSF_PAGE_SIZE=5), args={"query": "part"})
+        expected = sorted(n["id"] for n in server.all_nodes())
+    assert result.returncode == 0, result.log
+    ids = [item["source_id"] for item in result.items]
+    assert sorted(ids) == expected and len(expected) == 14  # all public nodes, each once
+    assert server.edited  # nodes really moved under -modified during the crawl
+    assert all(c.query["sort"] == ["date_created"] for c in server.calls_to("nodes"))
+
+
+def test_doi_only_when_the_node_has_one_minted(crawl):
+    fake = FakeOSF(n_eye=12, n_other=2, n_private=0, mint_every=3)
+    with fake:
+        result = crawl("osf", settings=api(fake), args={"query": "part"})
+    assert result.returncode == 0, result.log
+    dois = {item["source_id"]: item["doi"] for item in result.items}
+    with_doi = {k for k, v in dois.items() if v}
+    assert with_doi and with_doi != set(dois)  # some nodes have one, some none
+    assert all(dois[k] == fake.minted_doi(k).lower() for k in with_doi)
+    assert all(fake.minted_doi(k) is None for k in set(dois) - with_doi)

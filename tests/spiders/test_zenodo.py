@@ -217,3 +217,40 @@ def test_two_crawls_at_once_share_the_state_safely(fake, tmp_path):
         assert "database is locked" not in run.log and "Traceback" not in run.log
     assert len(stored(tmp_path)) == 60
     assert sum(r.stats.get("envision/dedup/dropped", 0) for r in runs) == 0
+
+
+def searched_terms(server: FakeZenodo) -> set[str]:
+    """The shared terms whose rendered form reached the fake in some search ``q``."""
+    from envision_spiders.queries import QUERY_STRING, SEARCH_TERMS
+
+    qs = [c.query["q"][0] for c in server.calls_to("search")]
+    return {t for t in SEARCH_TERMS if any(QUERY_STRING([t]) in q for q in qs)}
+
+
+def test_terms_are_packed_by_final_url_length_so_no_group_is_dropped(fake, crawl):
+    """Two resource types and ``since``: the single packed group would be over URLLENGTH_LIMIT
+    (Scrapy drops it with an INFO line); packing by the final URL keeps every term searched."""
+    from envision_spiders.queries import SEARCH_TERMS
+
+    result = crawl("zenodo", settings={**api(fake), "ZENODO_RESOURCE_TYPES": "dataset,image"},
+                   args={"since": "2015-01-01"})
+    assert result.returncode == 0, result.log
+    assert searched_terms(fake) == set(SEARCH_TERMS)
+    assert "urllength/request_ignored_count" not in result.stats
+    assert result.stats["envision/search/query_groups"] >= 2
+
+
+def test_a_lower_url_limit_splits_groups_and_every_url_fits(fake, crawl):
+    from envision_spiders.queries import SEARCH_TERMS
+
+    result = crawl("zenodo", settings={**api(fake), "URLLENGTH_LIMIT": 700}, args={"since": "2015-01-01"})
+    assert result.returncode == 0, result.log
+    assert searched_terms(fake) == set(SEARCH_TERMS)
+    assert "envision/requests/url_too_long" not in result.stats
+
+
+def test_a_request_dropped_for_url_length_is_an_error(fake, crawl):
+    result = crawl("zenodo", settings={**api(fake), "URLLENGTH_LIMIT": 300}, args={"query": "retina " * 60})
+    assert result.stats["envision/requests/url_too_long"] == 1
+    assert "ERROR" in result.log and "over URLLENGTH_LIMIT 300" in result.log
+    assert fake.calls_to("search") == []
