@@ -36,7 +36,6 @@ class DataCiteConfig(SpiderConfig):
     resource_types: tuple[str, ...] = setting("DATACITE_RESOURCE_TYPES")
     page_size: int = setting("DATACITE_PAGE_SIZE")
     contact_email: str = setting("ENVISION_CONTACT_EMAIL")
-    user_agent: str = setting("USER_AGENT")
     url_limit: int = setting("URLLENGTH_LIMIT")  # Scrapy drops longer requests
 
 
@@ -52,7 +51,7 @@ class DataCiteSpider(LinksPagingSpider):
 
     def first_listings(self) -> Iterator[str]:
         config = self.config
-        if "@" not in config.user_agent:
+        if "@" not in self.crawler.settings.get("USER_AGENT", ""):  # set by ContactAddon after from_crawler
             self.logger.warning("USER_AGENT has no contact email: DataCite halves the rate of unidentified clients")
         syntax = QuerySyntax(fields=config.fields)
         groups = pack_terms(self.terms, syntax, config.query_max_length,
