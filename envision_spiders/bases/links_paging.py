@@ -20,9 +20,18 @@ Contract of a concrete spider (on top of ``EnvisionSpider``'s ``name``/``api_url
     Async generator: records (through ``self.take``) and/or follow-up requests (built with
     ``self.api_request``) for the *new* entries of a page. Entries already met in this run
     (through another query) are removed before, by ``entry_key(entry)``.
-``next_listing_url(response, page)`` (optional)
-    Default: ``page.next_link`` joined to the page's URL. Override to rebuild the link where
-    the API drops parameters (DataCite).
+``entry_id`` (optional)
+    The entry field that identifies it (``"id"``): the default ``entry_key`` is its value,
+    lower-cased. Override ``entry_key(entry)`` for anything else.
+``cursor_param`` (optional)
+    For an API that rebuilds ``links.next`` from a whitelist and drops parameters (DataCite):
+    the next URL is then this page's URL with only that parameter copied out of
+    ``links.next`` (a link without it is followed as given: logged,
+    ``envision/listing/next_without_cursor``). Default: ``links.next`` as given. Override
+    ``next_listing_url(response, page)`` for anything else.
+``page_size_param`` (optional)
+    The page-size parameter (``"page[size]"``): ``self.sized(url)`` sets it to the config's
+    ``page_size`` (for hrefs the API gives without it, e.g. OSF's folders and licences).
 ``page_param`` (optional)
     Name of the page-number parameter (``"page"``), or None for cursor paging. With page
     numbers, a page that stays malformed after its retries is skipped (we know the next
@@ -72,6 +81,9 @@ LISTING_META = "envision_listing"
 class LinksPagingSpider(EnvisionSpider):
     listing_page: type | None = None
     page_param: str | None = "page"
+    entry_id: str | None = None
+    cursor_param: str | None = None
+    page_size_param: str | None = None
     rate_settings: tuple[str, str] | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -155,7 +167,10 @@ class LinksPagingSpider(EnvisionSpider):
         raise NotImplementedError
 
     def entry_key(self, entry: dict[str, Any]) -> str | None:
-        return None
+        return str(entry.get(self.entry_id) or "").lower() or None if self.entry_id else None
+
+    def sized(self, url: str) -> str:
+        return with_query_param(url, self.page_size_param, str(self.config.page_size))
 
     async def on_entries(self, response: Response, entries: list[dict[str, Any]]) -> AsyncIterator[Any]:
         raise NotImplementedError
@@ -163,7 +178,14 @@ class LinksPagingSpider(EnvisionSpider):
 
     def next_listing_url(self, response: Response, page: Any) -> str | None:
         link = page.next_link
-        return urljoin(response.url, link) if link else None
+        if not link or not self.cursor_param:
+            return urljoin(response.url, link) if link else None
+        cursor = query_param(link, self.cursor_param)
+        if cursor is None:
+            self.crawler.stats.inc_value("envision/listing/next_without_cursor")
+            self.logger.warning("links.next has no cursor, following it as given: %s", link)
+            return urljoin(response.url, link)
+        return with_query_param(response.url, self.cursor_param, cursor)
 
     async def start(self) -> AsyncIterator[Any]:
         await self.fetch_token()

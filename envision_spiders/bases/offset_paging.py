@@ -30,7 +30,7 @@ with ``self.api_request(..., self.parse_search, ...)``; the cursor gives ``query
 (0-based) and ``page_size``), ``async read_page(page) -> SearchResults`` (hits, problems,
 count of entries, total or None, from the page object; raises ``MalformedPage``) and
 ``async on_hits(response, hits)`` (an async generator: records through ``self.take`` and/or
-detail requests), plus optionally ``hit_key(hit) -> str | None`` (hits met before in this run, through another
+detail requests; default: the hits are records, emitted through ``self.take``), plus optionally ``hit_key(hit) -> str | None`` (hits met before in this run, through another
 query, are left out of ``on_hits``: ``envision/search/repeated_hits``), ``split(query) -> list | None`` (narrower queries that
 together cover ``query``, used when its results do not fit under the cap; None when it
 cannot be split), ``continuation(query, hits) -> query | None`` (a query for what comes after
@@ -170,8 +170,8 @@ class OffsetPagingSpider(EnvisionSpider):
         raise NotImplementedError
 
     async def on_hits(self, response: Response, hits: list[Any]) -> AsyncIterator[Any]:
-        raise NotImplementedError
-        yield  # pragma: no cover
+        for record in self.take(hits):  # default: the hits are records already (Zenodo)
+            yield record
 
     def hit_key(self, hit: Any) -> str | None:
         return None

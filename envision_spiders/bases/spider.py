@@ -41,7 +41,10 @@ the spider can run: it parses the arguments and calls the same ``api_token`` and
 calls it and turns a ``SpiderArgumentError`` into a one-line error and exit status 2.
 Subclasses extend it only for checks that are not settings (portal: the browser).
 
-Helpers: ``self.terms`` (the terms to search), ``self.take(records)`` (applies
+Helpers: ``self.terms`` (the terms to search), ``self.query_groups(render, url_for=None)``
+(the terms packed into as few groups as fit the config's ``query_max_length`` and, with
+``url_for``, ``URLLENGTH_LIMIT`` for the longest URL a group can need; counted in
+``envision/search/query_groups``), ``self.take(records)`` (applies
 ``max_records``), ``self.wants_more`` (False once the limit is reached),
 ``self.api_request(url, callback, data=None, **kwargs)`` (a request to the API: a JSON POST
 when ``data`` is given; the token goes only to the API root's scheme, host and port, so a
@@ -86,7 +89,7 @@ from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
 
 from envision_spiders.http.credentials import ApiToken, api_token, get_secret, oauth_access_token
-from envision_spiders.queries import SEARCH_TERMS
+from envision_spiders.queries import SEARCH_TERMS, group_terms
 
 
 class SpiderArgumentError(ValueError):
@@ -269,6 +272,7 @@ class EnvisionSpider(scrapy.Spider):
         spider.token = cls.api_token(settings, spider.api_url)
         spider.config = cls.configure(settings)
         spider.malformed_retries = settings.getint("ENVISION_MALFORMED_RETRIES")
+        spider.url_limit = settings.getint("URLLENGTH_LIMIT")  # Scrapy drops longer requests
         crawler.signals.connect(spider._flush_deferred, signal=signals.spider_idle)
         crawler.signals.connect(spider._report_deferred, signal=signals.spider_closed)
         return spider
@@ -349,6 +353,14 @@ class EnvisionSpider(scrapy.Spider):
     @property
     def terms(self) -> list[str]:
         return [self.query] if self.query else list(SEARCH_TERMS)
+
+    def query_groups(self, render: Callable[[list[str]], str], url_for: Callable[[list[str]], str] | None = None,
+                     terms: Iterable[str] | None = None) -> list[list[str]]:
+        """``terms`` (default ``self.terms``) in as few groups as fit once rendered (``group_terms``)."""
+        groups = group_terms(self.terms if terms is None else terms, render, self.config.query_max_length,
+                             url_for, self.url_limit)
+        self.crawler.stats.set_value("envision/search/query_groups", len(groups))
+        return groups
 
     @property
     def wants_more(self) -> bool:

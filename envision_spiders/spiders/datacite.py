@@ -14,14 +14,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urljoin
+from urllib.parse import urlencode
 
 from scrapy.http import Response
 
 from envision_spiders.bases.links_paging import LinksPagingSpider
-from envision_spiders.bases.spider import SpiderConfig, politeness, query_param, setting, with_query_param
+from envision_spiders.bases.spider import SpiderConfig, politeness, setting
 from envision_spiders.pages.datacite import DataCiteListPage, DataCiteRecord
-from envision_spiders.queries import QuerySyntax, pack_terms
+from envision_spiders.queries import QuerySyntax
 
 CURSOR = "page[cursor]"
 # Room kept in each URL for the cursor of later pages (base64 of sort values: a timestamp and
@@ -36,7 +36,6 @@ class DataCiteConfig(SpiderConfig):
     resource_types: tuple[str, ...] = setting("DATACITE_RESOURCE_TYPES")
     page_size: int = setting("DATACITE_PAGE_SIZE")
     contact_email: str = setting("ENVISION_CONTACT_EMAIL")
-    url_limit: int = setting("URLLENGTH_LIMIT")  # Scrapy drops longer requests
 
 
 class DataCiteSpider(LinksPagingSpider):
@@ -45,6 +44,8 @@ class DataCiteSpider(LinksPagingSpider):
     listing_page = DataCiteListPage
     config_class = DataCiteConfig
     page_param = None  # cursor paging: a lost page cannot be skipped
+    cursor_param = CURSOR  # DataCite drops mailto (and sort...) from links.next: copy the cursor only
+    entry_id = "id"
     rate_settings = ("DATACITE_REQUESTS_PER_HOUR", "DATACITE_REQUESTS_PER_HOUR")
     # DataCite's firewall has answered bursts with 403 + an HTML body (awselb/2.0): back off
     custom_settings = {**politeness(per_domain=2), "ENVISION_BACKOFF_HTTP_CODES": [403, 429, 503]}
@@ -54,11 +55,8 @@ class DataCiteSpider(LinksPagingSpider):
         if "@" not in self.crawler.settings.get("USER_AGENT", ""):  # set by ContactAddon after from_crawler
             self.logger.warning("USER_AGENT has no contact email: DataCite halves the rate of unidentified clients")
         syntax = QuerySyntax(fields=config.fields)
-        groups = pack_terms(self.terms, syntax, config.query_max_length,
-                            lambda terms: self.search_url(syntax(terms), "x" * CURSOR_ROOM), config.url_limit)
-        self.crawler.stats.set_value("envision/search/query_groups", len(groups))
-        for group in groups:
-            yield self.search_url(group)
+        for group in self.query_groups(syntax, lambda terms: self.search_url(syntax(terms), "x" * CURSOR_ROOM)):
+            yield self.search_url(syntax(group))
 
     def search_url(self, group: str, cursor: str = "1") -> str:
         config = self.config
@@ -68,20 +66,6 @@ class DataCiteSpider(LinksPagingSpider):
         params = {"query": query, "resource-type-id": ",".join(config.resource_types), "page[size]": config.page_size,
                   CURSOR: cursor, "disable-facets": "true", "mailto": config.contact_email}
         return f"{self.api_url}/dois?{urlencode({k: v for k, v in params.items() if v})}"
-
-    def next_listing_url(self, response: Response, page: Any) -> str | None:
-        link = page.next_link
-        if not link:
-            return None
-        cursor = query_param(link, CURSOR)
-        if cursor is None:
-            self.crawler.stats.inc_value("envision/listing/next_without_cursor")
-            self.logger.warning("links.next has no cursor, following it as given: %s", link)
-            return urljoin(response.url, link)
-        return with_query_param(response.url, CURSOR, cursor)
-
-    def entry_key(self, entry: dict[str, Any]) -> str | None:
-        return str(entry.get("id") or "").lower() or None
 
     async def on_entries(self, response: Response, entries: list[dict[str, Any]]) -> AsyncIterator[Any]:
         records = [await DataCiteRecord(entry, api_root=self.api_url).to_item() for entry in entries]

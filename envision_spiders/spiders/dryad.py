@@ -28,7 +28,7 @@ from envision_spiders.bases.file_listing import FileBatch, FileListing, FileList
 from envision_spiders.bases.links_paging import LinksPagingSpider
 from envision_spiders.bases.spider import SpiderConfig, politeness, setting
 from envision_spiders.pages.dryad import DryadFilesPage, DryadRecord, DryadSearchPage, href
-from envision_spiders.queries import SOLR_PHRASES, group_terms
+from envision_spiders.queries import SOLR_PHRASES
 
 
 @dataclass(frozen=True)
@@ -47,18 +47,14 @@ class DryadSpider(FileListingSpider, LinksPagingSpider):
     client_credentials = ("/oauth/token", "DRYAD_CLIENT_ID", "DRYAD_CLIENT_SECRET")
     rate_settings = ("DRYAD_REQUESTS_PER_HOUR", "DRYAD_REQUESTS_PER_HOUR_TOKEN")
     custom_settings = politeness()
+    entry_id = "identifier"
 
     def first_listings(self) -> Iterator[str]:
-        groups = group_terms(self.terms, SOLR_PHRASES, self.config.query_max_length)
-        self.crawler.stats.set_value("envision/search/query_groups", len(groups))
-        for group in groups:
+        for group in self.query_groups(SOLR_PHRASES):
             params = {"q": SOLR_PHRASES(group), "per_page": self.config.page_size}
             if self.since:
                 params["modifiedSince"] = f"{self.since.isoformat()}T00:00:00Z"
             yield f"{self.api_url}/search?{urlencode(params)}"
-
-    def entry_key(self, entry: dict[str, Any]) -> str | None:
-        return str(entry.get("identifier") or "").lower() or None
 
     async def on_entries(self, response: Response, entries: list[dict[str, Any]]) -> AsyncIterator[Any]:
         for dataset in self.take(entries):

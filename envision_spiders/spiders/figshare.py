@@ -30,7 +30,7 @@ from envision_spiders.pages.figshare import (
     needs_file_listing,
     resume_since,
 )
-from envision_spiders.queries import PHRASES, group_terms
+from envision_spiders.queries import PHRASES
 
 
 @dataclass(frozen=True)
@@ -61,8 +61,7 @@ class FigshareSpider(FileListingSpider, OffsetPagingSpider):
     custom_settings = {**ONE_REQUEST_PER_SECOND}
 
     async def start(self) -> AsyncIterator[Any]:
-        groups = group_terms(self.terms, PHRASES, self.config.query_max_length)
-        self.crawler.stats.set_value("envision/search/query_groups", len(groups))
+        groups = self.query_groups(PHRASES)
         for group in groups:
             yield self.first_page(FigshareQuery(tuple(group)))
 

@@ -23,7 +23,7 @@ from urllib.parse import quote, urlencode
 from scrapy.http import Response
 
 from envision_spiders.bases.file_listing import FileBatch, FileListing, FileListingSpider
-from envision_spiders.bases.links_paging import LinksPagingSpider, with_query_param
+from envision_spiders.bases.links_paging import LinksPagingSpider
 from envision_spiders.bases.spider import SpiderConfig, politeness, setting
 from envision_spiders.pages.osf import OsfFilesPage, OsfNodesPage, OsfRecord, read_licenses
 
@@ -46,12 +46,13 @@ class OsfSpider(FileListingSpider, LinksPagingSpider):
     token_variable = "OSF_TOKEN"
     rate_settings = ("OSF_REQUESTS_PER_HOUR", "OSF_REQUESTS_PER_HOUR_TOKEN")
     custom_settings = politeness()
+    entry_id, page_size_param = "id", "page[size]"
     licenses: dict[str, dict[str, Any]] = {}  # licence id -> {name, url}: one listing at start
 
     async def prepare(self) -> None:
-        for licenses in await self.read_side_listing(self.sized(f"{self.api_url}/licenses/"), read_licenses,
-                                                     "envision/licenses/unavailable"):
-            self.licenses = {**self.licenses, **licenses}
+        pages = await self.read_side_listing(self.sized(f"{self.api_url}/licenses/"), read_licenses,
+                                             "envision/licenses/unavailable")
+        self.licenses = {key: value for page in pages for key, value in page.items()}
 
     def first_listings(self) -> Iterator[str]:
         for term in self.terms:
@@ -61,9 +62,6 @@ class OsfSpider(FileListingSpider, LinksPagingSpider):
             if self.since:
                 params.append(("filter[date_modified][gte]", self.since.isoformat()))
             yield f"{self.api_url}/nodes/?{urlencode(params)}"
-
-    def entry_key(self, entry: dict[str, Any]) -> str | None:
-        return str(entry.get("id") or "") or None
 
     async def on_entries(self, response: Response, entries: list[dict[str, Any]]) -> AsyncIterator[Any]:
         for node in self.take(entries):
@@ -76,9 +74,6 @@ class OsfSpider(FileListingSpider, LinksPagingSpider):
     def read_files(self, response: Response, page: OsfFilesPage) -> FileBatch:
         files, problems, more = page.listing()
         return FileBatch(files, problems, [self.sized(url) for url in more])
-
-    def sized(self, url: str) -> str:
-        return with_query_param(url, "page[size]", str(self.config.page_size))
 
     async def files_record(self, listing: FileListing) -> Any:
         return await OsfRecord(listing.subject, file_data=listing.files, licenses=self.licenses,

@@ -3,9 +3,9 @@
 Paging is by page number over at most ZENODO_RESULT_WINDOW hits (Zenodo answers 400 past
 10,000, and its ``next`` link keeps pointing past it): a query with more hits is split into
 publication-date halves until each fits. Once page 1 gives the total, the other pages are
-asked for at once (``fan_out``). Terms are packed by the length of the longest URL a group
-can need (every filter, a date window, the deepest page) against ``URLLENGTH_LIMIT``. Search hits carry full legacy records, so an unchanged
-repository costs only its search pages. A token (``ZENODO_ACCESS_TOKEN``) raises the page size.
+asked for at once (``fan_out``). Terms are packed by the longest URL a group can need (every
+filter, a date window, the deepest page). Search hits carry full legacy records, so an
+unchanged repository costs only its search pages. A token raises the page size.
 """
 
 from __future__ import annotations
@@ -17,12 +17,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 import scrapy
-from scrapy.http import Response
 
 from envision_spiders.bases.offset_paging import OffsetPagingSpider, PageCursor, SearchResults
 from envision_spiders.bases.spider import SpiderConfig, politeness, setting
 from envision_spiders.pages.zenodo import ZenodoSearchPage
-from envision_spiders.queries import QUERY_STRING, pack_terms
+from envision_spiders.queries import QUERY_STRING
 
 Window = tuple[str, str]  # publication_date range, inclusive ISO dates
 
@@ -32,7 +31,6 @@ class ZenodoConfig(SpiderConfig):
     resource_types: tuple[str, ...] = setting("ZENODO_RESOURCE_TYPES")
     query_max_length: int = setting("ZENODO_QUERY_MAX_LENGTH")
     min_date: str = setting("ZENODO_MIN_DATE")  # lower bound of the windows split by date
-    url_limit: int = setting("URLLENGTH_LIMIT")  # Scrapy drops longer requests
 
 
 class ZenodoSpider(OffsetPagingSpider):
@@ -47,11 +45,8 @@ class ZenodoSpider(OffsetPagingSpider):
     custom_settings = politeness(2.1)  # 30 search requests/min (60/min overall for guests)
 
     async def start(self) -> AsyncIterator[Any]:
-        groups = pack_terms(self.terms, QUERY_STRING, self.config.query_max_length, self.longest_url,
-                            self.config.url_limit)
-        self.crawler.stats.set_value("envision/search/query_groups", len(groups))
-        for group in groups:
-            yield self.first_page((group, None))
+        for group in self.query_groups(QUERY_STRING, self.longest_url):
+            yield self.first_page((QUERY_STRING(group), None))
 
     def page_request(self, cursor: PageCursor) -> scrapy.Request:
         group, window = cursor.query
@@ -80,10 +75,5 @@ class ZenodoSpider(OffsetPagingSpider):
         return [(group, (a.isoformat(), b.isoformat())) for a, b in halves] if lo < hi else None
 
     async def read_page(self, page: ZenodoSearchPage) -> SearchResults:
-        total = page.total
-        records, problems = await page.records()
+        total, (records, problems) = page.total, await page.records()
         return SearchResults(records, problems, len(records) + len(problems), total)
-
-    async def on_hits(self, response: Response, hits: list[Any]) -> AsyncIterator[Any]:
-        for record in self.take(hits):
-            yield record
