@@ -333,7 +333,7 @@ class FileFetcher:
                 else:
                     data = await tasks.pop(i)
                     fetched += len(data)
-                await asyncio.to_thread(hasher.update, data)
+                await asyncio.gather(*(asyncio.to_thread(update) for update in hasher.updaters(data)))
                 del data
                 meter.update(end)
             if self.config.fsync:

@@ -429,3 +429,19 @@ def test_download_progress_shows_bytes_rate_and_eta_per_file_and_overall(nginx: 
                       r"ETA (\w+)$", log, re.MULTILINE)
     assert final and final.group(1) == final.group(2) == "3.2 MB" and final.group(4) == "0s", log[-2000:]
     assert float(final.group(3)) > 0  # the final line gives the average rate of the run
+
+
+def test_download_closes_as_soon_as_the_last_record_is_done(nginx: NginxServer, tmp_path: Path) -> None:
+    """The records come from start(), not from responses: without the spider's wake-up request
+    the engine would notice it is idle only at its 5 s heartbeat."""
+    data = tmp_path / "data"
+    small = blob(5000, "idle1")
+    store(data, "1", [file_entry("a.jpg", small, nginx.put("idle/a.jpg", small))])
+    stats_file = tmp_path / "stats.json"
+    code, stats, log = run_download(data, {"ENVISION_STATS_FILE": stats_file})
+    assert code == 0 and stats["files/complete"] == 1, log[-3000:]
+    assert json.loads(stats_file.read_text())["elapsed_time_seconds"] < 4.0
+    empty = tmp_path / "empty"
+    code, stats, log = run_download(empty, {"ENVISION_STATS_FILE": stats_file})
+    assert code == 0, log[-3000:]
+    assert json.loads(stats_file.read_text())["elapsed_time_seconds"] < 4.0
