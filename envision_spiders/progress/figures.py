@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Any
 
 HANDLED_KEYS = (
@@ -20,7 +21,7 @@ HANDLED_KEYS = (
     "envision/listing/repeated_entries",
     "envision/listing/unreadable_entries",
 )
-UNREADABLE_PREFIX = "envision/search/unreadable_"
+UNREADABLE = "envision/search/unreadable_*s"  # hits, rows, ...: whatever a page object could not read
 EXPECTED_KEYS = ("envision/search/total", "envision/listing/total")
 
 
@@ -68,7 +69,7 @@ def figures(
     """The figures of a crawl from its stats, ``elapsed`` seconds after it opened."""
     reported = any(key in stats for key in EXPECTED_KEYS)
     handled = sum(_int(stats, key) for key in HANDLED_KEYS)
-    handled += sum(_int(stats, key) for key in stats if key.startswith(UNREADABLE_PREFIX))
+    handled += sum(_int(stats, key) for key in stats if fnmatchcase(key, UNREADABLE))
     groups = stats.get("envision/search/query_groups")
     return Figures(
         expected=sum(_int(stats, key) for key in EXPECTED_KEYS) if reported else None,
