@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 def queued_requests(crawler: Crawler) -> tuple[int, int]:
     """(requests waiting in the downloader's slot queues, requests in the scheduler)."""
     engine = getattr(crawler, "_engine", None)  # Crawler.engine raises before the crawl starts
-    if engine is None or engine.downloader is None:
+    if engine is None:
         return 0, 0
     waiting = sum(len(slot.queue) for slot in engine.downloader.slots.values())
     scheduler = engine.scheduler

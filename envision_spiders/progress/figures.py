@@ -73,7 +73,7 @@ def figures(
     groups = stats.get("envision/search/query_groups")
     return Figures(
         expected=sum(_int(stats, key) for key in EXPECTED_KEYS) if reported else None,
-        queries_reported=_int(stats, "envision/search/queries_reported"),
+        queries_reported=_int(stats, "envision/search/queries_reported") + _int(stats, "envision/listing/reported"),
         query_groups=int(groups) if isinstance(groups, int) else None,
         handled=handled,
         archives=_int(stats, "envision/inspect/archives"),
@@ -115,10 +115,9 @@ def line(f: Figures) -> str:
     """One line: hits reported, processed / expected, archives, waiting requests, ETA, bytes."""
     parts = []
     downloads = bool(f.bytes_planned or f.bytes_done)
-    if f.expected is None and not downloads:
-        parts.append("hits: not reported yet")
-    elif f.expected is None:
-        pass
+    if f.expected is None:
+        if not downloads:  # `scrapy download` has no search: its line is about files
+            parts.append("hits: not reported yet")
     else:
         groups = f" in {f.query_groups} query groups" if f.query_groups else ""
         parts.append(f"hits {f.expected:,} reported by {f.queries_reported} queries{groups}")

@@ -132,3 +132,27 @@ def test_crawlall_on_a_terminal_draws_one_live_line_per_spider(two_fakes, tmp_pa
     zenodo_line = next(text for text in last if text.startswith("zenodo"))
     assert zenodo_line.startswith("zenodo     finished after") and f"processed {N}/{N}" in zenodo_line
     assert "INFO: Progress" not in screen  # the live lines replace the logged ones
+
+
+def test_links_paging_listing_totals_are_the_expected_figure_and_are_reached(tmp_path):
+    from tests.servers.datacite import FakeDataCite
+
+    server = FakeDataCite(n_eye=45, n_other=5, window=20)
+    server.start()
+    try:
+        stats_file = tmp_path / "stats.json"
+        cmd = crawl_cmd(tmp_path, "crawl", "datacite", DATACITE_API_URL=server.base_url, DATACITE_PAGE_SIZE=10,
+                        DOWNLOAD_DELAY=0, ENVISION_STATS_FILE=stats_file)
+        proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=scrapy_env(), capture_output=True, text=True, timeout=180)
+    finally:
+        server.stop()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout == ""
+    stats = json.loads(stats_file.read_text())
+    assert stats["envision/listing/reported"] == stats["envision/search/query_groups"]
+    assert re.search(r"\[datacite\] INFO: Listing \S+: \d+ entries", proc.stderr)
+    # five query groups overlap: 45 datasets, met 101 times in all; every hit reached an end
+    assert stats["envision/progress/expected"] == stats["envision/listing/total"] == 101
+    assert stats["envision/progress/processed"] == 101
+    assert stats["item_scraped_count"] + stats["envision/listing/repeated_entries"] == 101
+    assert f"reported by {stats['envision/listing/reported']} queries" in PROGRESS.findall(proc.stderr)[-1]
