@@ -137,7 +137,13 @@ EXTENSIONS = {
     "envision_spiders.state.runs.CrawlerLogCount": 0,
     "envision_spiders.exports.stats_file.StatsFile": 500,
     "envision_spiders.state.runs.RunLedger": 510,  # crawl_runs table: the weekly schedule's `since`
+    "envision_spiders.progress.extension.CrawlProgress": 490,  # progress lines; before StatsFile so the file has the final figures
 }
+# --- progress (envision_spiders/progress/) ---------------------------------------------------
+ENVISION_PROGRESS_INTERVAL = 30.0  # seconds between progress lines (hits, processed/expected, ETA); 0 = off
+ENVISION_PROGRESS_LOG = True  # log them (scrapy crawlall on a terminal draws live lines instead)
+ENVISION_PROGRESS_LIVE_INTERVAL = 1.0  # scrapy crawlall on a terminal: seconds between redraws (0 = plain lines)
+
 ADDONS = {
     "envision_spiders.middlewares.contact.ContactAddon": 100,  # USER_AGENT from ENVISION_CONTACT_EMAIL
     "scrapy_poet.Addon": 300,
@@ -257,6 +263,7 @@ ENVISION_DOWNLOAD_MAX_RECORD_BYTES = 0  # a record with more bytes of open files
 ENVISION_DOWNLOAD_MAX_TOTAL_BYTES = 0  # bytes fetched per crawl, reserved record by record (0 = no limit)
 ENVISION_DOWNLOAD_CONCURRENCY_PER_HOST = 4  # file requests in flight per host (Scrapy's slot limits apply too)
 ENVISION_DOWNLOAD_CONCURRENCY = 16  # file requests in flight overall
+ENVISION_DOWNLOAD_PROGRESS_INTERVAL = 10.0  # seconds between a ranged file's own progress lines (0 = off)
 ENVISION_DOWNLOAD_REVERIFY = False  # re-hash files already complete before skipping them on a rerun
 # Tokens sent with a source's file requests, archive inspection and gated downloads alike
 # (credentials.file_tokens): only to the scheme, host and port of the source's API root; a

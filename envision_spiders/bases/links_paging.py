@@ -53,7 +53,8 @@ Hook ``async def prepare()`` (optional) runs once, after the token and before th
 listing; there ``await self.read_side_listing(url, read, failed_key)`` reads every page of a
 listing needed first (OSF's licences) through the downloader.
 
-Stats: ``envision/listing/pages``, ``envision/listing/total`` (sum of first-page totals),
+Stats: ``envision/listing/pages``, ``envision/listing/total`` (sum of first-page totals, each
+logged), ``envision/listing/reported`` (listings whose first page gave a total),
 ``envision/listing/repeated_entries``, ``envision/listing/unreadable_entries``,
 ``envision/listing/paging_loop``, ``envision/listing/lost``, ``envision/listing/page_skipped``,
 ``envision/auth/token_rejected``, ``envision/auth/retried_anonymously``, ``envision/requests/failed``.
@@ -220,6 +221,8 @@ class LinksPagingSpider(EnvisionSpider):
         stats.inc_value("envision/listing/pages")
         if response.url == ctx["first"] and total is not None:
             stats.inc_value("envision/listing/total", total)
+            stats.inc_value("envision/listing/reported")
+            self.logger.info("Listing %s: %d entries", response.url, total)
         for problem in problems:
             stats.inc_value("envision/listing/unreadable_entries")
             self.logger.warning("Skipping an entry of %s: %s", response.url, problem)

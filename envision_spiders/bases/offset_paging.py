@@ -58,7 +58,9 @@ the page was full, ``continuation`` or else ``split`` if possible, else the resu
 truncated: an ERROR naming how many results are lost (when the API tells a total).
 Stats (``envision/paging/...``): ``pages``, ``splits`` (continuations included),
 ``truncated``, ``lost_results`` (results known lost to truncation), ``cap_status``,
-``lost_pages``, ``failed``, ``lost_queries``.
+``lost_pages``, ``failed``, ``lost_queries``; ``envision/search/total`` and
+``envision/search/queries_reported``: the hits each query's first page reported (a query
+split on page 1 reports through its narrower queries), logged per query.
 """
 
 from __future__ import annotations
@@ -268,7 +270,17 @@ class OffsetPagingSpider(EnvisionSpider):
             requests = self._split_or_truncate(cursor, f"{cursor.total} results, {self.reachable} reachable")
             if requests:
                 return False, iter(requests)
+        if cursor.page == 1 and cursor.total is not None:
+            self._report_total(cursor)
         return True, self._follow(replace(cursor, lost=0), count, list(hits))
+
+    def _report_total(self, cursor: PageCursor) -> None:
+        """A query's hits as its first page says (those paging can reach): logged, and summed in
+        ``envision/search/total`` (the expected figure of the progress line)."""
+        hits = min(cursor.total or 0, self.reachable)
+        self.crawler.stats.inc_value("envision/search/total", hits)
+        self.crawler.stats.inc_value("envision/search/queries_reported")
+        self.logger.info("Query %s: %d hits", str(cursor.query)[:120], hits)
 
     def _follow(self, cursor: PageCursor, count: int, hits: list[Any]) -> Iterator[scrapy.Request]:
         if count == 0:

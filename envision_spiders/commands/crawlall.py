@@ -4,6 +4,11 @@ One crawler per spider, all running at once in one ``CrawlerProcess``: each keep
 ``custom_settings`` (download delay, concurrency) and its own connection to the shared state
 DB. Spiders are discovered by Scrapy's SpiderLoader; ``portal`` joins only when portal
 presets are configured (``ENVISION_CRAWLALL_NEEDS``) or when named.
+
+Progress: on a terminal (standard error is a tty) one live line per spider is redrawn every
+``ENVISION_PROGRESS_LIVE_INTERVAL`` seconds (``progress/live.py``) and the spiders' own
+progress lines are not logged; elsewhere (scrapyd, a log file) each spider logs plain
+periodic lines (``progress/extension.py``).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 from collections import defaultdict
 from typing import Any
 
@@ -21,6 +27,7 @@ from scrapy.exceptions import UsageError
 
 from envision_spiders.bases.spider import SpiderArgumentError
 from envision_spiders.exports.results import write_results
+from envision_spiders.progress.live import LiveLines
 from envision_spiders.state.runs import UNATTRIBUTED_PREFIX, UnknownSpiders, outcome, select_spiders
 
 logger = logging.getLogger(__name__)
@@ -102,6 +109,10 @@ class Command(ScrapyCommand):
             print("\n".join(names))
             return
 
+        live_interval = self.settings.getfloat("ENVISION_PROGRESS_LIVE_INTERVAL")
+        live = live_interval > 0 and sys.stderr.isatty()
+        if live:  # the live lines replace the logged progress lines (the stats keep the figures)
+            self.settings.set("ENVISION_PROGRESS_LOG", False, priority="cmdline")
         crawlers: dict[str, Crawler] = {}
         reasons: dict[str, str] = {}
         start_errors: dict[str, str] = {}
@@ -116,7 +127,13 @@ class Command(ScrapyCommand):
             task = process.crawl(crawler, **spider_args)
             task.add_done_callback(lambda t, _n=name: self._record_start_error(t, _n, start_errors))
         logger.info("crawlall: running %d spider(s) at once: %s", len(names), ", ".join(names))
+        display = LiveLines(crawlers, sys.stderr, live_interval) if live else None
+        if display is not None:
+            for crawler in crawlers.values():  # the first engine to start starts the display
+                crawler.signals.connect(display.start, signal=signals.engine_started, weak=False)
         process.start()
+        if display is not None:
+            display.stop()
 
         data_dir = self.settings.get("ENVISION_DATA_DIR")
         results = write_results(data_dir)

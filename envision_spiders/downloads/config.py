@@ -25,6 +25,7 @@ class FetchConfig:
     ranges_in_flight: int
     max_whole_body: int
     fsync: bool = False
+    progress_interval: float = 0.0  # seconds between a ranged file's progress lines (0: none)
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class DownloadConfig:
                 ranges_in_flight=at_least("ENVISION_DOWNLOAD_RANGES_IN_FLIGHT", 1),
                 max_whole_body=settings.getint("ENVISION_DOWNLOAD_MAX_WHOLE_BODY"),
                 fsync=fsync,
+                progress_interval=settings.getfloat("ENVISION_DOWNLOAD_PROGRESS_INTERVAL"),
             ),
             concurrency_per_host=settings.getint("ENVISION_DOWNLOAD_CONCURRENCY_PER_HOST"),
             concurrency=settings.getint("ENVISION_DOWNLOAD_CONCURRENCY"),

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -56,6 +57,8 @@ from envision_spiders.http.ranges import (
     RangeReader,
     install_range_guard,
 )
+from envision_spiders.progress.figures import duration
+from envision_spiders.progress.figures import size as human_size
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +106,36 @@ class HostLimiter:
         host = urlparse_cached(request).netloc
         async with self._total, self._per_host[host]:
             yield
+
+
+class FileProgress:
+    """One ranged file's progress line, at most every ``interval`` seconds: bytes hashed in
+    order (the verified prefix), MB/s since this run started on the file, ETA."""
+
+    def __init__(self, url: str, size: int, interval: float, done: int = 0, clock: Any = time.monotonic) -> None:
+        self.url, self.size, self.interval, self.clock = url, size, interval, clock
+        self.started = self.last = clock()
+        self.start_done = done
+
+    def rate(self, done: int) -> float | None:
+        seconds = self.clock() - self.started
+        return (done - self.start_done) / seconds if seconds > 0 else None
+
+    def update(self, done: int) -> None:
+        now = self.clock()
+        if not self.interval or now - self.last < self.interval or done >= self.size:
+            return
+        self.last = now
+        rate = self.rate(done)
+        eta = (self.size - done) / rate if rate else None
+        logger.info(
+            "Downloading %s: %s of %s (%.0f%%), %s/s, ETA %s", self.url, human_size(done), human_size(self.size),
+            100 * done / self.size, human_size(rate or 0), duration(eta),
+        )
+
+    def finished(self) -> None:
+        if self.interval and self.clock() - self.started >= self.interval:
+            logger.info("Downloaded %s: %s at %s/s", self.url, human_size(self.size), human_size(self.rate(self.size) or 0))
 
 
 class FileFetcher:
@@ -284,6 +317,7 @@ class FileFetcher:
 
             hasher = MultiHasher(repository)
             on_disk = set(progress.done)
+            meter = FileProgress(base.url, size, self.config.progress_interval, progress.bytes_done())
             next_start = 0
             for i, (start, end) in enumerate(chunks):
                 # keep up to ranges_in_flight chunks requested or waiting to be hashed
@@ -299,8 +333,9 @@ class FileFetcher:
                 else:
                     data = await tasks.pop(i)
                     fetched += len(data)
-                await asyncio.to_thread(hasher.update, data)
+                await asyncio.gather(*(asyncio.to_thread(update) for update in hasher.updaters(data)))
                 del data
+                meter.update(end)
             if self.config.fsync:
                 await asyncio.to_thread(os.fsync, fd)
         finally:
@@ -309,6 +344,7 @@ class FileFetcher:
             if tasks:
                 await asyncio.gather(*tasks.values(), return_exceptions=True)
             os.close(fd)
+        meter.finished()
         self.stats.inc_value("envision/download/ranged_files")
         return self._finish(part, sidecar, dest, hasher.hexdigests(), hasher.size, repository, size, fetched, mode)
 

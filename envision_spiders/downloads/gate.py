@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from itemadapter import ItemAdapter
@@ -78,6 +80,13 @@ class MultiHasher:
         for h in self._hashes.values():
             h.update(data)
         self.size += len(data)
+
+    def updaters(self, data: bytes | memoryview) -> list[Callable[[], None]]:
+        """One call per algorithm that feeds it ``data``, to run in parallel threads (hashlib
+        releases the GIL on large buffers); the size is counted now. Run every one of them,
+        each once, before the next ``update``/``updaters``."""
+        self.size += len(data)
+        return [partial(h.update, data) for h in self._hashes.values()]
 
     def hexdigests(self) -> dict[str, str]:
         return {name: h.hexdigest() for name, h in self._hashes.items()}

@@ -191,6 +191,7 @@ class GatedFilesPipeline(FilesPipeline):
             logger.info("not downloading %s:%s: %s", source, source_id, skip)
             return []
         self.reserved_bytes += to_fetch
+        self._count("bytes_planned", to_fetch)  # the progress line's "files done / planned"
         write_manifest(manifest_path, new_manifest(adapter.asdict(), manifest_files, started, PENDING), self.config.fsync)
         self._records[(source, source_id)] = {
             "manifest_path": manifest_path,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,19 @@ def test_multihasher_and_verify() -> None:
     assert verify(digests, len(data) - 1, repo, len(data))[1].startswith("size mismatch")
     assert MultiHasher(Checksum("sha256", "00")).hexdigests().keys() == {"sha256"}  # no md5 unless given
     assert verify(digests, len(data), None, len(data))[0] is True
+
+
+def test_multihasher_updaters_in_parallel_threads_give_the_same_digests() -> None:
+    data = b"retina" * 100_000
+    hasher = MultiHasher(Checksum("md5", "00"))
+    for piece in (data[:12345], data[12345:]):
+        threads = [threading.Thread(target=update) for update in hasher.updaters(piece)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert hasher.size == len(data)
+    assert hasher.hexdigests() == {"sha256": hashlib.sha256(data).hexdigest(), "md5": hashlib.md5(data).hexdigest()}
 
 
 def test_plan_chunks() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 from pathlib import Path
@@ -406,3 +407,41 @@ def test_download_token_goes_only_to_the_api_origin_and_token_files_need_one(ngi
     assert code == 0, log[-3000:]
     [entry] = manifest(data, "10")["files"]
     assert entry["status"].startswith("skipped: file access token")
+
+
+def test_download_progress_shows_bytes_rate_and_eta_per_file_and_overall(nginx: NginxServer, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    big = blob(3 * MB + 12345, "p1big")
+    small = blob(5000, "p1small")
+    store(data, "1", [file_entry("vol.bin", big, nginx.put("p1/vol.bin", big)),
+                      file_entry("a.jpg", small, nginx.put("p1/a.jpg", small))])
+    code, stats, log = run_download(
+        data, {"ENVISION_DOWNLOAD_PROGRESS_INTERVAL": 0.000001, "ENVISION_PROGRESS_INTERVAL": 0.05})
+    assert code == 0, log[-3000:]
+    assert stats["bytes_planned"] == len(big) + len(small)
+    # the large file's own lines: the verified prefix grows, with a rate and an ETA
+    percents = [int(p) for p in re.findall(r"Downloading \S+/p1/vol\.bin: [\d.]+ [KM]B of 3\.2 MB \((\d+)%\), "
+                                           r"[\d.]+ [KM]?B/s, ETA \S+", log)]
+    assert len(percents) >= 3 and percents == sorted(percents) and percents[-1] <= 100
+    assert re.search(r"Downloaded \S+/p1/vol\.bin: 3\.2 MB at [\d.]+ [KM]?B/s", log)
+    # overall, in the periodic progress line: every planned byte done
+    final = re.search(r"Progress \(final\): processed 1; .*files ([\d.]+ [KM]B)/([\d.]+ [KM]B), ([\d.]+) MB/s, "
+                      r"ETA (\w+)$", log, re.MULTILINE)
+    assert final and final.group(1) == final.group(2) == "3.2 MB" and final.group(4) == "0s", log[-2000:]
+    assert float(final.group(3)) > 0  # the final line gives the average rate of the run
+
+
+def test_download_closes_as_soon_as_the_last_record_is_done(nginx: NginxServer, tmp_path: Path) -> None:
+    """The records come from start(), not from responses: without the spider's wake-up request
+    the engine would notice it is idle only at its 5 s heartbeat."""
+    data = tmp_path / "data"
+    small = blob(5000, "idle1")
+    store(data, "1", [file_entry("a.jpg", small, nginx.put("idle/a.jpg", small))])
+    stats_file = tmp_path / "stats.json"
+    code, stats, log = run_download(data, {"ENVISION_STATS_FILE": stats_file})
+    assert code == 0 and stats["files/complete"] == 1, log[-3000:]
+    assert json.loads(stats_file.read_text())["elapsed_time_seconds"] < 4.0
+    empty = tmp_path / "empty"
+    code, stats, log = run_download(empty, {"ENVISION_STATS_FILE": stats_file})
+    assert code == 0, log[-3000:]
+    assert json.loads(stats_file.read_text())["elapsed_time_seconds"] < 4.0
