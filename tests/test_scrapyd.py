@@ -168,7 +168,7 @@ def test_weekly_schedule_schedules_every_spider_and_parallel_jobs_share_state(eg
         assert requests.post(f"{url}/addversion.json", data={"project": PROJECT, "version": "r2"},
                              files={"egg": ("project.egg", fh)}, timeout=60).json()["status"] == "ok"
     deployed = requests.get(f"{url}/listspiders.json", params={"project": PROJECT}, timeout=10).json()["spiders"]
-    expected = sorted(s for s in deployed if s != "portal")  # no portal presets configured
+    expected = sorted(s for s in deployed if s not in ("portal", "url"))  # no portal presets, no URL list configured
     data = tmp_path / "data"
     nowhere, zenodo, figshare = FakeAPI(), FakeZenodo(n_records=30), FakeFigshare(n_articles=20)
     for server in (nowhere, zenodo, figshare):
