@@ -248,6 +248,18 @@ CHUNK = SMALL_CHUNKS["ENVISION_DOWNLOAD_CHUNK_SIZE"]
 ONE_RANGE_AT_A_TIME = {"ENVISION_DOWNLOAD_RANGES_IN_FLIGHT": 1}  # request k+1 leaves after chunk k is saved
 
 
+def kill_after_ranges(server: StallingFileServer, n: int, data: Path, log: Path) -> None:
+    """Start a one-range-at-a-time download, let the server answer ``n`` ranges, hold the next,
+    and SIGKILL the process while it waits: exactly ``n`` chunks are on disk, on any machine."""
+    server.stall_after(n)
+    proc = start_download(data, log, ONE_RANGE_AT_A_TIME)
+    try:
+        assert server.stalled.wait(90), log.read_text()[-3000:]
+    finally:
+        kill(proc)
+        server.resume(drop=True)
+
+
 def test_killed_download_resumes_from_disk(tmp_path: Path) -> None:
     """SIGKILL mid-file, rerun: only the missing ranges are fetched, and the result verifies.
 
@@ -258,13 +270,7 @@ def test_killed_download_resumes_from_disk(tmp_path: Path) -> None:
     with StallingFileServer() as server:
         store(data, "1", [file_entry("big.bin", big, server.put("t5/big.bin", big))])
         sidecar = data / "downloads/zenodo/1/big.bin.part.json"
-        server.stall_after(4)
-        proc = start_download(data, tmp_path / "first.log", ONE_RANGE_AT_A_TIME)
-        try:
-            assert server.stalled.wait(90), (tmp_path / "first.log").read_text()[-3000:]
-        finally:
-            kill(proc)
-            server.resume(drop=True)
+        kill_after_ranges(server, 4, data, tmp_path / "first.log")
         assert json.loads(sidecar.read_text())["done"] == [[0, 4]]  # killed mid-file, by construction
         assert manifest(data, "1")["status"] == "pending"
         assert not (data / "downloads/zenodo/1/big.bin").exists()
@@ -293,13 +299,7 @@ def test_file_changed_between_runs_restarts_from_zero(tmp_path: Path) -> None:
     with StallingFileServer() as server:
         store(data, "1", [file_entry("f.bin", new, server.put("t6/f.bin", old), checksum=None)])
         sidecar = data / "downloads/zenodo/1/f.bin.part.json"
-        server.stall_after(2)
-        proc = start_download(data, tmp_path / "first.log", ONE_RANGE_AT_A_TIME)
-        try:
-            assert server.stalled.wait(90), (tmp_path / "first.log").read_text()[-3000:]
-        finally:
-            kill(proc)
-            server.resume(drop=True)
+        kill_after_ranges(server, 2, data, tmp_path / "first.log")
         assert sidecar.exists(), "the first download finished before it could be killed"
         assert json.loads(sidecar.read_text())["done"] == [[0, 2]]
         server.put("t6/f.bin", new)
