@@ -102,6 +102,8 @@ class PostgresState(StateDB):
 
     def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Any:
         rows = list(rows)
+        if len(rows) == 1:  # the common case (one record): skip executemany's pipeline set-up
+            return self._execute(sql, rows[0])
         with self._conn.cursor() as cursor:
             if rows:
                 cursor.executemany(self._sql(sql), rows)
@@ -146,13 +148,23 @@ class PostgresState(StateDB):
         if self.in_transaction:
             yield
             return
+        # BEGIN and the lock in one round trip (simple query protocol: no parameters)
+        begin = f"BEGIN; SELECT pg_advisory_xact_lock({int(lock)})" if lock is not None else "BEGIN"
         try:
-            with self._conn.transaction():
-                if lock is not None:
-                    self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
-                yield
+            self._conn.execute(begin)
         except errors.LockNotAvailable as exc:
+            self._rollback()
             raise StateBusy(f"state database is locked by another process: {exc}") from exc
+        try:
+            yield
+        except BaseException:
+            self._rollback()
+            raise
+        self._conn.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        if not self._conn.closed and self.in_transaction:
+            self._conn.execute("ROLLBACK")
 
     def immediate(self) -> AbstractContextManager[None]:
         return self._transaction(WRITE_LOCK)
