@@ -146,7 +146,7 @@ def test_one_spiders_errors_mark_only_that_spider(fakes, tmp_path):
 def test_an_empty_run_after_a_full_one_is_warn_and_keeps_since(tmp_path):
     """Zenodo answered 12 records last week and none now (an API change): the run is not clean,
     says why in one line, and the weekly `since` still starts from last week's run."""
-    from envision_spiders.state.db import STATE_FILE, StateDB
+    from envision_spiders.state.db import open_state
     from envision_spiders.state.runs import since_for
 
     full, empty = FakeZenodo(n_records=12), FakeZenodo(n_records=0)
@@ -165,7 +165,7 @@ def test_an_empty_run_after_a_full_one_is_warn_and_keeps_since(tmp_path):
     assert row.split()[1] == "warn"
     why = [line for line in second.stderr.splitlines() if "met 0 records" in line]
     assert len(why) == 1 and "met 12" in why[0] and "WARNING" in why[0]
-    state = StateDB(tmp_path / "data" / STATE_FILE)
+    state = open_state("", tmp_path / "data")
     try:
         runs = state.runs("zenodo")
         assert [(r["clean"], r["seen"]) for r in runs] == [(True, 12), (False, 0)]
