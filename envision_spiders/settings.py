@@ -19,6 +19,15 @@ COMMANDS_MODULE = "envision_spiders.commands"
 ENVISION_DATA_DIR = "data"  # metadata/, feeds/, results/, downloads/, state.sqlite3
 ENVISION_STATE_TIMEOUT = 60.0  # seconds a writer waits for another crawl's SQLite transaction
 ENVISION_STORE_FSYNC = False  # fsync each record file (crash-safe against power loss, slower)
+# Where records (metadata/) and the portal feeds (feeds/) go: "" = under ENVISION_DATA_DIR;
+# "s3://bucket/prefix" = an S3-compatible object store (docs/operations.md, "Object storage").
+# Gated downloads follow FILES_STORE (also s3:// capable). The state DB stays local/PostgreSQL.
+ENVISION_STORE_URL = ""
+# The object store's client: Scrapy's own AWS_* settings (its S3 feed storage reads them too).
+# Credentials are best left to the environment (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY,
+# botocore's chain): Scrapy logs settings given with -s.
+AWS_ENDPOINT_URL = None  # e.g. http://127.0.0.1:9000 for MinIO/Ceph; None = AWS
+AWS_REGION_NAME = None  # None = us-east-1 for our client
 ENVISION_INCREMENTAL = True  # skip records whose `modified` is unchanged since they were stored
 ENVISION_STATS_FILE = ""  # when set, the final stats are written there as JSON
 ENVISION_CONTACT_EMAIL = "envision-spiders@example.org"  # sent in the User-Agent (DataCite, Figshare)
@@ -207,11 +216,12 @@ ENVISION_FEED_DELIVERY = True
 ENVISION_FEED_DELIVERY_BATCH = 200
 ENVISION_FEED_DELIVERY_SECONDS = 1.0
 ENVISION_FEEDS = {
-    "%(data_dir)s/feeds/%(name)s/%(time)s.all.jsonl": {
+    # %(store)s is ENVISION_STORE_URL when set (Scrapy's S3 feed storage), else ENVISION_DATA_DIR
+    "%(store)s/feeds/%(name)s/%(time)s.all.jsonl": {
         "format": "jsonlines",
         "uri_params": "envision_spiders.exports.feeds.uri_params",
     },
-    "%(data_dir)s/feeds/%(name)s/%(time)s.eye_imaging.jsonl": {
+    "%(store)s/feeds/%(name)s/%(time)s.eye_imaging.jsonl": {
         "format": "jsonlines",
         "uri_params": "envision_spiders.exports.feeds.uri_params",
         "item_filter": "envision_spiders.exports.feeds.EyeImagingFilter",
