@@ -96,6 +96,9 @@ def crawl(tmp_path: Path):
 # nginx on loopback as a Range-capable file server (archive inspection, gated downloads)
 from tests.servers.nginx import nginx  # noqa: E402,F401  (fixture)
 
+# an S3-protocol server (moto) on loopback: record store, feeds and downloads on s3://
+from tests.servers.s3 import s3_server  # noqa: E402,F401  (fixture)
+
 
 def project_crawler(spidercls: type | None = None, **overrides: Any):
     """A Crawler over the project's settings (plus ``overrides``) with its spider created and

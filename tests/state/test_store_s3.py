@@ -18,7 +18,7 @@ from envision_spiders.state.store import (
     open_records,
     stored_records,
 )
-from tests.servers.s3 import S3Server, s3_server  # noqa: F401  (fixture)
+from tests.servers.s3 import S3Server
 
 
 def s3_settings(server: S3Server, url: str, data_dir) -> Settings:
