@@ -177,9 +177,6 @@ class MultipartDownload:
         self.files = files
         self.stats = fetcher.stats
 
-    def _count(self, key: str, value: int = 1) -> None:
-        self.stats.inc_value(f"envision/download/s3/{key}", value)
-
     async def fetch(self, base: Request, path: str, size: int | None, repository: Checksum | None) -> Fetched:
         journal_path = path + SIDECAR_SUFFIX
         for attempt in (1, 2):
@@ -204,7 +201,7 @@ class MultipartDownload:
         except Exception as exc:
             if not is_missing(exc):
                 raise
-        self._count("uploads_aborted")
+        self.stats.inc_value("envision/download/uploads_aborted")
 
     def _uploaded_parts(self, key: str, upload_id: str) -> dict[int, str] | None:
         """Part number -> MD5 (ETag) of the parts the store holds; None when the upload is gone."""
@@ -244,7 +241,7 @@ class MultipartDownload:
             validator = dict(journal.get("validator") or {})
             mode = "ranged-resumed"
             self.stats.inc_value("envision/download/resumed")
-            self._count("parts_in_store_at_resume", len(uploaded))
+            self.stats.inc_value("envision/download/parts_at_resume", len(uploaded))
         else:
             uploaded = {}
             if journal:
@@ -282,14 +279,14 @@ class MultipartDownload:
             md5 = hashlib.md5(body).hexdigest()
             if uploaded.get(number) == md5:  # in the store already (before the crash): same bytes
                 etags[number] = md5
-                self._count("parts_reused")
+                self.stats.inc_value("envision/download/parts_reused")
                 return
             answer = await asyncio.to_thread(
                 self.files.client.upload_part, Bucket=self.files.bucket, Key=key, UploadId=upload_id,
                 PartNumber=number, Body=body, ContentMD5=base64.b64encode(bytes.fromhex(md5)).decode(),
             )
             etags[number] = _etag_md5(answer.get("ETag")) or md5
-            self._count("parts_uploaded")
+            self.stats.inc_value("envision/download/parts_uploaded")
 
         async def fetch_chunk(i: int) -> bytes:
             start, end = chunks[i]
@@ -348,7 +345,7 @@ class MultipartDownload:
             self.files.client.complete_multipart_upload,
             Bucket=self.files.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts},
         )
-        self._count("uploads_completed")
+        self.stats.inc_value("envision/download/uploads_completed")
         await asyncio.to_thread(self.files.delete, journal_path)
         return Fetched(size, digests, verification, fetched, mode)
 

@@ -67,7 +67,7 @@ def test_small_and_multipart_files_land_verified_in_the_bucket(s3_server: S3Serv
         assert entry["md5"] == hashlib.md5(big).hexdigest() and entry["verification"] == "md5 matches the repository"
         ranges = [s.range for s in server.served if s.name == "a/volume.bin"]
         assert ranges == [(0, PART), (PART, 2 * PART), (2 * PART, len(big))]
-        assert stats["s3/parts_uploaded"] == 3 and stats["s3/uploads_completed"] == 1
+        assert stats["parts_uploaded"] == 3 and stats["uploads_completed"] == 1
         assert stats["files/complete"] == 4
 
         # a rerun asks the object store (HEAD), not the file server
@@ -91,7 +91,7 @@ def test_a_corrupt_file_is_aborted_and_nothing_appears_under_its_key(s3_server: 
     assert s3.uploads(bucket) == []  # the multipart upload was aborted, its parts dropped
     man = bucket_manifest(s3, bucket, "1")
     assert all(f["status"].startswith("failed: md5 mismatch") for f in man["files"])
-    assert stats["checksum_mismatch"] == 2 and stats["s3/uploads_aborted"] == 1
+    assert stats["checksum_mismatch"] == 2 and stats["uploads_aborted"] == 1
 
 
 def test_killed_multipart_upload_resumes_with_the_parts_in_the_store(s3_server: S3Server, tmp_path: Path) -> None:
@@ -127,8 +127,8 @@ def test_killed_multipart_upload_resumes_with_the_parts_in_the_store(s3_server: 
     assert s3.uploads(bucket) == [] and "dl/zenodo/1/big.bin.part.json" not in s3.keys(bucket)
     entry = bucket_manifest(s3, bucket, "1")["files"][0]
     assert entry["status"] == "complete" and entry["mode"] == "ranged-resumed"
-    assert stats["resumed"] == 1 and stats["s3/parts_in_store_at_resume"] == 2
-    assert stats["s3/parts_reused"] == 2 and stats["s3/parts_uploaded"] == 2  # only parts 3 and 4 went up
+    assert stats["resumed"] == 1 and stats["parts_at_resume"] == 2
+    assert stats["parts_reused"] == 2 and stats["parts_uploaded"] == 2  # only parts 3 and 4 went up
     # the finished parts were read again from the origin to hash the file in order (If-Range)
     assert [s.status for s in server.served] == [206] * 4
 
