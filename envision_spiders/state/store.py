@@ -147,6 +147,7 @@ class S3Records:
     def __init__(self, client: Any, location: S3Location) -> None:
         self.client = client
         self.location = location
+        self._listed: dict[str, set[str]] = {}  # source -> keys seen by one listing (exists())
 
     def key(self, owner: Owner) -> str:
         return self.location.key(record_name(*owner))
@@ -170,8 +171,18 @@ class S3Records:
             return json.loads(body.read())
 
     def exists(self, owner: Owner) -> bool:
+        """Whether ``owner`` is stored. The incremental check asks this of every unchanged record:
+        the first call per source lists that source's keys once (1,000 a request), later calls
+        answer from that snapshot, and only keys missing from it cost a HEAD."""
+        key = self.key(owner)
+        source = owner[0]
+        if source not in self._listed:
+            prefix = self.location.key(record_name(source, "x")).rsplit("/", 1)[0] + "/"
+            self._listed[source] = {o["Key"] for page in self._list(prefix) for o in page.get("Contents") or []}
+        if key in self._listed[source]:
+            return True
         try:
-            self.client.head_object(Bucket=self.location.bucket, Key=self.key(owner))
+            self.client.head_object(Bucket=self.location.bucket, Key=key)
         except Exception as exc:
             if is_missing(exc):
                 return False

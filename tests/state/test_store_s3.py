@@ -101,5 +101,7 @@ def test_one_client_reads_what_another_wrote(s3_server: S3Server, tmp_path) -> N
     location = S3Location.parse(f"s3://{bucket}/p")
     writer = S3Records(make_client(S3Config.from_settings(settings)), location)
     reader = S3Records(make_client(S3Config.from_settings(settings)), location)
+    assert not reader.exists(("osf", "abc"))  # the reader lists the source once here
     writer.put(("osf", "abc"), record("osf", "abc", "o"))
     assert reader.get(("osf", "abc"))["title"] == "o"
+    assert reader.exists(("osf", "abc"))  # not in its listing: found by HEAD
