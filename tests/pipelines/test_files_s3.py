@@ -47,13 +47,15 @@ def test_small_and_multipart_files_land_verified_in_the_bucket(s3_server: S3Serv
     with StallingFileServer() as server:
         files = [file_entry(n, d, server.put(f"a/{n}", d)) for n, d in small.items()]
         files.append(file_entry("oct/volume.bin", big, server.put("a/volume.bin", big)))
+        files.append(file_entry("again/0.png", small["img/0.png"], server.url("a/img/0.png")))  # same URL twice
         store(data, "1", files)
         code, stats, log = run_download(data, s3_download_settings(s3, bucket))
         assert code == 0, log[-3000:]
 
         assert s3.keys(bucket) == sorted(
-            [f"dl/zenodo/1/{n}" for n in small] + ["dl/zenodo/1/oct/volume.bin", "dl/zenodo/1/manifest.json"]
+            [f"dl/zenodo/1/{n}" for n in [*small, "again/0.png", "oct/volume.bin", "manifest.json"]]
         )  # no journal, no temporary key left
+        assert s3.get(bucket, "dl/zenodo/1/again/0.png") == small["img/0.png"]  # a server-side copy
         for name, payload in small.items():
             assert s3.sha256(bucket, f"dl/zenodo/1/{name}") == hashlib.sha256(payload).hexdigest()
         assert s3.sha256(bucket, "dl/zenodo/1/oct/volume.bin") == hashlib.sha256(big).hexdigest()
@@ -62,19 +64,27 @@ def test_small_and_multipart_files_land_verified_in_the_bucket(s3_server: S3Serv
         assert s3.uploads(bucket) == []
         assert not (data / "downloads").exists()  # nothing written to local files
 
-        entry = {f["name"]: f for f in bucket_manifest(s3, bucket, "1")["files"]}["oct/volume.bin"]
+        entries = {f["name"]: f for f in bucket_manifest(s3, bucket, "1")["files"]}
+        assert entries["again/0.png"]["mode"] == "copied" and entries["img/0.png"]["mode"] == "whole"
+        entry = entries["oct/volume.bin"]
         assert entry["status"] == "complete" and entry["mode"] == "ranged"
         assert entry["md5"] == hashlib.md5(big).hexdigest() and entry["verification"] == "md5 matches the repository"
         ranges = [s.range for s in server.served if s.name == "a/volume.bin"]
         assert ranges == [(0, PART), (PART, 2 * PART), (2 * PART, len(big))]
         assert stats["parts_uploaded"] == 3 and stats["uploads_completed"] == 1
-        assert stats["files/complete"] == 4
+        assert stats["files/complete"] == 4 and stats["files/linked_duplicate_url"] == 1
 
-        # a rerun asks the object store (HEAD), not the file server
+        # a rerun asks the object store (HEAD), not the file server; REVERIFY reads the objects back
         server.served.clear()
         code, stats, log = run_download(data, s3_download_settings(s3, bucket))
         assert code == 0, log[-3000:]
-        assert server.served == [] and stats["files/already_present"] == 4
+        assert server.served == [] and stats["files/already_present"] == 4  # the copy comes from the media cache
+        s3.client.put_object(Bucket=bucket, Key="dl/zenodo/1/img/1.png", Body=b"x" * len(small["img/1.png"]))
+        code, stats, log = run_download(data, s3_download_settings(s3, bucket, ENVISION_DOWNLOAD_REVERIFY=True))
+        assert code == 0, log[-3000:]
+        assert stats["files/already_present"] == 3  # the damaged object failed its re-hash...
+        assert [s.name for s in server.served] == ["a/img/1.png"]  # ...and was fetched again
+        assert s3.get(bucket, "dl/zenodo/1/img/1.png") == small["img/1.png"]
 
 
 def test_a_corrupt_file_is_aborted_and_nothing_appears_under_its_key(s3_server: S3Server, tmp_path: Path) -> None:
