@@ -24,6 +24,15 @@ ENVISION_STATE_URL = ""
 ENVISION_NODE_NAME = ""  # this node's name in lease holders (node:pid); "" = the host name
 ENVISION_LEASE_SECONDS = 60.0  # length of a work lease (downloads per record); renewed every third of it
 ENVISION_STORE_FSYNC = False  # fsync each record file (crash-safe against power loss, slower)
+# Where records (metadata/) and the portal feeds (feeds/) go: "" = under ENVISION_DATA_DIR;
+# "s3://bucket/prefix" = an S3-compatible object store (docs/operations.md, "Object storage").
+# Gated downloads follow FILES_STORE (also s3:// capable). The state DB stays local/PostgreSQL.
+ENVISION_STORE_URL = ""
+# The object store's client: Scrapy's own AWS_* settings (its S3 feed storage reads them too).
+# Credentials are best left to the environment (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY,
+# botocore's chain): Scrapy logs settings given with -s.
+AWS_ENDPOINT_URL = None  # e.g. http://127.0.0.1:9000 for MinIO/Ceph; None = AWS
+AWS_REGION_NAME = None  # None = us-east-1 for our client
 ENVISION_INCREMENTAL = True  # skip records whose `modified` is unchanged since they were stored
 ENVISION_STATS_FILE = ""  # when set, the final stats are written there as JSON
 ENVISION_CONTACT_EMAIL = "envision-spiders@example.org"  # sent in the User-Agent (DataCite, Figshare)
@@ -216,11 +225,12 @@ ENVISION_FEED_DELIVERY = True
 ENVISION_FEED_DELIVERY_BATCH = 200
 ENVISION_FEED_DELIVERY_SECONDS = 1.0
 ENVISION_FEEDS = {
-    "%(data_dir)s/feeds/%(name)s/%(time)s.all.jsonl": {
+    # %(store)s is ENVISION_STORE_URL when set (Scrapy's S3 feed storage), else ENVISION_DATA_DIR
+    "%(store)s/feeds/%(name)s/%(time)s.all.jsonl": {
         "format": "jsonlines",
         "uri_params": "envision_spiders.exports.feeds.uri_params",
     },
-    "%(data_dir)s/feeds/%(name)s/%(time)s.eye_imaging.jsonl": {
+    "%(store)s/feeds/%(name)s/%(time)s.eye_imaging.jsonl": {
         "format": "jsonlines",
         "uri_params": "envision_spiders.exports.feeds.uri_params",
         "item_filter": "envision_spiders.exports.feeds.EyeImagingFilter",
