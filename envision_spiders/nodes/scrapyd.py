@@ -176,9 +176,9 @@ class Scrapyd:
 
     async def log_tail(self, node: str, log_url: str | None, size: int) -> str | None:
         """The last ``size`` bytes of a job's log (scrapyd's ``logs/`` endpoint), or None."""
-        if not log_url or size <= 0:
-            return None
-        url = f"{node}{log_url}" if log_url.startswith("/") else log_url
+        if not log_url or not log_url.startswith("/") or size <= 0:
+            return None  # only a path on the node itself: the answer never picks the host
+        url = f"{node}{log_url}"
         try:
             # the length first: Twisted's file server (scrapyd's logs/) fails a suffix range
             # (bytes=-N) longer than the file with a 500
