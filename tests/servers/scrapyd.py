@@ -1,21 +1,24 @@
-"""Real scrapyd processes on loopback for the end-to-end tests: the project's egg, one node per
-``ScrapydNode`` (its own home directory, port and ``deploy/scrapyd.conf``), deploys and waits.
-
-Jobs run the egg with the venv's packages and no PYTHONPATH to the working tree."""
+"""scrapyd for the tests: real processes on loopback (the project's egg, one node per
+``ScrapydNode`` with its own home directory, port and ``deploy/scrapyd.conf``; jobs run the egg
+with the venv's packages and no PYTHONPATH to the working tree), and ``FakeScrapyd``, its JSON
+API in memory for the fast tests of the commands."""
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import requests
 
 from tests.conftest import OFFLINE_ENV, PROJECT_ROOT, scrapy_env
+from tests.servers.base import Call, FakeAPI, Reply
 
 PROJECT = "envision_spiders"
 
@@ -114,3 +117,80 @@ def wait_finished(url: str, jobs: set[str], timeout: float = 240) -> dict[str, d
             return finished
         assert time.monotonic() < deadline, listing
         time.sleep(0.5)
+
+
+class FakeScrapyd(FakeAPI):
+    """scrapyd's JSON API as ``scrapy schedule`` / ``scrapy status`` use it, in memory: jobs are
+    whatever the test puts in ``jobs`` (or schedules); ``other_load`` counts jobs of other
+    projects in daemonstatus; ``project=None`` answers listjobs as a node without the egg."""
+
+    def __init__(self, spiders: tuple[str, ...] = ("figshare", "nei", "osf", "zenodo"), node_name: str = "fake",
+                 project: str | None = PROJECT, other_load: int = 0) -> None:
+        super().__init__()
+        self.spiders = list(spiders)
+        self.node_name = node_name
+        self.project = project
+        self.other_load = other_load
+        self.jobs: dict[str, list[dict[str, Any]]] = {"pending": [], "running": [], "finished": []}
+        self.scheduled: list[dict[str, Any]] = []
+        self.logs: dict[str, bytes] = {}
+        self.route("daemonstatus", "GET", r"/daemonstatus\.json", self.daemonstatus)
+        self.route("listjobs", "GET", r"/listjobs\.json", self.listjobs_)
+        self.route("listspiders", "GET", r"/listspiders\.json", self.listspiders)
+        self.route("schedule", "POST", r"/schedule\.json", self.schedule)
+        self.route("log", "GET", r"/logs/(.+)", self.log)
+        self.route("log_head", "HEAD", r"/logs/(.+)", self.log)
+
+    @staticmethod
+    def json_error(message: str) -> Reply:
+        return Reply.json({"status": "error", "message": message})
+
+    def ok(self, **data: Any) -> Reply:
+        return Reply.json({"node_name": self.node_name, "status": "ok", **data})
+
+    def run(self, spider: str, job: str, log: str | None = None) -> None:
+        """A running job of ``spider`` (with a log, when given)."""
+        entry = {"id": job, "project": PROJECT, "spider": spider, "pid": 1, "start_time": "2026-12-07 03:00:00"}
+        if log is not None:
+            path = f"{PROJECT}/{spider}/{job}.log"
+            self.logs[path] = log.encode()
+            entry["log_url"] = f"/logs/{path}"
+        self.jobs["running"].append(entry)
+
+    def daemonstatus(self, call: Call, match: Any) -> Reply:
+        counts = {state: len(jobs) for state, jobs in self.jobs.items()}
+        counts["running"] += self.other_load
+        return self.ok(**counts)
+
+    def _project_missing(self, call: Call) -> Reply | None:
+        asked = call.query.get("project", [None])[0]
+        if asked != self.project:
+            return Reply.json({"node_name": self.node_name, "status": "error", "message": f"project '{asked}' not found"})
+        return None
+
+    def listjobs_(self, call: Call, match: Any) -> Reply:
+        return self._project_missing(call) or self.ok(**self.jobs)
+
+    def listspiders(self, call: Call, match: Any) -> Reply:
+        return self._project_missing(call) or self.ok(spiders=self.spiders)
+
+    def schedule(self, call: Call, match: Any) -> Reply:
+        form = parse_qs(call.body.decode(), keep_blank_values=True)
+        spider = form.pop("spider")[0]
+        form.pop("project")
+        job = f"{self.node_name}-{len(self.scheduled) + 1}"
+        settings = dict(value.split("=", 1) for value in form.pop("setting", []))
+        self.scheduled.append({"spider": spider, "id": job, "settings": settings,
+                               "args": {k: v[0] for k, v in form.items()}})
+        self.jobs["pending"].append({"id": job, "project": PROJECT, "spider": spider})
+        return self.ok(jobid=job)
+
+    def log(self, call: Call, match: Any) -> Reply:
+        body = self.logs.get(match.group(1))
+        if body is None:
+            return Reply(404)
+        start = re.fullmatch(r"bytes=(\d+)-", call.headers.get("Range", ""))
+        if start:
+            offset = int(start.group(1))
+            return Reply(206, body[offset:], {"Content-Range": f"bytes {offset}-{len(body) - 1}/{len(body)}"})
+        return Reply(200, body, {"Content-Type": "text/plain"})
