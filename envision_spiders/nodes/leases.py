@@ -1,26 +1,26 @@
 """Leases in the shared state as the node commands use them.
 
 ``scrapy schedule`` holds a short ``schedule`` lease per spider (key: the spider's name) while it
-checks the nodes and posts the job, so two runs at once never both start one spider. Leases
-exist only when the state object has them (``take_lease`` / ``release_lease`` / ``leases``:
-the PostgreSQL backend); with a state without them the guard is off and only the nodes'
-listjobs protect a spider (enough for one scheduler at a time, e.g. one cron entry).
+checks the nodes and posts the job, so two runs at once never both start one spider. The guard
+is on when the state object has leases (``take_lease`` / ``release_lease``; ``leases()`` feeds
+the status view); with a state without them only the nodes' listjobs protect a spider (enough
+for one scheduler at a time, e.g. one cron entry).
 """
 
 from __future__ import annotations
 
 import os
 import socket
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
 SCHEDULE_KIND = "schedule"
 
 
-def holder_id(what: str) -> str:
-    """Who holds a lease: the command, host and process, plus a random part (one run)."""
-    return f"{what}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+def holder_id(node: str | None = None) -> str:
+    """This process as a lease holder, ``node:pid`` (node: the host name by default), the shape
+    the shared state reads to take over the leases of a dead process on its own host."""
+    return f"{node or socket.gethostname()}:{os.getpid()}"
 
 
 def has_leases(state: Any) -> bool:
@@ -34,7 +34,7 @@ class ScheduleLeases:
         self.state = state
         self.enabled = has_leases(state) and seconds > 0
         self.seconds = seconds
-        self.holder = holder or holder_id("schedule")
+        self.holder = holder or holder_id()
         self.held: list[str] = []
 
     def take(self, spider: str) -> bool:
@@ -55,22 +55,30 @@ class ScheduleLeases:
 
 def _row(lease: Any) -> dict[str, Any]:
     if isinstance(lease, Mapping):
-        return dict(lease)
-    if hasattr(lease, "_asdict"):
-        return dict(lease._asdict())
-    return {k: v for k, v in vars(lease).items() if not k.startswith("_")}
+        row = dict(lease)
+    elif hasattr(lease, "_asdict"):
+        row = dict(lease._asdict())
+    else:
+        row = {k: v for k, v in vars(lease).items() if not k.startswith("_")}
+    return {k: v if isinstance(v, (str, int, float, bool, type(None))) else str(v) for k, v in row.items()}
 
 
-def claims(state: Any) -> dict[str, list[dict[str, Any]]] | None:
-    """{kind: [{holder, key, expires…}]} from the state's ``leases()``, or None when the state
-    has no leases."""
+def claims(state: Any) -> dict[str, dict[str, Any]] | None:
+    """Per kind, the leases held now (``held``: key, holder, expiry as the state gives it —
+    ``expires_in`` seconds, negative once expired and not yet taken over) and how many are
+    ``done`` (finished work, never taken again: counted, not listed). None when the state has
+    no leases."""
     reader = getattr(state, "leases", None)
     if not callable(reader):
         return None
-    grouped: dict[str, list[dict[str, Any]]] = {}
+    grouped: dict[str, dict[str, Any]] = {}
     for lease in reader():
-        row = {k: v if isinstance(v, (str, int, float, bool, type(None))) else str(v) for k, v in _row(lease).items()}
-        grouped.setdefault(str(row.pop("kind", "?")), []).append(row)
-    for rows in grouped.values():
-        rows.sort(key=lambda r: (str(r.get("holder")), str(r.get("key"))))
+        row = _row(lease)
+        kind = grouped.setdefault(str(row.pop("kind", "?")), {"held": [], "done": 0})
+        if row.pop("done", False):
+            kind["done"] += 1
+        else:
+            kind["held"].append(row)
+    for kind in grouped.values():
+        kind["held"].sort(key=lambda r: (str(r.get("holder")), str(r.get("key"))))
     return dict(sorted(grouped.items()))

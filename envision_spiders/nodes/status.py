@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from envision_spiders.nodes.scrapyd import Node, Scrapyd
-from envision_spiders.progress.figures import parse_logged
+from envision_spiders.progress.figures import duration, parse_logged
 
 RUN_FIELDS = ("job", "started_at", "finished_at", "finish_reason", "items", "errors", "clean")
 
@@ -56,7 +56,7 @@ def status_view(project: str, nodes: list[dict[str, Any]], claims: dict[str, lis
         "project": project,
         "nodes": nodes,
         "answering": sum(1 for node in nodes if node["answering"]),
-        "claims": claims,  # None: the state has no leases (the embedded SQLite state)
+        "claims": claims,  # None: the state has no leases
         "last_runs": runs,
     }
 
@@ -75,6 +75,13 @@ def _progress(progress: Mapping[str, Any] | None) -> str:
     figures = f"{done:,}/{expected:,}" if done is not None and expected is not None else (
         f"{done:,}" if done is not None else "")
     return f"{figures} ETA {progress.get('eta') or '?'}".strip()
+
+
+def _expiry(lease: Mapping[str, Any]) -> str | None:
+    seconds = lease.get("expires_in")
+    if isinstance(seconds, (int, float)):
+        return f"in {duration(seconds)}" if seconds >= 0 else f"expired {duration(-seconds)} ago"
+    return lease.get("expires_at")
 
 
 def render_table(view: Mapping[str, Any]) -> str:
@@ -96,12 +103,13 @@ def render_table(view: Mapping[str, Any]) -> str:
     out.append("")
     claims = view["claims"]
     if claims is None:
-        out.append("Claims: none (the state has no leases: the embedded SQLite state)")
+        out.append("Claims: none (the state has no leases)")
     else:
-        out.append(f"Claims ({sum(len(rows) for rows in claims.values())})")
+        held = [(kind, row) for kind, entry in claims.items() for row in entry["held"]]
+        done = ", ".join(f"{kind} {entry['done']:,}" for kind, entry in claims.items() if entry["done"])
+        out.append(f"Claims ({len(held)} held" + (f"; done: {done})" if done else ")"))
         out += _table(("kind", "holder", "key", "expires"), (
-            (kind, row.get("holder"), row.get("key"), row.get("expires_at", row.get("expires")))
-            for kind, rows in claims.items() for row in rows))
+            (kind, row.get("holder"), row.get("key"), _expiry(row)) for kind, row in held))
     out += ["", f"Last run per spider ({len(view['last_runs'])})"]
     out += _table(("spider", "job", "started", "finished", "reason", "items", "clean"), (
         (spider, r["job"], r["started_at"], r["finished_at"], r["finish_reason"], r["items"],

@@ -99,4 +99,4 @@ def test_status_reads_the_progress_of_a_running_job_from_the_end_of_its_log(fake
     ranges = [c.headers.get("Range") for c in node.calls_to("log")]
     assert len(ranges) == 1 and ranges[0] and ranges[0].startswith("bytes=")  # only the tail was read
     table = scrapy("status", [node.base_url], tmp_path / "data")
-    assert "610/1,840 ETA 6m40s" in table.stdout and "Claims: none" in table.stdout
+    assert "610/1,840 ETA 6m40s" in table.stdout and "\nClaims" in table.stdout

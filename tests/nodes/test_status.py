@@ -21,7 +21,8 @@ def view():
         {"spider": "zenodo", "job": "j1", "started_at": "2026-12-05", "finished_at": None, "items": None,
          "finish_reason": None, "errors": None, "clean": False, "run_id": "r2"},
     ]
-    claims = {"download": [{"key": "zenodo:1", "holder": "node-a", "expires_at": "2026-12-05T03:05:00"}]}
+    claims = {"download": {"held": [{"key": "zenodo:1", "holder": "node-a:9", "expires_in": 41.2},
+                                    {"key": "zenodo:7", "holder": "node-b:3", "expires_in": -95.0}], "done": 1204}}
     return status_view("p", [node_entry(a, progress), node_entry(b, progress)], claims, last_runs(runs))
 
 
@@ -43,7 +44,9 @@ def test_the_table_shows_progress_claims_and_the_silent_node():
     assert "NO: GET http://b:6800/daemonstatus.json failed: Connection refused" in text
     zenodo_row = next(row for row in text.splitlines() if row.startswith("http://a:6800  zenodo"))
     assert "j1" in zenodo_row and zenodo_row.endswith("610/1,840 ETA 6m40s")
-    assert "Pending jobs (1)" in text and "Claims (1)" in text
-    assert any(row.split()[:3] == ["download", "node-a", "zenodo:1"] for row in text.splitlines())
+    assert "Pending jobs (1)" in text and "Claims (2 held; done: download 1,204)" in text
+    rows = [row.split() for row in text.splitlines()]
+    assert ["download", "node-a:9", "zenodo:1", "in", "41s"] in rows
+    assert ["download", "node-b:3", "zenodo:7", "expired", "1m35s", "ago"] in rows
     empty = render_table(status_view("p", [], None, {}))
-    assert "Claims: none (the state has no leases" in empty
+    assert "Claims: none (the state has no leases)" in empty
