@@ -13,7 +13,7 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -75,11 +75,19 @@ def without_password(value: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+class Refused(ServiceError):
+    """The node answered and said no (scrapyd's ``"status": "error"``): nothing was queued."""
+
+
 def scrapyd_json(response: Response, what: str) -> dict[str, Any]:
     try:
         data = json.loads(response.text)
     except (ValueError, AttributeError):
         raise ServiceError(f"{what}: HTTP {response.status}, not JSON: {response.body[:200]!r}") from None
+    if not isinstance(data, dict):
+        raise ServiceError(f"{what}: HTTP {response.status}, not scrapyd's JSON: {response.body[:200]!r}")
+    if response.status == 200 and data.get("status") == "error":
+        raise Refused(f"{what}: {data.get('message') or data}")
     if response.status != 200 or data.get("status") != "ok":
         raise ServiceError(f"{what}: HTTP {response.status}: {data.get('message') or data}")
     return data
@@ -139,11 +147,24 @@ class Scrapyd:
         return scrapyd_json(await self._fetch(request, f"GET {node}/{endpoint}"), f"{node}/{endpoint}")
 
     async def schedule(self, node: str, spider: str, form: list[tuple[str, str]]) -> str:
-        """Post one job; its id."""
+        """Post one job; its id. Never re-sent: a post whose answer was lost may have queued the
+        job (see ``active_job``). ``Refused`` when the node said no."""
         fields = [("project", self.project), ("spider", spider), *form]
         request = FormRequest(f"{node}/schedule.json", formdata=fields, headers=self.headers)
+        request.meta["download_timeout"] = self.timeout
         what = f"schedule {spider} on {node}"
-        return str(scrapyd_json(await self._fetch(request, what), what)["jobid"])
+        response = await self.client.fetch(request, replace(self.policy, times=0), what)
+        return str(scrapyd_json(response, what)["jobid"])
+
+    async def active_job(self, node: str, spider: str) -> str | None:
+        """The id of a pending or running job of ``spider`` on ``node``, or None (ServiceError
+        when the node does not answer)."""
+        listing = await self.get(node, "listjobs.json")
+        for state in ("pending", "running"):
+            for job in listing.get(state) or []:
+                if job.get("spider") == spider:
+                    return str(job["id"])
+        return None
 
     async def spiders(self, nodes: Iterable[Node]) -> list[str]:
         """The project's spiders, from the first usable node (every node runs the same egg)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,58 @@ def test_status_reads_the_progress_of_a_running_job_from_the_end_of_its_log(fake
     assert len(ranges) == 1 and ranges[0] and ranges[0].startswith("bytes=")  # only the tail was read
     table = scrapy("status", [node.base_url], tmp_path / "data")
     assert "610/1,840 ETA 6m40s" in table.stdout and "\nClaims" in table.stdout
+
+
+def test_a_post_whose_answer_is_lost_is_never_placed_twice(fakes, tmp_path):
+    from tests.servers.base import Reply
+
+    queued = fakes(node_name="queued")
+    queued.lose_answers = 1  # the job is queued, the answer never arrives
+    lost = fakes(node_name="lost")
+    lost.fault("schedule", 1, Reply(drop=True))  # nothing queued, no answer
+    spare = fakes(node_name="spare", other_load=1)
+    proc = scrapy("schedule", [queued.base_url, lost.base_url, spare.base_url], tmp_path / "data", "--json",
+                  "figshare", "nei")
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    jobs = json.loads(proc.stdout)["jobs"]
+    # figshare: its post to "queued" lost the answer, but listjobs shows the job: it stays there
+    assert (jobs["figshare"]["node"], jobs["figshare"]["jobid"]) == (queued.base_url, queued.scheduled[0]["id"])
+    # nei: "queued" takes no more jobs; "lost" queued nothing, so the spare node gets it
+    assert jobs["nei"]["node"] == spare.base_url and len(lost.calls_to("schedule")) == 1
+    assert [s["spider"] for s in queued.scheduled] == ["figshare"] and [s["spider"] for s in spare.scheduled] == ["nei"]
+    assert all(len(node.calls_to("schedule")) <= 1 for node in (queued, lost, spare))  # a post is never re-sent
+
+
+def state_has_leases(tmp_path: Path) -> bool:
+    from envision_spiders.nodes.leases import has_leases
+    from envision_spiders.state.db import state_for_crawler
+    from tests.conftest import project_crawler
+
+    return has_leases(state_for_crawler(project_crawler(ENVISION_DATA_DIR=str(tmp_path / "probe"))))
+
+
+def test_two_schedule_runs_at_once_start_a_spider_once(fakes, tmp_path):
+    if not state_has_leases(tmp_path):
+        pytest.skip("the state has no leases: two runs at once rely on listjobs alone")
+    node = fakes(node_name="a")
+    node.hold("schedule")  # the first run's schedule.json waits: its job is not in listjobs yet
+    cmd = scrapy_command("schedule", "--json", "--url", node.base_url, "-s", f"ENVISION_DATA_DIR={tmp_path / 'data'}",
+                         "figshare")
+    first = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=scrapy_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not node.calls_to("schedule"):
+            assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+            time.sleep(0.1)
+        second = subprocess.run(cmd, cwd=PROJECT_ROOT, env=scrapy_env(), capture_output=True, text=True, timeout=120)
+        assert second.returncode == 0, second.stdout + second.stderr[-3000:]
+        assert "schedule lease held" in json.loads(second.stdout)["jobs"]["figshare"]["skipped"]
+    finally:
+        node.release("schedule")
+        out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, out + err[-3000:]
+    assert json.loads(out)["jobs"]["figshare"]["jobid"] and [s["spider"] for s in node.scheduled] == ["figshare"]
+    # the lease was given back: a later run is refused by listjobs, not by a lease
+    third = scrapy("schedule", [node.base_url], tmp_path / "data", "--json", "figshare")
+    assert "pending or running" in json.loads(third.stdout)["jobs"]["figshare"]["skipped"]

@@ -133,6 +133,7 @@ class FakeScrapyd(FakeAPI):
         self.other_load = other_load
         self.jobs: dict[str, list[dict[str, Any]]] = {"pending": [], "running": [], "finished": []}
         self.scheduled: list[dict[str, Any]] = []
+        self.lose_answers = 0  # this many schedule.json calls queue the job, then drop the connection
         self.logs: dict[str, bytes] = {}
         self.route("daemonstatus", "GET", r"/daemonstatus\.json", self.daemonstatus)
         self.route("listjobs", "GET", r"/listjobs\.json", self.listjobs_)
@@ -183,6 +184,9 @@ class FakeScrapyd(FakeAPI):
         self.scheduled.append({"spider": spider, "id": job, "settings": settings,
                                "args": {k: v[0] for k, v in form.items()}})
         self.jobs["pending"].append({"id": job, "project": PROJECT, "spider": spider})
+        if self.lose_answers > 0:
+            self.lose_answers -= 1
+            return Reply(drop=True)
         return self.ok(jobid=job)
 
     def log(self, call: Call, match: Any) -> Reply:
