@@ -37,7 +37,7 @@ from envision_spiders.commands.crawlall import scoped_pairs
 from envision_spiders.http.client import ClientSpider, ServiceError, run_job
 from envision_spiders.nodes.leases import ScheduleLeases
 from envision_spiders.nodes.placement import Placement, busy_spiders
-from envision_spiders.nodes.scrapyd import Refused, Scrapyd, configured_nodes, without_password
+from envision_spiders.nodes.scrapyd import Scrapyd, configured_nodes, without_password
 from envision_spiders.state.db import STATE_FILE, StateDB
 from envision_spiders.state.runs import UnknownSpiders, select_spiders, since_for
 
@@ -106,25 +106,6 @@ class Command(ScrapyCommand):
         except ValueError as exc:
             raise UsageError(str(exc), print_help=False) from None
 
-    @staticmethod
-    async def _queued_anyway(scrapyd: Scrapyd, node: str, name: str, entry: dict[str, Any], exc: ServiceError) -> bool:
-        """After a post to ``node`` failed without an answer: True when the spider must not go to
-        another node — the node shows its job (then ``entry`` gets it) or cannot say."""
-        try:
-            job = await scrapyd.active_job(node, name)
-        except ServiceError:
-            entry["error"] = f"{exc}; whether {node} queued the job is unknown: not placed elsewhere"
-            logger.error("%s", entry["error"])
-            return True
-        if job is not None:
-            entry.pop("error", None)
-            entry.update(jobid=job, node=node)
-            logger.warning("%s, but %s queued job %s of %s: no more jobs go there in this run", exc, node, job, name)
-            return True
-        entry["error"] = str(exc)
-        logger.error("%s: no more jobs go to %s in this run", exc, node)
-        return False
-
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None and self.crawler_process is not None
         settings = self.settings
@@ -179,30 +160,15 @@ class Command(ScrapyCommand):
                     entry["skipped"] = "another scrapy schedule is placing it (schedule lease held)"
                 elif name in busy:
                     entry["skipped"] = f"a job of this spider is pending or running on {', '.join(busy[name])}"
-                elif not placement:
-                    entry["error"] = "no node left to take it"
                 elif opts.dry_run:
+                    if not placement:
+                        entry["error"] = "no node left to take it"
+                        continue
                     entry["node"], entry["jobid"] = placement.next(), None
                     placement.placed(entry["node"])
                 else:
                     form = [("setting", f"{k}={v}") for k, v in job_settings.items()] + list(entry["args"].items())
-                    while placement and "jobid" not in entry:
-                        node = placement.next()
-                        try:
-                            entry["jobid"] = await scrapyd.schedule(node, name, form)
-                        except Refused as exc:  # nothing queued there: the next node may take it
-                            logger.error("%s: no more jobs go to %s in this run", exc, node)
-                            placement.drop(node)
-                            entry["error"] = str(exc)
-                            continue
-                        except ServiceError as exc:  # the post may have queued the job all the same
-                            placement.drop(node)
-                            if not await self._queued_anyway(scrapyd, node, name, entry, exc):
-                                continue
-                            break
-                        entry.pop("error", None)
-                        entry["node"] = node
-                        placement.placed(node)
+                    entry.update(await scrapyd.place(placement, name, form))
             return outcome
 
         try:

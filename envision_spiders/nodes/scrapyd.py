@@ -23,6 +23,7 @@ from scrapy.settings import BaseSettings
 from envision_spiders.http.backoff import BackoffPolicy
 from envision_spiders.http.client import ClientSpider, ServiceError
 from envision_spiders.http.credentials import basic_auth_header, get_secret
+from envision_spiders.nodes.placement import Placement
 
 logger = logging.getLogger(__name__)
 
@@ -171,7 +172,41 @@ class Scrapyd:
         for node in nodes:
             if node.usable:
                 return list((await self.get(node.url, "listspiders.json"))["spiders"])
-        raise ServiceError("no scrapyd node answered")
+        raise ServiceError(f"no node that answers has project {self.project!r} deployed")
+
+    async def place(self, placement: Placement, spider: str, form: list[tuple[str, str]]) -> dict[str, str]:
+        """Post ``spider``'s job to the least busy node of ``placement``: ``{"node", "jobid"}``,
+        or ``{"error"}``. A node whose post fails takes no more jobs in this run. A refusal
+        sends the spider to the next node; a lost answer first asks the node's listjobs, since the
+        post may have queued the job: its job is kept, no job means the next node, no answer
+        means not placed at all (rather than twice)."""
+        error = "no node left to take it"
+        while placement:
+            node = placement.next()
+            try:
+                job = await self.schedule(node, spider, form)
+            except Refused as exc:
+                placement.drop(node)
+                error = str(exc)
+                logger.error("%s: no more jobs go to %s in this run", exc, node)
+                continue
+            except ServiceError as exc:
+                placement.drop(node)
+                try:
+                    queued = await self.active_job(node, spider)
+                except ServiceError:
+                    error = f"{exc}; whether {node} queued the job is unknown: not placed elsewhere"
+                    logger.error("%s", error)
+                    return {"error": error}
+                if queued is None:
+                    error = str(exc)
+                    logger.error("%s: no more jobs go to %s in this run", exc, node)
+                    continue
+                logger.warning("%s, but %s queued job %s: no more jobs go there in this run", exc, node, queued)
+                return {"node": node, "jobid": queued}
+            placement.placed(node)
+            return {"node": node, "jobid": job}
+        return {"error": error}
 
     async def survey_one(self, url: str) -> Node:
         node = Node(url)
