@@ -295,6 +295,8 @@ ENVISION_DOWNLOAD_CONCURRENCY_PER_HOST = 4  # file requests in flight per host (
 ENVISION_DOWNLOAD_CONCURRENCY = 16  # file requests in flight overall
 ENVISION_DOWNLOAD_PROGRESS_INTERVAL = 10.0  # seconds between a ranged file's own progress lines (0 = off)
 ENVISION_DOWNLOAD_REVERIFY = False  # re-hash files already complete before skipping them on a rerun
+ENVISION_DOWNLOAD_TAKEOVER_WAIT = 0.0  # scrapy download: seconds to wait per record another node holds (until it completes or its lease expires, then take it over); 0 = skip it
+ENVISION_DOWNLOAD_TAKEOVER_POLL = 5.0  # seconds between looks at the records waited for
 # Tokens sent with a source's file requests, archive inspection and gated downloads alike
 # (credentials.file_tokens): only to the scheme, host and port of the source's API root; a
 # redirect to another origin drops them (Scrapy's RedirectMiddleware). `basic`: two secrets

@@ -18,6 +18,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
 
+from envision_spiders.downloads.takeover import takeover_for_crawler
 from envision_spiders.items import RECORD_FIELDS, DatasetRecord
 from envision_spiders.state.store import stored_records
 
@@ -70,6 +71,14 @@ class StoredRecordsSpider(scrapy.Spider):
         async for item in self._records():
             self._in_pipelines += 1
             yield item
+        # records another node or process held: offered to the pipeline again until it locks
+        # them, they complete elsewhere or the wait runs out (downloads/takeover.py); start()
+        # stays open meanwhile, which keeps the engine from closing the spider
+        takeover = takeover_for_crawler(self.crawler)
+        if takeover.enabled:
+            async for item in takeover.revisit(lambda: self._in_pipelines > 0):
+                self._in_pipelines += 1
+                yield item
         self._read_all = True
         self._wake_when_done()
 

@@ -77,6 +77,7 @@ from envision_spiders.downloads.manifest import (
 )
 from envision_spiders.downloads.objects import MultipartDownload, S3Files
 from envision_spiders.downloads.paths import record_dir_name, unique_names
+from envision_spiders.downloads.takeover import takeover_for_crawler
 from envision_spiders.state.leases import LeaseKeeper, lease_keeper_for_crawler
 from envision_spiders.state.objects import S3Location, client_for_crawler, is_s3_url
 
@@ -113,6 +114,7 @@ class GatedFilesPipeline(FilesPipeline):
         self.multipart = MultipartDownload(self.fetcher, self.objects) if self.objects else None
         self.reserved_bytes = 0
         self._records: dict[tuple[str, str], dict[str, Any]] = {}
+        self.takeover = takeover_for_crawler(crawler)  # records held elsewhere, revisited by scrapy download
         self._results: dict[str, dict[str, Any]] = {}  # file path -> outcome, until item_completed
 
     @classmethod
@@ -133,10 +135,11 @@ class GatedFilesPipeline(FilesPipeline):
             self._count("records/not_gated")
             logger.debug("not downloading %s:%s: %s", adapter.get("source"), adapter.get("source_id"), reason)
             return []
-        self._count("records/gated")
         source, source_id = str(adapter["source"]), str(adapter["source_id"])
+        if not self.takeover.is_revisit(f"{source}:{source_id}"):  # a revisit was counted the first time
+            self._count("records/gated")
         record_dir = record_dir_name(source, source_id)
-        lock = self._lock(source, source_id, self.root / record_dir)
+        lock = self._lock(source, source_id, self.root / record_dir, item)
         if lock is None:
             return []
         try:
@@ -153,17 +156,31 @@ class GatedFilesPipeline(FilesPipeline):
         """This crawl's leases (opened with the state on the first gated record)."""
         return lease_keeper_for_crawler(self.crawler)
 
-    def _lock(self, source: str, source_id: str, folder: Path) -> RecordLock | None:
-        """The record's lock (folder + lease), or None (logged, counted) when this record is not ours to write."""
+    def _lock(self, source: str, source_id: str, folder: Path, item: Any) -> RecordLock | None:
+        """The record's lock (folder + lease), or None (logged, counted) when this record is not
+        ours to write. A record another download holds waits for its takeover
+        (downloads/takeover.py) when ENVISION_DOWNLOAD_TAKEOVER_WAIT allows it."""
+        key = f"{source}:{source_id}"
         try:
-            return RecordLock.acquire(folder, self.leases, f"{source}:{source_id}")
+            lock = RecordLock.acquire(folder, self.leases, key)
         except FolderBusy as exc:
-            self._count("records/locked")
-            logger.warning("not downloading %s:%s: %s; its manifest is left to that download", source, source_id, exc)
+            if not self.takeover.enabled:
+                self._count("records/locked")
+                logger.warning("not downloading %s: %s; its manifest is left to that download", key, exc)
+            elif self.takeover.defer(key, item, lambda: self._manifest_complete(record_dir_name(source, source_id))):
+                self._count("records/locked")
+                logger.info("not downloading %s now: %s", key, exc)
+            return None
         except OSError as exc:
+            self.takeover.dropped(key)
             self._count("records/lock_failed")
-            logger.error("not downloading %s:%s: cannot lock %s: %s", source, source_id, folder, describe_error(exc))
-        return None
+            logger.error("not downloading %s: cannot lock %s: %s", key, folder, describe_error(exc))
+            return None
+        self.takeover.taken(key)
+        return lock
+
+    def _manifest_complete(self, record_dir: str) -> bool:
+        return (self._load_manifest(record_dir) or {}).get("status") == COMPLETE
 
     def _plan(
         self, adapter: ItemAdapter, source: str, source_id: str, record_dir: str, lock: RecordLock

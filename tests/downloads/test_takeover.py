@@ -1,0 +1,99 @@
+"""Takeover: ``scrapy download`` waits for records another node holds (ENVISION_DOWNLOAD_TAKEOVER_WAIT)
+and finishes them once the holder's lease expires, leaves them when the holder completes them, and
+gives up after the wait. Real ``scrapy download`` processes against nginx and the shared state."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from envision_spiders.downloads.manifest import load_manifest, write_manifest
+from envision_spiders.state.db import open_state
+from tests.pipelines.test_files import blob, file_entry, manifest, run_download, store
+from tests.servers.nginx import NginxServer
+
+TAKEOVER = {"ENVISION_DOWNLOAD_TAKEOVER_WAIT": 30, "ENVISION_DOWNLOAD_TAKEOVER_POLL": 0.3}
+
+
+def test_record_of_a_dead_node_is_taken_over_when_its_lease_expires(
+    nginx: NginxServer, tmp_path: Path, state_url: str
+) -> None:
+    """Another node holds zenodo:1 with a lease running out in 3 s (it died: nobody renews it). The
+    run downloads zenodo:2 first, waits for zenodo:1, takes it over once the lease has expired and
+    downloads it; each record is logged once as held."""
+    nginx.reset_log()
+    data = tmp_path / "data"
+    one, two = blob(40_000, "to1"), blob(20_000, "to2")
+    store(data, "1", [file_entry("a.bin", one, nginx.put("to/1/a.bin", one))])
+    store(data, "2", [file_entry("b.bin", two, nginx.put("to/2/b.bin", two))])
+    state = open_state(state_url, data)
+    try:
+        assert state.take_lease("download", "zenodo:1", "dead-node:4242", 3)
+        started = time.monotonic()
+        code, stats, log = run_download(data, {"ENVISION_STATE_URL": state_url, **TAKEOVER})
+        waited = time.monotonic() - started
+        assert code == 0, log[-3000:]
+        assert (data / "downloads/zenodo/1/a.bin").read_bytes() == one
+        assert (data / "downloads/zenodo/2/b.bin").read_bytes() == two
+        assert manifest(data, "1")["status"] == "complete"
+        assert stats["records/gated"] == 2 and stats["records/locked"] == 1 and stats["records/complete"] == 2
+        assert stats["takeover/waiting"] == 1 and stats["takeover/taken"] == 1
+        assert "takeover/gave_up" not in stats
+        assert log.count("zenodo:1 is held by another download") == 1
+        assert waited >= 2.5  # it did wait for the lease, not take it early
+        assert len(nginx.requests("/files/to/1/")) == 1
+        assert state.leases("download") == []
+    finally:
+        state.close()
+
+
+def test_record_completed_by_its_holder_is_not_fetched_again(nginx: NginxServer, tmp_path: Path) -> None:
+    """While the run waits, the holder finishes: its manifest says complete. The run stops waiting
+    for it and fetches nothing of it (the lease is still the holder's)."""
+    nginx.reset_log()
+    data = tmp_path / "data"
+    payload = blob(30_000, "done-elsewhere")
+    store(data, "1", [file_entry("a.bin", payload, nginx.put("te/1/a.bin", payload))])
+    state = open_state(None, data)
+    folder = data / "downloads/zenodo/1"
+
+    def holder_finishes() -> None:
+        # the holder writes its final manifest (the file itself is its business)
+        time.sleep(1.5)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_manifest(folder / "manifest.json", {"status": "complete", "files": []})
+
+    try:
+        assert state.take_lease("download", "zenodo:1", "other-node:4242", 3600)
+        finisher = threading.Thread(target=holder_finishes)
+        finisher.start()
+        code, stats, log = run_download(data, TAKEOVER)
+        finisher.join()
+        assert code == 0, log[-3000:]
+        assert stats["takeover/waiting"] == 1 and stats["takeover/finished_elsewhere"] == 1
+        assert "takeover/taken" not in stats and "takeover/gave_up" not in stats
+        assert nginx.requests("/files/te/") == []
+        assert load_manifest(folder / "manifest.json")["status"] == "complete"
+    finally:
+        state.close()
+
+
+def test_wait_runs_out_and_the_record_is_left_to_its_holder(nginx: NginxServer, tmp_path: Path) -> None:
+    """A live holder past the wait: the run gives up on the record after the wait, fetches nothing."""
+    nginx.reset_log()
+    data = tmp_path / "data"
+    payload = blob(30_000, "gave-up")
+    store(data, "1", [file_entry("a.bin", payload, nginx.put("tg/1/a.bin", payload))])
+    state = open_state(None, data)
+    try:
+        assert state.take_lease("download", "zenodo:1", "other-node:4242", 3600)
+        started = time.monotonic()
+        code, stats, log = run_download(data, {**TAKEOVER, "ENVISION_DOWNLOAD_TAKEOVER_WAIT": 1.5})
+        assert code == 0, log[-3000:]
+        assert time.monotonic() - started >= 1.5
+        assert stats["takeover/waiting"] == 1 and stats["takeover/gave_up"] == 1 and stats["records/locked"] == 1
+        assert "still held by another download after 1.5s" in log
+        assert nginx.requests("/files/tg/") == []
+    finally:
+        state.close()
