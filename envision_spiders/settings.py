@@ -21,7 +21,9 @@ ENVISION_STATE_TIMEOUT = 60.0  # seconds a writer waits for another crawl's stat
 # The shared state: "" = the SQLite file {ENVISION_DATA_DIR}/state.sqlite3; postgresql://user@host/db =
 # one PostgreSQL database for every node (password from PGPASSWORD or ~/.pgpass, never here).
 ENVISION_STATE_URL = ""
-ENVISION_NODE_NAME = ""  # this node's name in lease holders (node:pid); "" = the host name
+# this node's name in lease holders (node:pid); "" = the host name. The environment variable of the
+# same name sets it per node (scrapy schedule sends the same job settings to every node)
+ENVISION_NODE_NAME = os.environ.get("ENVISION_NODE_NAME", "")
 ENVISION_LEASE_SECONDS = 60.0  # length of a work lease (downloads per record); renewed every third of it
 ENVISION_STORE_FSYNC = False  # fsync each record file (crash-safe against power loss, slower)
 # Where records (metadata/) and the portal feeds (feeds/) go: "" = under ENVISION_DATA_DIR;

@@ -5,8 +5,10 @@ API in memory for the fast tests of the commands."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -49,8 +51,10 @@ class ScrapydNode:
     """One scrapyd process started in ``home`` with the project's scrapyd.conf (port, max_proc,
     poll interval and node name changed for the test)."""
 
-    def __init__(self, home: Path, max_proc: int = 3, node_name: str | None = None) -> None:
+    def __init__(self, home: Path, max_proc: int = 3, node_name: str | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.home = home
+        self.env = env or {}  # added to scrapyd's environment (its jobs inherit it)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.max_proc = max_proc
@@ -67,8 +71,10 @@ class ScrapydNode:
             conf += f"node_name    = {self.node_name}\n"
         (self.home / "scrapyd.conf").write_text(conf)
         self._log = open(self.home / "scrapyd.out", "w")
+        # its own process group, which its jobs share: kill() takes the node down as a crash would
         self.proc = subprocess.Popen([sys.executable, "-m", "scrapyd", "--nodaemon", "--pidfile="], cwd=self.home,
-                                     env=clean_env(), stdout=self._log, stderr=subprocess.STDOUT)
+                                     env={**clean_env(), **self.env}, stdout=self._log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -93,6 +99,15 @@ class ScrapydNode:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+    def kill(self) -> None:
+        """SIGKILL scrapyd and every job it runs (the process group), as if the machine died."""
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(20)
+            self.proc = None
+        self.stop()
 
     def deploy(self, egg: Path, version: str) -> None:
         with open(egg, "rb") as fh:
