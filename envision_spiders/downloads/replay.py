@@ -10,6 +10,7 @@ completion makes the engine check at once that it is idle and close."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -48,16 +49,23 @@ class StoredRecordsSpider(scrapy.Spider):
         self.sources = sources or None
         self._in_pipelines = 0
         self._read_all = False
+        self._records_in_flight = 0  # set from the settings in from_crawler; 0 = no limit
+        self._slot_freed: asyncio.Event | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> StoredRecordsSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         for signal in (signals.item_scraped, signals.item_dropped, signals.item_error):
             crawler.signals.connect(spider._item_left, signal=signal)
+        settings = crawler.settings
+        spider._records_in_flight = (settings.getint("ENVISION_DOWNLOAD_RECORDS_IN_FLIGHT")
+                                     or settings.getint("ENVISION_DOWNLOAD_CONCURRENCY"))
         return spider
 
     def _item_left(self) -> None:
         self._in_pipelines -= 1
+        if self._slot_freed is not None:
+            self._slot_freed.set()
         self._wake_when_done()
 
     def _wake_when_done(self) -> None:
@@ -67,8 +75,19 @@ class StoredRecordsSpider(scrapy.Spider):
     def _done(self, response: Response) -> list[Any]:
         return []
 
+    async def _room(self) -> None:
+        """Wait until fewer than ENVISION_DOWNLOAD_RECORDS_IN_FLIGHT records are in the pipeline.
+        A record's lock (and lease) is taken when it enters the pipeline, so without this bound
+        one node would lease every record at once and leave nothing for the other nodes."""
+        if self._slot_freed is None:
+            self._slot_freed = asyncio.Event()
+        while self._records_in_flight and self._in_pipelines >= self._records_in_flight:
+            self._slot_freed.clear()
+            await self._slot_freed.wait()
+
     async def start(self) -> AsyncIterator[Any]:
         async for item in self._records():
+            await self._room()
             self._in_pipelines += 1
             yield item
         # records another node or process held: offered to the pipeline again until it locks
@@ -77,6 +96,7 @@ class StoredRecordsSpider(scrapy.Spider):
         takeover = takeover_for_crawler(self.crawler)
         if takeover.enabled:
             async for item in takeover.revisit(lambda: self._in_pipelines > 0):
+                await self._room()
                 self._in_pipelines += 1
                 yield item
         self._read_all = True
