@@ -86,6 +86,8 @@ class StoredRecordsSpider(scrapy.Spider):
             await self._slot_freed.wait()
 
     async def start(self) -> AsyncIterator[Any]:
+        takeover = takeover_for_crawler(self.crawler)
+        takeover.revisiting = True  # records held elsewhere come back through start(), below
         async for item in self._records():
             await self._room()
             self._in_pipelines += 1
@@ -93,7 +95,6 @@ class StoredRecordsSpider(scrapy.Spider):
         # records another node or process held: offered to the pipeline again until it locks
         # them, they complete elsewhere or the wait runs out (downloads/takeover.py); start()
         # stays open meanwhile, which keeps the engine from closing the spider
-        takeover = takeover_for_crawler(self.crawler)
         if takeover.enabled:
             async for item in takeover.revisit(lambda: self._in_pipelines > 0):
                 await self._room()

@@ -49,6 +49,7 @@ class Takeover:
         self.stats = stats
         self.clock = clock
         self.held: dict[str, HeldRecord] = {}
+        self.revisiting = False  # set by the spider that offers held records again (scrapy download)
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> Takeover:
@@ -61,7 +62,8 @@ class Takeover:
 
     @property
     def enabled(self) -> bool:
-        return self.wait > 0
+        """Held records are waited for: a wait is set and a spider revisits them (a crawl does not)."""
+        return self.wait > 0 and self.revisiting
 
     def _count(self, event: str) -> None:
         if self.stats is not None:

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from envision_spiders.downloads.manifest import load_manifest, write_manifest
+from envision_spiders.downloads.takeover import Takeover
 from envision_spiders.state.db import open_state
 from tests.pipelines.test_files import blob, file_entry, manifest, run_download, store
 from tests.servers.nginx import NginxServer
@@ -97,3 +98,54 @@ def test_wait_runs_out_and_the_record_is_left_to_its_holder(nginx: NginxServer, 
         assert nginx.requests("/files/tg/") == []
     finally:
         state.close()
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.values: dict[str, int] = {}
+
+    def inc_value(self, key: str, value: int = 1) -> None:
+        self.values[key] = self.values.get(key, 0) + value
+
+
+def test_takeover_offers_held_records_until_each_is_taken_completed_or_given_up() -> None:
+    """Pure: one record taken at its second offer, one completed by its holder, one past the wait."""
+    import asyncio
+
+    now = [0.0]
+    stats = Stats()
+    takeover = Takeover(wait=10, poll=0.01, stats=stats, clock=lambda: now[0])
+    takeover.revisiting = True
+    complete = {"b": False}
+    for key in ("a", "b", "c"):
+        assert takeover.defer(key, {"key": key}, lambda key=key: complete.get(key, False))
+    assert not takeover.defer("a", {"key": "a"}, lambda: False)  # found held again: not a new record
+    offers: list[str] = []
+
+    async def drive() -> None:
+        async for item in takeover.revisit(lambda: False):
+            key = item["key"]
+            offers.append(key)
+            if key == "a" and offers.count("a") == 2:
+                takeover.taken("a")  # its lease was free at the second look
+            elif key == "b":
+                complete["b"] = True  # the holder finishes meanwhile
+                takeover.defer("b", item, lambda: complete["b"])
+            else:
+                takeover.defer(key, item, lambda: False)
+                now[0] += 4  # time passes between looks
+
+    asyncio.run(drive())
+    assert not takeover.waiting
+    assert offers.count("a") == 2 and offers.count("b") == 1 and offers.count("c") >= 2
+    assert stats.values == {"envision/download/takeover/waiting": 3, "envision/download/takeover/taken": 1,
+                            "envision/download/takeover/finished_elsewhere": 1,
+                            "envision/download/takeover/gave_up": 1}
+
+
+def test_takeover_is_off_without_a_wait_or_outside_scrapy_download() -> None:
+    takeover = Takeover(wait=0, poll=1)
+    takeover.revisiting = True
+    assert not takeover.enabled
+    crawl = Takeover(wait=60, poll=1)  # a crawl's pipeline: no spider revisits held records
+    assert not crawl.enabled
