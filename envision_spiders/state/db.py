@@ -26,6 +26,7 @@ from envision_spiders.state.base import (
     StateDB,
     format_owner,
     holder_name,
+    redact_url,
 )
 
 __all__ = [
@@ -35,15 +36,6 @@ __all__ = [
 
 STATE_FILE = "state.sqlite3"
 POSTGRES_SCHEMES = ("postgresql", "postgres")
-
-
-def redact_url(url: str) -> str:
-    """``url`` without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
 
 
 def state_url_problem(url: str | None) -> str | None:

@@ -37,3 +37,21 @@ def test_a_crawl_with_an_unusable_state_url_stops_before_it_starts(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.log
     assert "ENVISION_STATE_URL: unsupported scheme 'mysql'" in result.log
     assert "s3cret" not in result.log
+
+
+def test_a_lost_postgres_connection_fails_one_call_and_the_next_ones_reconnect(postgres_database, tmp_path):
+    import psycopg
+
+    state = open_state(postgres_database, None)
+    try:
+        state.mark_stored("zenodo", "1", "m", None, "t")
+        with psycopg.connect(postgres_database, autocommit=True) as admin:  # the server ends the session
+            admin.execute("SELECT pg_terminate_backend(%s)", (state._conn.info.backend_pid,))
+        with pytest.raises(psycopg.OperationalError):
+            state.lookup("zenodo", "1")
+        assert state.lookup("zenodo", "1")["modified"] == "m"  # nothing retried, nothing lost
+        with state.immediate():
+            state.mark_stored("zenodo", "2", "m", None, "t")
+        assert state.lookup("zenodo", "2") is not None and not state.in_transaction
+    finally:
+        state.close()
