@@ -28,6 +28,7 @@ from envision_spiders.state.base import (
     holder_name,
     redact_url,
 )
+from envision_spiders.state.sqlite import SQLiteState
 
 __all__ = [
     "STATE_FILE", "ClaimResult", "Owner", "SchemaTooNew", "StateBusy", "StateDB", "format_owner", "holder_name",
@@ -55,8 +56,6 @@ def open_state(url: str | None, data_dir: str | Path | None, timeout: float = 60
     if not url:
         if not data_dir:
             raise ValueError("ENVISION_DATA_DIR is empty and ENVISION_STATE_URL is not set: no place for the state")
-        from envision_spiders.state.sqlite import SQLiteState
-
         return SQLiteState(Path(data_dir) / STATE_FILE, timeout=timeout)
     problem = state_url_problem(url)
     if problem:
