@@ -234,8 +234,19 @@ ENVISION_RUN_LEDGER = True  # record every crawl in the state DB (crawl_runs)
 ENVISION_EMPTY_RUN_MIN_PREVIOUS = 10
 # spider -> setting that must be non-empty for `crawlall`/`schedule` to include it unasked
 ENVISION_CRAWLALL_NEEDS = {"portal": "ENVISION_PORTALS", "url": "ENVISION_INGEST_URLS"}
-SCRAPYD_URL = "http://127.0.0.1:6800"  # `scrapy schedule` target (basic auth: SCRAPYD_USERNAME/_PASSWORD env)
+SCRAPYD_URL = "http://127.0.0.1:6800"  # the one scrapyd node when SCRAPYD_URLS is empty
+# several nodes (comma or space separated): `scrapy schedule` spreads jobs over them, `scrapy
+# status` shows them; basic auth from SCRAPYD_USERNAME/_PASSWORD env, the same on every node
+SCRAPYD_URLS: list = []
 SCRAPYD_PROJECT = "envision_spiders"
+SCRAPYD_TIMEOUT = 15.0  # seconds per call to a node; a node silent that long counts as not answering
+SCRAPYD_RETRY_TIMES = 2  # retries of a failed call to a node (backoff 1 s, 2 s, ...) before it is skipped
+# settings passed to every scheduled job when set here, so all nodes share state and storage
+# (ENVISION_DATA_DIR always goes); a password in a URL is masked in the command's output
+ENVISION_SHARED_SETTINGS = ["ENVISION_STATE_URL", "ENVISION_STORE_URL", "FILES_STORE", "AWS_ENDPOINT_URL"]
+# seconds a `scrapy schedule` run holds a spider's "schedule" lease (shared state with leases only)
+ENVISION_SCHEDULE_LEASE_SECONDS = 120
+ENVISION_STATUS_LOG_TAIL_BYTES = 65536  # `scrapy status`: bytes read from the end of a running job's log
 ENVISION_SCHEDULE_SETTINGS: dict = {}  # extra K=V settings sent with every scheduled job
 ENVISION_SCHEDULE_OVERLAP_DAYS = 1  # `since` = last clean run's start date minus this
 ENVISION_SCHEDULE_FALLBACK_DAYS = None  # no clean run yet: None = full crawl, N = N days ago
