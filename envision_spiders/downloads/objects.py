@@ -214,7 +214,7 @@ class MultipartDownload:
                 for part in page.get("Parts") or []:
                     parts[int(part["PartNumber"])] = _etag_md5(part.get("ETag"))
         except Exception as exc:
-            if is_missing(exc) or "NoSuchUpload" in str(exc):
+            if is_missing(exc):
                 return None
             raise
         return parts

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from envision_spiders.state.store import record_path
 from tests.pipelines.test_files import (
     blob,
     file_entry,
@@ -88,6 +89,7 @@ def test_small_and_multipart_files_land_verified_in_the_bucket(s3_server: S3Serv
 
 
 def test_a_corrupt_file_is_aborted_and_nothing_appears_under_its_key(s3_server: S3Server, tmp_path: Path) -> None:
+    """Also: ``scrapy download`` reads its records from ENVISION_STORE_URL (here the same bucket)."""
     s3, bucket, data = s3_server, s3_server.bucket(), tmp_path / "data"
     big, small = blob(PART + 999, "bad-big"), blob(4000, "bad-small")
     with StallingFileServer() as server:
@@ -95,9 +97,15 @@ def test_a_corrupt_file_is_aborted_and_nothing_appears_under_its_key(s3_server: 
             file_entry("big.bin", big, server.put("b/big.bin", big), checksum=md5(b"something else")),
             file_entry("small.bin", small, server.put("b/small.bin", small), checksum=md5(b"other")),
         ])
-        code, stats, log = run_download(data, s3_download_settings(s3, bucket))
+        local = record_path(data, "zenodo", "1")
+        s3.client.put_object(Bucket=bucket, Key="records/metadata/zenodo/1.json", Body=local.read_bytes())
+        local.unlink()
+        code, stats, log = run_download(
+            data, s3_download_settings(s3, bucket, ENVISION_STORE_URL=f"s3://{bucket}/records")
+        )
     assert code == 1, log[-3000:]
-    assert s3.keys(bucket) == ["dl/zenodo/1/manifest.json"]  # neither file, no journal
+    assert stats["stored/read"] == 1
+    assert [k for k in s3.keys(bucket) if k.startswith("dl/")] == ["dl/zenodo/1/manifest.json"]  # no file, no journal
     assert s3.uploads(bucket) == []  # the multipart upload was aborted, its parts dropped
     man = bucket_manifest(s3, bucket, "1")
     assert all(f["status"].startswith("failed: md5 mismatch") for f in man["files"])
