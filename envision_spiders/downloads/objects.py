@@ -201,6 +201,7 @@ class MultipartDownload:
         except Exception as exc:
             if not is_missing(exc):
                 raise
+            return  # gone already
         self.stats.inc_value("envision/download/uploads_aborted")
 
     def _uploaded_parts(self, key: str, upload_id: str) -> dict[int, str] | None:

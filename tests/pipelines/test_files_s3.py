@@ -150,3 +150,22 @@ def test_killed_multipart_upload_resumes_with_the_parts_in_the_store(s3_server: 
     # the finished parts were read again from the origin to hash the file in order (If-Range)
     assert [s.status for s in server.served] == [206] * 4
 
+
+
+def test_a_journal_whose_upload_is_gone_starts_a_new_upload(s3_server: S3Server, tmp_path: Path) -> None:
+    """An upload aborted behind our back (a lifecycle rule, an operator) leaves a journal that
+    points nowhere: the download starts over instead of failing."""
+    s3, bucket, data = s3_server, s3_server.bucket(), tmp_path / "data"
+    big = blob(PART + 1, "gone")
+    with StallingFileServer() as server:
+        url = server.put("g/big.bin", big)
+        store(data, "1", [file_entry("big.bin", big, url)])
+        stale = {"version": 1, "url": url, "key": "dl/zenodo/1/big.bin", "size": len(big), "part_size": PART,
+                 "validator": {}, "upload_id": "no-such-upload"}
+        s3.client.put_object(Bucket=bucket, Key="dl/zenodo/1/big.bin.part.json", Body=json.dumps(stale).encode())
+        code, stats, log = run_download(data, s3_download_settings(s3, bucket))
+    assert code == 0, log[-3000:]
+    assert s3.sha256(bucket, "dl/zenodo/1/big.bin") == hashlib.sha256(big).hexdigest()
+    assert bucket_manifest(s3, bucket, "1")["files"][0]["mode"] == "ranged"
+    assert "dl/zenodo/1/big.bin.part.json" not in s3.keys(bucket) and s3.uploads(bucket) == []
+    assert "uploads_aborted" not in stats and stats["uploads_completed"] == 1
