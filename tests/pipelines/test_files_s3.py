@@ -70,7 +70,7 @@ def test_small_and_multipart_files_land_verified_in_the_bucket(s3_server: S3Serv
         entry = entries["oct/volume.bin"]
         assert entry["status"] == "complete" and entry["mode"] == "ranged"
         assert entry["md5"] == hashlib.md5(big).hexdigest() and entry["verification"] == "md5 matches the repository"
-        ranges = [s.range for s in server.served if s.name == "a/volume.bin"]
+        ranges = sorted(s.range for s in server.served if s.name == "a/volume.bin")  # two in flight at once
         assert ranges == [(0, PART), (PART, 2 * PART), (2 * PART, len(big))]
         assert stats["parts_uploaded"] == 3 and stats["uploads_completed"] == 1
         assert stats["files/complete"] == 4 and stats["files/linked_duplicate_url"] == 1
