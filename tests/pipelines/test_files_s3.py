@@ -169,3 +169,22 @@ def test_a_journal_whose_upload_is_gone_starts_a_new_upload(s3_server: S3Server,
     assert bucket_manifest(s3, bucket, "1")["files"][0]["mode"] == "ranged"
     assert "dl/zenodo/1/big.bin.part.json" not in s3.keys(bucket) and s3.uploads(bucket) == []
     assert "uploads_aborted" not in stats and stats["uploads_completed"] == 1
+
+
+def test_a_file_of_unknown_size_goes_up_as_a_multipart_upload_of_what_the_server_says(
+    s3_server: S3Server, tmp_path: Path
+) -> None:
+    """No size in the record: the ranged path asks the first part and learns the size from
+    Content-Range; a file smaller than one part is a one-part upload."""
+    s3, bucket, data = s3_server, s3_server.bucket(), tmp_path / "data"
+    small = blob(40_000, "unknown-size")
+    with StallingFileServer() as server:
+        entry = file_entry("u.bin", small, server.put("u/u.bin", small))
+        entry["size"] = None
+        store(data, "1", [entry])
+        code, stats, log = run_download(data, s3_download_settings(s3, bucket))
+    assert code == 0, log[-3000:]
+    assert s3.get(bucket, "dl/zenodo/1/u.bin") == small
+    head = s3.client.head_object(Bucket=bucket, Key="dl/zenodo/1/u.bin")
+    assert head["ETag"].strip('"').endswith("-1")  # a multipart object of one part
+    assert stats["parts_uploaded"] == 1 and bucket_manifest(s3, bucket, "1")["files"][0]["bytes"] == len(small)
