@@ -188,3 +188,27 @@ def test_a_file_of_unknown_size_goes_up_as_a_multipart_upload_of_what_the_server
     head = s3.client.head_object(Bucket=bucket, Key="dl/zenodo/1/u.bin")
     assert head["ETag"].strip('"').endswith("-1")  # a multipart object of one part
     assert stats["parts_uploaded"] == 1 and bucket_manifest(s3, bucket, "1")["files"][0]["bytes"] == len(small)
+
+
+def test_file_changed_after_a_crash_aborts_the_old_upload_and_starts_again(s3_server: S3Server, tmp_path: Path) -> None:
+    """If-Range: the resumed run meets a new ETag, drops the old upload (no parts left behind)
+    and uploads the new file from its first byte."""
+    s3, bucket, data = s3_server, s3_server.bucket(), tmp_path / "data"
+    old, new = blob(2 * PART + 5, "chg-old"), blob(2 * PART + 5, "chg-new")  # same size, new ETag
+    settings = s3_download_settings(s3, bucket, ENVISION_DOWNLOAD_RANGES_IN_FLIGHT=1)
+    with StallingFileServer() as server:
+        store(data, "1", [file_entry("f.bin", new, server.put("c/f.bin", old), checksum=None)])
+        server.stall_after(2)
+        proc = start_download(data, tmp_path / "first.log", settings)
+        try:
+            assert server.stalled.wait(90), (tmp_path / "first.log").read_text()[-3000:]
+        finally:
+            kill(proc)
+            server.resume(drop=True)
+        [stale] = s3.uploads(bucket)
+        server.put("c/f.bin", new)
+        code, stats, log = run_download(data, settings)
+    assert code == 0, log[-3000:]
+    assert s3.get(bucket, "dl/zenodo/1/f.bin") == new
+    assert stats["changed_midway"] == 1 and stats["uploads_aborted"] == 1
+    assert s3.uploads(bucket) == [] and stale["UploadId"] not in str(s3.keys(bucket))
