@@ -1,4 +1,5 @@
-"""The per-record JSON store (``{ENVISION_DATA_DIR}/metadata/{source}/{source_id}.json``).
+"""The per-record JSON store (``metadata/{source}/{source_id}.json`` under ``ENVISION_DATA_DIR``,
+or under ``ENVISION_STORE_URL`` when that is ``s3://bucket/prefix``).
 
 Written atomically through ``state.store.RecordStore`` (the one writer of those files), then
 recorded in the state with the record's ``modified`` stamp, so a crawl killed at any point
@@ -18,7 +19,7 @@ from scrapy.crawler import Crawler
 from envision_spiders.doi import record_dois
 from envision_spiders.items import record_to_dict
 from envision_spiders.state.db import format_owner, state_for_crawler
-from envision_spiders.state.store import RecordStore, StoreConfig
+from envision_spiders.state.store import RecordStore, StoreConfig, records_for_crawler
 
 
 def utc_now_iso() -> str:
@@ -40,7 +41,9 @@ class StorePipeline:
     def records(self) -> RecordStore:
         # the state DB opens on first use (it is shared by the crawl's components)
         if self._records is None:
-            self._records = RecordStore(self.config, state_for_crawler(self.crawler))
+            self._records = RecordStore(
+                self.config, state_for_crawler(self.crawler), records_for_crawler(self.crawler, self.config)
+            )
         return self._records
 
     def process_item(self, item: Any) -> Any:
