@@ -4,8 +4,10 @@ Runs the real ``scrapy crawl zenodo`` in a subprocess, delays off, page size 100
 classifier and archive inspection off (they have benchmarks of their own), and prints:
 records/s, peak RSS of the crawl process, and the request count of an unchanged re-crawl.
 
-    .venv/bin/python bench/crawl_bench.py [--records 10000] [-s ENVISION_STATE_URL=postgresql://…]
+    .venv/bin/python bench/crawl_bench.py [--records 10000] [--s3] [-s ENVISION_STATE_URL=postgresql://…]
 
+``--s3`` stores the records and feeds in an S3-protocol server on loopback (moto's, as the
+tests start it) with ``ENVISION_STORE_URL`` instead of files under the data directory.
 With a state URL, point it at an empty database: the re-crawl figures assume the first crawl
 found nothing stored.
 """
@@ -23,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.conftest import scrapy_command, scrapy_env  # noqa: E402
+from tests.servers.s3 import S3Server  # noqa: E402
 from tests.servers.zenodo import FakeZenodo  # noqa: E402
 
 
@@ -65,32 +68,46 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=10000)
     parser.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
                         help="extra Scrapy setting for both crawls")
+    parser.add_argument("--s3", action="store_true", help="records and feeds in an S3 server on loopback (moto)")
     args = parser.parse_args()
     extra = dict(item.split("=", 1) for item in args.set)
     with tempfile.TemporaryDirectory(prefix="envision-bench-") as tmp, FakeZenodo(n_records=args.records) as fake:
-        fake.all_records()  # build the fake's data before timing
-        # memory should not grow with the number of records: a fifth of the run first, apart
-        fifth = FakeZenodo(n_records=max(1, args.records // 5))
-        with fifth:
-            fifth.all_records()
-            # its own embedded state: a shared ENVISION_STATE_URL would hand the main crawl these records as unchanged
-            small, _, small_rss = crawl(fifth, Path(tmp) / "fifth", "fifth", {**extra, "ENVISION_STATE_URL": ""})
-        data_dir = Path(tmp) / "data"
-        first, wall, rss = crawl(fake, data_dir, "first", extra)
-        n = first.get("item_scraped_count", 0)
-        elapsed = first["elapsed_time_seconds"]
-        calls_before = len(fake.calls)
-        second, wall2, rss2 = crawl(fake, data_dir, "second", extra)
-        recrawl_requests = len(fake.calls) - calls_before
-        print(f"records crawled            {n}")
-        print(f"search requests            {first['downloader/request_count']}")
-        print(f"crawl time (engine)        {elapsed:.2f} s   (process wall incl. start-up {wall:.2f} s)")
-        print(f"records/s (engine)         {n / elapsed:,.0f}")
-        print(f"records/s (process wall)   {n / wall:,.0f}")
-        print(f"peak RSS first crawl       {rss:.0f} MB   ({small.get('item_scraped_count', 0)} records: {small_rss:.0f} MB)")
-        print(f"unchanged re-crawl         {recrawl_requests} requests (all search pages), "
-              f"{second.get('envision/incremental/unchanged', 0)} records skipped, "
-              f"{second.get('item_scraped_count', 0)} re-processed, {wall2:.2f} s, peak RSS {rss2:.0f} MB")
+        s3 = None
+        if args.s3:
+            (Path(tmp) / "s3").mkdir()
+            s3 = S3Server(Path(tmp) / "s3").start()
+            extra.update(s3.settings(), ENVISION_STORE_URL=f"s3://{s3.bucket('bench')}/crawl")
+        try:
+            run_all(args.records, extra, fake, Path(tmp))
+        finally:
+            if s3 is not None:
+                s3.stop()
+
+
+def run_all(records: int, extra: dict[str, str], fake: FakeZenodo, tmp: Path) -> None:
+    fake.all_records()  # build the fake's data before timing
+    # memory should not grow with the number of records: a fifth of the run first, apart
+    fifth = FakeZenodo(n_records=max(1, records // 5))
+    with fifth:
+        fifth.all_records()
+        # its own embedded state: a shared ENVISION_STATE_URL would hand the main crawl these records as unchanged
+        small, _, small_rss = crawl(fifth, tmp / "fifth", "fifth", {**extra, "ENVISION_STATE_URL": ""})
+    data_dir = tmp / "data"
+    first, wall, rss = crawl(fake, data_dir, "first", extra)
+    n = first.get("item_scraped_count", 0)
+    elapsed = first["elapsed_time_seconds"]
+    calls_before = len(fake.calls)
+    second, wall2, rss2 = crawl(fake, data_dir, "second", extra)
+    recrawl_requests = len(fake.calls) - calls_before
+    print(f"records crawled            {n}")
+    print(f"search requests            {first['downloader/request_count']}")
+    print(f"crawl time (engine)        {elapsed:.2f} s   (process wall incl. start-up {wall:.2f} s)")
+    print(f"records/s (engine)         {n / elapsed:,.0f}")
+    print(f"records/s (process wall)   {n / wall:,.0f}")
+    print(f"peak RSS first crawl       {rss:.0f} MB   ({small.get('item_scraped_count', 0)} records: {small_rss:.0f} MB)")
+    print(f"unchanged re-crawl         {recrawl_requests} requests (all search pages), "
+          f"{second.get('envision/incremental/unchanged', 0)} records skipped, "
+          f"{second.get('item_scraped_count', 0)} re-processed, {wall2:.2f} s, peak RSS {rss2:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -35,6 +35,8 @@ ENVISION_STORE_URL = ""
 # botocore's chain): Scrapy logs settings given with -s.
 AWS_ENDPOINT_URL = None  # e.g. http://127.0.0.1:9000 for MinIO/Ceph; None = AWS
 AWS_REGION_NAME = None  # None = us-east-1 for our client
+AWS_USE_SSL = None  # None = botocore's default (https unless the endpoint says http)
+AWS_VERIFY = None  # None = verify TLS certificates; False, or a CA bundle path
 ENVISION_INCREMENTAL = True  # skip records whose `modified` is unchanged since they were stored
 ENVISION_STATS_FILE = ""  # when set, the final stats are written there as JSON
 ENVISION_CONTACT_EMAIL = "envision-spiders@example.org"  # sent in the User-Agent (DataCite, Figshare)
@@ -125,7 +127,7 @@ REMOTE_CONTROL_ENABLED = False  # Scrapy's HTTP endpoint that runs Python sent t
 # SSL_CERT_FILE environment variable; False turns verification off, with a warning at start.
 DOWNLOAD_VERIFY_CERTIFICATES = True
 # Only http(s) reach the network: the file, s3 and ftp handlers are off (a record's URL cannot
-# read local files; s3 comes back when a storage backend needs it). `data` stays for the empty
+# read local files; the object store is reached through botocore, not this handler). `data` stays for the empty
 # `data:,` request the NEI spider uses to be called back on idle (the fence refuses any other).
 DOWNLOAD_HANDLERS = {"file": None, "s3": None, "ftp": None}
 # Every request must reach a public address (middlewares/public_hosts.py), redirects included.

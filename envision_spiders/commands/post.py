@@ -31,6 +31,7 @@ from envision_spiders.http.credentials import get_secret
 from envision_spiders.http.fence import service_url_problem
 from envision_spiders.state.db import state_from_settings
 from envision_spiders.state.runs import utc_now
+from envision_spiders.state.store import stored_records
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class Command(ScrapyCommand):
         totals: dict[str, Any] = {"batches": 0, "records": 0, "superseded": 0, "acknowledged": 0, "rejected": {}}
         try:
             acked = state.portal_acks(ledger_key)
-            changes = pending_changes(data_dir, acked, opts.source)
+            changes = pending_changes(data_dir, acked, opts.source, stored_records(settings, opts.source))
             if opts.dry_run:
                 for change in changes:
                     totals["records" if change.kind == "record" else "superseded"] += 1

@@ -16,8 +16,8 @@ For every spider deployed in the scrapyd project (``listspiders.json``, filtered
 Every node is asked first (``daemonstatus.json``, ``listjobs.json``); one that does not answer is
 reported and skipped (exit 1 only when none answers). A spider with a pending or running job
 on ANY node is not scheduled again (``--force`` does). Each job goes to the least busy node
-(``nodes/placement.py``). When the shared state has leases, a short ``schedule`` lease per
-spider keeps two runs at once from both starting it (``nodes/leases.py``).
+(``nodes/placement.py``). A short ``schedule`` lease per spider in the state keeps two runs at
+once from both starting it (``nodes/leases.py``; ENVISION_SCHEDULE_LEASE_SECONDS = 0: off).
 All HTTP goes through Scrapy's downloader (``envision_spiders.http.client``).
 """
 
@@ -37,8 +37,9 @@ from envision_spiders.commands.crawlall import scoped_pairs
 from envision_spiders.http.client import ClientSpider, ServiceError, run_job
 from envision_spiders.nodes.leases import ScheduleLeases
 from envision_spiders.nodes.placement import Placement, busy_spiders
-from envision_spiders.nodes.scrapyd import Scrapyd, configured_nodes, without_password
-from envision_spiders.state.db import open_state
+from envision_spiders.nodes.scrapyd import Scrapyd, configured_nodes
+from envision_spiders.state.base import redact_url
+from envision_spiders.state.db import state_from_settings
 from envision_spiders.state.runs import UnknownSpiders, select_spiders, since_for
 
 logger = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ class Command(ScrapyCommand):
         data_dir = Path(settings.get("ENVISION_DATA_DIR")).resolve()
         fallback = settings.get("ENVISION_SCHEDULE_FALLBACK_DAYS")
         fallback_days = None if fallback in (None, "", "None") else int(fallback)
-        state = open_state(settings.get("ENVISION_STATE_URL"), data_dir, settings.getfloat("ENVISION_STATE_TIMEOUT"))
+        state = state_from_settings(settings)
         leases = ScheduleLeases(state, settings.getfloat("ENVISION_SCHEDULE_LEASE_SECONDS"))
         job_settings = {**shared_settings(settings, data_dir), **settings.getdict("ENVISION_SCHEDULE_SETTINGS"),
                         **opts.job_settings}
@@ -188,8 +189,8 @@ class Command(ScrapyCommand):
         if opts.json:
             print(json.dumps({
                 "scrapyd": opts.urls, "project": opts.project,
-                "settings": {k: without_password(str(v)) for k, v in job_settings.items()},
-                "lease": "schedule lease in the shared state" if leases.enabled else "none (the state has no leases)",
+                "settings": {k: redact_url(str(v)) for k, v in job_settings.items()},
+                "lease": "schedule lease in the shared state" if leases.enabled else "none (ENVISION_SCHEDULE_LEASE_SECONDS = 0)",
                 "nodes": {n.url: {"answering": n.answering, "error": n.error, "node_name": n.node_name,
                                   "load": n.load} for n in nodes},
                 "jobs": outcome,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 from scrapy.commands import ScrapyCommand
@@ -23,7 +22,7 @@ from envision_spiders.http.client import ClientSpider, ServiceError, run_job
 from envision_spiders.nodes.leases import claims
 from envision_spiders.nodes.scrapyd import Scrapyd, configured_nodes
 from envision_spiders.nodes.status import collect_nodes, last_runs, render_table, status_view
-from envision_spiders.state.db import open_state
+from envision_spiders.state.db import state_from_settings
 
 
 class Command(ScrapyCommand):
@@ -73,8 +72,7 @@ class Command(ScrapyCommand):
             print(f"scrapy status: {exc}")
             self.exitcode = 1
             return
-        data_dir = Path(settings.get("ENVISION_DATA_DIR"))
-        state = open_state(settings.get("ENVISION_STATE_URL"), data_dir, settings.getfloat("ENVISION_STATE_TIMEOUT"))
+        state = state_from_settings(settings)
         try:
             view = status_view(opts.project, nodes, claims(state), last_runs(state.runs()))
         finally:

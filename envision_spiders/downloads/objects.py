@@ -201,6 +201,7 @@ class MultipartDownload:
         except Exception as exc:
             if not is_missing(exc):
                 raise
+            return  # gone already
         self.stats.inc_value("envision/download/uploads_aborted")
 
     def _uploaded_parts(self, key: str, upload_id: str) -> dict[int, str] | None:
@@ -214,7 +215,7 @@ class MultipartDownload:
                 for part in page.get("Parts") or []:
                     parts[int(part["PartNumber"])] = _etag_md5(part.get("ETag"))
         except Exception as exc:
-            if is_missing(exc) or "NoSuchUpload" in str(exc):
+            if is_missing(exc):
                 return None
             raise
         return parts

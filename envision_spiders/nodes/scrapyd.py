@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit
 
 from scrapy.http import FormRequest, Request, Response
 from scrapy.settings import BaseSettings
@@ -65,15 +65,6 @@ def auth_headers() -> dict[str, str]:
     """Basic auth from SCRAPYD_USERNAME / SCRAPYD_PASSWORD (the same for every node)."""
     username, password = get_secret("SCRAPYD_USERNAME"), get_secret("SCRAPYD_PASSWORD")
     return {"Authorization": basic_auth_header(username, password or "")} if username else {}
-
-
-def without_password(value: str) -> str:
-    """A URL setting as it may be printed: a password in its user part becomes ``***``."""
-    parts = urlsplit(value) if "://" in value else None
-    if parts is None or parts.password is None:
-        return value
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class Refused(ServiceError):

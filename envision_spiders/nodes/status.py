@@ -50,13 +50,13 @@ def last_runs(runs: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     return dict(sorted(latest.items()))
 
 
-def status_view(project: str, nodes: list[dict[str, Any]], claims: dict[str, list[dict[str, Any]]] | None,
+def status_view(project: str, nodes: list[dict[str, Any]], claims: dict[str, dict[str, Any]],
                 runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {
         "project": project,
         "nodes": nodes,
         "answering": sum(1 for node in nodes if node["answering"]),
-        "claims": claims,  # None: the state has no leases
+        "claims": claims,
         "last_runs": runs,
     }
 
@@ -102,8 +102,8 @@ def render_table(view: Mapping[str, Any]) -> str:
         out += _table(("node", "spider", "job"), ((url, j["spider"], j["id"]) for url, j in pending))
     out.append("")
     claims = view["claims"]
-    if claims is None:
-        out.append("Claims: none (the state has no leases)")
+    if not claims:
+        out.append("Claims: none")
     else:
         held = [(kind, row) for kind, entry in claims.items() for row in entry["held"]]
         done = ", ".join(f"{kind} {entry['done']:,}" for kind, entry in claims.items() if entry["done"])

@@ -328,6 +328,7 @@ class GatedFilesPipeline(FilesPipeline):
         size = entry.get("size") if isinstance(entry.get("size"), int) else None
         repository = parse_checksum(entry.get("checksum"))
         try:
+            self._check_lease(item)
             if size is not None and size <= self.fetcher.config.chunk_threshold:
                 response = await self.fetcher.fetch_whole_response(request, size)
                 await self.file_downloaded(response, request, info, item=item)
@@ -351,6 +352,16 @@ class GatedFilesPipeline(FilesPipeline):
         self._results[path] = result
         self.inc_stats(status)
         return {"url": request.url, "path": path, "checksum": result.get("sha256"), "status": status}
+
+    def _check_lease(self, item: Any) -> None:
+        """A record whose lease was taken over (it expired: this process stalled longer than
+        ENVISION_LEASE_SECONDS) is another holder's now: its files not started yet are left to it."""
+        if item is None:
+            return
+        adapter = ItemAdapter(item)
+        planned = self._records.get((str(adapter.get("source")), str(adapter.get("source_id"))))
+        if planned is not None and not planned["lock"].held:
+            raise DownloadFailed("the record's download lease was taken over by another holder")
 
     async def file_downloaded(
         self, response: Response, request: Request, info: MediaPipeline.SpiderInfo, *, item: Any = None

@@ -10,6 +10,7 @@ guarantees are described in state/base.py.
 
 from __future__ import annotations
 
+import importlib.util
 import weakref
 from pathlib import Path
 from typing import Any
@@ -25,24 +26,29 @@ from envision_spiders.state.base import (
     StateDB,
     format_owner,
     holder_name,
+    redact_url,
 )
+from envision_spiders.state.sqlite import SQLiteState
 
 __all__ = [
     "STATE_FILE", "ClaimResult", "Owner", "SchemaTooNew", "StateBusy", "StateDB", "format_owner", "holder_name",
-    "open_state", "redact_url", "state_for_crawler", "state_from_settings",
+    "open_state", "redact_url", "state_for_crawler", "state_from_settings", "state_url_problem",
 ]
 
 STATE_FILE = "state.sqlite3"
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 
 
-def redact_url(url: str) -> str:
-    """``url`` without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
+def state_url_problem(url: str | None) -> str | None:
+    """Why ``url`` cannot name the state (checked before a crawl starts), or None when it can."""
+    if not url:
+        return None
+    scheme = urlsplit(url).scheme
+    if scheme not in POSTGRES_SCHEMES:
+        return f"ENVISION_STATE_URL: unsupported scheme {scheme!r} in {redact_url(url)} (use postgresql://)"
+    if importlib.util.find_spec("psycopg") is None:
+        return "ENVISION_STATE_URL names PostgreSQL but psycopg is not installed (the `postgres` extra)"
+    return None
 
 
 def open_state(url: str | None, data_dir: str | Path | None, timeout: float = 60.0) -> StateDB:
@@ -50,16 +56,14 @@ def open_state(url: str | None, data_dir: str | Path | None, timeout: float = 60
     if not url:
         if not data_dir:
             raise ValueError("ENVISION_DATA_DIR is empty and ENVISION_STATE_URL is not set: no place for the state")
-        from envision_spiders.state.sqlite import SQLiteState
-
         return SQLiteState(Path(data_dir) / STATE_FILE, timeout=timeout)
-    scheme = urlsplit(url).scheme
-    if scheme in POSTGRES_SCHEMES:
-        # psycopg is an optional extra: imported only when the URL asks for it
-        from envision_spiders.state.postgres import PostgresState
+    problem = state_url_problem(url)
+    if problem:
+        raise ValueError(problem)
+    # psycopg is an optional extra: imported only when the URL asks for it
+    from envision_spiders.state.postgres import PostgresState
 
-        return PostgresState(url, timeout=timeout)
-    raise ValueError(f"ENVISION_STATE_URL: unsupported scheme {scheme!r} in {redact_url(url)} (use postgresql://)")
+    return PostgresState(url, timeout=timeout)
 
 
 def state_from_settings(settings: Any) -> StateDB:

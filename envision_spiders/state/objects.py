@@ -129,10 +129,11 @@ def client_for_crawler(crawler: Any) -> Any:
 
 
 def is_missing(exc: BaseException) -> bool:
-    """A botocore error that means "no such key" (GET answers NoSuchKey, HEAD a bare 404)."""
+    """A botocore error that means "not there": no such key (GET answers NoSuchKey, HEAD a bare
+    404) or no such multipart upload (completed or aborted already)."""
     response = getattr(exc, "response", None)
     if not isinstance(response, dict):
         return False
     error = response.get("Error") or {}
     status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
-    return error.get("Code") in {"NoSuchKey", "404", "NotFound"} or status == 404
+    return error.get("Code") in {"NoSuchKey", "NoSuchUpload", "404", "NotFound"} or status == 404

@@ -22,6 +22,7 @@ nodes starting together migrate once).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -29,7 +30,9 @@ from typing import Any
 import psycopg
 from psycopg import errors, pq
 
-from envision_spiders.state.base import SchemaTooNew, StateBusy, StateDB
+from envision_spiders.state.base import SchemaTooNew, StateBusy, StateDB, redact_url
+
+logger = logging.getLogger(__name__)
 
 # advisory lock keys (64-bit; any values other applications of the database do not use)
 WRITE_LOCK = 0x656E7669_73696F6E  # "envision"
@@ -82,14 +85,27 @@ class PostgresState(StateDB):
 
     def __init__(self, url: str, timeout: float = 60.0) -> None:
         self.url = url
-        self._conn = psycopg.connect(
-            url,
-            autocommit=True,  # transactions are explicit (immediate(), leases), as on SQLite
-            connect_timeout=max(1, round(timeout)),
-            options=f"-c lock_timeout={max(1, round(timeout * 1000))}",
-        )
+        self.timeout = timeout
+        self._closed = False
+        self._conn = self._connect()
         self._queries: dict[str, str] = {}
         self._migrate()
+
+    def _connect(self) -> psycopg.Connection:
+        return psycopg.connect(
+            self.url,
+            autocommit=True,  # transactions are explicit (immediate(), leases), as on SQLite
+            connect_timeout=max(1, round(self.timeout)),
+            options=f"-c lock_timeout={max(1, round(self.timeout * 1000))}",
+        )
+
+    def _live(self) -> psycopg.Connection:
+        """The connection, opened again when the last one broke (server restart, network): the
+        call that met the break failed with it; the next ones go on. Nothing is retried."""
+        if self._conn.closed and not self._closed:
+            logger.warning("state database connection lost; connecting again to %s", redact_url(self.url))
+            self._conn = self._connect()
+        return self._conn
 
     def _sql(self, sql: str) -> str:
         query = self._queries.get(sql)
@@ -98,13 +114,13 @@ class PostgresState(StateDB):
         return query
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self._conn.execute(self._sql(sql), params)
+        return self._live().execute(self._sql(sql), params)
 
     def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Any:
         rows = list(rows)
         if len(rows) == 1:  # the common case (one record): skip executemany's pipeline set-up
             return self._execute(sql, rows[0])
-        with self._conn.cursor() as cursor:
+        with self._live().cursor() as cursor:
             if rows:
                 cursor.executemany(self._sql(sql), rows)
             return cursor
@@ -137,11 +153,12 @@ class PostgresState(StateDB):
                 )
 
     def close(self) -> None:
+        self._closed = True
         self._conn.close()
 
     @property
     def in_transaction(self) -> bool:
-        return self._conn.info.transaction_status != pq.TransactionStatus.IDLE
+        return not self._conn.closed and self._conn.info.transaction_status != pq.TransactionStatus.IDLE
 
     @contextmanager
     def _transaction(self, lock: int | None) -> Iterator[None]:
@@ -151,7 +168,7 @@ class PostgresState(StateDB):
         # BEGIN and the lock in one round trip (simple query protocol: no parameters)
         begin = f"BEGIN; SELECT pg_advisory_xact_lock({int(lock)})" if lock is not None else "BEGIN"
         try:
-            self._conn.execute(begin)
+            self._live().execute(begin)
         except errors.LockNotAvailable as exc:
             self._rollback()
             raise StateBusy(f"state database is locked by another process: {exc}") from exc
@@ -173,4 +190,4 @@ class PostgresState(StateDB):
         return self._transaction(None)
 
     def _now(self) -> float:
-        return float(self._conn.execute("SELECT extract(epoch FROM clock_timestamp())").fetchone()[0])
+        return float(self._live().execute("SELECT extract(epoch FROM clock_timestamp())").fetchone()[0])

@@ -123,17 +123,7 @@ def test_a_post_whose_answer_is_lost_is_never_placed_twice(fakes, tmp_path):
     assert all(len(node.calls_to("schedule")) <= 1 for node in (queued, lost, spare))  # a post is never re-sent
 
 
-def state_has_leases(tmp_path: Path) -> bool:
-    from envision_spiders.nodes.leases import has_leases
-    from envision_spiders.state.db import state_for_crawler
-    from tests.conftest import project_crawler
-
-    return has_leases(state_for_crawler(project_crawler(ENVISION_DATA_DIR=str(tmp_path / "probe"))))
-
-
 def test_two_schedule_runs_at_once_start_a_spider_once(fakes, tmp_path):
-    if not state_has_leases(tmp_path):
-        pytest.skip("the state has no leases: two runs at once rely on listjobs alone")
     node = fakes(node_name="a")
     node.hold("schedule")  # the first run's schedule.json waits: its job is not in listjobs yet
     cmd = scrapy_command("schedule", "--json", "--url", node.base_url, "-s", f"ENVISION_DATA_DIR={tmp_path / 'data'}",

@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 from scrapy.settings import Settings
 
-from envision_spiders.nodes.scrapyd import Node, configured_nodes, node_urls, without_password
+from envision_spiders.nodes.scrapyd import Node, configured_nodes, node_urls
+from envision_spiders.state.base import redact_url
 
 
 def test_node_urls_split_on_commas_and_spaces_drop_trailing_slashes_and_repeats():
@@ -30,9 +31,9 @@ def test_nodes_come_from_the_option_then_scrapyd_urls_then_scrapyd_url():
 
 
 def test_a_password_in_a_shared_url_setting_is_masked_for_output():
-    assert without_password("postgresql://crawler:s3cret@db:5432/envision") == "postgresql://crawler:***@db:5432/envision"
-    assert without_password("postgresql://db/envision") == "postgresql://db/envision"
-    assert without_password("/srv/data") == "/srv/data"
+    assert redact_url("postgresql://crawler:s3cret@db:5432/envision") == "postgresql://crawler:***@db:5432/envision"
+    assert redact_url("postgresql://db/envision") == "postgresql://db/envision"
+    assert redact_url("/srv/data") == "/srv/data"
 
 
 def test_a_node_without_the_project_answers_but_takes_no_jobs():

@@ -424,6 +424,38 @@ def test_record_leased_by_another_node_is_left_alone(nginx: NginxServer, tmp_pat
         state.close()
 
 
+def test_a_download_longer_than_its_lease_keeps_the_lease_renewed(tmp_path: Path) -> None:
+    """ENVISION_LEASE_SECONDS=1.5 and a download held mid-file for longer than that: the lease
+    is renewed in the background (still held by the downloading process, never free for
+    another node), and released when the record is done."""
+    import threading
+
+    data = tmp_path / "data"
+    big = blob(6 * CHUNK + 5, "renewed")
+    with StallingFileServer() as server:
+        store(data, "1", [file_entry("big.bin", big, server.put("t10/big.bin", big))])
+        server.stall_after(2)
+        proc = start_download(data, tmp_path / "a.log", {**ONE_RANGE_AT_A_TIME, "ENVISION_LEASE_SECONDS": 1.5})
+        state = open_state("", data)
+        try:
+            assert server.stalled.wait(90), (tmp_path / "a.log").read_text()[-3000:]
+            [first] = state.leases("download")
+            threading.Event().wait(3.5)  # more than twice the lease: it would have expired unrenewed
+            [later] = state.leases("download")
+            assert later["holder"] == first["holder"] and later["held_for"] > 3
+            assert later["expires_in"] > 0
+            assert not state.take_lease("download", "zenodo:1", "other-node:1", 60)
+            server.resume()
+            code, stats, log = finished_download(proc, tmp_path / "a.log")
+        finally:
+            kill(proc)
+            server.resume(drop=True)
+    assert code == 0, log[-3000:]
+    assert (data / "downloads/zenodo/1/big.bin").read_bytes() == big
+    assert state.leases("download") == []
+    state.close()
+
+
 def test_download_token_goes_only_to_the_api_origin_and_token_files_need_one(nginx: NginxServer, tmp_path: Path) -> None:
     """Downloads send the source token as inspection does (``ApiToken.headers_for``): the same
     host on another port is another origin and gets nothing; a file whose access is ``token``

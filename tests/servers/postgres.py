@@ -57,7 +57,8 @@ class PostgresServer:
     def __init__(self) -> None:
         self.bin = _bin_dir()
         self.port = _free_port()
-        self.tmp = Path(tempfile.mkdtemp(prefix="envision-pg-"))
+        # as root the server runs as another user, who must reach the directory: /tmp, not $TMPDIR
+        self.tmp = Path(tempfile.mkdtemp(prefix="envision-pg-", dir="/tmp" if os.geteuid() == 0 else None))
         self.data = self.tmp / "data"
         self.log = self.tmp / "server.log"
         self.proc: subprocess.Popen | None = None

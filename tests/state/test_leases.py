@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 
-import psycopg
 import pytest
 
 from envision_spiders.state.db import holder_name, open_state
@@ -105,6 +104,8 @@ def test_concurrent_takers_get_disjoint_keys_and_together_all_of_them(tmp_path, 
 
 def test_skip_locked_hands_out_other_keys_while_one_is_being_decided(postgres_database, tmp_path):
     """PostgreSQL: keys another transaction has locked are skipped, not waited for."""
+    import psycopg
+
     state = open_state(postgres_database, tmp_path, timeout=30)
     keys = [f"k{n}" for n in range(10)]
     assert state.take_leases("download", keys, "node-a:1", 0, 10) == keys  # all expired at once: free again

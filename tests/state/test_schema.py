@@ -5,10 +5,9 @@ from __future__ import annotations
 import sqlite3
 import threading
 
-import psycopg
 import pytest
 
-from envision_spiders.state import postgres, sqlite
+from envision_spiders.state import sqlite
 from envision_spiders.state.db import STATE_FILE, SchemaTooNew, open_state
 
 # The schema of state files written before versioning existed (no schema_version, no leases);
@@ -84,6 +83,10 @@ def test_an_unversioned_sqlite_file_migrates_and_keeps_every_row(tmp_path, seen)
 
 
 def test_a_postgres_database_at_version_1_migrates_and_keeps_every_row(postgres_database):
+    import psycopg
+
+    from envision_spiders.state import postgres
+
     with psycopg.connect(postgres_database, autocommit=True) as conn:  # as the first release left it
         conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at DOUBLE PRECISION)")
         for statement in dict(postgres.MIGRATIONS)[1]:
