@@ -269,7 +269,7 @@ def test_node_killed_mid_download_is_taken_over_by_the_other_node(
               "FILES_STORE": f"s3://{bucket}/files", "AWS_ENDPOINT_URL": s3.endpoint}
     # a lease long enough to be live when node B starts, short enough to keep the test quick
     chunks = {"ENVISION_DOWNLOAD_CHUNK_SIZE": str(5 * MB), "ENVISION_DOWNLOAD_CHUNK_THRESHOLD": str(MB),
-              "ENVISION_DOWNLOAD_RANGES_IN_FLIGHT": "1", "ENVISION_LEASE_SECONDS": "12"}
+              "ENVISION_DOWNLOAD_RANGES_IN_FLIGHT": "1", "ENVISION_LEASE_SECONDS": "15"}
     with StallingFileServer() as files, FakeZenodo(
         n_records=3, html_base=f"{files.base_url}/files/kill", files_root=files_root
     ) as zenodo:
