@@ -299,7 +299,9 @@ ENVISION_DOWNLOAD_CONCURRENCY_PER_HOST = 4  # file requests in flight per host (
 ENVISION_DOWNLOAD_CONCURRENCY = 16  # file requests in flight overall
 ENVISION_DOWNLOAD_PROGRESS_INTERVAL = 10.0  # seconds between a ranged file's own progress lines (0 = off)
 ENVISION_DOWNLOAD_REVERIFY = False  # re-hash files already complete before skipping them on a rerun
-ENVISION_DOWNLOAD_RECORDS_IN_FLIGHT = 0  # scrapy download: records locked (leased) at once; 0 = ENVISION_DOWNLOAD_CONCURRENCY
+# scrapy download: records locked (leased) at once, so that other nodes find the rest free; 0 = no bound on
+# the embedded state (one machine), ENVISION_DOWNLOAD_CONCURRENCY with a shared ENVISION_STATE_URL
+ENVISION_DOWNLOAD_RECORDS_IN_FLIGHT = 0
 ENVISION_DOWNLOAD_TAKEOVER_WAIT = 0.0  # scrapy download: seconds to wait per record another node holds (until it completes or its lease expires, then take it over); 0 = skip it
 ENVISION_DOWNLOAD_TAKEOVER_POLL = 5.0  # seconds between looks at the records waited for
 # Tokens sent with a source's file requests, archive inspection and gated downloads alike

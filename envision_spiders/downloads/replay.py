@@ -49,7 +49,7 @@ class StoredRecordsSpider(scrapy.Spider):
         self.sources = sources or None
         self._in_pipelines = 0
         self._read_all = False
-        self._records_in_flight = 0  # set from the settings in from_crawler; 0 = no limit
+        self._records_in_flight = 0  # records in the pipeline at once, from the settings in from_crawler; 0 = no bound
         self._slot_freed: asyncio.Event | None = None
 
     @classmethod
@@ -58,8 +58,12 @@ class StoredRecordsSpider(scrapy.Spider):
         for signal in (signals.item_scraped, signals.item_dropped, signals.item_error):
             crawler.signals.connect(spider._item_left, signal=signal)
         settings = crawler.settings
-        spider._records_in_flight = (settings.getint("ENVISION_DOWNLOAD_RECORDS_IN_FLIGHT")
-                                     or settings.getint("ENVISION_DOWNLOAD_CONCURRENCY"))
+        spider._records_in_flight = settings.getint("ENVISION_DOWNLOAD_RECORDS_IN_FLIGHT")
+        if not spider._records_in_flight and settings.get("ENVISION_STATE_URL"):
+            # a shared state means other nodes: lease no more records than this node downloads at
+            # once. On one machine (the embedded state) no bound, as before: a bound of 16 cost
+            # 0.2-0.8 s of a ~4.2 s run of 2,000 small files
+            spider._records_in_flight = settings.getint("ENVISION_DOWNLOAD_CONCURRENCY")
         return spider
 
     def _item_left(self) -> None:
