@@ -302,7 +302,7 @@ ENVISION_DOWNLOAD_REVERIFY = False  # re-hash files already complete before skip
 # scrapy download: records locked (leased) at once, so that other nodes find the rest free; 0 = no bound on
 # the embedded state (one machine), ENVISION_DOWNLOAD_CONCURRENCY with a shared ENVISION_STATE_URL
 ENVISION_DOWNLOAD_RECORDS_IN_FLIGHT = 0
-ENVISION_DOWNLOAD_TAKEOVER_WAIT = 0.0  # scrapy download: seconds to wait per record another node holds (until it completes or its lease expires, then take it over); 0 = skip it
+ENVISION_DOWNLOAD_TAKEOVER_WAIT = 0.0  # scrapy download / a crawl's end: seconds to wait per record another node holds (until it completes or its lease expires, then take it over); 0 = skip it
 ENVISION_DOWNLOAD_TAKEOVER_POLL = 5.0  # seconds between looks at the records waited for
 # Tokens sent with a source's file requests, archive inspection and gated downloads alike
 # (credentials.file_tokens): only to the scheme, host and port of the source's API root; a

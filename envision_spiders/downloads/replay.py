@@ -91,7 +91,6 @@ class StoredRecordsSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[Any]:
         takeover = takeover_for_crawler(self.crawler)
-        takeover.revisiting = True  # records held elsewhere come back through start(), below
         async for item in self._records():
             await self._room()
             self._in_pipelines += 1

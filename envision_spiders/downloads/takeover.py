@@ -8,9 +8,9 @@ each record is complete (its manifest says so: the holder finished it) or the pi
 lock (the holder released it, or died and its lease expired: the pipeline then resumes from what
 the store already holds) or ``ENVISION_DOWNLOAD_TAKEOVER_WAIT`` seconds have passed since the
 record was first found held (then it is left, as before takeover existed). Who calls it:
-GatedFilesPipeline (``defer`` / ``taken``) and the ``scrapy download`` spider (downloads/replay.py),
-which yields ``revisit()``'s records after its own; one Takeover per crawl
-(``takeover_for_crawler``).
+GatedFilesPipeline (``defer`` / ``taken``; at the end of a crawl it offers ``due()`` records itself
+from the engine's idle signal) and the ``scrapy download`` spider (downloads/replay.py), which yields
+``revisit()``'s records after its own; one Takeover per crawl (``takeover_for_crawler``).
 
 ``ENVISION_DOWNLOAD_TAKEOVER_WAIT = 0`` (the default) switches it off: a held record is skipped
 for the rest of the run. Each record is logged once when found held and once when it leaves the
@@ -49,7 +49,6 @@ class Takeover:
         self.stats = stats
         self.clock = clock
         self.held: dict[str, HeldRecord] = {}
-        self.revisiting = False  # set by the spider that offers held records again (scrapy download)
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> Takeover:
@@ -62,8 +61,7 @@ class Takeover:
 
     @property
     def enabled(self) -> bool:
-        """Held records are waited for: a wait is set and a spider revisits them (a crawl does not)."""
-        return self.wait > 0 and self.revisiting
+        return self.wait > 0
 
     def _count(self, event: str) -> None:
         if self.stats is not None:
@@ -100,25 +98,38 @@ class Takeover:
     def waiting(self) -> bool:
         return bool(self.held)
 
+    def _settle(self, key: str, entry: HeldRecord, complete: bool) -> bool:
+        """One look at a held record: True when it is to be offered to the pipeline again."""
+        if complete:
+            del self.held[key]
+            self._count("finished_elsewhere")
+            logger.info("%s: the other holder completed it; nothing to take over", key)
+            return False
+        if self.clock() - entry.since >= self.wait:
+            del self.held[key]
+            self._count("gave_up")
+            logger.warning("%s: still held by another download after %gs (ENVISION_DOWNLOAD_TAKEOVER_WAIT);"
+                           " left to that download", key, self.wait)
+            return False
+        entry.offered = True
+        return True
+
+    def due(self) -> list[Any]:
+        """One look at every held record not being offered already: the records to offer to the
+        pipeline now (the end of a crawl: GatedFilesPipeline's idle handler)."""
+        return [entry.item for key, entry in list(self.held.items())
+                if not entry.offered and self._settle(key, entry, entry.is_complete())]
+
     async def revisit(self, busy: Callable[[], bool]) -> AsyncIterator[Any]:
         """Yield held records for the pipeline to try again, every ``poll`` seconds, while any is
         held or ``busy()`` (this run's own items are still in the pipelines: they may find more
-        records held). Ends when nothing is held and nothing is busy."""
+        records held). Ends when nothing is held and nothing is busy (``scrapy download``)."""
         while self.held or busy():
             for key, entry in list(self.held.items()):
                 if entry.offered:
                     continue
-                if await asyncio.to_thread(entry.is_complete):
-                    del self.held[key]
-                    self._count("finished_elsewhere")
-                    logger.info("%s: the other holder completed it; nothing to take over", key)
-                elif self.clock() - entry.since >= self.wait:
-                    del self.held[key]
-                    self._count("gave_up")
-                    logger.warning("%s: still held by another download after %gs (ENVISION_DOWNLOAD_TAKEOVER_WAIT);"
-                                   " left to that download", key, self.wait)
-                else:
-                    entry.offered = True
+                complete = await asyncio.to_thread(entry.is_complete)  # a manifest read: maybe a GET
+                if self._settle(key, entry, complete):
                     yield entry.item
             await asyncio.sleep(self.poll if self.held else min(self.poll, 0.2))
 

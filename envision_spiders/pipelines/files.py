@@ -25,6 +25,10 @@ Only Scrapy's documented FilesPipeline interface is overridden:
     writes the final manifest (``complete`` / ``failed: ...``), counts outcomes and releases
     the record's lock.
 
+A record another download holds is skipped, or with ENVISION_DOWNLOAD_TAKEOVER_WAIT waited for
+(``downloads/takeover.py``): ``scrapy download``'s spider offers it again, and at the end of a
+crawl this pipeline does (``spider_idle``), until its lease is free and it is taken over.
+
 One writer per record: the lock is held from reading the previous manifest to writing the final
 one, so no other process (a second crawl, ``scrapy download``) writes the record's ``.part``
 files, sidecars or manifest meanwhile. That exclusive access is what makes the hashes computed
@@ -45,13 +49,15 @@ from pathlib import Path
 from typing import Any
 
 from itemadapter import ItemAdapter
-from scrapy import Request
+from scrapy import Request, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import DontCloseSpider, NotConfigured
 from scrapy.http import Response
 from scrapy.http.request import NO_CALLBACK
 from scrapy.pipelines.files import FilesPipeline
 from scrapy.pipelines.media import FileInfo, FileInfoOrError, MediaPipeline
+from scrapy.utils.defer import deferred_from_coro
+from twisted.internet.defer import Deferred
 
 from envision_spiders.downloads.config import DownloadConfig
 from envision_spiders.downloads.fetch import (
@@ -114,7 +120,10 @@ class GatedFilesPipeline(FilesPipeline):
         self.multipart = MultipartDownload(self.fetcher, self.objects) if self.objects else None
         self.reserved_bytes = 0
         self._records: dict[tuple[str, str], dict[str, Any]] = {}
-        self.takeover = takeover_for_crawler(crawler)  # records held elsewhere, revisited by scrapy download
+        self.takeover = takeover_for_crawler(crawler)  # records held elsewhere, waited for and taken over
+        self._revisits: set[Deferred[Any]] = set()  # held records offered again at the end of a crawl
+        if self.takeover.enabled:
+            crawler.signals.connect(self._revisit_held, signal=signals.spider_idle)
         self._results: dict[str, dict[str, Any]] = {}  # file path -> outcome, until item_completed
 
     @classmethod
@@ -178,6 +187,21 @@ class GatedFilesPipeline(FilesPipeline):
             return None
         self.takeover.taken(key)
         return lock
+
+    def _revisit_held(self) -> None:
+        """At the end of a crawl (the engine is idle): offer the records another download held
+        to this pipeline again, as ``scrapy download`` does from its spider; keep the spider open
+        while any is waited for or being downloaded. The engine asks every few seconds (its
+        heartbeat), which is how often the records are looked at here. In ``scrapy download``
+        the spider's own loop has emptied the list before the engine is ever idle."""
+        if not self.takeover.waiting and not self._revisits:
+            return
+        for item in self.takeover.due():
+            revisit = deferred_from_coro(self.process_item(item))
+            self._revisits.add(revisit)
+            revisit.addErrback(lambda failure: logger.error("taking over a held record failed: %s", failure.value))
+            revisit.addBoth(lambda _, revisit=revisit: self._revisits.discard(revisit))
+        raise DontCloseSpider
 
     def _manifest_complete(self, record_dir: str) -> bool:
         return (self._load_manifest(record_dir) or {}).get("status") == COMPLETE

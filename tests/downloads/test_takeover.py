@@ -4,6 +4,8 @@ gives up after the wait. Real ``scrapy download`` processes against nginx and th
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 import time
 from pathlib import Path
@@ -11,8 +13,11 @@ from pathlib import Path
 from envision_spiders.downloads.manifest import load_manifest, write_manifest
 from envision_spiders.downloads.takeover import Takeover
 from envision_spiders.state.db import open_state
+from tests.conftest import run_crawl
 from tests.pipelines.test_files import blob, file_entry, manifest, run_download, store
 from tests.servers.nginx import NginxServer
+from tests.servers.zenodo import FakeZenodo
+from tests.spiders.test_zenodo_download import pipelines
 
 TAKEOVER = {"ENVISION_DOWNLOAD_TAKEOVER_WAIT": 30, "ENVISION_DOWNLOAD_TAKEOVER_POLL": 0.3}
 
@@ -115,7 +120,6 @@ def test_takeover_offers_held_records_until_each_is_taken_completed_or_given_up(
     now = [0.0]
     stats = Stats()
     takeover = Takeover(wait=10, poll=0.01, stats=stats, clock=lambda: now[0])
-    takeover.revisiting = True
     complete = {"b": False}
     for key in ("a", "b", "c"):
         assert takeover.defer(key, {"key": key}, lambda key=key: complete.get(key, False))
@@ -143,9 +147,34 @@ def test_takeover_offers_held_records_until_each_is_taken_completed_or_given_up(
                             "envision/download/takeover/gave_up": 1}
 
 
-def test_takeover_is_off_without_a_wait_or_outside_scrapy_download() -> None:
-    takeover = Takeover(wait=0, poll=1)
-    takeover.revisiting = True
-    assert not takeover.enabled
-    crawl = Takeover(wait=60, poll=1)  # a crawl's pipeline: no spider revisits held records
-    assert not crawl.enabled
+def test_takeover_is_off_without_a_wait() -> None:
+    assert not Takeover(wait=0, poll=1).enabled
+    assert Takeover(wait=60, poll=1).enabled
+
+
+def test_a_crawl_takes_over_a_dead_node_s_record_at_its_end(nginx: NginxServer, tmp_path: Path) -> None:
+    """``scrapy crawl zenodo`` with downloads: one gated record's lease is another node's (dead:
+    it runs out 8 s after the crawl starts). The crawl downloads the others, stays open at its
+    end, takes the record over once the lease has expired and downloads it too."""
+    n = 6  # gated: #3 (slit-lamp) and #6 (fundus)
+    for i in range(1, n + 1):
+        body = hashlib.sha256(f"crawl-takeover{i}".encode()).digest() * 700
+        nginx.put(f"ct/records/{100000 + 2 * i}/files/images/{i}-eye.jpg", body)
+    data = tmp_path / "data"
+    state = open_state(None, data)
+    try:
+        assert state.take_lease("download", "zenodo:100006", "dead-node:4242", 8)
+    finally:
+        state.close()
+    with FakeZenodo(n_records=n, html_base=f"{nginx.origin}/ct", files_root=nginx.root / "ct") as fake:
+        result = run_crawl("zenodo", tmp_path, settings={
+            "ZENODO_API_URL": f"{fake.base_url}/api", "ENVISION_DOWNLOAD": True, "ITEM_PIPELINES": pipelines(),
+            "ENVISION_INSPECT_ENABLED": False, **TAKEOVER,
+        })
+    assert result.returncode == 0, result.log[-4000:]
+    stats = result.stats
+    assert stats["envision/download/takeover/waiting"] == 1 and stats["envision/download/takeover/taken"] == 1
+    assert stats["envision/download/records/complete"] == 2 and stats["envision/download/records/locked"] == 1
+    for recid in ("100006", "100012"):
+        assert json.loads((data / "downloads/zenodo" / recid / "manifest.json").read_text())["status"] == "complete"
+    assert result.log.count("zenodo:100006 is held by another download") == 1
