@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import scrapy
+from itemadapter import ItemAdapter
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
@@ -66,10 +67,13 @@ class StoredRecordsSpider(scrapy.Spider):
             spider._records_in_flight = settings.getint("ENVISION_DOWNLOAD_CONCURRENCY")
         return spider
 
-    def _item_left(self) -> None:
+    def _item_left(self, item: Any = None) -> None:
         self._in_pipelines -= 1
         if self._slot_freed is not None:
             self._slot_freed.set()
+        if item is not None:  # a revisited record the pipeline never answered is not waited for again
+            adapter = ItemAdapter(item)
+            takeover_for_crawler(self.crawler).settled(f"{adapter.get('source')}:{adapter.get('source_id')}")
         self._wake_when_done()
 
     def _wake_when_done(self) -> None:

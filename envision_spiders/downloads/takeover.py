@@ -94,6 +94,14 @@ class Takeover:
         """The pipeline answered a revisit without locking or deferring (e.g. a limit skipped it)."""
         self.held.pop(key, None)
 
+    def settled(self, key: str) -> None:
+        """An offered record has left the pipeline: if the pipeline neither took nor deferred it
+        (an error on the way), stop waiting for it rather than wait for an answer forever."""
+        entry = self.held.get(key)
+        if entry is not None and entry.offered:
+            del self.held[key]
+            logger.warning("%s: its revisit ended without an answer from the pipeline; no longer waited for", key)
+
     @property
     def waiting(self) -> bool:
         return bool(self.held)

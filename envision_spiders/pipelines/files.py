@@ -197,11 +197,17 @@ class GatedFilesPipeline(FilesPipeline):
         if not self.takeover.waiting and not self._revisits:
             return
         for item in self.takeover.due():
+            adapter = ItemAdapter(item)
+            key = f"{adapter.get('source')}:{adapter.get('source_id')}"
             revisit = deferred_from_coro(self.process_item(item))
             self._revisits.add(revisit)
-            revisit.addErrback(lambda failure: logger.error("taking over a held record failed: %s", failure.value))
-            revisit.addBoth(lambda _, revisit=revisit: self._revisits.discard(revisit))
+            revisit.addErrback(lambda failure, key=key: logger.error("taking over %s failed: %s", key, failure.value))
+            revisit.addBoth(self._revisit_ended, revisit, key)
         raise DontCloseSpider
+
+    def _revisit_ended(self, _: Any, revisit: Deferred[Any], key: str) -> None:
+        self._revisits.discard(revisit)
+        self.takeover.settled(key)
 
     def _manifest_complete(self, record_dir: str) -> bool:
         return (self._load_manifest(record_dir) or {}).get("status") == COMPLETE

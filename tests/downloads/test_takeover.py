@@ -147,6 +147,17 @@ def test_takeover_offers_held_records_until_each_is_taken_completed_or_given_up(
                             "envision/download/takeover/gave_up": 1}
 
 
+def test_a_revisit_the_pipeline_never_answered_is_not_waited_for_forever() -> None:
+    takeover = Takeover(wait=60, poll=1)
+    takeover.defer("a", {"key": "a"}, lambda: False)
+    takeover.defer("b", {"key": "b"}, lambda: False)
+    assert [item["key"] for item in takeover.due()] == ["a", "b"]
+    takeover.defer("b", {"key": "b"}, lambda: False)  # b: found held again, waits on
+    takeover.settled("a")  # a left the pipeline without an answer (an error on the way)
+    takeover.settled("b")
+    assert list(takeover.held) == ["b"]
+
+
 def test_takeover_is_off_without_a_wait() -> None:
     assert not Takeover(wait=0, poll=1).enabled
     assert Takeover(wait=60, poll=1).enabled
