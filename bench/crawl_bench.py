@@ -4,7 +4,10 @@ Runs the real ``scrapy crawl zenodo`` in a subprocess, delays off, page size 100
 classifier and archive inspection off (they have benchmarks of their own), and prints:
 records/s, peak RSS of the crawl process, and the request count of an unchanged re-crawl.
 
-    .venv/bin/python bench/crawl_bench.py [--records 10000]
+    .venv/bin/python bench/crawl_bench.py [--records 10000] [-s ENVISION_STATE_URL=postgresql://…]
+
+With a state URL, point it at an empty database: the re-crawl figures assume the first crawl
+found nothing stored.
 """
 
 from __future__ import annotations
@@ -70,7 +73,8 @@ def main() -> None:
         fifth = FakeZenodo(n_records=max(1, args.records // 5))
         with fifth:
             fifth.all_records()
-            small, _, small_rss = crawl(fifth, Path(tmp) / "fifth", "fifth", extra)
+            # its own embedded state: a shared ENVISION_STATE_URL would hand the main crawl these records as unchanged
+            small, _, small_rss = crawl(fifth, Path(tmp) / "fifth", "fifth", {**extra, "ENVISION_STATE_URL": ""})
         data_dir = Path(tmp) / "data"
         first, wall, rss = crawl(fake, data_dir, "first", extra)
         n = first.get("item_scraped_count", 0)

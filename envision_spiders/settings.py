@@ -17,7 +17,12 @@ COMMANDS_MODULE = "envision_spiders.commands"
 
 # --- where things go --------------------------------------------------------------------
 ENVISION_DATA_DIR = "data"  # metadata/, feeds/, results/, downloads/, state.sqlite3
-ENVISION_STATE_TIMEOUT = 60.0  # seconds a writer waits for another crawl's SQLite transaction
+ENVISION_STATE_TIMEOUT = 60.0  # seconds a writer waits for another crawl's state transaction
+# The shared state: "" = the SQLite file {ENVISION_DATA_DIR}/state.sqlite3; postgresql://user@host/db =
+# one PostgreSQL database for every node (password from PGPASSWORD or ~/.pgpass, never here).
+ENVISION_STATE_URL = ""
+ENVISION_NODE_NAME = ""  # this node's name in lease holders (node:pid); "" = the host name
+ENVISION_LEASE_SECONDS = 60.0  # length of a work lease (downloads per record); renewed every third of it
 ENVISION_STORE_FSYNC = False  # fsync each record file (crash-safe against power loss, slower)
 ENVISION_INCREMENTAL = True  # skip records whose `modified` is unchanged since they were stored
 ENVISION_STATS_FILE = ""  # when set, the final stats are written there as JSON

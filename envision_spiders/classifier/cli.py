@@ -35,7 +35,7 @@ def classify_store(
     """Re-score every canonical stored record in place (``unlabeled_only``: those without a
     label), then rewrite the results files. Records owed a label (the state DB's
     ``unclassified``: the crawl's classifier failed on them) are fresh again once written."""
-    from envision_spiders.state.db import STATE_FILE, StateDB
+    from envision_spiders.state.db import open_state
     from envision_spiders.state.store import RecordStore, StoreConfig, iter_stored_records
 
     data_dir = settings.get("ENVISION_DATA_DIR") or "data"
@@ -59,7 +59,7 @@ def classify_store(
             yield path, record
 
     # the record store writes the labels, under the state lock, unless a crawl replaced the file meanwhile
-    state = StateDB(Path(data_dir) / STATE_FILE, timeout=settings.getfloat("ENVISION_STATE_TIMEOUT", 60.0))
+    state = open_state(settings.get("ENVISION_STATE_URL"), data_dir, settings.getfloat("ENVISION_STATE_TIMEOUT", 60.0))
     records = RecordStore(StoreConfig(Path(data_dir), settings.getbool("ENVISION_STORE_FSYNC", False)), state)
     try:
         for batch in _batches(canonical(), batch_size):

@@ -32,7 +32,7 @@ from envision_spiders.commands.crawlall import scoped_pairs
 from envision_spiders.http.backoff import BackoffPolicy
 from envision_spiders.http.client import ClientSpider, ServiceError, run_job
 from envision_spiders.http.credentials import basic_auth_header, get_secret
-from envision_spiders.state.db import STATE_FILE, StateDB
+from envision_spiders.state.db import state_from_settings
 from envision_spiders.state.runs import UnknownSpiders, select_spiders, since_for
 
 
@@ -99,7 +99,7 @@ class Command(ScrapyCommand):
         data_dir = Path(settings.get("ENVISION_DATA_DIR")).resolve()
         fallback = settings.get("ENVISION_SCHEDULE_FALLBACK_DAYS")
         fallback_days = None if fallback in (None, "", "None") else int(fallback)
-        state = StateDB(data_dir / STATE_FILE, timeout=settings.getfloat("ENVISION_STATE_TIMEOUT"))
+        state = state_from_settings(settings)
         try:
             job_settings = {"ENVISION_DATA_DIR": str(data_dir), **settings.getdict("ENVISION_SCHEDULE_SETTINGS"),
                             **opts.job_settings}

@@ -5,8 +5,9 @@ Only Scrapy's documented FilesPipeline interface is overridden:
 
 ``get_media_requests``
     applies the gate (``ENVISION_DOWNLOAD_THRESHOLD``, label, open access, byte limits), locks
-    the record's folder (``downloads/lock.py``; a record another download holds is skipped,
-    logged and counted as ``envision/download/records/locked``), writes the record's
+    the record (``downloads/lock.py``: its folder's flock and its ``download`` lease in the
+    shared state; a record another download or node holds is skipped, logged and counted as
+    ``envision/download/records/locked``), writes the record's
     ``manifest.json`` with status ``pending`` and returns one request per file.
 ``file_path``
     ``{source}/{source_id}/<the file's own relative name, sanitised>`` below ``FILES_STORE``.
@@ -59,7 +60,7 @@ from envision_spiders.downloads.fetch import (
     result_fields,
 )
 from envision_spiders.downloads.gate import MultiHasher, file_gate, parse_checksum, record_gate
-from envision_spiders.downloads.lock import FolderBusy, FolderLock
+from envision_spiders.downloads.lock import FolderBusy, RecordLock
 from envision_spiders.downloads.manifest import (
     COMPLETE,
     MANIFEST_NAME,
@@ -73,6 +74,7 @@ from envision_spiders.downloads.manifest import (
     write_manifest,
 )
 from envision_spiders.downloads.paths import record_dir_name, unique_names
+from envision_spiders.state.leases import LeaseKeeper, lease_keeper_for_crawler
 
 logger = logging.getLogger(__name__)
 
@@ -133,10 +135,15 @@ class GatedFilesPipeline(FilesPipeline):
             lock.release()
         return requests
 
-    def _lock(self, source: str, source_id: str, folder: Path) -> FolderLock | None:
-        """The record folder's lock, or None (logged, counted) when this record is not ours to write."""
+    @property
+    def leases(self) -> LeaseKeeper:
+        """This crawl's leases (opened with the state on the first gated record)."""
+        return lease_keeper_for_crawler(self.crawler)
+
+    def _lock(self, source: str, source_id: str, folder: Path) -> RecordLock | None:
+        """The record's lock (folder + lease), or None (logged, counted) when this record is not ours to write."""
         try:
-            return FolderLock.acquire(folder)
+            return RecordLock.acquire(folder, self.leases, f"{source}:{source_id}")
         except FolderBusy as exc:
             self._count("records/locked")
             logger.warning("not downloading %s:%s: %s; its manifest is left to that download", source, source_id, exc)
@@ -146,7 +153,7 @@ class GatedFilesPipeline(FilesPipeline):
         return None
 
     def _plan(
-        self, adapter: ItemAdapter, source: str, source_id: str, record_dir: str, lock: FolderLock
+        self, adapter: ItemAdapter, source: str, source_id: str, record_dir: str, lock: RecordLock
     ) -> list[Request]:
         """Under the record's lock: the pending manifest and one request per file to fetch
         (none when the record is skipped by a limit; its manifest says why). A record with
@@ -263,6 +270,7 @@ class GatedFilesPipeline(FilesPipeline):
         size = entry.get("size") if isinstance(entry.get("size"), int) else None
         repository = parse_checksum(entry.get("checksum"))
         try:
+            self._check_lease(item)
             if size is not None and size <= self.fetcher.config.chunk_threshold:
                 response = await self.fetcher.fetch_whole_response(request, size)
                 await self.file_downloaded(response, request, info, item=item)
@@ -283,6 +291,16 @@ class GatedFilesPipeline(FilesPipeline):
         self._results[path] = result
         self.inc_stats(status)
         return {"url": request.url, "path": path, "checksum": result.get("sha256"), "status": status}
+
+    def _check_lease(self, item: Any) -> None:
+        """A record whose lease was taken over (it expired: this process stalled longer than
+        ENVISION_LEASE_SECONDS) is another holder's now: its files not started yet are left to it."""
+        if item is None:
+            return
+        adapter = ItemAdapter(item)
+        planned = self._records.get((str(adapter.get("source")), str(adapter.get("source_id"))))
+        if planned is not None and not planned["lock"].held:
+            raise DownloadFailed("the record's download lease was taken over by another holder")
 
     async def file_downloaded(
         self, response: Response, request: Request, info: MediaPipeline.SpiderInfo, *, item: Any = None
