@@ -9,6 +9,7 @@ A record whose DOIs a better record claimed while it was in flight is stored as 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +19,7 @@ from scrapy.crawler import Crawler
 from envision_spiders.doi import record_dois
 from envision_spiders.items import record_to_dict
 from envision_spiders.state.db import format_owner, state_for_crawler
-from envision_spiders.state.store import RecordStore, StoreConfig
+from envision_spiders.state.store import RecordStore, StoreConfig, stage_json
 
 
 def utc_now_iso() -> str:
@@ -43,13 +44,23 @@ class StorePipeline:
             self._records = RecordStore(self.config, state_for_crawler(self.crawler))
         return self._records
 
-    def process_item(self, item: Any) -> Any:
+    async def process_item(self, item: Any) -> Any:
         adapter = ItemAdapter(item)
         now = utc_now_iso()
         if not adapter.get("scraped_at"):
             adapter["scraped_at"] = now
         record = record_to_dict(item)
-        canonical = self.records.write(record, record_dois(adapter), adapter.get("modified"), now)
+        dois = record_dois(adapter)
+        records = self.records
+        # Encode, write (and fsync) the file in a worker thread first, as the state says it will
+        # be stored; the store then renames it into place under the state lock, or writes it
+        # anew when a claim changed the answer meanwhile. The reactor thread never waits on the
+        # disk, and the fsyncs of records in flight together overlap.
+        staged = records.preview(record, dois)
+        staged.tmp = await asyncio.to_thread(
+            stage_json, records.path((record["source"], str(record["source_id"]))), staged.record, self.config.fsync
+        )
+        canonical = records.write(record, dois, adapter.get("modified"), now, staged=staged)
         if record.get("doi") and not adapter.get("doi"):  # a DOI adopted from a losing copy (dedup)
             adapter["doi"] = record["doi"]
         if canonical:

@@ -36,6 +36,18 @@ def record_path(data_dir: str | Path, source: str, source_id: str) -> Path:
 def write_json_atomic(path: str | Path, obj: Any, fsync: bool = False) -> None:
     """Write JSON so that a reader (or a crash) sees the old file or the new one, never half."""
     path = Path(path)
+    tmp = stage_json(path, obj, fsync)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        discard_staged(tmp)
+        raise
+
+
+def stage_json(path: Path, obj: Any, fsync: bool = False) -> Path:
+    """Write ``obj`` to a temp file beside ``path`` (flushed to disk with ``fsync``) and return
+    its name: ``os.replace`` of it onto ``path`` is the atomic commit. Touches no shared state,
+    so it may run in a worker thread."""
     # A temp name unique per process and thread: cheaper than mkstemp's random names, and
     # two writers of one record (two crawls, classify threads) never share a temp file.
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
@@ -51,13 +63,17 @@ def write_json_atomic(path: str | Path, obj: Any, fsync: bool = False) -> None:
             if fsync:
                 fh.flush()
                 os.fsync(fh.fileno())
-        os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        discard_staged(tmp)
         raise
+    return tmp
+
+
+def discard_staged(tmp: Path) -> None:
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
 
 
 def load_record(path: str | Path) -> dict[str, Any]:
@@ -106,6 +122,17 @@ class StoreConfig:
         return cls(Path(data_dir), settings.getbool("ENVISION_STORE_FSYNC"), feed_delivery_tracked(settings))
 
 
+@dataclass
+class StagedWrite:
+    """A record's file written ahead of :meth:`RecordStore.write` (``tmp``, None until staged),
+    with the record as written and the state's answers it was decided under."""
+
+    record: dict[str, Any]
+    adopted_doi: str | None
+    canonical: Owner | None
+    tmp: Path | None = None
+
+
 class RecordStore:
     """Writes stored records, each write decided and recorded under the state's write lock."""
 
@@ -116,7 +143,18 @@ class RecordStore:
     def path(self, owner: Owner) -> Path:
         return record_path(self.config.data_dir, *owner)
 
-    def write(self, record: dict[str, Any], dois: Iterable[str], modified: str | None, at: str) -> Owner | None:
+    def preview(self, record: dict[str, Any], dois: Iterable[str]) -> StagedWrite:
+        """What :meth:`write` would store for ``record`` given the state now, read without the lock:
+        ``record`` as it would be written and the answers it depends on. Its file can then be
+        staged (:func:`stage_json`, off the reactor thread) and handed to :meth:`write`."""
+        me: Owner = (record["source"], str(record["source_id"]))
+        adopted, canonical = self._decide(me, record, dois)
+        return StagedWrite(self._applied(dict(record), adopted, canonical), adopted, canonical)
+
+    def write(
+        self, record: dict[str, Any], dois: Iterable[str], modified: str | None, at: str,
+        staged: StagedWrite | None = None,
+    ) -> Owner | None:
         """Store ``record`` (a plain dict with ``source``/``source_id``); returns the record it is
         a copy of, or None when it is canonical. With ``track_delivery`` the record is owed to
         the feeds (``undelivered``) in the same transaction, until they close with it.
@@ -125,17 +163,31 @@ class RecordStore:
         in inspection or classification (another crawl, or another spider of crawlall): the
         decision and the write happen under one lock, so the superseding side either sees
         this file (and marks it) or this side sees its claim and stores a duplicate.
+        ``staged``: the file already written beside its path from :meth:`preview`; it is
+        renamed into place when the state still gives the same answers, else written anew.
         """
         me: Owner = (record["source"], str(record["source_id"]))
+        try:
+            return self._write(me, record, list(dois), modified, at, staged)
+        finally:
+            if staged is not None and staged.tmp is not None:
+                discard_staged(staged.tmp)  # not renamed into place (lock timeout, answer changed)
+
+    def _write(
+        self, me: Owner, record: dict[str, Any], dois: list[str], modified: str | None, at: str,
+        staged: StagedWrite | None,
+    ) -> Owner | None:
+        path = self.path(me)
         with self.state.immediate():
-            if not record.get("doi"):
-                # the canonical record keeps the best identifier: a DOI taken from a losing copy
-                record["doi"] = self.state.adopted_doi(me)
-            owners = self.state.other_owners(dois, me)
-            canonical = owners[0] if owners else None
-            if canonical:
-                record["duplicate_of"] = format_owner(canonical)
-            write_json_atomic(self.path(me), record, fsync=self.config.fsync)
+            adopted, canonical = self._decide(me, record, dois)
+            self._applied(record, adopted, canonical)
+            if staged is not None and staged.tmp is not None and (staged.adopted_doi, staged.canonical) == (
+                adopted, canonical
+            ):
+                os.replace(staged.tmp, path)
+                staged.tmp = None
+            else:
+                write_json_atomic(path, record, fsync=self.config.fsync)
             if canonical:
                 self.state.mark_duplicate(*me, modified, canonical)
             else:
@@ -143,6 +195,20 @@ class RecordStore:
             if self.config.track_delivery:
                 self.state.mark_undelivered([me], at)
         return canonical
+
+    def _decide(self, me: Owner, record: dict[str, Any], dois: Iterable[str]) -> tuple[str | None, Owner | None]:
+        # the canonical record keeps the best identifier: a DOI taken from a losing copy
+        adopted = None if record.get("doi") else self.state.adopted_doi(me)
+        owners = self.state.other_owners(dois, me)
+        return adopted, owners[0] if owners else None
+
+    @staticmethod
+    def _applied(record: dict[str, Any], adopted: str | None, canonical: Owner | None) -> dict[str, Any]:
+        if not record.get("doi"):
+            record["doi"] = adopted
+        if canonical:
+            record["duplicate_of"] = format_owner(canonical)
+        return record
 
     def supersede(self, loser: Owner, canonical: Owner) -> list[Owner]:
         """``loser`` (stored earlier) lost its DOIs to ``canonical``: mark it, and the records that
