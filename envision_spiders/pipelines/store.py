@@ -19,7 +19,7 @@ from scrapy.crawler import Crawler
 from envision_spiders.doi import record_dois
 from envision_spiders.items import record_to_dict
 from envision_spiders.state.db import format_owner, state_for_crawler
-from envision_spiders.state.store import RecordStore, StoreConfig, stage_json
+from envision_spiders.state.store import RecordStore, StoreConfig, json_text, stage_text
 
 
 def utc_now_iso() -> str:
@@ -52,14 +52,18 @@ class StorePipeline:
         record = record_to_dict(item)
         dois = record_dois(adapter)
         records = self.records
-        # Encode, write (and fsync) the file in a worker thread first, as the state says it will
-        # be stored; the store then renames it into place under the state lock, or writes it
-        # anew when a claim changed the answer meanwhile. The reactor thread never waits on the
-        # disk, and the fsyncs of records in flight together overlap.
-        staged = records.preview(record, dois)
-        staged.tmp = await asyncio.to_thread(
-            stage_json, records.path((record["source"], str(record["source_id"]))), staged.record, self.config.fsync
-        )
+        staged = None
+        if self.config.fsync:
+            # The fsync (0.5-5 ms) runs in a worker thread, on a file written as the state says
+            # the record will be stored (encoded here: JSON under the GIL stays on this thread);
+            # the store then renames it into place under the state lock, or writes it anew when
+            # a claim changed the answer meanwhile. The fsyncs of records in flight overlap, and
+            # the reactor never waits on the disk. Without fsync the write is cheaper than the
+            # hand-off to a thread, so it stays inline.
+            staged = records.preview(record, dois)
+            staged.tmp = await asyncio.to_thread(
+                stage_text, records.path((record["source"], str(record["source_id"]))), json_text(staged.record), True
+            )
         canonical = records.write(record, dois, adapter.get("modified"), now, staged=staged)
         if record.get("doi") and not adapter.get("doi"):  # a DOI adopted from a losing copy (dedup)
             adapter["doi"] = record["doi"]

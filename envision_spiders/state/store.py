@@ -36,7 +36,7 @@ def record_path(data_dir: str | Path, source: str, source_id: str) -> Path:
 def write_json_atomic(path: str | Path, obj: Any, fsync: bool = False) -> None:
     """Write JSON so that a reader (or a crash) sees the old file or the new one, never half."""
     path = Path(path)
-    tmp = stage_json(path, obj, fsync)
+    tmp = stage_text(path, json_text(obj), fsync)
     try:
         os.replace(tmp, path)
     except BaseException:
@@ -44,10 +44,16 @@ def write_json_atomic(path: str | Path, obj: Any, fsync: bool = False) -> None:
         raise
 
 
-def stage_json(path: Path, obj: Any, fsync: bool = False) -> Path:
-    """Write ``obj`` to a temp file beside ``path`` (flushed to disk with ``fsync``) and return
-    its name: ``os.replace`` of it onto ``path`` is the atomic commit. Touches no shared state,
-    so it may run in a worker thread."""
+def json_text(obj: Any) -> str:
+    """A stored file's text: one line of JSON, keys sorted."""
+    # one dumps() call keeps json on its C encoder (indent= would not)
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def stage_text(path: Path, text: str, fsync: bool = False) -> Path:
+    """Write ``text`` to a temp file beside ``path`` (flushed to disk with ``fsync``) and return
+    its name: ``os.replace`` of it onto ``path`` is the atomic commit. Touches no shared state
+    and holds the GIL only between system calls, so it may run in a worker thread."""
     # A temp name unique per process and thread: cheaper than mkstemp's random names, and
     # two writers of one record (two crawls, classify threads) never share a temp file.
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
@@ -58,8 +64,7 @@ def stage_json(path: Path, obj: Any, fsync: bool = False) -> Path:
         fh = open(tmp, "w", encoding="utf-8")
     try:
         with fh:
-            # one dumps() call keeps json on its C encoder (indent= would not)
-            fh.write(json.dumps(obj, ensure_ascii=False, sort_keys=True) + "\n")
+            fh.write(text)
             if fsync:
                 fh.flush()
                 os.fsync(fh.fileno())
@@ -146,7 +151,7 @@ class RecordStore:
     def preview(self, record: dict[str, Any], dois: Iterable[str]) -> StagedWrite:
         """What :meth:`write` would store for ``record`` given the state now, read without the lock:
         ``record`` as it would be written and the answers it depends on. Its file can then be
-        staged (:func:`stage_json`, off the reactor thread) and handed to :meth:`write`."""
+        staged (:func:`stage_text`, off the reactor thread) and handed to :meth:`write`."""
         me: Owner = (record["source"], str(record["source_id"]))
         adopted, canonical = self._decide(me, record, dois)
         return StagedWrite(self._applied(dict(record), adopted, canonical), adopted, canonical)

@@ -115,7 +115,8 @@ def test_superseding_never_overwrites_a_newer_version_stored_by_another_crawl(tm
 
     data = str(tmp_path / "data")
     crawl_a = project_crawler(ENVISION_DATA_DIR=data)
-    crawl_b = project_crawler(ENVISION_DATA_DIR=data, ENVISION_STATE_TIMEOUT=0.2)
+    # B stores durably: its file is staged (in a worker thread) before it asks for the lock
+    crawl_b = project_crawler(ENVISION_DATA_DIR=data, ENVISION_STATE_TIMEOUT=0.2, ENVISION_STORE_FSYNC=True)
     dedup_a = DedupPipeline.from_crawler(crawl_a)
     dedup_b, store_b = DedupPipeline.from_crawler(crawl_b), StorePipeline.from_crawler(crawl_b)
 

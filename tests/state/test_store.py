@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from envision_spiders.state.db import STATE_FILE, StateDB
-from envision_spiders.state.store import RecordStore, StoreConfig, stage_json
+from envision_spiders.state.store import RecordStore, StoreConfig, json_text, stage_text
 
 
 def make_store(tmp_path):
@@ -47,7 +47,7 @@ def test_an_update_never_overwrites_a_file_a_crawl_replaced_since(tmp_path):
 def staged(store: RecordStore, rec: dict, dois: list[str]):
     """A write prepared as the store pipeline prepares it: previewed, then its file staged."""
     preview = store.preview(rec, dois)
-    preview.tmp = stage_json(store.path((rec["source"], rec["source_id"])), preview.record)
+    preview.tmp = stage_text(store.path((rec["source"], rec["source_id"])), json_text(preview.record), fsync=True)
     return preview
 
 
