@@ -21,7 +21,8 @@ A concrete spider declares:
     requests (archive inspection), when the repository documents a limit for them apart from
     its search limit: they get a downloader slot of their own (``http/slots.py``) with that
     rate, so they never wait behind the search requests' ``DOWNLOAD_DELAY``. Decided before
-    the crawl starts; a ``DOWNLOAD_SLOTS`` entry given with ``-s`` for that slot wins.
+    the crawl starts; a ``DOWNLOAD_SLOTS`` entry given with ``-s`` for that slot wins, and
+    ``-s DOWNLOAD_DELAY=0`` (delays off) turns its delay off too.
 ``config_class`` (optional)
     A ``SpiderConfig`` (frozen dataclass of ``setting("NAME")`` fields): the spider's own
     settings, read and validated once into ``self.config`` by the classmethod hook
@@ -259,8 +260,13 @@ class EnvisionSpider(scrapy.Spider):
         per_hour = settings.getfloat(cls.file_rate_settings[1 if cls.has_token() else 0])
         if per_hour <= 0:
             return
+        slot = slot_for_rate(per_hour)
+        if (settings.getpriority("DOWNLOAD_DELAY") or 0) > SETTINGS_PRIORITIES["spider"] and not settings.getfloat(
+            "DOWNLOAD_DELAY"
+        ):
+            slot["delay"] = 0.0  # -s DOWNLOAD_DELAY=0: delays off (a local server), for file requests too
         slots = dict(settings.getdict("DOWNLOAD_SLOTS"))
-        slots.setdefault(file_slot(cls.name), slot_for_rate(per_hour))
+        slots.setdefault(file_slot(cls.name), slot)
         # keep a -s DOWNLOAD_SLOTS (its entries won above) at its own priority
         priority = max(settings.getpriority("DOWNLOAD_SLOTS") or 0, SETTINGS_PRIORITIES["spider"])
         settings.set("DOWNLOAD_SLOTS", slots, priority=priority)

@@ -49,6 +49,11 @@ def test_a_file_slot_given_on_the_command_line_wins(monkeypatch):
     assert settings.getdict("DOWNLOAD_SLOTS")["zenodo:files"] == {"delay": 7.0}
 
 
+def test_delays_off_on_the_command_line_turn_the_file_slot_delay_off_too(monkeypatch):
+    settings = zenodo_settings(monkeypatch, token=True, DOWNLOAD_DELAY=0)
+    assert settings.getdict("DOWNLOAD_SLOTS")[file_slot("zenodo")]["delay"] == 0
+
+
 def test_inspection_requests_do_not_wait_behind_the_search_delay(tmp_path):
     """Search at one request per 1.5 s, files at 10/s: the archive reads of one page's records
     follow each other at the file rate. Sharing the search slot, each would wait 1.5 s."""
