@@ -148,7 +148,11 @@ EXTENSIONS = {
     "envision_spiders.exports.stats_file.StatsFile": 500,
     "envision_spiders.state.runs.RunLedger": 510,  # crawl_runs table: the weekly schedule's `since`
     "envision_spiders.progress.extension.CrawlProgress": 490,  # progress lines; before StatsFile so the file has the final figures
+    # Scrapy 2.19's remote control runs Python code sent to a loopback HTTP port (token in the
+    # user's profile): not wanted in an unattended crawler; None also skips importing aiohttp
+    "scrapy.extensions.remote_control.RemoteControl": None,
 }
+REMOTE_CONTROL_ENABLED = False
 # --- progress (envision_spiders/progress/) ---------------------------------------------------
 ENVISION_PROGRESS_INTERVAL = 30.0  # seconds between progress lines (hits, processed/expected, ETA); 0 = off
 ENVISION_PROGRESS_LOG = True  # log them (scrapy crawlall on a terminal draws live lines instead)

@@ -7,8 +7,6 @@ import sys
 
 from scrapy.commands import ScrapyCommand
 
-from envision_spiders.classifier.cli import ClassifierConfigError, classify_store, json_line
-
 
 class Command(ScrapyCommand):
     requires_project = True
@@ -28,6 +26,9 @@ class Command(ScrapyCommand):
         parser.add_argument("--no-results", action="store_true", help="do not rewrite the results files")
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        # imported here: scrapy imports every command to list them, and the classifier pulls numpy
+        from envision_spiders.classifier.cli import ClassifierConfigError, classify_store, json_line
+
         try:
             summary = classify_store(self.settings, opts.source, write_results_files=not opts.no_results,
                                      unlabeled_only=opts.unlabeled)

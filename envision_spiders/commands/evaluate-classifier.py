@@ -20,8 +20,6 @@ from pathlib import Path
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from envision_spiders.classifier.cli import ClassifierConfigError, evaluate_command, json_line
-
 
 class Command(ScrapyCommand):
     requires_project = True
@@ -38,6 +36,9 @@ class Command(ScrapyCommand):
         parser.add_argument("--json", action="store_true", help="print the figures as one JSON object (last line)")
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        # imported here: scrapy imports every command to list them, and the classifier pulls numpy
+        from envision_spiders.classifier.cli import ClassifierConfigError, evaluate_command, json_line
+
         if len(args) != 1:
             raise UsageError("give exactly one FILE.jsonl")
         if not Path(args[0]).is_file():

@@ -9,10 +9,6 @@ from pathlib import Path
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from envision_spiders.catalog import build_catalog, catalog_path
-from envision_spiders.report import write_report
-from envision_spiders.report.site import REPORT_DIR
-
 
 class Command(ScrapyCommand):
     requires_project = True
@@ -31,6 +27,11 @@ class Command(ScrapyCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if args:
             raise UsageError(f"unexpected arguments: {' '.join(args)}", print_help=False)
+        # imported here: scrapy imports every command to list them; the report pulls the classifier
+        from envision_spiders.catalog import build_catalog, catalog_path
+        from envision_spiders.report import write_report
+        from envision_spiders.report.site import REPORT_DIR
+
         data_dir = Path(self.settings.get("ENVISION_DATA_DIR"))
         build = build_catalog(data_dir)
         downloads = Path(self.settings.get("FILES_STORE") or data_dir / "downloads")

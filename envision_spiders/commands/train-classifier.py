@@ -10,9 +10,6 @@ import sys
 
 from scrapy.commands import ScrapyCommand
 
-from envision_spiders.classifier.cli import ClassifierConfigError, json_line, train_command
-from envision_spiders.classifier.evaluation import format_report
-
 
 class Command(ScrapyCommand):
     requires_project = True
@@ -37,6 +34,10 @@ class Command(ScrapyCommand):
         parser.add_argument("--json", action="store_true", help="print the report as one JSON object (last line)")
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        # imported here: scrapy imports every command to list them, and the classifier pulls numpy
+        from envision_spiders.classifier.cli import ClassifierConfigError, json_line, train_command
+        from envision_spiders.classifier.evaluation import format_report
+
         try:
             report = train_command(self.settings, opts.data, opts.output, opts.with_envision_examples, opts.seed)
         except (ClassifierConfigError, OSError, ValueError) as exc:

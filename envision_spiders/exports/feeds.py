@@ -83,7 +83,7 @@ class FeedDelivery:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> FeedDelivery:
         if not feed_delivery_tracked(crawler.settings):
-            raise NotConfigured("ENVISION_FEED_DELIVERY is off or no feed is configured")
+            raise NotConfigured  # off, or no feed to settle: normal, so no message (it would log a WARNING)
         ext = cls(crawler)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         # connected after FeedExporter's own item_scraped (extensions are built in order)

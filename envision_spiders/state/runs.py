@@ -137,7 +137,7 @@ class RunLedger:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunLedger:
         if not crawler.settings.getbool("ENVISION_RUN_LEDGER"):
-            raise NotConfigured("ENVISION_RUN_LEDGER is off")
+            raise NotConfigured  # switched off on purpose: no WARNING
         ext = cls(crawler)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
