@@ -133,7 +133,7 @@ class Source:
     routes: dict[str, list[str]]
     settings: Callable[[FakeAPI, float], dict[str, Any]]
     env: Callable[[FakeAPI], dict[str, str]]
-    file_bucket: str | None  # the bucket of archive-inspection requests (None: no files)
+    file_route: str | None  # the fake's route of archive-inspection requests (None: no files)
     without_file_slot: Callable[[dict[str, Any]], dict[str, Any]]  # settings as before the file slots
     too_many: Callable[[float], Reply]
 
@@ -162,7 +162,7 @@ def zenodo() -> Source:
     return Source(
         "zenodo", lambda n: FakeZenodo(n_records=n, file_bytes=file_bytes), buckets,
         {"search": ["search", "overall"], "record": ["overall"], "file": ["files", "overall"]},
-        settings, lambda fake: {"ZENODO_ACCESS_TOKEN": fake.token}, "files", no_file_slot,
+        settings, lambda fake: {"ZENODO_ACCESS_TOKEN": fake.token}, "file", no_file_slot,
         lambda wait: Reply.json({"status": 429, "message": "Too many requests"}, 429,
                                 {"Retry-After": f"{max(1, round(wait))}", "X-RateLimit-Remaining": "0"}),
     )
@@ -186,7 +186,30 @@ def nei() -> Source:
     )
 
 
-SOURCES = {"zenodo": zenodo, "nei": nei}
+def osf() -> Source:
+    from tests.servers.osf import FakeOSF
+
+    archive = small_zip()
+
+    def buckets(speedup: float) -> dict[str, tuple[float, int]]:
+        # API_NOTES: 10,000/day with a token (OSF_REQUESTS_PER_HOUR_TOKEN 416); file endpoints 75/min
+        return {"api": (SPAN * 3600 / 416 / speedup, SPAN), "files": (SPAN * 60 / 75 / speedup, SPAN)}
+
+    def settings(fake: FakeAPI, speedup: float) -> dict[str, Any]:
+        return {"OSF_API_URL": f"{fake.base_url}/v2", "DOWNLOAD_DELAY": round(3600 / 416, 3) / speedup,
+                "OSF_FILE_REQUESTS_PER_HOUR_TOKEN": 4500 * speedup}
+
+    return Source(
+        "osf", lambda n: FakeOSF(n_eye=max(1, n // 60), n_other=0, n_private=0, file_bytes=lambda fid: archive),
+        buckets, {"nodes": ["api"], "files": ["api"], "licenses": ["api"], "search": ["api"], "download": ["files"]},
+        settings, lambda fake: {"OSF_TOKEN": fake.token}, "download",
+        lambda settings: {**settings, "OSF_FILE_REQUESTS_PER_HOUR_TOKEN": 0},
+        lambda wait: Reply.json({"errors": [{"detail": f"Request was throttled. Expected available in {wait:.0f} seconds."}]},
+                                429, {"Retry-After": f"{max(1, round(wait))}"}),
+    )
+
+
+SOURCES = {"zenodo": zenodo, "nei": nei, "osf": osf}
 
 
 def crawl(
@@ -246,11 +269,11 @@ def main() -> None:
         files = sum(v for k, v in stats.items() if k.startswith("envision/inspect/") and k.endswith("/requests"))
         api = stats.get("downloader/request_count", 0) - files
         # the classes the stats can tell apart: file requests, and every other request
-        api_buckets = sorted({b for route, bs in source.routes.items() if route != "file" for b in bs})
+        api_buckets = sorted({b for route, bs in source.routes.items() if route != source.file_route for b in bs})
         classes = {"api": api_buckets}
         counts = {"api": api}
-        if source.file_bucket:
-            classes["files"] = source.routes["file"]
+        if source.file_route:
+            classes["files"] = source.routes[source.file_route]
             counts["files"] = files
         allowed = minimum_seconds(counts, buckets, classes)
         elapsed = stats["elapsed_time_seconds"]
