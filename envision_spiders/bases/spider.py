@@ -21,8 +21,8 @@ A concrete spider declares:
     requests (archive inspection), when the repository documents a limit for them apart from
     its search limit: they get a downloader slot of their own (``http/slots.py``) with that
     rate, so they never wait behind the search requests' ``DOWNLOAD_DELAY``. Decided before
-    the crawl starts; a ``DOWNLOAD_SLOTS`` entry given with ``-s`` for that slot wins, and
-    ``-s DOWNLOAD_DELAY=0`` (delays off) turns its delay off too.
+    the crawl starts; a ``DOWNLOAD_SLOTS`` entry given with ``-s`` for that slot wins, and a
+    ``DOWNLOAD_DELAY`` given with ``-s`` caps its delay (``0``: delays off, for a local server).
 ``config_class`` (optional)
     A ``SpiderConfig`` (frozen dataclass of ``setting("NAME")`` fields): the spider's own
     settings, read and validated once into ``self.config`` by the classmethod hook
@@ -261,10 +261,10 @@ class EnvisionSpider(scrapy.Spider):
         if per_hour <= 0:
             return
         slot = slot_for_rate(per_hour)
-        if (settings.getpriority("DOWNLOAD_DELAY") or 0) > SETTINGS_PRIORITIES["spider"] and not settings.getfloat(
-            "DOWNLOAD_DELAY"
-        ):
-            slot["delay"] = 0.0  # -s DOWNLOAD_DELAY=0: delays off (a local server), for file requests too
+        if (settings.getpriority("DOWNLOAD_DELAY") or 0) > SETTINGS_PRIORITIES["spider"]:
+            # a delay given with -s is the user's (0: delays off, a local server): file requests
+            # never wait longer than it either
+            slot["delay"] = min(slot["delay"], settings.getfloat("DOWNLOAD_DELAY"))
         slots = dict(settings.getdict("DOWNLOAD_SLOTS"))
         slots.setdefault(file_slot(cls.name), slot)
         # keep a -s DOWNLOAD_SLOTS (its entries won above) at its own priority

@@ -49,9 +49,13 @@ def test_a_file_slot_given_on_the_command_line_wins(monkeypatch):
     assert settings.getdict("DOWNLOAD_SLOTS")["zenodo:files"] == {"delay": 7.0}
 
 
-def test_delays_off_on_the_command_line_turn_the_file_slot_delay_off_too(monkeypatch):
-    settings = zenodo_settings(monkeypatch, token=True, DOWNLOAD_DELAY=0)
-    assert settings.getdict("DOWNLOAD_SLOTS")[file_slot("zenodo")]["delay"] == 0
+def test_a_delay_given_on_the_command_line_caps_the_file_slot_delay(monkeypatch):
+    guest_rate = 3600 / zenodo_settings(monkeypatch, token=False).getfloat("ZENODO_FILE_REQUESTS_PER_HOUR")
+    assert guest_rate > 0.5
+    capped = zenodo_settings(monkeypatch, token=False, DOWNLOAD_DELAY=0.5)
+    assert capped.getdict("DOWNLOAD_SLOTS")[file_slot("zenodo")]["delay"] == 0.5
+    off = zenodo_settings(monkeypatch, token=True, DOWNLOAD_DELAY=0)  # delays off: a local server
+    assert off.getdict("DOWNLOAD_SLOTS")[file_slot("zenodo")]["delay"] == 0
 
 
 def test_inspection_requests_do_not_wait_behind_the_search_delay(tmp_path):

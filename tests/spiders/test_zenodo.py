@@ -180,8 +180,11 @@ def test_second_crawl_of_unchanged_repository_makes_only_search_requests(fake, c
 def test_killed_crawl_resumes_and_stores_every_record_once(tmp_path):
     server = FakeZenodo(n_records=200)
     with server:
+        # feeds settle every 0.2 s: a record stored but not yet in a flushed feed is emitted again
+        # on resume (at least once), and the bound below allows one page of those, whatever the
+        # crawl's speed (with the default 1 s a fast crawl stores 30 records before any settles)
         settings = {**api(server), "ENVISION_DATA_DIR": str(tmp_path / "data"), "DOWNLOAD_DELAY": 0.5,
-                    "CLASSIFIER_ENABLED": False}
+                    "CLASSIFIER_ENABLED": False, "ENVISION_FEED_DELIVERY_SECONDS": 0.2}
         cmd = scrapy_command("crawl", "zenodo")
         for key, value in settings.items():
             cmd += ["-s", f"{key}={value}"]
