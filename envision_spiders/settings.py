@@ -17,8 +17,24 @@ COMMANDS_MODULE = "envision_spiders.commands"
 
 # --- where things go --------------------------------------------------------------------
 ENVISION_DATA_DIR = "data"  # metadata/, feeds/, results/, downloads/, state.sqlite3
-ENVISION_STATE_TIMEOUT = 60.0  # seconds a writer waits for another crawl's SQLite transaction
+ENVISION_STATE_TIMEOUT = 60.0  # seconds a writer waits for another crawl's state transaction
+# The shared state: "" = the SQLite file {ENVISION_DATA_DIR}/state.sqlite3; postgresql://user@host/db =
+# one PostgreSQL database for every node (password from PGPASSWORD or ~/.pgpass, never here).
+ENVISION_STATE_URL = ""
+ENVISION_NODE_NAME = ""  # this node's name in lease holders (node:pid); "" = the host name
+ENVISION_LEASE_SECONDS = 60.0  # length of a work lease (downloads per record); renewed every third of it
 ENVISION_STORE_FSYNC = False  # fsync each record file (crash-safe against power loss, slower)
+# Where records (metadata/) and the portal feeds (feeds/) go: "" = under ENVISION_DATA_DIR;
+# "s3://bucket/prefix" = an S3-compatible object store (docs/operations.md, "Object storage").
+# Gated downloads follow FILES_STORE (also s3:// capable). The state DB stays local/PostgreSQL.
+ENVISION_STORE_URL = ""
+# The object store's client: Scrapy's own AWS_* settings (its S3 feed storage reads them too).
+# Credentials are best left to the environment (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY,
+# botocore's chain): Scrapy logs settings given with -s.
+AWS_ENDPOINT_URL = None  # e.g. http://127.0.0.1:9000 for MinIO/Ceph; None = AWS
+AWS_REGION_NAME = None  # None = us-east-1 for our client
+AWS_USE_SSL = None  # None = botocore's default (https unless the endpoint says http)
+AWS_VERIFY = None  # None = verify TLS certificates; False, or a CA bundle path
 ENVISION_INCREMENTAL = True  # skip records whose `modified` is unchanged since they were stored
 ENVISION_STATS_FILE = ""  # when set, the final stats are written there as JSON
 ENVISION_CONTACT_EMAIL = "envision-spiders@example.org"  # sent in the User-Agent (DataCite, Figshare)
@@ -119,7 +135,7 @@ REMOTE_CONTROL_ENABLED = False  # Scrapy's HTTP endpoint that runs Python sent t
 # SSL_CERT_FILE environment variable; False turns verification off, with a warning at start.
 DOWNLOAD_VERIFY_CERTIFICATES = True
 # Only http(s) reach the network: the file, s3 and ftp handlers are off (a record's URL cannot
-# read local files; s3 comes back when a storage backend needs it). `data` stays for the empty
+# read local files; the object store is reached through botocore, not this handler). `data` stays for the empty
 # `data:,` request the NEI spider uses to be called back on idle (the fence refuses any other).
 DOWNLOAD_HANDLERS = {"file": None, "s3": None, "ftp": None}
 # Every request must reach a public address (middlewares/public_hosts.py), redirects included.
@@ -221,11 +237,12 @@ ENVISION_FEED_DELIVERY = True
 ENVISION_FEED_DELIVERY_BATCH = 200
 ENVISION_FEED_DELIVERY_SECONDS = 1.0
 ENVISION_FEEDS = {
-    "%(data_dir)s/feeds/%(name)s/%(time)s.all.jsonl": {
+    # %(store)s is ENVISION_STORE_URL when set (Scrapy's S3 feed storage), else ENVISION_DATA_DIR
+    "%(store)s/feeds/%(name)s/%(time)s.all.jsonl": {
         "format": "jsonlines",
         "uri_params": "envision_spiders.exports.feeds.uri_params",
     },
-    "%(data_dir)s/feeds/%(name)s/%(time)s.eye_imaging.jsonl": {
+    "%(store)s/feeds/%(name)s/%(time)s.eye_imaging.jsonl": {
         "format": "jsonlines",
         "uri_params": "envision_spiders.exports.feeds.uri_params",
         "item_filter": "envision_spiders.exports.feeds.EyeImagingFilter",
@@ -239,8 +256,19 @@ ENVISION_RUN_LEDGER = True  # record every crawl in the state DB (crawl_runs)
 ENVISION_EMPTY_RUN_MIN_PREVIOUS = 10
 # spider -> setting that must be non-empty for `crawlall`/`schedule` to include it unasked
 ENVISION_CRAWLALL_NEEDS = {"portal": "ENVISION_PORTALS", "url": "ENVISION_INGEST_URLS"}
-SCRAPYD_URL = "http://127.0.0.1:6800"  # `scrapy schedule` target (basic auth: SCRAPYD_USERNAME/_PASSWORD env)
+SCRAPYD_URL = "http://127.0.0.1:6800"  # the one scrapyd node when SCRAPYD_URLS is empty
+# several nodes (comma or space separated): `scrapy schedule` spreads jobs over them, `scrapy
+# status` shows them; basic auth from SCRAPYD_USERNAME/_PASSWORD env, the same on every node
+SCRAPYD_URLS: list = []
 SCRAPYD_PROJECT = "envision_spiders"
+SCRAPYD_TIMEOUT = 15.0  # seconds per call to a node; a node silent that long counts as not answering
+SCRAPYD_RETRY_TIMES = 2  # retries of a failed call to a node (backoff 1 s, 2 s, ...) before it is skipped
+# settings passed to every scheduled job when set here, so all nodes share state and storage
+# (ENVISION_DATA_DIR always goes); a password in a URL is masked in the command's output
+ENVISION_SHARED_SETTINGS = ["ENVISION_STATE_URL", "ENVISION_STORE_URL", "FILES_STORE", "AWS_ENDPOINT_URL"]
+# seconds a `scrapy schedule` run holds a spider's "schedule" lease (shared state with leases only)
+ENVISION_SCHEDULE_LEASE_SECONDS = 120
+ENVISION_STATUS_LOG_TAIL_BYTES = 65536  # `scrapy status`: bytes read from the end of a running job's log
 ENVISION_SCHEDULE_SETTINGS: dict = {}  # extra K=V settings sent with every scheduled job
 ENVISION_SCHEDULE_OVERLAP_DAYS = 1  # `since` = last clean run's start date minus this
 ENVISION_SCHEDULE_FALLBACK_DAYS = None  # no clean run yet: None = full crawl, N = N days ago

@@ -96,6 +96,12 @@ def crawl(tmp_path: Path):
 # nginx on loopback as a Range-capable file server (archive inspection, gated downloads)
 from tests.servers.nginx import nginx  # noqa: E402,F401  (fixture)
 
+# a real PostgreSQL on loopback: the state tests run on both backends (state_url)
+from tests.servers.postgres import postgres_database, postgres_server, state_url  # noqa: E402,F401  (fixtures)
+
+# an S3-protocol server (moto) on loopback: record store, feeds and downloads on s3://
+from tests.servers.s3 import s3_server  # noqa: E402,F401  (fixture)
+
 
 def project_crawler(spidercls: type | None = None, **overrides: Any):
     """A Crawler over the project's settings (plus ``overrides``) with its spider created and

@@ -5,12 +5,9 @@ jobs leave the shared state consistent."""
 from __future__ import annotations
 
 import json
-import os
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -18,81 +15,27 @@ import pytest
 import requests
 
 from envision_spiders.schema import record_errors
-from tests.conftest import OFFLINE_ENV, PROJECT_ROOT, scrapy_command, scrapy_env
+from tests.conftest import PROJECT_ROOT, scrapy_command, scrapy_env
 from tests.servers.base import FakeAPI
 from tests.servers.figshare import FakeFigshare
+from tests.servers.scrapyd import PROJECT, ScrapydNode, build_egg, clean_env, wait_finished
 from tests.servers.zenodo import FakeZenodo
 
 pytestmark = pytest.mark.slow
-PROJECT = "envision_spiders"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def clean_env() -> dict[str, str]:
-    """scrapyd's environment: the venv, no PYTHONPATH to the working tree (jobs must run the egg)."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.endswith(("_TOKEN", "_KEY"))}
-    env.update(OFFLINE_ENV)
-    return env
 
 
 @pytest.fixture(scope="module")
 def egg(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("egg") / "envision_spiders.egg"
-    deploy = Path(sys.executable).parent / "scrapyd-deploy"
-    proc = subprocess.run([str(deploy), "--build-egg", str(out)], cwd=PROJECT_ROOT, env=scrapy_env(),
-                          capture_output=True, text=True, timeout=180)
-    assert proc.returncode == 0, proc.stderr
-    return out
+    return build_egg(tmp_path_factory.mktemp("egg") / "envision_spiders.egg")
 
 
 @pytest.fixture(scope="module")
 def scrapyd(tmp_path_factory):
-    home = tmp_path_factory.mktemp("scrapyd")
-    port = free_port()
-    conf = (PROJECT_ROOT / "deploy" / "scrapyd.conf").read_text()
-    conf = conf.replace("http_port    = 6800", f"http_port    = {port}").replace("max_proc     = 4", "max_proc     = 3")
-    conf = conf.replace("poll_interval = 5.0", "poll_interval = 0.5")
-    (home / "scrapyd.conf").write_text(conf)
-    log = open(home / "scrapyd.out", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "scrapyd", "--nodaemon", "--pidfile="], cwd=home,
-                            env=clean_env(), stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    node = ScrapydNode(tmp_path_factory.mktemp("scrapyd")).start()
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{url}/daemonstatus.json", timeout=2).json()["status"] == "ok":
-                    break
-            except (requests.ConnectionError, ValueError):
-                pass
-            assert proc.poll() is None, (home / "scrapyd.out").read_text()
-            assert time.monotonic() < deadline, "scrapyd did not come up"
-            time.sleep(0.2)
-        yield url, home
+        yield node.url, node.home
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-
-
-def wait_finished(url: str, jobs: set[str], timeout: float = 240) -> dict[str, dict]:
-    deadline = time.monotonic() + timeout
-    while True:
-        listing = requests.get(f"{url}/listjobs.json", params={"project": PROJECT}, timeout=5).json()
-        finished = {j["id"]: j for j in listing["finished"] if j["id"] in jobs}
-        if len(finished) == len(jobs):
-            return finished
-        assert time.monotonic() < deadline, listing
-        time.sleep(0.5)
+        node.stop()
 
 
 def run_in_egg(egg: Path, cwd: Path, code: str) -> subprocess.CompletedProcess:

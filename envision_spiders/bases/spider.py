@@ -98,6 +98,7 @@ from twisted.python.failure import Failure
 from envision_spiders.http.credentials import ApiToken, api_token, get_secret, oauth_access_token
 from envision_spiders.http.slots import file_slot, slot_for_rate
 from envision_spiders.queries import SEARCH_TERMS, group_terms
+from envision_spiders.state.db import state_url_problem
 
 
 class SpiderArgumentError(ValueError):
@@ -291,6 +292,9 @@ class EnvisionSpider(scrapy.Spider):
         parse_since(arguments.get("since"))
         cls.api_token(settings, cls.read_api_url(settings))
         cls.configure(settings)
+        problem = state_url_problem(settings.get("ENVISION_STATE_URL"))
+        if problem:
+            raise SpiderArgumentError(problem)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> EnvisionSpider:

@@ -3,6 +3,7 @@ as plain functions (the command modules are thin wrappers)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -35,8 +36,8 @@ def classify_store(
     """Re-score every canonical stored record in place (``unlabeled_only``: those without a
     label), then rewrite the results files. Records owed a label (the state DB's
     ``unclassified``: the crawl's classifier failed on them) are fresh again once written."""
-    from envision_spiders.state.db import STATE_FILE, StateDB
-    from envision_spiders.state.store import RecordStore, StoreConfig, iter_stored_records
+    from envision_spiders.state.db import open_state
+    from envision_spiders.state.store import RecordStore, StoreConfig, stored_records
 
     data_dir = settings.get("ENVISION_DATA_DIR") or "data"
     config = ClassifierConfig.from_settings(settings)
@@ -48,8 +49,10 @@ def classify_store(
         counts["skipped_labelled"] = 0
     started = time.perf_counter()
 
-    def canonical() -> Iterator[tuple[Path, dict[str, Any]]]:
-        for path, record in iter_stored_records(data_dir, sources):
+    store_config = dataclasses.replace(StoreConfig.from_settings(settings), track_delivery=False)
+
+    def canonical() -> Iterator[tuple[str, dict[str, Any]]]:
+        for path, record in stored_records(settings, sources):
             if record.get("duplicate_of"):
                 counts["skipped_duplicates"] += 1
                 continue
@@ -59,8 +62,8 @@ def classify_store(
             yield path, record
 
     # the record store writes the labels, under the state lock, unless a crawl replaced the file meanwhile
-    state = StateDB(Path(data_dir) / STATE_FILE, timeout=settings.getfloat("ENVISION_STATE_TIMEOUT", 60.0))
-    records = RecordStore(StoreConfig(Path(data_dir), settings.getbool("ENVISION_STORE_FSYNC", False)), state)
+    state = open_state(settings.get("ENVISION_STATE_URL"), data_dir, settings.getfloat("ENVISION_STATE_TIMEOUT", 60.0))
+    records = RecordStore(store_config, state)
     try:
         for batch in _batches(canonical(), batch_size):
             predictions = classifier.predict([record for _, record in batch])
@@ -79,7 +82,7 @@ def classify_store(
     if write_results_files:
         from envision_spiders.exports.results import write_results
 
-        summary["results"] = write_results(data_dir, sources)
+        summary["results"] = write_results(data_dir, sources, stored_records(settings, sources))
     return summary
 
 

@@ -25,7 +25,7 @@ from scrapy.settings import SETTINGS_PRIORITIES
 from envision_spiders.bases.spider import SpiderArgumentError
 from envision_spiders.canary.checks import field_baseline, listing_drift, record_drifts
 from envision_spiders.state.runs import UnknownSpiders, select_spiders
-from envision_spiders.state.store import iter_stored_records
+from envision_spiders.state.store import stored_records
 
 logger = logging.getLogger(__name__)
 OVERRIDE_PRIORITY = SETTINGS_PRIORITIES["cmdline"] + 10
@@ -89,13 +89,12 @@ class Command(ScrapyCommand):
                 process.crawl(crawler, max_records=max_records)
             if process.crawlers:
                 process.start()
-        data_dir = self.settings.get("ENVISION_DATA_DIR")
         for name in names:
             if name in skipped or any(line.startswith(f"{name}: cannot start") for line in drifts[name]):
                 continue
             if reasons.get(name) != "finished":
                 drifts[name].append(f"{name}: the crawl ended with {reasons.get(name) or 'no finish reason'}")
-            baseline, stored = field_baseline(record for _, record in iter_stored_records(data_dir, [name]))
+            baseline, stored = field_baseline(record for _, record in stored_records(self.settings, [name]))
             drifts[name].extend(record_drifts(name, records[name], baseline, stored))
         lines = [line for name in names for line in drifts[name]]
         for line in lines:
@@ -111,6 +110,7 @@ class Command(ScrapyCommand):
     def _overrides(scratch: str) -> dict[str, Any]:
         return {
             "ENVISION_DATA_DIR": str(Path(scratch) / "data"),  # no state, feed or `since` of the real runs touched
+            "ENVISION_STORE_URL": "",  # nor the real object store: records and feeds go to scratch too
             "ENVISION_INSPECT_ENABLED": False,
             "ENVISION_DOWNLOAD": False,
             "CLASSIFIER_ENABLED": False,

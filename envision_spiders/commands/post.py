@@ -29,8 +29,9 @@ from envision_spiders.exports.publish import batch_payload, pending_changes, pla
 from envision_spiders.http.client import ClientSpider, RetryPolicy, ServiceError, run_job
 from envision_spiders.http.credentials import get_secret
 from envision_spiders.http.fence import service_url_problem
-from envision_spiders.state.db import STATE_FILE, StateDB
+from envision_spiders.state.db import state_from_settings
 from envision_spiders.state.runs import utc_now
+from envision_spiders.state.store import stored_records
 
 logger = logging.getLogger(__name__)
 
@@ -79,12 +80,12 @@ class Command(ScrapyCommand):
             print("scrapy post: PORTAL_TOKEN is not set (environment or .env)")
             self.exitcode = 1
             return
-        state = StateDB(data_dir / STATE_FILE, timeout=settings.getfloat("ENVISION_STATE_TIMEOUT"))
+        state = state_from_settings(settings)
         ledger_key = opts.url.rstrip("/")
         totals: dict[str, Any] = {"batches": 0, "records": 0, "superseded": 0, "acknowledged": 0, "rejected": {}}
         try:
             acked = state.portal_acks(ledger_key)
-            changes = pending_changes(data_dir, acked, opts.source)
+            changes = pending_changes(data_dir, acked, opts.source, stored_records(settings, opts.source))
             if opts.dry_run:
                 for change in changes:
                     totals["records" if change.kind == "record" else "superseded"] += 1

@@ -8,6 +8,7 @@ import json
 from scrapy.commands import ScrapyCommand
 
 from envision_spiders.exports.results import write_results
+from envision_spiders.state.store import stored_records
 
 
 class Command(ScrapyCommand):
@@ -26,5 +27,6 @@ class Command(ScrapyCommand):
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         data_dir = self.settings.get("ENVISION_DATA_DIR")
-        summary = write_results(data_dir, opts.source)
+        # the records come from the store (ENVISION_STORE_URL or the data directory)
+        summary = write_results(data_dir, opts.source, stored_records(self.settings, opts.source))
         print(json.dumps({"data_dir": data_dir, "sources": summary}, sort_keys=True))

@@ -19,7 +19,7 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response
 
 from envision_spiders.items import RECORD_FIELDS, DatasetRecord
-from envision_spiders.state.store import iter_stored_records
+from envision_spiders.state.store import stored_records
 
 FILES_PIPELINE = "envision_spiders.pipelines.files.GatedFilesPipeline"
 
@@ -75,7 +75,7 @@ class StoredRecordsSpider(scrapy.Spider):
 
     async def _records(self) -> AsyncIterator[Any]:
         stats = self.crawler.stats
-        for path, record in iter_stored_records(self.settings.get("ENVISION_DATA_DIR"), self.sources):
+        for path, record in stored_records(self.settings, self.sources):
             stats.inc_value("envision/download/stored/read")
             if record.get("duplicate_of"):
                 stats.inc_value("envision/download/stored/duplicates_skipped")

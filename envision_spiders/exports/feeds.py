@@ -46,8 +46,11 @@ class EyeImagingFilter(ItemFilter):
 
 
 def uri_params(params: dict[str, Any], spider: Any) -> dict[str, Any]:
-    """Adds ``%(data_dir)s`` to feed URIs so feeds follow ENVISION_DATA_DIR."""
+    """Adds ``%(data_dir)s`` (ENVISION_DATA_DIR) and ``%(store)s`` (ENVISION_STORE_URL without
+    its trailing ``/``, else ENVISION_DATA_DIR) to feed URIs, so the portal feeds follow the
+    record store: local files, or objects written by Scrapy's S3 feed storage."""
     params["data_dir"] = spider.settings.get("ENVISION_DATA_DIR")
+    params["store"] = (spider.settings.get("ENVISION_STORE_URL") or "").rstrip("/") or params["data_dir"]
     return params
 
 

@@ -56,10 +56,14 @@ class Change:
 
 
 def pending_changes(
-    data_dir: str | Path, acked: Mapping[Owner, str], sources: list[str] | None = None
+    data_dir: str | Path,
+    acked: Mapping[Owner, str],
+    sources: list[str] | None = None,
+    stored: Iterable[tuple[Any, dict[str, Any]]] | None = None,
 ) -> Iterator[Change]:
-    """Every change the portal has not acknowledged, in store order (source, then file name)."""
-    for _, record in iter_stored_records(data_dir, sources):
+    """Every change the portal has not acknowledged, in store order (source, then file name).
+    ``stored``: the records to read (``state.store.stored_records``), else the files under ``data_dir``."""
+    for _, record in stored if stored is not None else iter_stored_records(data_dir, sources):
         owner: Owner = (str(record["source"]), str(record["source_id"]))
         if record.get("duplicate_of"):
             if owner not in acked:  # the portal never had it: nothing to retire

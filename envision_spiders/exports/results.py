@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,15 @@ from envision_spiders.state.store import iter_stored_records, write_json_atomic
 RESULTS_DIR = "results"
 
 
-def write_results(data_dir: str | Path, sources: list[str] | None = None) -> dict[str, dict[str, int]]:
-    """Write both files per source; returns {source: {"all": n, "eye_imaging": m}}."""
+def write_results(
+    data_dir: str | Path,
+    sources: list[str] | None = None,
+    stored: Iterable[tuple[Any, dict[str, Any]]] | None = None,
+) -> dict[str, dict[str, int]]:
+    """Write both files per source; returns {source: {"all": n, "eye_imaging": m}}. ``stored``:
+    the records to read (``state.store.stored_records``), else the files under ``data_dir``."""
     by_source: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for _, record in iter_stored_records(data_dir, sources):
+    for _, record in stored if stored is not None else iter_stored_records(data_dir, sources):
         if record.get("duplicate_of"):
             continue
         by_source[record["source"]].append(record)

@@ -24,7 +24,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
 from envision_spiders.state.db import state_for_crawler
-from envision_spiders.state.store import StoreConfig, record_path
+from envision_spiders.state.store import RecordBackend, StoreConfig, records_for_crawler
 
 
 class IncrementalMiddleware:
@@ -32,6 +32,7 @@ class IncrementalMiddleware:
         self.crawler = crawler
         self.store = store
         self.stats = crawler.stats
+        self._records: RecordBackend | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> IncrementalMiddleware:
@@ -50,7 +51,11 @@ class IncrementalMiddleware:
             return False
         if known["duplicate_of"]:
             return True
-        return bool(known["stored_at"]) and record_path(self.store.data_dir, source, str(source_id)).exists()
+        if not known["stored_at"]:
+            return False
+        if self._records is None:
+            self._records = records_for_crawler(self.crawler, self.store)
+        return self._records.exists((source, str(source_id)))
 
     def _keep(self, result: Any) -> bool:
         if isinstance(result, Request):

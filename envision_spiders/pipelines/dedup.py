@@ -38,7 +38,7 @@ from scrapy.exceptions import DropItem
 from envision_spiders.doi import normalize_doi, record_dois
 from envision_spiders.state.db import Owner, format_owner, state_for_crawler
 from envision_spiders.state.runs import utc_now
-from envision_spiders.state.store import RecordStore, StoreConfig
+from envision_spiders.state.store import RecordStore, StoreConfig, records_for_crawler
 
 
 def _date_ordinal(value: str | None) -> int:
@@ -87,7 +87,9 @@ class DedupPipeline:
     def records(self) -> RecordStore:
         # the state DB opens on first use (it is shared by the crawl's components)
         if self._records is None:
-            self._records = RecordStore(self.config.store, state_for_crawler(self.crawler))
+            self._records = RecordStore(
+                self.config.store, state_for_crawler(self.crawler), records_for_crawler(self.crawler, self.config.store)
+            )
         return self._records
 
     def process_item(self, item: Any) -> Any:

@@ -5,11 +5,14 @@ Only Scrapy's documented FilesPipeline interface is overridden:
 
 ``get_media_requests``
     applies the gate (``ENVISION_DOWNLOAD_THRESHOLD``, label, open access, byte limits), locks
-    the record's folder (``downloads/lock.py``; a record another download holds is skipped,
-    logged and counted as ``envision/download/records/locked``), writes the record's
+    the record (``downloads/lock.py``: its folder's flock and its ``download`` lease in the
+    shared state; a record another download or node holds is skipped, logged and counted as
+    ``envision/download/records/locked``), writes the record's
     ``manifest.json`` with status ``pending`` and returns one request per file.
 ``file_path``
-    ``{source}/{source_id}/<the file's own relative name, sanitised>`` below ``FILES_STORE``.
+    ``{source}/{source_id}/<the file's own relative name, sanitised>`` below ``FILES_STORE``
+    (a local folder, or ``s3://bucket/prefix``: then ``downloads/objects.py`` writes verified
+    objects and multipart uploads, and the manifest sits next to them in the bucket).
 ``media_to_download``
     skips files already present and verified; otherwise fetches the file itself, through
     ``crawler.engine.download_async`` (whole body up to ``ENVISION_DOWNLOAD_CHUNK_THRESHOLD``,
@@ -59,7 +62,7 @@ from envision_spiders.downloads.fetch import (
     result_fields,
 )
 from envision_spiders.downloads.gate import MultiHasher, file_gate, parse_checksum, record_gate
-from envision_spiders.downloads.lock import FolderBusy, FolderLock
+from envision_spiders.downloads.lock import FolderBusy, RecordLock
 from envision_spiders.downloads.manifest import (
     COMPLETE,
     MANIFEST_NAME,
@@ -72,7 +75,10 @@ from envision_spiders.downloads.manifest import (
     utc_now,
     write_manifest,
 )
+from envision_spiders.downloads.objects import MultipartDownload, S3Files
 from envision_spiders.downloads.paths import record_dir_name, unique_names
+from envision_spiders.state.leases import LeaseKeeper, lease_keeper_for_crawler
+from envision_spiders.state.objects import S3Location, client_for_crawler, is_s3_url
 
 logger = logging.getLogger(__name__)
 
@@ -90,12 +96,21 @@ class GatedFilesPipeline(FilesPipeline):
 
     def __init__(self, store_uri: str, *, crawler: Crawler, config: DownloadConfig | None = None) -> None:
         config = config or DownloadConfig.from_settings(crawler.settings)
-        if "://" in store_uri and not store_uri.startswith("file://"):
-            raise NotConfigured(f"GatedFilesPipeline writes ranges at offsets: FILES_STORE must be local, not {store_uri}")
-        super().__init__(store_uri, crawler=crawler)
-        self.root = Path(store_uri.removeprefix("file://"))
+        self.objects: S3Files | None = None
+        if is_s3_url(store_uri):
+            self.objects = S3Files(client_for_crawler(crawler), S3Location.parse(store_uri))
+            # the record locks stay on this machine's disk (one writer per record here; across
+            # machines, the shared state's leases); Scrapy's own store is never used for writing,
+            # so it gets that local folder instead of a second S3 client
+            self.root = Path(crawler.settings.get("ENVISION_DATA_DIR") or "data") / "download-locks"
+        elif "://" in store_uri and not store_uri.startswith("file://"):
+            raise NotConfigured(f"FILES_STORE must be a local path or s3://bucket/prefix, not {store_uri}")
+        else:
+            self.root = Path(store_uri.removeprefix("file://"))
+        super().__init__(str(self.root) if self.objects else store_uri, crawler=crawler)
         self.config = config
         self.fetcher = FileFetcher(crawler, config.fetch, HostLimiter(config.concurrency_per_host, config.concurrency))
+        self.multipart = MultipartDownload(self.fetcher, self.objects) if self.objects else None
         self.reserved_bytes = 0
         self._records: dict[tuple[str, str], dict[str, Any]] = {}
         self._results: dict[str, dict[str, Any]] = {}  # file path -> outcome, until item_completed
@@ -133,10 +148,15 @@ class GatedFilesPipeline(FilesPipeline):
             lock.release()
         return requests
 
-    def _lock(self, source: str, source_id: str, folder: Path) -> FolderLock | None:
-        """The record folder's lock, or None (logged, counted) when this record is not ours to write."""
+    @property
+    def leases(self) -> LeaseKeeper:
+        """This crawl's leases (opened with the state on the first gated record)."""
+        return lease_keeper_for_crawler(self.crawler)
+
+    def _lock(self, source: str, source_id: str, folder: Path) -> RecordLock | None:
+        """The record's lock (folder + lease), or None (logged, counted) when this record is not ours to write."""
         try:
-            return FolderLock.acquire(folder)
+            return RecordLock.acquire(folder, self.leases, f"{source}:{source_id}")
         except FolderBusy as exc:
             self._count("records/locked")
             logger.warning("not downloading %s:%s: %s; its manifest is left to that download", source, source_id, exc)
@@ -146,13 +166,13 @@ class GatedFilesPipeline(FilesPipeline):
         return None
 
     def _plan(
-        self, adapter: ItemAdapter, source: str, source_id: str, record_dir: str, lock: FolderLock
+        self, adapter: ItemAdapter, source: str, source_id: str, record_dir: str, lock: RecordLock
     ) -> list[Request]:
         """Under the record's lock: the pending manifest and one request per file to fetch
         (none when the record is skipped by a limit; its manifest says why). A record with
         requests keeps ``lock`` until item_completed."""
-        manifest_path = self.root / record_dir / MANIFEST_NAME
-        previous = previous_files(load_manifest(manifest_path))
+        manifest_path = self._manifest_location(record_dir)
+        previous = previous_files(self._load_manifest(record_dir))
         entries = [dict(f) for f in adapter.get("files") or [] if isinstance(f, dict) and f.get("name")]
         safe_names = unique_names([e["name"] for e in entries])
         manifest_files: list[dict[str, Any]] = []
@@ -187,13 +207,14 @@ class GatedFilesPipeline(FilesPipeline):
             for f in manifest_files:
                 if f["status"] == PENDING:
                     f["status"] = f"skipped: {skip}"
-            write_manifest(manifest_path, new_manifest(adapter.asdict(), manifest_files, started, f"skipped: {skip}"), self.config.fsync)
+            self._write_manifest(record_dir, new_manifest(adapter.asdict(), manifest_files, started, f"skipped: {skip}"))
             logger.info("not downloading %s:%s: %s", source, source_id, skip)
             return []
         self.reserved_bytes += to_fetch
         self._count("bytes_planned", to_fetch)  # the progress line's "files done / planned"
-        write_manifest(manifest_path, new_manifest(adapter.asdict(), manifest_files, started, PENDING), self.config.fsync)
+        self._write_manifest(record_dir, new_manifest(adapter.asdict(), manifest_files, started, PENDING))
         self._records[(source, source_id)] = {
+            "record_dir": record_dir,
             "manifest_path": manifest_path,
             "files": manifest_files,
             "started": started,
@@ -218,22 +239,48 @@ class GatedFilesPipeline(FilesPipeline):
     ) -> str:
         return request.meta[META_KEY]["path"]
 
+    # --- where manifests live ------------------------------------------------------------
+    def _manifest_location(self, record_dir: str) -> str:
+        if self.objects:
+            return self.objects.url(f"{record_dir}/{MANIFEST_NAME}")
+        return str(self.root / record_dir / MANIFEST_NAME)
+
+    def _load_manifest(self, record_dir: str) -> dict[str, Any] | None:
+        if self.objects:
+            return self.objects.load_manifest(record_dir)
+        return load_manifest(self.root / record_dir / MANIFEST_NAME)
+
+    def _write_manifest(self, record_dir: str, manifest: dict[str, Any]) -> None:
+        if self.objects:
+            self.objects.write_manifest(record_dir, manifest)
+        else:
+            write_manifest(self.root / record_dir / MANIFEST_NAME, manifest, self.config.fsync)
+
     # --- skip what is there ---------------------------------------------------------------
     def _present(self, path: str, entry: dict[str, Any], previous: dict[str, Any] | None) -> bool:
-        """The file is on disk, complete in the last manifest, for the same repository file."""
+        """The file is stored (on disk, or an object: its HEAD), complete in the last manifest,
+        for the same repository file."""
         if not previous or previous.get("status") != COMPLETE:
             return False
         if previous.get("repository_checksum") != entry.get("checksum") or previous.get("url") != entry.get("url"):
             return False
-        dest = self.root / path
-        try:
-            size = dest.stat().st_size
-        except OSError:
-            return False
+        if self.objects:
+            size = self.objects.size(path)
+            if size is None:
+                return False
+        else:
+            try:
+                size = (self.root / path).stat().st_size
+            except OSError:
+                return False
         return size == previous.get("bytes") and (entry.get("size") in (None, size))
 
     async def _reverified(self, dest: Path, entry: dict[str, Any], previous: dict[str, Any]) -> bool:
         repository = parse_checksum(entry.get("checksum"))
+        if self.objects:
+            path = str(dest.relative_to(self.root))
+            digests = await asyncio.to_thread(self.objects.rehash, path, repository)
+            return digests.get("sha256") == previous.get("sha256")
 
         def rehash() -> dict[str, str]:
             hasher = MultiHasher(repository)
@@ -252,7 +299,8 @@ class GatedFilesPipeline(FilesPipeline):
         meta = request.meta[META_KEY]
         path, entry, previous = meta["path"], meta["entry"], meta["previous"]
         dest = self.root / path
-        if self._present(path, entry, previous) and (not self.config.reverify or await self._reverified(dest, entry, previous)):
+        present = await asyncio.to_thread(self._present, path, entry, previous) if self.objects else self._present(path, entry, previous)
+        if present and (not self.config.reverify or await self._reverified(dest, entry, previous)):
             self._count("files/already_present")
             self.inc_stats("uptodate")
             self._results[path] = {
@@ -263,10 +311,14 @@ class GatedFilesPipeline(FilesPipeline):
         size = entry.get("size") if isinstance(entry.get("size"), int) else None
         repository = parse_checksum(entry.get("checksum"))
         try:
+            self._check_lease(item)
             if size is not None and size <= self.fetcher.config.chunk_threshold:
                 response = await self.fetcher.fetch_whole_response(request, size)
                 await self.file_downloaded(response, request, info, item=item)
                 result = self._results[path]
+            elif self.multipart:
+                fetched = await self.multipart.fetch(request, path, size, repository)
+                result = {**result_fields(fetched), "mode": fetched.mode}
             else:
                 fetched = await self.fetcher.fetch_ranged(request, dest, size, repository)
                 result = {**result_fields(fetched), "mode": fetched.mode}
@@ -284,15 +336,34 @@ class GatedFilesPipeline(FilesPipeline):
         self.inc_stats(status)
         return {"url": request.url, "path": path, "checksum": result.get("sha256"), "status": status}
 
+    def _check_lease(self, item: Any) -> None:
+        """A record whose lease was taken over (it expired: this process stalled longer than
+        ENVISION_LEASE_SECONDS) is another holder's now: its files not started yet are left to it."""
+        if item is None:
+            return
+        adapter = ItemAdapter(item)
+        planned = self._records.get((str(adapter.get("source")), str(adapter.get("source_id"))))
+        if planned is not None and not planned["lock"].held:
+            raise DownloadFailed("the record's download lease was taken over by another holder")
+
     async def file_downloaded(
         self, response: Response, request: Request, info: MediaPipeline.SpiderInfo, *, item: Any = None
     ) -> str:
         meta = request.meta[META_KEY]
         entry = meta["entry"]
         size = entry.get("size") if isinstance(entry.get("size"), int) else None
-        fetched = await self.fetcher.persist_body(
-            response.body, self.root / meta["path"], parse_checksum(entry.get("checksum")), size, "whole"
-        )
+        if self.objects:
+            try:
+                fetched = await asyncio.to_thread(
+                    self.objects.put_verified, meta["path"], response.body, parse_checksum(entry.get("checksum")), size, "whole"
+                )
+            except DownloadFailed:
+                self.crawler.stats.inc_value("envision/download/checksum_mismatch")
+                raise
+        else:
+            fetched = await self.fetcher.persist_body(
+                response.body, self.root / meta["path"], parse_checksum(entry.get("checksum")), size, "whole"
+            )
         self._results[meta["path"]] = {**result_fields(fetched), "mode": fetched.mode}
         return fetched.digests["sha256"]
 
@@ -320,7 +391,7 @@ class GatedFilesPipeline(FilesPipeline):
                 by_path[path]["status"] = f"failed: {describe_error(value.value)}"
         status = record_status([by_path[p] for p in state["selected"]])
         manifest = new_manifest(adapter.asdict(), state["files"], state["started"], status)
-        write_manifest(state["manifest_path"], manifest, self.config.fsync)
+        self._write_manifest(state["record_dir"], manifest)
         self._count("records/complete" if status == COMPLETE else "records/failed")
         log = logger.info if status == COMPLETE else logger.warning
         log("download %s:%s %s -> %s", key[0], key[1], status, state["manifest_path"])
@@ -337,6 +408,8 @@ class GatedFilesPipeline(FilesPipeline):
         (another record lists the same URL), the verified file is hard-linked into this record."""
         if value.get("path") == path:
             return self._results.pop(path, {"status": "failed: no result recorded"})
+        if self.objects:
+            return self._copied_for(path, value)
         other = self.root / value["path"]
         if value.get("status") == "failed" or not other.is_file():
             return {"status": f"failed: same URL as {value['path']}, which failed"}
@@ -354,6 +427,22 @@ class GatedFilesPipeline(FilesPipeline):
             "bytes": dest.stat().st_size,
             "verification": f"same URL as {value['path']}, verified there",
             "mode": "linked",
+            "status": COMPLETE,
+            "completed_at": utc_now(),
+        }
+
+    def _copied_for(self, path: str, value: FileInfo) -> dict[str, Any]:
+        """The object-store twin of the hard link: a server-side copy of the verified object."""
+        assert self.objects is not None
+        if value.get("status") == "failed" or self.objects.size(value["path"]) is None:
+            return {"status": f"failed: same URL as {value['path']}, which failed"}
+        size = self.objects.copy(value["path"], path)
+        self._count("files/linked_duplicate_url")
+        return {
+            "sha256": value.get("checksum"),
+            "bytes": size,
+            "verification": f"same URL as {value['path']}, verified there",
+            "mode": "copied",
             "status": COMPLETE,
             "completed_at": utc_now(),
         }

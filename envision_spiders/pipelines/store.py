@@ -1,4 +1,5 @@
-"""The per-record JSON store (``{ENVISION_DATA_DIR}/metadata/{source}/{source_id}.json``).
+"""The per-record JSON store (``metadata/{source}/{source_id}.json`` under ``ENVISION_DATA_DIR``,
+or under ``ENVISION_STORE_URL`` when that is ``s3://bucket/prefix``).
 
 Written atomically through ``state.store.RecordStore`` (the one writer of those files), then
 recorded in the state with the record's ``modified`` stamp, so a crawl killed at any point
@@ -19,7 +20,7 @@ from scrapy.crawler import Crawler
 from envision_spiders.doi import record_dois
 from envision_spiders.items import record_to_dict
 from envision_spiders.state.db import format_owner, state_for_crawler
-from envision_spiders.state.store import RecordStore, StoreConfig, json_text, stage_text
+from envision_spiders.state.store import RecordStore, StoreConfig, record_bytes, records_for_crawler, stage_bytes
 
 
 def utc_now_iso() -> str:
@@ -41,7 +42,9 @@ class StorePipeline:
     def records(self) -> RecordStore:
         # the state DB opens on first use (it is shared by the crawl's components)
         if self._records is None:
-            self._records = RecordStore(self.config, state_for_crawler(self.crawler))
+            self._records = RecordStore(
+                self.config, state_for_crawler(self.crawler), records_for_crawler(self.crawler, self.config)
+            )
         return self._records
 
     async def process_item(self, item: Any) -> Any:
@@ -53,16 +56,16 @@ class StorePipeline:
         dois = record_dois(adapter)
         records = self.records
         staged = None
-        if self.config.fsync:
+        if self.config.fsync and records.stages_files:
             # The fsync (0.5-5 ms) runs in a worker thread, on a file written as the state says
             # the record will be stored (encoded here: JSON under the GIL stays on this thread);
             # the store then renames it into place under the state lock, or writes it anew when
             # a claim changed the answer meanwhile. The fsyncs of records in flight overlap, and
             # the reactor never waits on the disk. Without fsync the write is cheaper than the
-            # hand-off to a thread, so it stays inline.
+            # hand-off to a thread, so it stays inline (and an object store's PUT is one call).
             staged = records.preview(record, dois)
             staged.tmp = await asyncio.to_thread(
-                stage_text, records.path((record["source"], str(record["source_id"]))), json_text(staged.record), True
+                stage_bytes, records.path((record["source"], str(record["source_id"]))), record_bytes(staged.record), True
             )
         canonical = records.write(record, dois, adapter.get("modified"), now, staged=staged)
         if record.get("doi") and not adapter.get("doi"):  # a DOI adopted from a losing copy (dedup)

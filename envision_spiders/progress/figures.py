@@ -8,6 +8,7 @@ ETA assumes the rest goes at the average rate so far.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -130,3 +131,28 @@ def line(f: Figures) -> str:
     if f.expected is not None or not downloads:
         parts.append(f"ETA {duration(f.eta)}")
     return "; ".join(parts)
+
+
+_LOGGED = re.compile(r"Progress( \(final\))?: (.+)$", re.MULTILINE)
+_PROCESSED = re.compile(r"(?:^|; )processed ([\d,]+)(?:/([\d,]+))?")
+_ETA = re.compile(r"ETA (\S+)$")
+
+
+def parse_logged(log: str) -> dict[str, Any] | None:
+    """The last progress line in a crawl's log (as ``CrawlProgress`` words it, see ``line``):
+    ``{"line", "final", "processed", "expected", "eta"}``; None when the log has none yet.
+    ``eta`` is the hits' ETA as written (``6m40s``, ``?``), the line's last part."""
+    matches = list(_LOGGED.finditer(log))
+    if not matches:
+        return None
+    found = matches[-1]
+    text = found.group(2).strip()
+    processed = _PROCESSED.search(text)
+    eta = _ETA.search(text)
+    return {
+        "line": text,
+        "final": found.group(1) is not None,
+        "processed": int(processed.group(1).replace(",", "")) if processed else None,
+        "expected": int(processed.group(2).replace(",", "")) if processed and processed.group(2) else None,
+        "eta": eta.group(1).rstrip(";") if eta else None,
+    }

@@ -1,12 +1,18 @@
-"""The per-record JSON store: ``{data_dir}/metadata/{source}/{source_id}.json``, atomic writes.
+"""The per-record JSON store: ``metadata/{source}/{source_id}.json``, atomic writes.
+
+Where: ``ENVISION_STORE_URL``; empty (the default) is files under ``ENVISION_DATA_DIR``
+(:class:`LocalRecords`, replaced atomically with ``os.replace``), ``s3://bucket/prefix`` is
+objects in an S3-compatible store (:class:`S3Records`; one PUT per record, and a PUT is atomic:
+a reader sees the old object or the new one). Both speak the same small interface (put, get,
+exists, iterate), so the writer below and the readers (``stored_records``) do not care which.
 
 ``RecordStore`` is the only writer of those files during a crawl: the store pipeline writes a
 record through it, and dedup asks it to mark a record superseded or to give the canonical
 record a DOI it lacked. Both go through the state
 DB's write lock (``StateDB.immediate``), so the decision (who owns a DOI) and the file that
 reflects it change together: a stale rewrite can never land over a newer record, whichever
-crawl or process holds the other end. Reading (``load_record``, ``iter_stored_records``) needs
-no lock: files are replaced atomically.
+crawl or process holds the other end. Reading (``load_record``, ``iter_stored_records``,
+``stored_records``) needs no lock: files and objects are replaced atomically.
 """
 
 from __future__ import annotations
@@ -17,26 +23,38 @@ import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from envision_spiders.state.db import Owner, StateDB, format_owner
+from envision_spiders.state.objects import S3Config, S3Location, client_for_crawler, is_missing, is_s3_url, make_client
 
 METADATA_DIR = "metadata"
 
 
-def record_path(data_dir: str | Path, source: str, source_id: str) -> Path:
+def record_name(source: str, source_id: str) -> str:
+    """``metadata/{source}/{id}.json``, relative: the record's file below the data directory
+    and its key below the store URL's prefix."""
     # ids such as Dryad's DOIs hold "/" and ":": quote them into one safe file name
     safe_id = quote(str(source_id), safe="-_.")
     if safe_id in {"", ".", ".."}:
         raise ValueError(f"unusable record id {source_id!r}")
-    return Path(data_dir) / METADATA_DIR / quote(source, safe="-_") / f"{safe_id}.json"
+    return f"{METADATA_DIR}/{quote(source, safe='-_')}/{safe_id}.json"
+
+
+def record_path(data_dir: str | Path, source: str, source_id: str) -> Path:
+    return Path(data_dir) / record_name(source, source_id)
+
+
+def record_bytes(obj: Any) -> bytes:
+    # one dumps() call keeps json on its C encoder (indent= would not)
+    return (json.dumps(obj, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
 
 
 def write_json_atomic(path: str | Path, obj: Any, fsync: bool = False) -> None:
     """Write JSON so that a reader (or a crash) sees the old file or the new one, never half."""
     path = Path(path)
-    tmp = stage_text(path, json_text(obj), fsync)
+    tmp = stage_bytes(path, record_bytes(obj), fsync)
     try:
         os.replace(tmp, path)
     except BaseException:
@@ -44,27 +62,21 @@ def write_json_atomic(path: str | Path, obj: Any, fsync: bool = False) -> None:
         raise
 
 
-def json_text(obj: Any) -> str:
-    """A stored file's text: one line of JSON, keys sorted."""
-    # one dumps() call keeps json on its C encoder (indent= would not)
-    return json.dumps(obj, ensure_ascii=False, sort_keys=True) + "\n"
-
-
-def stage_text(path: Path, text: str, fsync: bool = False) -> Path:
-    """Write ``text`` to a temp file beside ``path`` (flushed to disk with ``fsync``) and return
+def stage_bytes(path: Path, data: bytes, fsync: bool = False) -> Path:
+    """Write ``data`` to a temp file beside ``path`` (flushed to disk with ``fsync``) and return
     its name: ``os.replace`` of it onto ``path`` is the atomic commit. Touches no shared state
     and holds the GIL only between system calls, so it may run in a worker thread."""
     # A temp name unique per process and thread: cheaper than mkstemp's random names, and
     # two writers of one record (two crawls, classify threads) never share a temp file.
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        fh = open(tmp, "w", encoding="utf-8")
+        fh = open(tmp, "wb")
     except FileNotFoundError:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(tmp, "w", encoding="utf-8")
+        fh = open(tmp, "wb")
     try:
         with fh:
-            fh.write(text)
+            fh.write(data)
             if fsync:
                 fh.flush()
                 os.fsync(fh.fileno())
@@ -110,21 +122,157 @@ def feed_delivery_tracked(settings: Any) -> bool:
     return settings.getbool("ENVISION_FEED_DELIVERY") and bool(settings.getdict("FEEDS"))
 
 
+class RecordBackend(Protocol):
+    """Where stored records live. ``get`` raises FileNotFoundError for a record not stored."""
+
+    def put(self, owner: Owner, record: dict[str, Any]) -> None: ...
+    def get(self, owner: Owner) -> dict[str, Any]: ...
+    def exists(self, owner: Owner) -> bool: ...
+    def iter_records(self, sources: list[str] | None = None) -> Iterator[tuple[str, dict[str, Any]]]: ...
+
+
+class LocalRecords:
+    """Files under the data directory, each replaced atomically (the default)."""
+
+    def __init__(self, data_dir: str | Path, fsync: bool = False) -> None:
+        self.data_dir = Path(data_dir)
+        self.fsync = fsync
+
+    def path(self, owner: Owner) -> Path:
+        return record_path(self.data_dir, *owner)
+
+    def put(self, owner: Owner, record: dict[str, Any]) -> None:
+        write_json_atomic(self.path(owner), record, fsync=self.fsync)
+
+    def get(self, owner: Owner) -> dict[str, Any]:
+        return load_record(self.path(owner))
+
+    def exists(self, owner: Owner) -> bool:
+        return self.path(owner).exists()
+
+    def iter_records(self, sources: list[str] | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+        for path, record in iter_stored_records(self.data_dir, sources):
+            yield str(path), record
+
+
+class S3Records:
+    """Objects ``{prefix}/metadata/{source}/{id}.json`` in a bucket: one PUT per write (atomic),
+    listed with ListObjectsV2 in key order (the local store's name order)."""
+
+    def __init__(self, client: Any, location: S3Location) -> None:
+        self.client = client
+        self.location = location
+        self._listed: dict[str, set[str]] = {}  # source -> keys seen by one listing (exists())
+
+    def key(self, owner: Owner) -> str:
+        return self.location.key(record_name(*owner))
+
+    def put(self, owner: Owner, record: dict[str, Any]) -> None:
+        self.client.put_object(
+            Bucket=self.location.bucket, Key=self.key(owner), Body=record_bytes(record), ContentType="application/json"
+        )
+
+    def get(self, owner: Owner) -> dict[str, Any]:
+        return self._get_key(self.key(owner))
+
+    def _get_key(self, key: str) -> dict[str, Any]:
+        try:
+            body = self.client.get_object(Bucket=self.location.bucket, Key=key)["Body"]
+        except Exception as exc:
+            if is_missing(exc):
+                raise FileNotFoundError(f"s3://{self.location.bucket}/{key}") from None
+            raise
+        with body:
+            return json.loads(body.read())
+
+    def exists(self, owner: Owner) -> bool:
+        """Whether ``owner`` is stored. The incremental check asks this of every unchanged record:
+        the first call per source lists that source's keys once (1,000 a request), later calls
+        answer from that snapshot, and only keys missing from it cost a HEAD."""
+        key = self.key(owner)
+        source = owner[0]
+        if source not in self._listed:
+            prefix = self.location.key(record_name(source, "x")).rsplit("/", 1)[0] + "/"
+            self._listed[source] = {o["Key"] for page in self._list(prefix) for o in page.get("Contents") or []}
+        if key in self._listed[source]:
+            return True
+        try:
+            self.client.head_object(Bucket=self.location.bucket, Key=key)
+        except Exception as exc:
+            if is_missing(exc):
+                return False
+            raise
+        return True
+
+    def _list(self, prefix: str, delimiter: str | None = None) -> Iterator[dict[str, Any]]:
+        kwargs: dict[str, Any] = {"Bucket": self.location.bucket, "Prefix": prefix}
+        if delimiter:
+            kwargs["Delimiter"] = delimiter
+        yield from self.client.get_paginator("list_objects_v2").paginate(**kwargs)
+
+    def iter_records(self, sources: list[str] | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+        root = self.location.key(METADATA_DIR) + "/"
+        source_prefixes = sorted(
+            p["Prefix"] for page in self._list(root, "/") for p in page.get("CommonPrefixes") or []
+        )
+        for source_prefix in source_prefixes:
+            if sources and source_prefix[len(root):].rstrip("/") not in sources:
+                continue
+            for page in self._list(source_prefix, "/"):
+                for obj in page.get("Contents") or []:
+                    if obj["Key"].endswith(".json"):
+                        yield f"s3://{self.location.bucket}/{obj['Key']}", self._get_key(obj["Key"])
+
+
+def open_records(config: StoreConfig, client: Any = None) -> RecordBackend:
+    """The backend of ``config.store_url`` (``client``: the crawl's shared S3 client, else one
+    is made from ``config.s3``)."""
+    if not config.store_url:
+        return LocalRecords(config.data_dir, config.fsync)
+    return S3Records(client or make_client(config.s3 or S3Config()), S3Location.parse(config.store_url))
+
+
+def records_for_crawler(crawler: Any, config: StoreConfig | None = None) -> RecordBackend:
+    """The record backend of a crawl; with S3, over the crawl's one client (``client_for_crawler``)."""
+    config = config or StoreConfig.from_settings(crawler.settings)
+    return open_records(config, client_for_crawler(crawler) if config.store_url else None)
+
+
+def stored_records(settings: Any, sources: list[str] | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every stored record as (where, record) from the store ``settings`` name (ENVISION_STORE_URL,
+    else the files under ENVISION_DATA_DIR), sources in name order, records in name order."""
+    return open_records(StoreConfig.from_settings(settings)).iter_records(sources)
+
+
 @dataclass(frozen=True)
 class StoreConfig:
-    """The store's settings, read once: ENVISION_DATA_DIR, ENVISION_STORE_FSYNC, and whether
-    records written are owed to this crawl's feeds (``feed_delivery_tracked``)."""
+    """The store's settings, read once: ENVISION_DATA_DIR, ENVISION_STORE_URL (with Scrapy's
+    AWS_* settings when it is ``s3://``), ENVISION_STORE_FSYNC, and whether records written are
+    owed to this crawl's feeds (``feed_delivery_tracked``)."""
 
     data_dir: Path
     fsync: bool = False
     track_delivery: bool = False
+    store_url: str = ""
+    s3: S3Config | None = None
 
     @classmethod
     def from_settings(cls, settings: Any) -> StoreConfig:
         data_dir = settings.get("ENVISION_DATA_DIR")
         if not data_dir:
             raise ValueError("ENVISION_DATA_DIR is empty")
-        return cls(Path(data_dir), settings.getbool("ENVISION_STORE_FSYNC"), feed_delivery_tracked(settings))
+        store_url = (settings.get("ENVISION_STORE_URL") or "").strip()
+        if store_url:
+            if not is_s3_url(store_url):
+                raise ValueError(f"ENVISION_STORE_URL must be empty or s3://bucket/prefix, not {store_url!r}")
+            S3Location.parse(store_url)  # a URL without a bucket fails here, at start
+        return cls(
+            Path(data_dir),
+            settings.getbool("ENVISION_STORE_FSYNC"),
+            feed_delivery_tracked(settings),
+            store_url,
+            S3Config.from_settings(settings) if store_url else None,
+        )
 
 
 @dataclass
@@ -141,17 +289,25 @@ class StagedWrite:
 class RecordStore:
     """Writes stored records, each write decided and recorded under the state's write lock."""
 
-    def __init__(self, config: StoreConfig, state: StateDB) -> None:
+    def __init__(self, config: StoreConfig, state: StateDB, backend: RecordBackend | None = None) -> None:
         self.config = config
         self.state = state
+        self.backend = backend or open_records(config)
 
     def path(self, owner: Owner) -> Path:
+        """The local file of ``owner`` (the default backend)."""
         return record_path(self.config.data_dir, *owner)
+
+    @property
+    def stages_files(self) -> bool:
+        """Whether a write can be staged ahead (:meth:`preview`): the local files' backend."""
+        return isinstance(self.backend, LocalRecords)
 
     def preview(self, record: dict[str, Any], dois: Iterable[str]) -> StagedWrite:
         """What :meth:`write` would store for ``record`` given the state now, read without the lock:
         ``record`` as it would be written and the answers it depends on. Its file can then be
-        staged (:func:`stage_text`, off the reactor thread) and handed to :meth:`write`."""
+        staged (:func:`stage_bytes`, off the reactor thread) and handed to :meth:`write`; only
+        the local backend stages (``stages_files``)."""
         me: Owner = (record["source"], str(record["source_id"]))
         adopted, canonical = self._decide(me, record, dois)
         return StagedWrite(self._applied(dict(record), adopted, canonical), adopted, canonical)
@@ -182,17 +338,16 @@ class RecordStore:
         self, me: Owner, record: dict[str, Any], dois: list[str], modified: str | None, at: str,
         staged: StagedWrite | None,
     ) -> Owner | None:
-        path = self.path(me)
         with self.state.immediate():
             adopted, canonical = self._decide(me, record, dois)
             self._applied(record, adopted, canonical)
             if staged is not None and staged.tmp is not None and (staged.adopted_doi, staged.canonical) == (
                 adopted, canonical
             ):
-                os.replace(staged.tmp, path)
+                os.replace(staged.tmp, self.path(me))
                 staged.tmp = None
             else:
-                write_json_atomic(path, record, fsync=self.config.fsync)
+                self.backend.put(me, record)
             if canonical:
                 self.state.mark_duplicate(*me, modified, canonical)
             else:
@@ -228,12 +383,13 @@ class RecordStore:
             self.state.mark_duplicate(*loser, known["modified"] if known else None, canonical)
             rewritten = []
             for owner in [loser, *self.state.reassign_duplicates(loser, canonical)]:
-                path = self.path(owner)
-                if path.exists():
-                    stored = load_record(path)
-                    stored["duplicate_of"] = format_owner(canonical)
-                    write_json_atomic(path, stored, fsync=self.config.fsync)
-                    rewritten.append(owner)
+                try:
+                    stored = self.backend.get(owner)
+                except FileNotFoundError:
+                    continue
+                stored["duplicate_of"] = format_owner(canonical)
+                self.backend.put(owner, stored)
+                rewritten.append(owner)
         return rewritten
 
     def adopt_doi(self, owner: Owner, doi: str, from_owner: Owner, at: str) -> bool:
@@ -247,14 +403,16 @@ class RecordStore:
                 return False  # it has a DOI of its own
             if not self.state.adopt_doi(owner, doi, from_owner):
                 return False
-            path = self.path(owner)
-            if known is None or known["duplicate_of"] or not path.exists():
+            if known is None or known["duplicate_of"]:
                 return True  # not stored yet: the store's write takes the adopted DOI
-            stored = load_record(path)
+            try:
+                stored = self.backend.get(owner)
+            except FileNotFoundError:
+                return True
             if stored.get("doi"):
                 return False
             stored["doi"] = doi
-            write_json_atomic(path, stored, fsync=self.config.fsync)
+            self.backend.put(owner, stored)
             self.state.mark_stored(*owner, known["modified"], doi, known["stored_at"] or at)
             if self.config.track_delivery:
                 self.state.mark_undelivered([owner], at)
@@ -265,14 +423,13 @@ class RecordStore:
         earlier, e.g. by ``scrapy classify``). When a crawl replaced the file meanwhile (another
         ``scraped_at``) or marked it a copy, nothing is written and False is returned: the
         newer file stays as it is."""
-        path = self.path(owner)
         with self.state.immediate():
             try:
-                current = load_record(path)
+                current = self.backend.get(owner)
             except FileNotFoundError:
                 return False
             if current.get("scraped_at") != scored.get("scraped_at") or current.get("duplicate_of"):
                 return False
             current.update(fields)
-            write_json_atomic(path, current, fsync=self.config.fsync)
+            self.backend.put(owner, current)
         return True

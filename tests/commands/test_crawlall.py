@@ -55,9 +55,10 @@ def test_lists_every_discovered_spider_but_portal_without_presets(tmp_path):
     assert unknown.returncode == 2 and "unknown spider(s): nosuchspider" in unknown.stderr
 
 
-def test_runs_spiders_concurrently_writes_results_and_consistent_state(fakes, tmp_path):
+def test_runs_spiders_concurrently_writes_results_and_consistent_state(fakes, tmp_path, state_url):
     zenodo, figshare = fakes
-    proc = crawlall(tmp_path, "zenodo", "figshare", "--json", settings=api_settings(zenodo, figshare))
+    proc = crawlall(tmp_path, "zenodo", "figshare", "--json",
+                    settings={**api_settings(zenodo, figshare), "ENVISION_STATE_URL": state_url})
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout)
     assert summary["failed"] == []
@@ -75,16 +76,21 @@ def test_runs_spiders_concurrently_writes_results_and_consistent_state(fakes, tm
         assert (data / "results" / f"{name}_eye_imaging.json").exists()
         feeds = list((data / "feeds" / name).glob("*.all.jsonl"))
         assert len(feeds) == 1 and len(feeds[0].read_text().splitlines()) == len(records)
-    # shared state: one row per stored file, every DOI owned by a stored record, two clean runs
-    db = sqlite3.connect(data / "state.sqlite3")
+    # shared state (SQLite or PostgreSQL): one row per stored file, every DOI owned by a stored
+    # record, two clean runs
+    from envision_spiders.state.db import open_state
+
+    state = open_state(state_url, data)
     stored = {(p.parent.name, p.stem) for p in (data / "metadata").glob("*/*.json")}
-    rows = set(db.execute("SELECT source, source_id FROM records WHERE duplicate_of IS NULL"))
+    rows = {tuple(r) for r in state._execute("SELECT source, source_id FROM records WHERE duplicate_of IS NULL")}
     assert rows == stored
-    owners = set(db.execute("SELECT DISTINCT source, source_id FROM doi_claims"))
+    owners = {tuple(r) for r in state._execute("SELECT DISTINCT source, source_id FROM doi_claims")}
     assert owners <= stored
-    runs = db.execute("SELECT spider, finish_reason, clean FROM crawl_runs ORDER BY spider").fetchall()
-    assert runs == [("figshare", "finished", 1), ("zenodo", "finished", 1)]
-    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert [(r["spider"], r["finish_reason"], r["clean"]) for r in sorted(state.runs(), key=lambda r: r["spider"])] == [
+        ("figshare", "finished", True), ("zenodo", "finished", True)]
+    if not state_url:
+        assert state._execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    state.close()
 
 
 def test_scoped_arguments_and_settings_reach_one_spider_only(fakes, tmp_path):
@@ -146,7 +152,7 @@ def test_one_spiders_errors_mark_only_that_spider(fakes, tmp_path):
 def test_an_empty_run_after_a_full_one_is_warn_and_keeps_since(tmp_path):
     """Zenodo answered 12 records last week and none now (an API change): the run is not clean,
     says why in one line, and the weekly `since` still starts from last week's run."""
-    from envision_spiders.state.db import STATE_FILE, StateDB
+    from envision_spiders.state.db import open_state
     from envision_spiders.state.runs import since_for
 
     full, empty = FakeZenodo(n_records=12), FakeZenodo(n_records=0)
@@ -165,7 +171,7 @@ def test_an_empty_run_after_a_full_one_is_warn_and_keeps_since(tmp_path):
     assert row.split()[1] == "warn"
     why = [line for line in second.stderr.splitlines() if "met 0 records" in line]
     assert len(why) == 1 and "met 12" in why[0] and "WARNING" in why[0]
-    state = StateDB(tmp_path / "data" / STATE_FILE)
+    state = open_state("", tmp_path / "data")
     try:
         runs = state.runs("zenodo")
         assert [(r["clean"], r["seen"]) for r in runs] == [(True, 12), (False, 0)]

@@ -88,3 +88,31 @@ def test_unrelated_descriptor_of_the_folder_closing_keeps_the_lock(tmp_path: Pat
         assert child.returncode == 3
     finally:
         lock.release()
+
+
+def test_a_record_lock_needs_the_folder_and_the_lease_and_knows_when_the_lease_is_lost(tmp_path: Path) -> None:
+    from envision_spiders.downloads.lock import RecordLock
+    from envision_spiders.state.db import open_state
+    from envision_spiders.state.leases import LeaseKeeper
+
+    state = open_state("", tmp_path)
+    here, there = LeaseKeeper(state, "node-a:1", 60), LeaseKeeper(state, "node-b:2", 60)
+    try:
+        assert there.take("download", "zenodo:2")
+        with pytest.raises(FolderBusy, match="download lease on zenodo:2"):
+            RecordLock.acquire(tmp_path / "2", here, "zenodo:2")
+        FolderLock.acquire(tmp_path / "2").release()  # the folder lock was given back
+
+        lock = RecordLock.acquire(tmp_path / "1", here, "zenodo:1")
+        assert lock.held
+        state.take_lease("download", "zenodo:1", "node-a:1", 0)  # expires ...
+        assert there.take("download", "zenodo:1")  # ... and another node takes it over
+        here.renew()
+        assert not lock.held
+        lock.release()  # releases the folder, leaves the other node's lease alone
+        assert [(r["key"], r["holder"]) for r in state.leases()] == [("zenodo:1", "node-b:2"), ("zenodo:2", "node-b:2")]
+        FolderLock.acquire(tmp_path / "1").release()
+    finally:
+        here.release_all()
+        there.release_all()
+        state.close()

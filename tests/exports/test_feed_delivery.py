@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from envision_spiders.state.db import STATE_FILE, StateDB
+from envision_spiders.state.db import open_state
 from tests.conftest import PROJECT_ROOT, run_crawl, scrapy_command, scrapy_env
 from tests.servers.figshare import FakeFigshare
 
@@ -84,7 +84,7 @@ def test_every_stored_record_reaches_a_feed_after_a_kill(fake, tmp_path, kill_at
     portal_feeds = sorted((data / "feeds" / "figshare").glob("*.all.jsonl"))
     assert fed_ids(*portal_feeds) and set(fed_ids(*portal_feeds)) == everything
     assert set(fed_ids(tmp_path / "killed.jsonl", tmp_path / "again.jsonl")) == everything
-    state = StateDB(data / STATE_FILE)
+    state = open_state("", data)
     try:
         assert state.undelivered("figshare") == set()
     finally:

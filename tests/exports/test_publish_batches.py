@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from envision_spiders.exports.publish import Change, plan_batches
-from envision_spiders.state.db import StateDB
+from envision_spiders.state.db import open_state
 
 
 def change(source_id: str, digest: str) -> Change:
@@ -23,12 +23,12 @@ def test_an_unacknowledged_batch_is_resent_whole_under_its_key_and_a_changed_one
     assert again[0].batch_id != fresh.batch_id  # a new batch always gets a new key
 
 
-def test_batches_persist_until_acknowledged_and_a_record_is_in_one_pending_batch(tmp_path):
-    state = StateDB(tmp_path / "state.sqlite3")
+def test_batches_persist_until_acknowledged_and_a_record_is_in_one_pending_batch(tmp_path, state_url):
+    state = open_state(state_url, tmp_path)
     state.open_batch("p", "a", [("zenodo", "1", "h1"), ("zenodo", "2", "h2")], "2026-01-01T00:00:00")
     state.open_batch("p", "b", [("zenodo", "3", "h3")], "2026-01-01T00:00:01")
     state.close()
-    state = StateDB(tmp_path / "state.sqlite3")  # schema creation is idempotent; batches survive
+    state = open_state(state_url, tmp_path)  # schema creation is idempotent; batches survive
     assert [b for b, _ in state.pending_batches("p")] == ["a", "b"]
     state.open_batch("p", "c", [("zenodo", "2", "h2x")], "2026-01-01T00:00:02")  # record 2 moves to c
     assert [b for b, _ in state.pending_batches("p")] == ["b", "c"]

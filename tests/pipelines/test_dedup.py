@@ -1,4 +1,4 @@
-"""The canonical record of a dataset does not depend on the order records arrive in."""
+"""The canonical record of a dataset does not depend on the order records arrive in (on either state backend)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ def store_item(store: StorePipeline, item):
     return asyncio.run(store.process_item(item))
 
 
-def run_pipelines(tmp_path, records, run_id=0):
-    crawler = project_crawler(ENVISION_DATA_DIR=str(tmp_path / "data"))
+def run_pipelines(tmp_path, records, state_url, run_id=0):
+    crawler = project_crawler(ENVISION_DATA_DIR=str(tmp_path / "data"), ENVISION_STATE_URL=state_url)
     dedup, store = DedupPipeline.from_crawler(crawler), StorePipeline.from_crawler(crawler)
     kept, dropped = [], []
     for record in records:
@@ -47,8 +47,8 @@ RECORDS = [zenodo_v(101), zenodo_v(103), datacite("10.5281/zenodo.103"), datacit
 
 
 @pytest.mark.parametrize("order", list(itertools.permutations(range(4))))
-def test_latest_native_version_wins_whatever_the_order(tmp_path, order):
-    run_pipelines(tmp_path, [RECORDS[i] for i in order])
+def test_latest_native_version_wins_whatever_the_order(tmp_path, order, state_url):
+    run_pipelines(tmp_path, [RECORDS[i] for i in order], state_url)
     folder = tmp_path / "data" / "metadata"
     stored = {p.relative_to(folder).as_posix(): json.loads(p.read_text()) for p in folder.rglob("*.json")}
     canonical = [name for name, rec in stored.items() if not rec.get("duplicate_of")]
@@ -58,42 +58,42 @@ def test_latest_native_version_wins_whatever_the_order(tmp_path, order):
             assert rec["duplicate_of"] == "zenodo:103"
 
 
-def test_drop_has_a_reason_and_counters(tmp_path):
-    kept, dropped, stats = run_pipelines(tmp_path, [zenodo_v(103), datacite("10.5281/zenodo.103")])
+def test_drop_has_a_reason_and_counters(tmp_path, state_url):
+    kept, dropped, stats = run_pipelines(tmp_path, [zenodo_v(103), datacite("10.5281/zenodo.103")], state_url)
     assert [r.source_id for r in kept] == ["103"]
     assert dropped[0][2] == "duplicate DOI 10.5281/zenodo.103: datacite:10.5281/zenodo.103 is a copy of zenodo:103"
     assert stats.get_value("envision/dedup/dropped") == 1
     assert stats.get_value("envision/dedup/dropped/datacite") == 1
 
 
-def test_later_better_record_supersedes_a_stored_one(tmp_path):
-    _, _, stats = run_pipelines(tmp_path, [datacite("10.5281/zenodo.103"), zenodo_v(103)])
+def test_later_better_record_supersedes_a_stored_one(tmp_path, state_url):
+    _, _, stats = run_pipelines(tmp_path, [datacite("10.5281/zenodo.103"), zenodo_v(103)], state_url)
     assert stats.get_value("envision/dedup/superseded") == 1
     loser = tmp_path / "data" / "metadata" / "datacite" / "10.5281%2Fzenodo.103.json"
     assert json.loads(loser.read_text())["duplicate_of"] == "zenodo:103"
 
 
-def test_the_rule_holds_across_runs(tmp_path):
-    run_pipelines(tmp_path, [zenodo_v(103)])
-    _, dropped, _ = run_pipelines(tmp_path, [datacite("10.5281/zenodo.103")])
+def test_the_rule_holds_across_runs(tmp_path, state_url):
+    run_pipelines(tmp_path, [zenodo_v(103)], state_url)
+    _, dropped, _ = run_pipelines(tmp_path, [datacite("10.5281/zenodo.103")], state_url)
     assert dropped and "copy of zenodo:103" in dropped[0][2]
 
 
-def test_a_record_met_twice_in_one_run_is_kept_once(tmp_path):
-    kept, dropped, stats = run_pipelines(tmp_path, [zenodo_v(103), zenodo_v(103)])
+def test_a_record_met_twice_in_one_run_is_kept_once(tmp_path, state_url):
+    kept, dropped, stats = run_pipelines(tmp_path, [zenodo_v(103), zenodo_v(103)], state_url)
     assert len(kept) == 1 and len(dropped) == 1
     assert stats.get_value("envision/dedup/repeat_in_run") == 1
 
 
-def test_records_without_doi_pass(tmp_path):
-    kept, _, stats = run_pipelines(tmp_path, [DatasetRecord(source="kaggle", source_id="a/b", title="x")])
+def test_records_without_doi_pass(tmp_path, state_url):
+    kept, _, stats = run_pipelines(tmp_path, [DatasetRecord(source="kaggle", source_id="a/b", title="x")], state_url)
     assert len(kept) == 1
     assert stats.get_value("envision/dedup/no_doi") == 1
 
 
-def test_a_record_superseded_while_in_flight_is_stored_as_a_duplicate(tmp_path):
+def test_a_record_superseded_while_in_flight_is_stored_as_a_duplicate(tmp_path, state_url):
     """DataCite's copy passes dedup, then Zenodo's record claims the DOI before the copy is stored."""
-    crawler = project_crawler(ENVISION_DATA_DIR=str(tmp_path / "data"))
+    crawler = project_crawler(ENVISION_DATA_DIR=str(tmp_path / "data"), ENVISION_STATE_URL=state_url)
     dedup, store = DedupPipeline.from_crawler(crawler), StorePipeline.from_crawler(crawler)
     copy = dedup.process_item(datacite("10.5281/zenodo.103"))  # canonical for now, not stored yet
     store_item(store, dedup.process_item(zenodo_v(103)))
@@ -104,19 +104,19 @@ def test_a_record_superseded_while_in_flight_is_stored_as_a_duplicate(tmp_path):
     assert crawler.stats.get_value("envision/store/superseded_in_flight") == 1
 
 
-def test_superseding_never_overwrites_a_newer_version_stored_by_another_crawl(tmp_path, monkeypatch):
+def test_superseding_never_overwrites_a_newer_version_stored_by_another_crawl(tmp_path, monkeypatch, state_url):
     """Crawl A's Zenodo record supersedes DataCite's copy and rewrites the copy's file. Crawl B
     stores a newer version of that copy at the worst moment: after A read the old file, before
     A wrote it back. B must wait for A's transaction (then store its version as a duplicate),
     never have its version replaced by A's stale rewrite."""
-    import sqlite3
-
     import envision_spiders.state.store as record_store
+    from envision_spiders.state.db import StateBusy
 
     data = str(tmp_path / "data")
-    crawl_a = project_crawler(ENVISION_DATA_DIR=data)
+    crawl_a = project_crawler(ENVISION_DATA_DIR=data, ENVISION_STATE_URL=state_url)
     # B stores durably: its file is staged (in a worker thread) before it asks for the lock
-    crawl_b = project_crawler(ENVISION_DATA_DIR=data, ENVISION_STATE_TIMEOUT=0.2, ENVISION_STORE_FSYNC=True)
+    crawl_b = project_crawler(ENVISION_DATA_DIR=data, ENVISION_STATE_URL=state_url, ENVISION_STATE_TIMEOUT=0.2,
+                              ENVISION_STORE_FSYNC=True)
     dedup_a = DedupPipeline.from_crawler(crawl_a)
     dedup_b, store_b = DedupPipeline.from_crawler(crawl_b), StorePipeline.from_crawler(crawl_b)
 
@@ -133,7 +133,7 @@ def test_superseding_never_overwrites_a_newer_version_stored_by_another_crawl(tm
         stored = real_load(path)
         try:
             store_item(store_b, newer)  # B's write, between A's read and A's write
-        except sqlite3.OperationalError as exc:  # A holds the state lock: B has to wait
+        except StateBusy as exc:  # A holds the state lock: B has to wait
             blocked.append(str(exc))
         return stored
 
@@ -155,21 +155,21 @@ def osf_node(guid: str) -> DatasetRecord:
 
 
 @pytest.mark.parametrize("datacite_first", [True, False])
-def test_a_winner_without_doi_takes_the_doi_of_the_copy_it_beat(tmp_path, datacite_first):
+def test_a_winner_without_doi_takes_the_doi_of_the_copy_it_beat(tmp_path, datacite_first, state_url):
     records = [datacite("10.17605/osf.io/abcde"), osf_node("abcde")]
-    kept, dropped, stats = run_pipelines(tmp_path, records if datacite_first else records[::-1])
+    kept, dropped, stats = run_pipelines(tmp_path, records if datacite_first else records[::-1], state_url)
     node = json.loads((tmp_path / "data" / "metadata" / "osf" / "abcde.json").read_text())
     assert node["doi"] == "10.17605/osf.io/abcde" and node["duplicate_of"] is None
     assert stats.get_value("envision/dedup/doi_adopted") == 1
     if datacite_first:  # the node passes after the copy: the item itself carries the DOI to the feed
         assert [(r.source, r.doi) for r in kept if r.source == "osf"] == [("osf", "10.17605/osf.io/abcde")]
     # a later crawl of the node (no DOI of its own again) keeps the adopted one
-    kept, _, _ = run_pipelines(tmp_path, [osf_node("abcde")])
+    kept, _, _ = run_pipelines(tmp_path, [osf_node("abcde")], state_url)
     assert kept[0].doi == "10.17605/osf.io/abcde"
 
 
-def test_a_winner_with_its_own_doi_keeps_it(tmp_path):
-    run_pipelines(tmp_path, [zenodo_v(103), datacite("10.5281/zenodo.100")])
-    _, _, stats = run_pipelines(tmp_path, [datacite("10.5281/zenodo.103")])
+def test_a_winner_with_its_own_doi_keeps_it(tmp_path, state_url):
+    run_pipelines(tmp_path, [zenodo_v(103), datacite("10.5281/zenodo.100")], state_url)
+    _, _, stats = run_pipelines(tmp_path, [datacite("10.5281/zenodo.103")], state_url)
     assert json.loads((tmp_path / "data" / "metadata" / "zenodo" / "103.json").read_text())["doi"] == "10.5281/zenodo.103"
     assert not stats.get_value("envision/dedup/doi_adopted")

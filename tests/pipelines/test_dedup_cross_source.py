@@ -1,5 +1,6 @@
 """The same DOI crawled from DataCite (aggregator) and from Zenodo (native) ends as one
-canonical record, the Zenodo one, whichever crawl runs first (real crawls, one data dir)."""
+canonical record, the Zenodo one, whichever crawl runs first (real crawls, one data dir; the
+state on SQLite or on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from envision_spiders.exports.results import write_results
-from envision_spiders.state.db import STATE_FILE, StateDB
+from envision_spiders.state.db import open_state
 from tests.conftest import run_crawl
 from tests.servers.datacite import FakeDataCite, datacite_from_zenodo
 from tests.servers.zenodo import FakeZenodo
@@ -30,10 +31,12 @@ def servers():
     datacite.stop()
 
 
-def crawl_both(order: list[str], zenodo: FakeZenodo, datacite: FakeDataCite, tmp_path: Path) -> dict:
+def crawl_both(
+    order: list[str], zenodo: FakeZenodo, datacite: FakeDataCite, tmp_path: Path, state_url: str = ""
+) -> dict:
     settings = {
-        "zenodo": {"ZENODO_API_URL": f"{zenodo.base_url}/api", **FAST},
-        "datacite": {"DATACITE_API_URL": datacite.base_url, **FAST},
+        "zenodo": {"ZENODO_API_URL": f"{zenodo.base_url}/api", "ENVISION_STATE_URL": state_url, **FAST},
+        "datacite": {"DATACITE_API_URL": datacite.base_url, "ENVISION_STATE_URL": state_url, **FAST},
     }
     results = {}
     for spider in order:
@@ -48,12 +51,12 @@ def stored(tmp_path: Path, source: str) -> dict[str, dict]:
 
 
 @pytest.mark.parametrize("order", [["datacite", "zenodo"], ["zenodo", "datacite"]], ids=["datacite-first", "zenodo-first"])
-def test_zenodo_record_is_canonical_whichever_crawl_runs_first(servers, tmp_path, order):
+def test_zenodo_record_is_canonical_whichever_crawl_runs_first(servers, tmp_path, order, state_url):
     zenodo, datacite = servers
-    crawl_both(order, zenodo, datacite, tmp_path)
+    crawl_both(order, zenodo, datacite, tmp_path, state_url)
     shared = {rec["doi"]: str(rec["id"]) for rec in zenodo.all_records()[:SHARED]}
 
-    state = StateDB(tmp_path / "data" / STATE_FILE)
+    state = open_state(state_url, tmp_path / "data")
     try:
         for doi, recid in shared.items():
             assert state.owner_of(doi) == ("zenodo", recid)

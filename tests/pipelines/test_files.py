@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from envision_spiders.downloads.lock import FolderLock
+from envision_spiders.state.db import open_state
 from envision_spiders.state.store import record_path, write_json_atomic
 from tests.conftest import PROJECT_ROOT, scrapy_command, scrapy_env
 from tests.servers.nginx import NginxServer
@@ -248,11 +249,13 @@ CHUNK = SMALL_CHUNKS["ENVISION_DOWNLOAD_CHUNK_SIZE"]
 ONE_RANGE_AT_A_TIME = {"ENVISION_DOWNLOAD_RANGES_IN_FLIGHT": 1}  # request k+1 leaves after chunk k is saved
 
 
-def kill_after_ranges(server: StallingFileServer, n: int, data: Path, log: Path) -> None:
+def kill_after_ranges(
+    server: StallingFileServer, n: int, data: Path, log: Path, settings: dict[str, Any] | None = None
+) -> None:
     """Start a one-range-at-a-time download, let the server answer ``n`` ranges, hold the next,
     and SIGKILL the process while it waits: exactly ``n`` chunks are on disk, on any machine."""
     server.stall_after(n)
-    proc = start_download(data, log, ONE_RANGE_AT_A_TIME)
+    proc = start_download(data, log, {**ONE_RANGE_AT_A_TIME, **(settings or {})})
     try:
         assert server.stalled.wait(90), log.read_text()[-3000:]
     finally:
@@ -260,18 +263,23 @@ def kill_after_ranges(server: StallingFileServer, n: int, data: Path, log: Path)
         server.resume(drop=True)
 
 
-def test_killed_download_resumes_from_disk(tmp_path: Path) -> None:
+def test_killed_download_resumes_from_disk(tmp_path: Path, state_url: str) -> None:
     """SIGKILL mid-file, rerun: only the missing ranges are fetched, and the result verifies.
+    The killed process's lease on the record is taken over at once (its pid is dead, on this host).
 
     The server answers 4 ranges and holds the 5th: one range in flight at a time, so the kill
     lands with exactly chunks 0-3 on disk, whatever the machine's speed."""
     data = tmp_path / "data"
+    shared = {"ENVISION_STATE_URL": state_url}
     big = blob(10 * CHUNK + 777, "k1")  # 11 chunks
     with StallingFileServer() as server:
         store(data, "1", [file_entry("big.bin", big, server.put("t5/big.bin", big))])
         sidecar = data / "downloads/zenodo/1/big.bin.part.json"
-        kill_after_ranges(server, 4, data, tmp_path / "first.log")
+        kill_after_ranges(server, 4, data, tmp_path / "first.log", shared)
         assert json.loads(sidecar.read_text())["done"] == [[0, 4]]  # killed mid-file, by construction
+        state = open_state(state_url, data)
+        [lease] = state.leases("download")
+        assert lease["key"] == "zenodo:1" and lease["expires_in"] > 30  # left by the killed process
         assert manifest(data, "1")["status"] == "pending"
         assert not (data / "downloads/zenodo/1/big.bin").exists()
         first_run = sum(s.bytes for s in server.served)
@@ -279,11 +287,13 @@ def test_killed_download_resumes_from_disk(tmp_path: Path) -> None:
         assert first_run == 4 * CHUNK
 
         server.served.clear()
-        code, stats, log = run_download(data, ONE_RANGE_AT_A_TIME)
+        code, stats, log = run_download(data, {**ONE_RANGE_AT_A_TIME, **shared})
         assert code == 0, log[-3000:]
         assert (data / "downloads/zenodo/1/big.bin").read_bytes() == big
         entry = files_by_name(manifest(data, "1"))["big.bin"]
         assert entry["status"] == "complete" and entry["mode"] == "ranged-resumed"
+        assert state.leases("download") == []  # taken over, then released
+        state.close()
         second_run = sum(s.bytes for s in server.served)
         assert second_run <= len(big) - 4 * CHUNK  # the 4 finished chunks were not fetched again
         assert [s.range for s in server.served] == chunk_ranges(len(big), CHUNK)[4:]  # only the rest, each once
@@ -384,6 +394,66 @@ def test_record_locked_by_another_holder_is_left_alone(nginx: NginxServer, tmp_p
     assert code == 0, log[-3000:]
     assert (folder / "a.bin").read_bytes() == payload and manifest(data, "1")["status"] == "complete"
     assert "records/locked" not in stats
+
+
+def test_record_leased_by_another_node_is_left_alone(nginx: NginxServer, tmp_path: Path, state_url: str) -> None:
+    """Another node (sharing the state) holds the record's download lease: ``scrapy download``
+    fetches nothing and counts the record as locked; once the lease is released it downloads it,
+    and gives its own lease back at the end."""
+    nginx.reset_log()
+    data = tmp_path / "data"
+    payload = blob(30_000, "leased")
+    store(data, "1", [file_entry("a.bin", payload, nginx.put("t9/a.bin", payload))])
+    state = open_state(state_url, data)
+    try:
+        assert state.take_lease("download", "zenodo:1", "other-node:4242", 3600)
+        code, stats, log = run_download(data, {"ENVISION_STATE_URL": state_url})
+        assert code == 0, log[-3000:]
+        assert stats["records/locked"] == 1 and stats["records/gated"] == 1
+        assert "another node or process holds the download lease on zenodo:1" in log
+        assert nginx.requests("/files/t9/") == []
+        assert not (data / "downloads/zenodo/1/manifest.json").exists()
+
+        state.release_lease("download", "zenodo:1", "other-node:4242")
+        code, stats, log = run_download(data, {"ENVISION_STATE_URL": state_url})
+        assert code == 0, log[-3000:]
+        assert (data / "downloads/zenodo/1/a.bin").read_bytes() == payload
+        assert "records/locked" not in stats
+        assert state.leases("download") == []
+    finally:
+        state.close()
+
+
+def test_a_download_longer_than_its_lease_keeps_the_lease_renewed(tmp_path: Path) -> None:
+    """ENVISION_LEASE_SECONDS=1.5 and a download held mid-file for longer than that: the lease
+    is renewed in the background (still held by the downloading process, never free for
+    another node), and released when the record is done."""
+    import threading
+
+    data = tmp_path / "data"
+    big = blob(6 * CHUNK + 5, "renewed")
+    with StallingFileServer() as server:
+        store(data, "1", [file_entry("big.bin", big, server.put("t10/big.bin", big))])
+        server.stall_after(2)
+        proc = start_download(data, tmp_path / "a.log", {**ONE_RANGE_AT_A_TIME, "ENVISION_LEASE_SECONDS": 1.5})
+        state = open_state("", data)
+        try:
+            assert server.stalled.wait(90), (tmp_path / "a.log").read_text()[-3000:]
+            [first] = state.leases("download")
+            threading.Event().wait(3.5)  # more than twice the lease: it would have expired unrenewed
+            [later] = state.leases("download")
+            assert later["holder"] == first["holder"] and later["held_for"] > 3
+            assert later["expires_in"] > 0
+            assert not state.take_lease("download", "zenodo:1", "other-node:1", 60)
+            server.resume()
+            code, stats, log = finished_download(proc, tmp_path / "a.log")
+        finally:
+            kill(proc)
+            server.resume(drop=True)
+    assert code == 0, log[-3000:]
+    assert (data / "downloads/zenodo/1/big.bin").read_bytes() == big
+    assert state.leases("download") == []
+    state.close()
 
 
 def test_download_token_goes_only_to_the_api_origin_and_token_files_need_one(nginx: NginxServer, tmp_path: Path) -> None:

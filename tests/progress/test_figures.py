@@ -9,7 +9,7 @@ import pytest
 from scrapy.exceptions import NotConfigured
 
 from envision_spiders.progress.extension import CrawlProgress, ProgressMeter
-from envision_spiders.progress.figures import duration, figures, line
+from envision_spiders.progress.figures import duration, figures, line, parse_logged
 from envision_spiders.progress.live import LiveLines
 from tests.conftest import project_crawler
 
@@ -101,3 +101,18 @@ def test_live_lines_one_per_crawler_redrawn_in_place_and_erased_before_a_log_lin
     before = len(stream.getvalue())
     assert live.filter(logging.LogRecord("x", logging.INFO, "", 0, "msg", None, None)) is True
     assert stream.getvalue()[before:] == "\x1b[2F\x1b[J" and live.drawn == 0
+
+
+def test_the_last_logged_progress_line_reads_back_as_the_figures_it_states() -> None:
+    early = line(figures({"envision/search/total": 1840, "item_scraped_count": 10}, elapsed=10.0))
+    late = line(figures({"envision/search/total": 1840, "envision/listing/total": 160, "item_scraped_count": 1500},
+                        elapsed=100.0))
+    log = (f"2026-12-05 03:00:00 [envision_spiders.progress.extension] INFO: Progress: {early}\n"
+           "2026-12-05 03:00:01 [zenodo] INFO: Query ('fundus', None): 1840 hits\n"
+           f"2026-12-05 03:01:30 [envision_spiders.progress.extension] INFO: Progress: {late}\n")
+    read = parse_logged(log)
+    assert read == {"line": late, "final": False, "processed": 1500, "expected": 2000, "eta": duration(500 / 15)}
+    final = parse_logged(log + "2026-12-05 03:02:00 [x] INFO: Progress (final): hits: not reported yet; "
+                               "processed 0; archives 0; waiting on politeness 0 (+0 scheduled); ETA ?\n")
+    assert final is not None and final["final"] and (final["processed"], final["expected"], final["eta"]) == (0, None, "?")
+    assert parse_logged("2026-12-05 [scrapy.core.engine] INFO: Spider opened\n") is None

@@ -5,13 +5,13 @@ from __future__ import annotations
 import multiprocessing as mp
 from pathlib import Path
 
-from envision_spiders.state.db import StateDB
+from envision_spiders.state.db import open_state
 
 ROUNDS = 200
 
 
-def _claimer(path: str, owner: tuple[str, str], rank: list, dois_of_round, barrier, out) -> None:
-    state = StateDB(path, timeout=30)
+def _claimer(url: str, data: str, owner: tuple[str, str], rank: list, dois_of_round, barrier, out) -> None:
+    state = open_state(url, data, timeout=30)
     barrier.wait()
     results = []
     for n in range(ROUNDS):
@@ -29,15 +29,15 @@ def _dois_b(n: int) -> list[str]:
     return [f"10.1000/shared.{n}", f"10.1000/b.{n}"]
 
 
-def test_two_processes_claiming_concurrently_agree_on_one_owner(tmp_path: Path):
-    path = str(tmp_path / "state.sqlite3")
-    StateDB(path).close()  # schema + WAL set up once
+def test_two_processes_claiming_concurrently_agree_on_one_owner(tmp_path: Path, state_url: str):
+    data = str(tmp_path / "data")
+    open_state(state_url, data).close()  # schema (+ WAL) set up once
     ctx = mp.get_context("spawn")
     barrier, out = ctx.Barrier(2), ctx.Queue()
     native, aggregator = ("zenodo", "1"), ("datacite", "10.1000/shared")
     procs = [
-        ctx.Process(target=_claimer, args=(path, aggregator, [1, 0, 0, "datacite", "x"], _dois_b, barrier, out)),
-        ctx.Process(target=_claimer, args=(path, native, [0, 0, 0, "zenodo", "1"], _dois_a, barrier, out)),
+        ctx.Process(target=_claimer, args=(state_url, data, aggregator, [1, 0, 0, "datacite", "x"], _dois_b, barrier, out)),
+        ctx.Process(target=_claimer, args=(state_url, data, native, [0, 0, 0, "zenodo", "1"], _dois_a, barrier, out)),
     ]
     for proc in procs:
         proc.start()
@@ -53,7 +53,7 @@ def test_two_processes_claiming_concurrently_agree_on_one_owner(tmp_path: Path):
     aggregator_won_a_round = any(canonical == aggregator for canonical, _ in results[aggregator])
     native_superseded_it = any(aggregator in superseded for _, superseded in results[native])
     assert aggregator_won_a_round == native_superseded_it
-    state = StateDB(path)
+    state = open_state(state_url, data)
     try:
         for n in range(ROUNDS):  # DOIs linked through the shared one have a single owner
             owners = {state.owner_of(doi) for doi in _dois_a(n) + _dois_b(n)}
@@ -62,8 +62,8 @@ def test_two_processes_claiming_concurrently_agree_on_one_owner(tmp_path: Path):
         state.close()
 
 
-def test_lower_rank_takes_over_and_reports_the_superseded(tmp_path: Path):
-    state = StateDB(tmp_path / "s.sqlite3")
+def test_lower_rank_takes_over_and_reports_the_superseded(tmp_path: Path, state_url: str):
+    state = open_state(state_url, tmp_path)
     try:
         first = state.claim(["10.1/x"], ("datacite", "10.1/x"), [1, 0, 0, "datacite", "10.1/x"])
         assert first.canonical == ("datacite", "10.1/x") and first.superseded == []

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from scrapy.settings import Settings
 
-from envision_spiders.state.db import StateDB
+from envision_spiders.state.db import open_state
 from envision_spiders.state.runs import UnknownSpiders, outcome, select_spiders, since_for
 
 SPIDERS = ["zenodo", "portal", "figshare", "datacite"]
@@ -39,8 +39,8 @@ def test_outcome_and_since():
     assert since_for(None, 1, today=date(2026, 3, 9), fallback_days=7) == "2026-03-02"
 
 
-def _writer(path: str, worker: int, rounds: int) -> None:
-    state = StateDB(path, timeout=30)
+def _writer(url: str, data: str, worker: int, rounds: int) -> None:
+    state = open_state(url, data, timeout=30)
     for i in range(rounds):
         doi = f"10.1/shared.{i}"
         owner = (f"src{worker}", str(i))
@@ -55,17 +55,17 @@ def _writer(path: str, worker: int, rounds: int) -> None:
     state.close()
 
 
-def test_parallel_processes_keep_the_state_consistent(tmp_path):
-    path = str(tmp_path / "state.sqlite3")
-    StateDB(path).close()
+def test_parallel_processes_keep_the_state_consistent(tmp_path, state_url):
+    data = str(tmp_path / "data")
+    open_state(state_url, data).close()
     ctx = multiprocessing.get_context("spawn")
-    workers = [ctx.Process(target=_writer, args=(path, w, 150)) for w in range(4)]
+    workers = [ctx.Process(target=_writer, args=(state_url, data, w, 150)) for w in range(4)]
     for p in workers:
         p.start()
     for p in workers:
         p.join(120)
     assert [p.exitcode for p in workers] == [0, 0, 0, 0]
-    state = StateDB(path)
+    state = open_state(state_url, data)
     for i in range(150):
         # the lowest rank (worker 0) owns every shared DOI and every DOI of the losers
         assert state.owner_of(f"10.1/shared.{i}") == ("src0", str(i))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 
-from envision_spiders.state.db import STATE_FILE, StateDB
-from envision_spiders.state.store import RecordStore, StoreConfig, json_text, stage_text
+from envision_spiders.state.db import open_state
+from envision_spiders.state.store import RecordStore, StoreConfig, record_bytes, stage_bytes
 
 
-def make_store(tmp_path):
+def make_store(tmp_path, state_url):
     data = tmp_path / "data"
-    return RecordStore(StoreConfig(data), StateDB(data / STATE_FILE))
+    return RecordStore(StoreConfig(data), open_state(state_url, data))
 
 
 def record(title: str, scraped_at: str) -> dict:
@@ -18,24 +18,24 @@ def record(title: str, scraped_at: str) -> dict:
             "scraped_at": scraped_at, "duplicate_of": None}
 
 
-def test_a_write_is_recorded_in_the_state(tmp_path):
-    store = make_store(tmp_path)
+def test_a_write_is_recorded_in_the_state(tmp_path, state_url):
+    store = make_store(tmp_path, state_url)
     assert store.write(record("a", "t1"), ["10.5281/zenodo.1"], "m1", "t1") is None
     assert store.state.lookup("zenodo", "1")["modified"] == "m1"
     assert json.loads(store.path(("zenodo", "1")).read_text())["title"] == "a"
 
 
-def test_an_update_lands_on_the_file_it_was_computed_from(tmp_path):
-    store = make_store(tmp_path)
+def test_an_update_lands_on_the_file_it_was_computed_from(tmp_path, state_url):
+    store = make_store(tmp_path, state_url)
     scored = record("a", "t1")
     store.write(dict(scored), [], "m1", "t1")
     assert store.update(("zenodo", "1"), {"label": "EYE_IMAGING"}, scored)
     assert json.loads(store.path(("zenodo", "1")).read_text())["label"] == "EYE_IMAGING"
 
 
-def test_an_update_never_overwrites_a_file_a_crawl_replaced_since(tmp_path):
+def test_an_update_never_overwrites_a_file_a_crawl_replaced_since(tmp_path, state_url):
     """``scrapy classify`` read the record, a crawl stored a newer version, then the labels arrive."""
-    store = make_store(tmp_path)
+    store = make_store(tmp_path, state_url)
     scored = record("old", "t1")
     store.write(dict(scored), [], "m1", "t1")
     store.write(record("newer", "t2"), [], "m2", "t2")
@@ -47,12 +47,12 @@ def test_an_update_never_overwrites_a_file_a_crawl_replaced_since(tmp_path):
 def staged(store: RecordStore, rec: dict, dois: list[str]):
     """A write prepared as the store pipeline prepares it: previewed, then its file staged."""
     preview = store.preview(rec, dois)
-    preview.tmp = stage_text(store.path((rec["source"], rec["source_id"])), json_text(preview.record), fsync=True)
+    preview.tmp = stage_bytes(store.path((rec["source"], rec["source_id"])), record_bytes(preview.record), fsync=True)
     return preview
 
 
-def test_a_staged_file_is_renamed_into_place_when_the_state_still_agrees(tmp_path):
-    store = make_store(tmp_path)
+def test_a_staged_file_is_renamed_into_place_when_the_state_still_agrees(tmp_path, state_url):
+    store = make_store(tmp_path, state_url)
     rec = record("a", "t1")
     prepared = staged(store, rec, ["10.5281/zenodo.1"])
     assert store.write(rec, ["10.5281/zenodo.1"], "m1", "t1", staged=prepared) is None
@@ -60,10 +60,10 @@ def test_a_staged_file_is_renamed_into_place_when_the_state_still_agrees(tmp_pat
     assert not list(tmp_path.rglob("*.tmp"))
 
 
-def test_a_claim_made_after_the_file_was_staged_still_makes_the_record_a_copy(tmp_path):
+def test_a_claim_made_after_the_file_was_staged_still_makes_the_record_a_copy(tmp_path, state_url):
     """The file was staged as canonical; a better record claimed the DOI before the write took
     the lock: what lands is the copy (``duplicate_of``), never the stale staged file."""
-    store = make_store(tmp_path)
+    store = make_store(tmp_path, state_url)
     rec = record("a", "t1")
     prepared = staged(store, rec, ["10.5281/zenodo.1"])
     assert prepared.canonical is None
