@@ -79,6 +79,18 @@ NEI_SEARCH_OPERATOR = "advanced"  # "advanced": terms packed into boolean groups
 NEI_QUERY_MAX_LENGTH = 1000  # characters of search_text per request with the advanced operator
 NEI_MIN_FISCAL_YEAR = 1985  # lower bound of the fiscal-year ranges when a query is split
 
+# --- file requests (archive inspection) apart from search politeness (http/slots.py) -------
+# Where a repository documents a limit for file requests apart from its search limit, they get a
+# downloader slot of their own at that rate, in requests per hour (anonymous / with a token; 0 = none).
+# guests: 0 = no slot of their own: their 2,000/h overall is hardly above search's 1,714/h at one per
+# 2.1 s, so file requests share the search slot (one budget, used by files once search is done)
+ZENODO_FILE_REQUESTS_PER_HOUR = 0
+ZENODO_FILE_REQUESTS_PER_HOUR_TOKEN = 3200  # with a token: 5,000/h overall minus search (100/min also met)
+DRYAD_FILE_REQUESTS_PER_HOUR = 100  # file downloads: 100/hour per IP (files need a token since 2026)
+DRYAD_FILE_REQUESTS_PER_HOUR_TOKEN = 100
+OSF_FILE_REQUESTS_PER_HOUR = 4500  # file endpoints: 75/min (not the API's 100/hour anonymous throttle)
+OSF_FILE_REQUESTS_PER_HOUR_TOKEN = 4500
+
 # --- Dryad / OSF / DataCite: links-following paging (bases/links_paging.py) --------------
 # Rates are requests per hour; unless DOWNLOAD_DELAY is given with -s, the spider's delay is
 # 3600/rate (the token rate while a token is accepted, the anonymous one after a 401).

@@ -16,6 +16,13 @@ A concrete spider declares:
 ``custom_settings``
     The source's politeness (``DOWNLOAD_DELAY``, concurrency) from its documented rate
     limits: ``politeness(delay, per_domain)``.
+``file_rate_settings`` (optional)
+    ``(anonymous, with_token)`` names of requests-per-hour settings for the source's file
+    requests (archive inspection), when the repository documents a limit for them apart from
+    its search limit: they get a downloader slot of their own (``http/slots.py``) with that
+    rate, so they never wait behind the search requests' ``DOWNLOAD_DELAY``. Decided before
+    the crawl starts; a ``DOWNLOAD_SLOTS`` entry given with ``-s`` for that slot wins, and a
+    ``DOWNLOAD_DELAY`` given with ``-s`` caps its delay (``0``: delays off, for a local server).
 ``config_class`` (optional)
     A ``SpiderConfig`` (frozen dataclass of ``setting("NAME")`` fields): the spider's own
     settings, read and validated once into ``self.config`` by the classmethod hook
@@ -85,10 +92,11 @@ from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.exceptions import DontCloseSpider
 from scrapy.http import JsonRequest, Response
 from scrapy.http.request import NO_CALLBACK
-from scrapy.settings import BaseSettings
+from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 from twisted.python.failure import Failure
 
 from envision_spiders.http.credentials import ApiToken, api_token, get_secret, oauth_access_token
+from envision_spiders.http.slots import file_slot, slot_for_rate
 from envision_spiders.queries import SEARCH_TERMS, group_terms
 from envision_spiders.state.db import state_url_problem
 
@@ -210,6 +218,7 @@ class EnvisionSpider(scrapy.Spider):
     token_scheme: str = "Bearer"
     client_credentials: tuple[str, str, str] | None = None  # OAuth2: (token path, id secret, secret secret)
     config_class: type[SpiderConfig] | None = None
+    file_rate_settings: tuple[str, str] | None = None
 
     def __init__(
         self,
@@ -243,6 +252,25 @@ class EnvisionSpider(scrapy.Spider):
     def api_token(cls, settings: BaseSettings, api_url: str) -> ApiToken | None:
         """The token sent to the API (None: anonymous). Raise SpiderArgumentError when required and missing."""
         return api_token(api_url, cls.token_variable, cls.token_scheme)
+
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        super().update_settings(settings)
+        if not cls.file_rate_settings:
+            return
+        per_hour = settings.getfloat(cls.file_rate_settings[1 if cls.has_token() else 0])
+        if per_hour <= 0:
+            return
+        slot = slot_for_rate(per_hour)
+        if (settings.getpriority("DOWNLOAD_DELAY") or 0) > SETTINGS_PRIORITIES["spider"]:
+            # a delay given with -s is the user's (0: delays off, a local server): file requests
+            # never wait longer than it either
+            slot["delay"] = min(slot["delay"], settings.getfloat("DOWNLOAD_DELAY"))
+        slots = dict(settings.getdict("DOWNLOAD_SLOTS"))
+        slots.setdefault(file_slot(cls.name), slot)
+        # keep a -s DOWNLOAD_SLOTS (its entries won above) at its own priority
+        priority = max(settings.getpriority("DOWNLOAD_SLOTS") or 0, SETTINGS_PRIORITIES["spider"])
+        settings.set("DOWNLOAD_SLOTS", slots, priority=priority)
 
     @classmethod
     def has_token(cls) -> bool:

@@ -152,8 +152,23 @@ _NON_EYE_NAME_RE = re.compile(
     r"x-?ray|chest|\bmri\b|brain|\bct\b|skin|histo\w*|lung|mammo\w*|covid|pneumonia|tumou?r|"
     r"knee|colon|tcga|slide|isic|dermo\w*|t1w|t2w|flair|brats|abdom\w*|sentinel|leaf|plant|liver|kidney|\bct\d|"
     # images shown to subjects (stimuli of physiology and psychology experiments)
-    r"stimul\w*|\bfaces?\b|natural scenes?"
+    r"stimul\w*|\bfaces?\b|natural scenes?|"
+    # BIDS neuroimaging names (sub-01_ses-01_bold.nii.gz)
+    r"\bbold\b|\bdwi\b|\bsub-\d+ ses-"
 )
+# per-eye naming of image files (OD_0001.jpg, P0041_OS.png, left_eye_01.tif, 10_left.jpeg): read
+# on the raw lower-case names, the delimiters kept
+_LATERALITY_NAME_RE = re.compile(r"(?:^|[/_. -])(?:od|os|ou)(?:[/_. -]|\d|$)|(?:left|right)[_ -]?eyes?")
+# "10_left.jpeg" (EyePACS) says which eye only when nothing names another organ: ears, hands,
+# breasts, paws and bronchi have sides too
+_SIDE_NAME_RE = re.compile(r"\d[_ -](?:left|right)(?:[_. -]|$)")
+# eye word stems inside a slug or an acronym-like title ("fundusimage1000", "retinaoct-v2"), where
+# the lexicon's word boundaries do not hold
+_TITLE_EYE_STEM_RE = re.compile(
+    r"fundus|retin|macul|glaucom|cornea|ophthal|ocular|drusen|keratocon|uveit|cataract|choroid|(?<![a-z])oct|(?<![a-z])eye"
+)
+# DICOM modalities of radiology and cardiology, never of the eye
+_RADIOLOGY_MODALITIES = frozenset({"CT", "MR", "CR", "DX", "MG", "US", "PT", "NM", "XA", "RF", "IVOCT", "IVUS", "RG", "IO", "PX"})
 # OCT is used on many organs and materials: OCT next to a non-eye site is not eye imaging,
 # even when the text also names an eye (the compound eye of krill, an eye clinic's skin study)
 _NON_EYE_SITE_RE = re.compile(
@@ -237,6 +252,12 @@ FEATURE_NAMES: tuple[str, ...] = (
     "images_without_text",
     "oct_non_eye_site",
     "eye_science_without_images",
+    # what archive inspection saw decides records with no words (issue 18, second pass)
+    "images_non_eye_dicom",
+    "images_eye_dicom",
+    "images_laterality_names",
+    "terse_title_eye_stem",
+    "listed_without_images",
 )
 
 
@@ -322,10 +343,20 @@ def evidence_features(record: Mapping[str, Any]) -> np.ndarray:
     for image in archive_images_of(record):
         modality = str(image.get("modality") or "").upper()
         body = str(image.get("body_part") or "").upper()
-        if modality in _EYE_MODALITIES or body in _EYE_BODY_PARTS:
+        # a radiology modality decides even when the body part is the head or an orbit
+        if modality in _RADIOLOGY_MODALITIES:
+            dicom_other += 1
+        elif modality in _EYE_MODALITIES or body in _EYE_BODY_PARTS:
             dicom_eye += 1
         elif modality or body:
             dicom_other += 1
+    image_names = [n.lower() for n in names + inside_names if extension(n) in IMAGE_EXTENSIONS or extension(n) in MEDICAL_EXTENSIONS]
+    other_organ = bool(image_names) and bool(
+        non_eye_names or counts["non_eye_imaging"] or dicom_other > dicom_eye or _NON_EYE_SITE_RE.search(text)
+    )
+    laterality_names = sum(
+        1 for n in image_names if _LATERALITY_NAME_RE.search(n) or (not other_organ and _SIDE_NAME_RE.search(n))
+    )
     values += [
         _log(n_files),
         _log(n_img),
@@ -383,6 +414,14 @@ def evidence_features(record: Mapping[str, Any]) -> np.ndarray:
             and counts["eye_imaging_modality"] == 0
             and (images < 20 or non_eye_names > eye_names)
         ),
+        # scaled by the image count so that "many images, no words" cannot outweigh them
+        _log1(images) if dicom_other > dicom_eye else 0.0,
+        _log1(images) if dicom_eye > dicom_other else 0.0,
+        # share of the image names that say which eye (loose files are few: a share, not a count)
+        laterality_names / len(image_names) if image_names and not other_organ else 0.0,
+        float(terse and bool(_TITLE_EYE_STEM_RE.search(title))),
+        # a file list with no image of any kind (and no archive left unlisted) is not an image dataset
+        float(bool(names) and images == 0 and n_pathology == 0 and (n_arch == 0 or bool(inside))),
     ]
     return np.asarray(values, dtype=np.float32)
 

@@ -71,8 +71,8 @@ class DownloadFailed(Exception):
     """A file could not be fetched or verified; the message goes into the manifest."""
 
 
-class _ChangedMidway(Exception):
-    pass
+class ChangedMidway(Exception):
+    """The file changed between two ranged requests (If-Range answered 200): start again from zero."""
 
 
 @dataclass
@@ -253,7 +253,7 @@ class FileFetcher:
         for attempt in (1, 2):
             try:
                 return await self._ranged_attempt(base, dest, part, sidecar, size, repository)
-            except _ChangedMidway as exc:
+            except ChangedMidway as exc:
                 self.stats.inc_value("envision/download/changed_midway")
                 discard(part, sidecar)
                 logger.warning("%s changed on the server during the download (%s); attempt %d", base.url, exc, attempt)
@@ -278,7 +278,7 @@ class FileFetcher:
             if probe.whole:  # the server ignores Range: the whole body fitted under the cap
                 self.stats.inc_value("envision/download/range_ignored")
                 return await self.persist_body(probe.parts[0][1], dest, repository, size, "whole-fallback")
-            first_body = _checked(probe, 0, None, size)
+            first_body = exact_body(probe, 0, None, size)
             size = total = probe.total
             assert total is not None
             progress = Progress(base.url, total, chunk, validator)
@@ -303,12 +303,12 @@ class FileFetcher:
                 try:
                     answer = await reader.fetch([(start, end)])
                 except (RangeChanged, RangeNotSupported, BodyTooLarge) as exc:  # a 200: not the same file
-                    raise _ChangedMidway(str(exc)) from exc
+                    raise ChangedMidway(str(exc)) from exc
                 except RangeError as exc:
-                    raise _failed(exc) from None
+                    raise range_failure(exc) from None
                 if answer.whole:
-                    raise _ChangedMidway(f"whole body instead of bytes {start}-{end - 1}")
-                body = _checked(answer, start, end, size)
+                    raise ChangedMidway(f"whole body instead of bytes {start}-{end - 1}")
+                body = exact_body(answer, start, end, size)
                 await asyncio.to_thread(os.pwrite, fd, body, start)
                 progress.done.add(i)
                 save_progress(sidecar, progress)
@@ -363,11 +363,11 @@ class FileFetcher:
                 f"server ignores Range and file is larger than ENVISION_DOWNLOAD_MAX_WHOLE_BODY ({cap} bytes)"
             ) from None
         except RangeError as exc:
-            raise _failed(exc) from None
+            raise range_failure(exc) from None
         return answer, strong_validator(answer.headers or {})
 
 
-def _checked(answer: RangeAnswer, start: int, end: int | None, size: int | None) -> bytes:
+def exact_body(answer: RangeAnswer, start: int, end: int | None, size: int | None) -> bytes:
     """The body of a 206 that is exactly the range asked for, of a file of ``size`` bytes."""
     try:
         return answer.exact(start, end, size)
@@ -375,7 +375,7 @@ def _checked(answer: RangeAnswer, start: int, end: int | None, size: int | None)
         raise DownloadFailed(str(exc)) from None
 
 
-def _failed(exc: RangeError) -> DownloadFailed:
+def range_failure(exc: RangeError) -> DownloadFailed:
     """A Range error as a download failure; a network error keeps its own name and message."""
     cause = exc.__cause__
     return DownloadFailed(describe_error(cause) if cause is not None else str(exc))

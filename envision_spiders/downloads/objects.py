@@ -40,13 +40,13 @@ from scrapy import Request
 
 from envision_spiders.downloads.chunks import plan_chunks, strong_validator
 from envision_spiders.downloads.fetch import (
+    ChangedMidway,
     DownloadFailed,
     Fetched,
     FileFetcher,
     FileProgress,
-    _ChangedMidway,
-    _checked,
-    _failed,
+    exact_body,
+    range_failure,
 )
 from envision_spiders.downloads.gate import Checksum, MultiHasher, verify
 from envision_spiders.downloads.manifest import MANIFEST_NAME, utc_now
@@ -182,7 +182,7 @@ class MultipartDownload:
         for attempt in (1, 2):
             try:
                 return await self._attempt(base, path, journal_path, size, repository)
-            except _ChangedMidway as exc:
+            except ChangedMidway as exc:
                 self.stats.inc_value("envision/download/changed_midway")
                 await self._abandon(journal_path)
                 logger.warning("%s changed on the server during the download (%s); attempt %d", base.url, exc, attempt)
@@ -255,7 +255,7 @@ class MultipartDownload:
                 return await asyncio.to_thread(
                     self.files.put_verified, path, probe.parts[0][1], repository, size, "whole-fallback"
                 )
-            first_body = _checked(probe, 0, None, size)
+            first_body = exact_body(probe, 0, None, size)
             assert probe.total is not None
             size = probe.total
             if part_size(config.chunk_size, size) != chunk:  # a file of unknown size needs larger parts
@@ -294,12 +294,12 @@ class MultipartDownload:
             try:
                 answer = await reader.fetch([(start, end)])
             except (RangeChanged, RangeNotSupported, BodyTooLarge) as exc:
-                raise _ChangedMidway(str(exc)) from exc
+                raise ChangedMidway(str(exc)) from exc
             except RangeError as exc:
-                raise _failed(exc) from None
+                raise range_failure(exc) from None
             if answer.whole:
-                raise _ChangedMidway(f"whole body instead of bytes {start}-{end - 1}")
-            body = _checked(answer, start, end, size)
+                raise ChangedMidway(f"whole body instead of bytes {start}-{end - 1}")
+            body = exact_body(answer, start, end, size)
             await upload(i, body)
             self.stats.inc_value("envision/download/chunks")
             return body
@@ -362,5 +362,5 @@ class MultipartDownload:
                 f"server ignores Range and file is larger than ENVISION_DOWNLOAD_MAX_WHOLE_BODY ({cap} bytes)"
             ) from None
         except RangeError as exc:
-            raise _failed(exc) from None
+            raise range_failure(exc) from None
         return answer, strong_validator(answer.headers or {})

@@ -23,6 +23,7 @@ from scrapy.settings import BaseSettings
 from envision_spiders.http.backoff import BackoffPolicy
 from envision_spiders.http.client import ClientSpider, ServiceError
 from envision_spiders.http.credentials import basic_auth_header, get_secret
+from envision_spiders.http.ranges import range_request
 from envision_spiders.nodes.placement import Placement
 
 logger = logging.getLogger(__name__)
@@ -231,10 +232,12 @@ class Scrapyd:
             # (bytes=-N) longer than the file with a 500
             head = await self._fetch(Request(url, method="HEAD", headers=self.headers), f"HEAD {url}")
             length = int(head.headers.get("Content-Length") or 0)
-            headers = {**self.headers, "Accept-Encoding": "identity"}
             if length > size:
-                headers["Range"] = f"bytes={length - size}-"
-            response = await self._fetch(Request(url, headers=headers), f"GET {url}")
+                # the project's one Range path; a node ignoring Range may send the whole log
+                request = range_request(url, [(length - size, length)], accept_whole=length, headers=self.headers)
+            else:
+                request = Request(url, headers={**self.headers, "Accept-Encoding": "identity"})
+            response = await self._fetch(request, f"GET {url}")
         except (ServiceError, ValueError) as exc:
             logger.warning("No progress for %s: %s", url, exc)
             return None

@@ -10,7 +10,10 @@ checksum) are not inspected again.
 
 Settings (``ENVISION_INSPECT_*``, defaults in ``settings.py``) are read once into an
 :class:`~envision_spiders.inspection.config.InspectConfig`. Stats: ``envision/inspect/...``.
-Overridable hooks: :meth:`ArchiveInspectionPipeline.archives_of` (which files to inspect) and
+A source with a file rate of its own sends its file requests to its own downloader slot
+(``http/slots.py``: they do not wait behind its search requests' delay).
+Overridable hooks: :meth:`ArchiveInspectionPipeline.archives_of` (which files to inspect),
+:meth:`ArchiveInspectionPipeline.request_meta` (per-record request meta: the download slot) and
 :meth:`ArchiveInspectionPipeline.request_headers` (per-file headers: by default the record's source
 token from ``ENVISION_FILE_AUTH``, the same one gated downloads send, only to the origin of the
 source's API root; Scrapy's RedirectMiddleware drops it on a redirect to another origin). A
@@ -38,6 +41,7 @@ from envision_spiders.http.ranges import (
     RangeReader,
     install_range_guard,
 )
+from envision_spiders.http.slots import FILE_SLOT_SUFFIX, file_slot
 from envision_spiders.inspection.config import InspectConfig
 from envision_spiders.inspection.drivers import inspect_archive
 from envision_spiders.inspection.errors import ArchiveError
@@ -64,6 +68,8 @@ class ArchiveInspectionPipeline:
         self._slots = DeferredSemaphore(self.config.concurrency)
         self._no_multirange: set[str] = set()  # hosts that answered a multi-range request with 200
         self.tokens = file_tokens(crawler.settings)  # source -> ApiToken (never logged)
+        # sources whose file requests have a downloader slot of their own (their documented file rate)
+        self.file_slots = {slot for slot in crawler.settings.getdict("DOWNLOAD_SLOTS") if slot.endswith(FILE_SLOT_SUFFIX)}
         install_range_guard(crawler)
 
     @classmethod
@@ -84,6 +90,12 @@ class ArchiveInspectionPipeline:
         """Extra headers for the requests of one file: the source's token where it belongs."""
         token = self.tokens.get(str(ItemAdapter(item).get("source") or ""))
         return token.headers_for(str(file.get("url") or "")) if token else {}
+
+    def request_meta(self, item: Any) -> dict[str, Any]:
+        """Meta of a file's requests: the source's file slot when it has one (``http/slots.py``),
+        else Scrapy's per-host slot."""
+        slot = file_slot(str(ItemAdapter(item).get("source") or ""))
+        return {"download_slot": slot} if slot in self.file_slots else {}
 
     # --- processing ---------------------------------------------------------------------------
     async def process_item(self, item: Any) -> Any:
@@ -140,6 +152,7 @@ class ArchiveInspectionPipeline:
             max_bytes=self.config.max_bytes,
             multirange=self.config.multirange and host not in self._no_multirange,
             keep_bytes=self.config.tail_bytes * 2,
+            meta=self.request_meta(item),
         )
         try:
             await inspect_archive(reader, self.config, report)

@@ -45,6 +45,7 @@ class OsfSpider(FileListingSpider, LinksPagingSpider):
     config_class = OsfConfig
     token_variable = "OSF_TOKEN"
     rate_settings = ("OSF_REQUESTS_PER_HOUR", "OSF_REQUESTS_PER_HOUR_TOKEN")
+    file_rate_settings = ("OSF_FILE_REQUESTS_PER_HOUR", "OSF_FILE_REQUESTS_PER_HOUR_TOKEN")
     custom_settings = politeness()
     entry_id, page_size_param = "id", "page[size]"
     licenses: dict[str, dict[str, Any]] = {}  # licence id -> {name, url}: one listing at start

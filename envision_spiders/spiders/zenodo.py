@@ -42,6 +42,7 @@ class ZenodoSpider(OffsetPagingSpider):
     page_size_setting = ("ZENODO_PAGE_SIZE_ANONYMOUS", "ZENODO_PAGE_SIZE_TOKEN")
     max_results_setting = "ZENODO_RESULT_WINDOW"
     fan_out = True
+    file_rate_settings = ("ZENODO_FILE_REQUESTS_PER_HOUR", "ZENODO_FILE_REQUESTS_PER_HOUR_TOKEN")
     custom_settings = politeness(2.1)  # 30 search requests/min (60/min overall for guests)
 
     async def start(self) -> AsyncIterator[Any]:

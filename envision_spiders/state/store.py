@@ -54,28 +54,43 @@ def record_bytes(obj: Any) -> bytes:
 def write_json_atomic(path: str | Path, obj: Any, fsync: bool = False) -> None:
     """Write JSON so that a reader (or a crash) sees the old file or the new one, never half."""
     path = Path(path)
+    tmp = stage_bytes(path, record_bytes(obj), fsync)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        discard_staged(tmp)
+        raise
+
+
+def stage_bytes(path: Path, data: bytes, fsync: bool = False) -> Path:
+    """Write ``data`` to a temp file beside ``path`` (flushed to disk with ``fsync``) and return
+    its name: ``os.replace`` of it onto ``path`` is the atomic commit. Touches no shared state
+    and holds the GIL only between system calls, so it may run in a worker thread."""
     # A temp name unique per process and thread: cheaper than mkstemp's random names, and
     # two writers of one record (two crawls, classify threads) never share a temp file.
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        fh = open(tmp, "w", encoding="utf-8")
+        fh = open(tmp, "wb")
     except FileNotFoundError:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(tmp, "w", encoding="utf-8")
+        fh = open(tmp, "wb")
     try:
         with fh:
-            # one dumps() call keeps json on its C encoder (indent= would not)
-            fh.write(json.dumps(obj, ensure_ascii=False, sort_keys=True) + "\n")
+            fh.write(data)
             if fsync:
                 fh.flush()
                 os.fsync(fh.fileno())
-        os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        discard_staged(tmp)
         raise
+    return tmp
+
+
+def discard_staged(tmp: Path) -> None:
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
 
 
 def load_record(path: str | Path) -> dict[str, Any]:
@@ -260,6 +275,17 @@ class StoreConfig:
         )
 
 
+@dataclass
+class StagedWrite:
+    """A record's file written ahead of :meth:`RecordStore.write` (``tmp``, None until staged),
+    with the record as written and the state's answers it was decided under."""
+
+    record: dict[str, Any]
+    adopted_doi: str | None
+    canonical: Owner | None
+    tmp: Path | None = None
+
+
 class RecordStore:
     """Writes stored records, each write decided and recorded under the state's write lock."""
 
@@ -271,7 +297,25 @@ class RecordStore:
     def path(self, owner: Owner) -> Path:
         """The local file of ``owner`` (the default backend)."""
         return record_path(self.config.data_dir, *owner)
-    def write(self, record: dict[str, Any], dois: Iterable[str], modified: str | None, at: str) -> Owner | None:
+
+    @property
+    def stages_files(self) -> bool:
+        """Whether a write can be staged ahead (:meth:`preview`): the local files' backend."""
+        return isinstance(self.backend, LocalRecords)
+
+    def preview(self, record: dict[str, Any], dois: Iterable[str]) -> StagedWrite:
+        """What :meth:`write` would store for ``record`` given the state now, read without the lock:
+        ``record`` as it would be written and the answers it depends on. Its file can then be
+        staged (:func:`stage_bytes`, off the reactor thread) and handed to :meth:`write`; only
+        the local backend stages (``stages_files``)."""
+        me: Owner = (record["source"], str(record["source_id"]))
+        adopted, canonical = self._decide(me, record, dois)
+        return StagedWrite(self._applied(dict(record), adopted, canonical), adopted, canonical)
+
+    def write(
+        self, record: dict[str, Any], dois: Iterable[str], modified: str | None, at: str,
+        staged: StagedWrite | None = None,
+    ) -> Owner | None:
         """Store ``record`` (a plain dict with ``source``/``source_id``); returns the record it is
         a copy of, or None when it is canonical. With ``track_delivery`` the record is owed to
         the feeds (``undelivered``) in the same transaction, until they close with it.
@@ -280,17 +324,30 @@ class RecordStore:
         in inspection or classification (another crawl, or another spider of crawlall): the
         decision and the write happen under one lock, so the superseding side either sees
         this file (and marks it) or this side sees its claim and stores a duplicate.
+        ``staged``: the file already written beside its path from :meth:`preview`; it is
+        renamed into place when the state still gives the same answers, else written anew.
         """
         me: Owner = (record["source"], str(record["source_id"]))
+        try:
+            return self._write(me, record, list(dois), modified, at, staged)
+        finally:
+            if staged is not None and staged.tmp is not None:
+                discard_staged(staged.tmp)  # not renamed into place (lock timeout, answer changed)
+
+    def _write(
+        self, me: Owner, record: dict[str, Any], dois: list[str], modified: str | None, at: str,
+        staged: StagedWrite | None,
+    ) -> Owner | None:
         with self.state.immediate():
-            if not record.get("doi"):
-                # the canonical record keeps the best identifier: a DOI taken from a losing copy
-                record["doi"] = self.state.adopted_doi(me)
-            owners = self.state.other_owners(dois, me)
-            canonical = owners[0] if owners else None
-            if canonical:
-                record["duplicate_of"] = format_owner(canonical)
-            self.backend.put(me, record)
+            adopted, canonical = self._decide(me, record, dois)
+            self._applied(record, adopted, canonical)
+            if staged is not None and staged.tmp is not None and (staged.adopted_doi, staged.canonical) == (
+                adopted, canonical
+            ):
+                os.replace(staged.tmp, self.path(me))
+                staged.tmp = None
+            else:
+                self.backend.put(me, record)
             if canonical:
                 self.state.mark_duplicate(*me, modified, canonical)
             else:
@@ -298,6 +355,20 @@ class RecordStore:
             if self.config.track_delivery:
                 self.state.mark_undelivered([me], at)
         return canonical
+
+    def _decide(self, me: Owner, record: dict[str, Any], dois: Iterable[str]) -> tuple[str | None, Owner | None]:
+        # the canonical record keeps the best identifier: a DOI taken from a losing copy
+        adopted = None if record.get("doi") else self.state.adopted_doi(me)
+        owners = self.state.other_owners(dois, me)
+        return adopted, owners[0] if owners else None
+
+    @staticmethod
+    def _applied(record: dict[str, Any], adopted: str | None, canonical: Owner | None) -> dict[str, Any]:
+        if not record.get("doi"):
+            record["doi"] = adopted
+        if canonical:
+            record["duplicate_of"] = format_owner(canonical)
+        return record
 
     def supersede(self, loser: Owner, canonical: Owner) -> list[Owner]:
         """``loser`` (stored earlier) lost its DOIs to ``canonical``: mark it, and the records that

@@ -96,6 +96,17 @@ def test_archive_contents_alone_decide_a_record_without_description(classifier):
     assert p_bare < 0.5 < p_inspected
 
 
+def test_a_wordless_archive_of_brain_mr_dicoms_is_not_gated_and_eye_dicoms_are(classifier):
+    def raw_data(modality: str, body: str | None, size: int) -> dict:
+        return {"title": "Raw data", "file_names": ["raw.zip"], "archive_contents": [{
+            "name": "raw.zip", "extensions": {".dcm": 2400}, "sample_names": ["raw/S001/IM0001.dcm"],
+            "images": [{"name": "raw/S001/IM0001.dcm", "format": "dicom", "width": size, "height": size, "modality": modality, "body_part": body}],
+        }]}
+
+    p_brain, p_fundus = classifier.predict_proba([raw_data("MR", "BRAIN", 256), raw_data("OP", "EYE", 2000)])
+    assert p_brain < 0.5 < 0.8 <= p_fundus
+
+
 def test_fixed_labelled_file_figures(classifier):
     records = read_jsonl(FIXTURES / "labelled.jsonl")
     metrics, p_eye = evaluate(classifier, records)

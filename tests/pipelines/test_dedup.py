@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 
@@ -14,13 +15,18 @@ from envision_spiders.pipelines.store import StorePipeline
 from tests.conftest import project_crawler
 
 
+def store_item(store: StorePipeline, item):
+    """The store pipeline's process_item (a coroutine: the file is staged in a worker thread), run to its end."""
+    return asyncio.run(store.process_item(item))
+
+
 def run_pipelines(tmp_path, records, state_url, run_id=0):
     crawler = project_crawler(ENVISION_DATA_DIR=str(tmp_path / "data"), ENVISION_STATE_URL=state_url)
     dedup, store = DedupPipeline.from_crawler(crawler), StorePipeline.from_crawler(crawler)
     kept, dropped = [], []
     for record in records:
         try:
-            kept.append(store.process_item(dedup.process_item(record)))
+            kept.append(store_item(store, dedup.process_item(record)))
         except DropItem as exc:
             dropped.append((record.source, record.source_id, str(exc)))
     return kept, dropped, crawler.stats
@@ -90,8 +96,8 @@ def test_a_record_superseded_while_in_flight_is_stored_as_a_duplicate(tmp_path, 
     crawler = project_crawler(ENVISION_DATA_DIR=str(tmp_path / "data"), ENVISION_STATE_URL=state_url)
     dedup, store = DedupPipeline.from_crawler(crawler), StorePipeline.from_crawler(crawler)
     copy = dedup.process_item(datacite("10.5281/zenodo.103"))  # canonical for now, not stored yet
-    store.process_item(dedup.process_item(zenodo_v(103)))
-    store.process_item(copy)
+    store_item(store, dedup.process_item(zenodo_v(103)))
+    store_item(store, copy)
     folder = tmp_path / "data" / "metadata"
     assert json.loads((folder / "datacite" / "10.5281%2Fzenodo.103.json").read_text())["duplicate_of"] == "zenodo:103"
     assert json.loads((folder / "zenodo" / "103.json").read_text())["duplicate_of"] is None
@@ -108,13 +114,15 @@ def test_superseding_never_overwrites_a_newer_version_stored_by_another_crawl(tm
 
     data = str(tmp_path / "data")
     crawl_a = project_crawler(ENVISION_DATA_DIR=data, ENVISION_STATE_URL=state_url)
-    crawl_b = project_crawler(ENVISION_DATA_DIR=data, ENVISION_STATE_URL=state_url, ENVISION_STATE_TIMEOUT=0.2)
+    # B stores durably: its file is staged (in a worker thread) before it asks for the lock
+    crawl_b = project_crawler(ENVISION_DATA_DIR=data, ENVISION_STATE_URL=state_url, ENVISION_STATE_TIMEOUT=0.2,
+                              ENVISION_STORE_FSYNC=True)
     dedup_a = DedupPipeline.from_crawler(crawl_a)
     dedup_b, store_b = DedupPipeline.from_crawler(crawl_b), StorePipeline.from_crawler(crawl_b)
 
     old = datacite("10.5281/zenodo.103")
     old.modified = "2026-01-01"
-    store_b.process_item(dedup_b.process_item(old))
+    store_item(store_b, dedup_b.process_item(old))
     newer = datacite("10.5281/zenodo.103")
     newer.modified, newer.title = "2026-02-01", "newer"  # passed B's dedup earlier, in flight since
 
@@ -124,7 +132,7 @@ def test_superseding_never_overwrites_a_newer_version_stored_by_another_crawl(tm
     def load_then_let_b_store(path):
         stored = real_load(path)
         try:
-            store_b.process_item(newer)  # B's write, between A's read and A's write
+            store_item(store_b, newer)  # B's write, between A's read and A's write
         except StateBusy as exc:  # A holds the state lock: B has to wait
             blocked.append(str(exc))
         return stored
@@ -133,11 +141,12 @@ def test_superseding_never_overwrites_a_newer_version_stored_by_another_crawl(tm
     dedup_a.process_item(zenodo_v(103))
     monkeypatch.setattr(record_store, "load_record", real_load)
     if blocked:
-        store_b.process_item(newer)  # B's retry once A committed
+        store_item(store_b, newer)  # B's retry once A committed
 
     copy = json.loads((tmp_path / "data" / "metadata" / "datacite" / "10.5281%2Fzenodo.103.json").read_text())
     assert (copy["title"], copy["modified"], copy["duplicate_of"]) == ("newer", "2026-02-01", "zenodo:103")
     assert blocked and "locked" in blocked[0]
+    assert not list((tmp_path / "data").rglob("*.tmp"))  # B's file staged before the lock timed out is gone
 
 
 def osf_node(guid: str) -> DatasetRecord:

@@ -46,6 +46,27 @@ class Call:
 
 Handler = Callable[[Call, "re.Match[str]"], Reply]
 
+_BYTE_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+def ranged_reply(call: Call, data: bytes, content_type: str = "application/octet-stream") -> Reply:
+    """``data`` answered as a file server answers one byte range (206 + Content-Range; a
+    suffix range; 416 past the end), or whole (200) without a Range header. Several ranges
+    in one request get the whole file, as from a server that does not do multipart."""
+    size = len(data)
+    value = call.headers.get("Range") or call.headers.get("range") or ""
+    match = _BYTE_RANGE.fullmatch(value.strip())
+    if not match:
+        return Reply(200, data, {"Content-Type": content_type, "Accept-Ranges": "bytes"})
+    first, last = match.groups()
+    if not first:
+        start, end = max(0, size - int(last or 0)), size
+    else:
+        start, end = int(first), min(size, int(last) + 1 if last else size)
+    if start >= size:
+        return Reply(416, b"", {"Content-Range": f"bytes */{size}"})
+    return Reply(206, data[start:end], {"Content-Type": content_type, "Content-Range": f"bytes {start}-{end - 1}/{size}"})
+
 
 class FakeAPI:
     """Subclasses call ``self.route(name, method, pattern, handler)`` in ``__init__``."""

@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from tests.servers.base import Call, FakeAPI, Reply
+from tests.servers.base import Call, FakeAPI, Reply, ranged_reply
 
 _EYE = [
     ("Retinal vessel segmentation dataset", "Fundus images with manual vessel labels."),
@@ -130,7 +131,8 @@ def make_tree(i: int) -> dict[str, list[dict[str, Any]]]:
 
 class FakeOSF(FakeAPI):
     def __init__(self, n_eye: int = 12, n_other: int = 2, n_private: int = 2, token: str = "osf-test-token",
-                 edits_during_crawl: int = 0, mint_every: int = 0) -> None:
+                 edits_during_crawl: int = 0, mint_every: int = 0,
+                 file_bytes: Callable[[str], bytes | None] | None = None) -> None:
         super().__init__()
         self.n_eye, self.n_other, self.n_private, self.token = n_eye, n_other, n_private, token
         self.edits_during_crawl, self.mint_every = edits_during_crawl, mint_every
@@ -139,6 +141,16 @@ class FakeOSF(FakeAPI):
         self.route("files", "GET", r"/v2/nodes/(\w+)/files/osfstorage/(?:(\w+)/)?", self.files)
         self.route("licenses", "GET", r"/v2/licenses/?", self.licenses)
         self.route("search", "GET", r"/v2/search/?", lambda c, m: Reply.json({"errors": [{"detail": "Not found."}]}, 404))
+        # file downloads (links.download, rewritten to this server) with Range, bytes per file id
+        self.file_bytes = file_bytes
+        if file_bytes is not None:
+            self.route("download", "GET", r"/download/(\w+)/?", self.download)
+
+    def download(self, call: Call, match: Any) -> Reply:
+        data = self.file_bytes(match.group(1)) if self.file_bytes else None
+        if data is None:
+            return Reply.json({"errors": [{"detail": "Not found."}]}, 404)
+        return ranged_reply(call, data)
 
     def all_nodes(self) -> list[dict[str, Any]]:
         base = self.base_url

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode
 
-from tests.servers.base import Call, FakeAPI, Reply
+from tests.servers.base import Call, FakeAPI, Reply, ranged_reply
 
 _TITLES = [
     ("Retinal fundus photographs for diabetic retinopathy grading", ["fundus", "diabetic retinopathy"]),
@@ -122,6 +123,7 @@ class FakeZenodo(FakeAPI):
         token: str = "zenodo-test-token",
         html_base: str | None = None,
         files_root: Path | None = None,
+        file_bytes: Callable[[str], bytes | None] | None = None,
     ) -> None:
         super().__init__()
         self.n_records = n_records
@@ -137,6 +139,16 @@ class FakeZenodo(FakeAPI):
         self._cache: tuple[tuple, list[dict[str, Any]]] | None = None
         self.route("search", "GET", r"/api/records/?", self.search)
         self.route("record", "GET", r"/api/records/(\d+)", self.record)
+        # the landing-page file route the spider reads archives from (Range), with ``file_bytes``
+        self.file_bytes = file_bytes
+        if file_bytes is not None:
+            self.route("file", "GET", r"/records/(\d+)/files/(.+)", self.file)
+
+    def file(self, call: Call, match: Any) -> Reply:
+        data = self.file_bytes(unquote(match.group(2))) if self.file_bytes else None
+        if data is None:
+            return Reply.json({"status": 404, "message": "not found"}, 404)
+        return ranged_reply(call, data)
 
     def all_records(self) -> list[dict[str, Any]]:
         """Every record, oldest first; rebuilt only when the test changed something."""

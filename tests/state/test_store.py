@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from envision_spiders.state.db import open_state
-from envision_spiders.state.store import RecordStore, StoreConfig
+from envision_spiders.state.store import RecordStore, StoreConfig, record_bytes, stage_bytes
 
 
 def make_store(tmp_path, state_url):
@@ -42,3 +42,33 @@ def test_an_update_never_overwrites_a_file_a_crawl_replaced_since(tmp_path, stat
     assert not store.update(("zenodo", "1"), {"label": "NEGATIVE"}, scored)
     stored = json.loads(store.path(("zenodo", "1")).read_text())
     assert stored["title"] == "newer" and "label" not in stored
+
+
+def staged(store: RecordStore, rec: dict, dois: list[str]):
+    """A write prepared as the store pipeline prepares it: previewed, then its file staged."""
+    preview = store.preview(rec, dois)
+    preview.tmp = stage_bytes(store.path((rec["source"], rec["source_id"])), record_bytes(preview.record), fsync=True)
+    return preview
+
+
+def test_a_staged_file_is_renamed_into_place_when_the_state_still_agrees(tmp_path, state_url):
+    store = make_store(tmp_path, state_url)
+    rec = record("a", "t1")
+    prepared = staged(store, rec, ["10.5281/zenodo.1"])
+    assert store.write(rec, ["10.5281/zenodo.1"], "m1", "t1", staged=prepared) is None
+    assert json.loads(store.path(("zenodo", "1")).read_text())["title"] == "a"
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_a_claim_made_after_the_file_was_staged_still_makes_the_record_a_copy(tmp_path, state_url):
+    """The file was staged as canonical; a better record claimed the DOI before the write took
+    the lock: what lands is the copy (``duplicate_of``), never the stale staged file."""
+    store = make_store(tmp_path, state_url)
+    rec = record("a", "t1")
+    prepared = staged(store, rec, ["10.5281/zenodo.1"])
+    assert prepared.canonical is None
+    store.state.claim(["10.5281/zenodo.1"], ("zenodo", "9"), [0])
+    assert store.write(rec, ["10.5281/zenodo.1"], "m1", "t1", staged=prepared) == ("zenodo", "9")
+    assert json.loads(store.path(("zenodo", "1")).read_text())["duplicate_of"] == "zenodo:9"
+    assert store.state.lookup("zenodo", "1")["duplicate_of"] == "zenodo:9"
+    assert not list(tmp_path.rglob("*.tmp"))

@@ -8,7 +8,7 @@ import json
 import pytest
 from scrapy.settings import Settings
 
-from envision_spiders.state.db import STATE_FILE, StateDB
+from envision_spiders.state.db import open_state
 from envision_spiders.state.objects import S3Config, S3Location, make_client
 from envision_spiders.state.store import (
     LocalRecords,
@@ -54,7 +54,7 @@ def test_records_round_trip_through_the_object_store_and_list_in_name_order(s3_s
     bucket = s3_server.bucket()
     settings = s3_settings(s3_server, f"s3://{bucket}/crawl", tmp_path / "data")
     config = StoreConfig.from_settings(settings)
-    store = RecordStore(config, StateDB(tmp_path / "data" / STATE_FILE))
+    store = RecordStore(config, open_state(None, tmp_path / "data"))
     assert isinstance(store.backend, S3Records)
 
     store.write(record("zenodo", "2", "b"), ["10.5281/zenodo.2"], "m", "t1")
@@ -82,7 +82,7 @@ def test_records_round_trip_through_the_object_store_and_list_in_name_order(s3_s
 def test_supersede_and_update_rewrite_objects_as_they_do_files(s3_server: S3Server, tmp_path) -> None:
     bucket = s3_server.bucket()
     config = StoreConfig.from_settings(s3_settings(s3_server, f"s3://{bucket}", tmp_path / "data"))
-    store = RecordStore(config, StateDB(tmp_path / "data" / STATE_FILE))
+    store = RecordStore(config, open_state(None, tmp_path / "data"))
     scored = record("zenodo", "1", "a")
     store.write(dict(scored), ["10.1/x"], "m", "t1")
     assert store.update(("zenodo", "1"), {"label": "EYE_IMAGING"}, scored)

@@ -7,7 +7,8 @@ generated from sentence pools (deterministic, seeded) to give the head longer,
 repository-like descriptions with shared boilerplate, file evidence, and many hard
 negatives. Every record gets a ``split`` (about a quarter of each category is ``test``,
 never trained on) and an ``origin`` (``core``, ``template``, ``raw`` or ``raw_variant``: records shaped
-like raw repository harvests, ``raw.py``, whose held-out half is written to ``raw_heldout.jsonl``).
+like raw repository harvests, ``raw.py``, whose held-out half is written to ``raw_heldout.jsonl``;
+there ``raw_fresh`` and ``raw_fresh2`` mark the two later held-out sets of the short kinds).
 """
 
 from __future__ import annotations

@@ -390,7 +390,189 @@ def _test() -> list[dict[str, Any]]:
 
 def raw_records() -> list[dict[str, Any]]:
     """Every raw-shaped record, both splits (seeded variants join the training split)."""
-    return _train() + variant_records() + _test()
+    return _train() + variant_records() + inspection_variants() + _test() + _test_fresh() + _test_fresh_second()
+
+
+def _test_fresh() -> list[dict[str, Any]]:
+    """A second held-out set for the two short kinds (terse titles, evidence only in files), written
+    in one sitting before any model scored it, so the 10-record kinds can show more than "fixed or
+    not" (``origin`` = ``raw_fresh``; same file, same rule: never trained on)."""
+    s = "test"
+    out = [
+        # terse or opaque titles: eye images
+        rec("raw_terse_title", E, s, "kaggle", "tanlikesmath/diabetic-retinopathy-resized", "Resized train images",
+            files=["resized_train.zip:8300000000", "trainLabels.csv:400000"],
+            archives=[arc("resized_train.zip", {".jpeg": 35108}, ["resized_train/10_left.jpeg"], [img("jpeg", 1024, 1024)])]),
+        rec("raw_terse_title", E, s, "zenodo", "OLIVES", "", files=["OLIVES.zip:35000000000"],
+            archives=[arc("OLIVES.zip", {".png": 78000, ".csv": 2}, ["OLIVES/Prime_FULL/01-001/W1/OD/1.png"], [img("png", 504, 496)])]),
+        rec("raw_terse_title", E, s, "figshare", "GAMMA-lite", "Release 1.", files=["GAMMA-lite.zip:3100000000"],
+            archives=[arc("GAMMA-lite.zip", {".jpg": 100, ".png": 25600}, ["multi-modality_images/0001/0001.jpg", "multi-modality_images/0001/0001/0001_1.png"],
+                          [img("jpeg", 1956, 1934)])]),
+        rec("raw_terse_title", E, s, "kaggle", "paultimothymooney/kermany2018", "Version 2", files=["OCT2017.zip:5800000000"],
+            archives=[arc("OCT2017.zip", {".jpeg": 84484}, ["OCT2017/train/CNV/CNV-1016042-1.jpeg"], [img("jpeg", 512, 496)])]),
+        rec("raw_terse_title", E, s, "zenodo", "RFMiD", "Training, evaluation and test subsets.", files=["RFMiD.zip:13000000000"],
+            archives=[arc("RFMiD.zip", {".png": 3200, ".csv": 3}, ["Training_Set/Training/1.png"], [img("png", 4288, 2848)])]),
+        rec("raw_terse_title", E, s, "datacite", "S-BIAD1207", "Light-sheet volumes of cleared whole mouse eyes.", kind="dataset", rtype="Dataset"),
+        rec("raw_terse_title", E, s, "kaggle", "mohammadhossein/octdl", "OCT dataset", files=["OCTDL.zip:1200000000"],
+            archives=[arc("OCTDL.zip", {".jpg": 2064}, ["OCTDL/AMD/amd_1047099_1.jpg"], [img("jpeg", 768, 496)])]),
+        rec("raw_terse_title", E, s, "figshare", "ROP-2021", "Set A", files=["setA.zip:700000000"],
+            archives=[arc("setA.zip", {".png": 1500}, ["setA/infant_017_OS_1.png"], [img("png", 640, 480)])]),
+        rec("raw_terse_title", E, s, "zenodo", "FIVES", "", files=["FIVES.zip:1700000000"],
+            archives=[arc("FIVES.zip", {".png": 1600}, ["train/Original/1_A.png", "train/Ground truth/1_A.png"], [img("png", 2048, 2048)])]),
+        rec("raw_terse_title", E, s, "kaggle", "linchundan/fundusimage1000", "1000 images, 39 categories", files=["1000images.zip:1300000000"],
+            archives=[arc("1000images.zip", {".jpg": 1000}, ["1000images/0.0.Normal/8fe4b3b2.jpg"], [img("jpeg", 2592, 1728)])]),
+        # terse or opaque titles: not eye images
+        rec("raw_terse_title", N, s, "kaggle", "paultimothymooney/chest-xray-pneumonia", "5,863 images", files=["chest_xray.zip:2400000000"],
+            archives=[arc("chest_xray.zip", {".jpeg": 5856}, ["chest_xray/train/PNEUMONIA/person1_bacteria_1.jpeg"], [img("jpeg", 1300, 1000)])]),
+        rec("raw_terse_title", N, s, "zenodo", "S-BIAD0634", "", files=["S-BIAD0634.zip:6000000000"],
+            archives=[arc("S-BIAD0634.zip", {".tif": 300}, ["HeLa/plate1_A01_s1.tif"], [img("tiff", 2048, 2048)])]),
+        rec("raw_terse_title", N, s, "figshare", "BraTS-mini", "Subset.", files=["BraTS-mini.zip:2000000000"],
+            archives=[arc("BraTS-mini.zip", {".nii.gz": 500}, ["BraTS/BraTS2021_00001_flair.nii.gz"])]),
+        rec("raw_terse_title", N, s, "kaggle", "kmader/skin-cancer-mnist-ham10000", "Dermatoscopic images", files=["HAM10000.zip:2800000000"],
+            archives=[arc("HAM10000.zip", {".jpg": 10015, ".csv": 1}, ["HAM10000_images_part_1/ISIC_0024306.jpg"], [img("jpeg", 600, 450)])]),
+        rec("raw_terse_title", N, s, "zenodo", "MOODS-2", "Version 2.", files=["moods2.zip:3000000000"],
+            archives=[arc("moods2.zip", {".dcm": 1200}, ["moods2/sub014/IM0001.dcm"], [img("dicom", 256, 256, "MR", "BRAIN")])]),
+        rec("raw_terse_title", N, s, "kaggle", "uciml/pima-indians-diabetes-database", "Diabetes onset", files=["diabetes.csv:24000"]),
+        rec("raw_terse_title", N, s, "figshare", "EX-441", "", files=["ex441.zip:900000000"],
+            archives=[arc("ex441.zip", {".dcm": 240}, ["ex441/case_001.dcm"], [img("dicom", 800, 600, "US", "ABDOMEN")])]),
+        rec("raw_terse_title", N, s, "kaggle", "awsaf49/cbis-ddsm-breast-cancer-image-dataset", "Mammograms", files=["jpeg.zip:5000000000"],
+            archives=[arc("jpeg.zip", {".jpg": 10237}, ["jpeg/1.3.6.1.4.1.9590/1-263.jpg"], [img("jpeg", 3000, 5000)])]),
+        rec("raw_terse_title", N, s, "zenodo", "RET-SEQ-2", "Count matrices from retinal organoids.", files=["counts.h5ad:1800000000", "cells.csv:500000"]),
+        rec("raw_terse_title", N, s, "kaggle", "gpiosenka/100-bird-species", "Bird images", files=["birds.zip:1900000000"],
+            archives=[arc("birds.zip", {".jpg": 89000}, ["train/ABBOTTS BABBLER/001.jpg"], [img("jpeg", 224, 224)])]),
+        # evidence only in files / archives: eye images
+        rec("raw_file_evidence", E, s, "zenodo", "Data", "", files=["OD.zip:1300000000", "OS.zip:1280000000"],
+            archives=[arc("OD.zip", {".jpg": 420}, ["OD/001.jpg"], [img("jpeg", 3000, 2000)]),
+                      arc("OS.zip", {".jpg": 415}, ["OS/001.jpg"], [img("jpeg", 3000, 2000)])]),
+        rec("raw_file_evidence", E, s, "osf", "Raw images", "", files=["P01_OD_macula.tif", "P01_OS_macula.tif", "P02_OD_macula.tif", "P02_OS_macula.tif",
+            "P03_OD_disc.tif", "grades.xlsx"]),
+        rec("raw_file_evidence", E, s, "dryad", "Data from: Visual outcomes after vitrectomy for epiretinal membrane", "Data files for the article.",
+            files=["scans.zip:900000000", "outcomes.csv:40000"],
+            archives=[arc("scans.zip", {".png": 960}, ["scans/ERM_023_OS_preop.png"], [img("png", 1024, 496)])]),
+        rec("raw_file_evidence", E, s, "figshare", "Dataset 2", "Raw data.", files=["export.zip:3000000000"],
+            archives=[arc("export.zip", {".vol": 60}, ["export/subj12_OD.vol"])]),
+        rec("raw_file_evidence", E, s, "zenodo", "Supplementary dataset", LICENCE, files=["volumes.zip:14000000000"],
+            archives=[arc("volumes.zip", {".dcm": 480}, ["volumes/0001.dcm"], [img("dicom", 512, 885, "OPT", "EYE", frames=128)])]),
+        rec("raw_file_evidence", E, s, "osf", "Experiment files", "", files=["right_eye_01.jpg", "right_eye_02.jpg", "left_eye_01.jpg", "left_eye_02.jpg",
+            "left_eye_03.jpg", "notes.txt"]),
+        rec("raw_file_evidence", E, s, "zenodo", "Data underlying Figure 4", "", files=["fig4_data.zip:800000000"],
+            archives=[arc("fig4_data.zip", {".tif": 64}, ["fig4/mouse_retina_flatmount_ctrl_01.tif"], [img("tiff", 2048, 2048)])]),
+        rec("raw_file_evidence", E, s, "figshare", "Images", "", files=["train_images.zip:9000000000", "train.csv:50000"],
+            archives=[arc("train_images.zip", {".png": 3662}, ["train_images/000c1434d8d7.png"], [img("png", 2416, 1736)])]),
+        rec("raw_file_evidence", E, s, "dryad", "Data from: Ocular surface changes in contact lens wearers", "These data support the article.",
+            files=["meibography.zip:600000000", "README.md:2000"],
+            archives=[arc("meibography.zip", {".jpg": 640}, ["meibography/CL_017_upper.jpg"], [img("jpeg", 1280, 960)])]),
+        rec("raw_file_evidence", E, s, "zenodo", "Replication package", "Code and images.", files=["code.zip:200000", "images.zip:300000000"],
+            archives=[arc("code.zip", {".py": 14}, ["code/train.py"]),
+                      arc("images.zip", {".png": 1200}, ["images/OCTA_3x3/patient_031_OD_deep.png"], [img("png", 320, 320)])]),
+        # evidence only in files / archives: not eye images
+        rec("raw_file_evidence", N, s, "zenodo", "Raw data", "", files=["raw.zip:1500000000"],
+            archives=[arc("raw.zip", {".dcm": 2400}, ["raw/S001/IM0001.dcm"], [img("dicom", 256, 256, "MR", "HEAD")])]),
+        rec("raw_file_evidence", N, s, "figshare", "Dataset", "Raw data.", files=["dataset.zip:4500000000"],
+            archives=[arc("dataset.zip", {".dcm": 900}, ["dataset/0001.dcm"], [img("dicom", 2500, 2048, "CR", "CHEST")])]),
+        rec("raw_file_evidence", N, s, "osf", "Study materials", "", files=["stimuli/scene_001.jpg", "stimuli/scene_002.jpg", "responses.csv", "analysis.R",
+            "left_hand_responses.csv"]),
+        rec("raw_file_evidence", N, s, "zenodo", "Data", "", files=["images.zip:2600000000"],
+            archives=[arc("images.zip", {".jpg": 5000}, ["images/wound_0231.jpg"], [img("jpeg", 1600, 1200)])]),
+        rec("raw_file_evidence", N, s, "dryad", "Data from: Visual acuity outcomes after cataract surgery in a district hospital",
+            "These data support the article.", files=["outcomes.xlsx:90000", "README.md:2500"]),
+        rec("raw_file_evidence", N, s, "figshare", "Supplementary data", "", files=["us.zip:700000000"],
+            archives=[arc("us.zip", {".dcm": 300}, ["us/case_011.dcm"], [img("dicom", 1024, 768, "US", "BREAST")])]),
+        rec("raw_file_evidence", N, s, "zenodo", "Files", "", files=["plates.zip:12000000000"],
+            archives=[arc("plates.zip", {".tif": 1200}, ["plates/A01_DAPI.tif"], [img("tiff", 2160, 2160)])]),
+        rec("raw_file_evidence", N, s, "osf", "Data and code", "", files=["sub01_gaze.edf", "sub02_gaze.edf", "fixations.csv", "analysis.py"]),
+        rec("raw_file_evidence", N, s, "zenodo", "Replication data", "", files=["derivatives.zip:8000000000"],
+            archives=[arc("derivatives.zip", {".nii.gz": 200}, ["derivatives/sub-01_ses-01_bold.nii.gz"])]),
+        rec("raw_file_evidence", N, s, "figshare", "Images", "", files=["mammo.zip:9000000000"],
+            archives=[arc("mammo.zip", {".dcm": 600}, ["mammo/P_00001_LEFT_CC.dcm"], [img("dicom", 3328, 2560, "MG", "BREAST")])]),
+    ]
+    for r in out:
+        r["origin"] = "raw_fresh"
+    return out
+
+
+def _test_fresh_second() -> list[dict[str, Any]]:
+    """A third held-out set (``origin`` = ``raw_fresh2``), written after the first two had been
+    scored once and before any model scored it: the first two then served as the validation split
+    of the last design changes, and this one gives the figures reported for them."""
+    s = "test"
+    out = [
+        # terse titles
+        rec("raw_terse_title", E, s, "kaggle", "andrewmvd/drive-digital-retinal-images-for-vessel-extraction", "DRIVE",
+            files=["DRIVE.zip:30000000"], archives=[arc("DRIVE.zip", {".tif": 40, ".gif": 80}, ["training/images/21_training.tif"], [img("tiff", 565, 584)])]),
+        rec("raw_terse_title", E, s, "zenodo", "ORIGA-light", "", files=["origa.zip:900000000"],
+            archives=[arc("origa.zip", {".jpg": 650, ".mat": 650}, ["ORIGA/Images/001.jpg"], [img("jpeg", 3072, 2048)])]),
+        rec("raw_terse_title", E, s, "figshare", "AROI", "Annotated volumes.", files=["AROI.zip:1100000000"],
+            archives=[arc("AROI.zip", {".png": 3072}, ["AROI/patient1/raw/labeled/patient1_raw0052.png"], [img("png", 512, 1024)])]),
+        rec("raw_terse_title", E, s, "kaggle", "sshikamaru/glaucoma-detection", "ACRIMA + ORIGA", files=["glaucoma.zip:400000000"],
+            archives=[arc("glaucoma.zip", {".jpg": 1300}, ["Fundus_Train_Val_Data/Fundus_Scanes_Sorted/Train/Glaucoma_Positive/001.jpg"], [img("jpeg", 2048, 1536)])]),
+        rec("raw_terse_title", E, s, "zenodo", "S-BIAD1380", "Two-photon images of living mouse retina.", files=["S-BIAD1380.zip:2000000000"],
+            archives=[arc("S-BIAD1380.zip", {".tif": 180}, ["stack_001.tif"], [img("tiff", 512, 512)])]),
+        rec("raw_terse_title", E, s, "kaggle", "deathtrooper/multichannel-glaucoma-benchmark-dataset", "SMDG", files=["smdg.zip:3000000000"],
+            archives=[arc("smdg.zip", {".png": 12449, ".csv": 1}, ["full-fundus/full-fundus/BEH-1.png"], [img("png", 512, 512)])]),
+        rec("raw_terse_title", E, s, "figshare", "DUKE-DME", "", files=["duke_dme.zip:500000000"],
+            archives=[arc("duke_dme.zip", {".mat": 10}, ["2015_BOE_Chiu/Subject_01.mat"])]),
+        rec("raw_terse_title", E, s, "zenodo", "CS-7 release", "Slit-lamp set.", files=["cs7.zip:800000000"],
+            archives=[arc("cs7.zip", {".jpg": 1800}, ["cs7/img_0001.jpg"], [img("jpeg", 2592, 1944)])]),
+        rec("raw_terse_title", N, s, "kaggle", "tawsifurrahman/covid19-radiography-database", "COVID-19 chest X-ray", files=["covid.zip:800000000"],
+            archives=[arc("covid.zip", {".png": 21165}, ["COVID-19_Radiography_Dataset/COVID/images/COVID-1.png"], [img("png", 299, 299)])]),
+        rec("raw_terse_title", N, s, "zenodo", "S-BIAD0901", "", files=["S-BIAD0901.zip:4000000000"],
+            archives=[arc("S-BIAD0901.zip", {".ome.tif": 96}, ["organoids/intestinal_d4_03.ome.tif"], [img("tiff", 2048, 2048)])]),
+        rec("raw_terse_title", N, s, "figshare", "LIDC-sub", "Nodules.", files=["lidc.zip:6000000000"],
+            archives=[arc("lidc.zip", {".dcm": 5000}, ["LIDC-IDRI-0001/1-001.dcm"], [img("dicom", 512, 512, "CT", "CHEST")])]),
+        rec("raw_terse_title", N, s, "kaggle", "tourist55/alzheimers-dataset-4-class-of-images", "Alzheimer MRI slices", files=["alz.zip:40000000"],
+            archives=[arc("alz.zip", {".jpg": 6400}, ["Alzheimer_s Dataset/train/MildDemented/mildDem0.jpg"], [img("jpeg", 176, 208)])]),
+        rec("raw_terse_title", N, s, "zenodo", "EYE-Q survey 2022", "Responses.", files=["responses.csv:300000", "codebook.pdf:80000"]),
+        rec("raw_terse_title", N, s, "kaggle", "crawford/emnist", "Handwritten characters", files=["emnist.zip:1200000000"]),
+        rec("raw_terse_title", N, s, "figshare", "ECHO-2", "", files=["echo.zip:9000000000"],
+            archives=[arc("echo.zip", {".avi": 10030}, ["EchoNet/Videos/0X1A0A263B22CCD966.avi"])]),
+        rec("raw_terse_title", N, s, "datacite", "RGC-ephys", "Patch-clamp recordings from retinal ganglion cells.", kind="dataset", rtype="Dataset"),
+        # evidence only in files / archives
+        rec("raw_file_evidence", E, s, "zenodo", "Data set 1", "", files=["set1.zip:2000000000"],
+            archives=[arc("set1.zip", {".png": 5000}, ["set1/normal/NORMAL-1001-1.png", "set1/drusen/DRUSEN-2001-1.png"], [img("png", 768, 496)])]),
+        rec("raw_file_evidence", E, s, "figshare", "Raw files", "", files=["Patient_04_OD.fds", "Patient_04_OS.fds", "Patient_05_OD.fds", "notes.txt"]),
+        rec("raw_file_evidence", E, s, "osf", "Images for the reading study", "", files=["reading/case01_R.jpg", "reading/case01_L.jpg",
+            "reading/case02_R.jpg", "reading/case02_L.jpg", "answers.csv"]),
+        rec("raw_file_evidence", E, s, "dryad", "Data from: Rod and cone loss in aged primates", "Supporting data.", files=["wholemounts.zip:3000000000"],
+            archives=[arc("wholemounts.zip", {".czi": 48}, ["wholemounts/monkey3_retina_peripheral.czi"])]),
+        rec("raw_file_evidence", E, s, "zenodo", "Export", "", files=["export.zip:700000000"],
+            archives=[arc("export.zip", {".dcm": 220}, ["export/1.2.276.0.75.2.dcm"], [img("dicom", 1536, 1536, "OPT", None, frames=256)])]),
+        rec("raw_file_evidence", E, s, "figshare", "Supplementary dataset S2", "", files=["S2.zip:400000000"],
+            archives=[arc("S2.zip", {".jpg": 320}, ["S2/RE_017.jpg", "S2/LE_017.jpg"], [img("jpeg", 1600, 1200)])]),
+        rec("raw_file_evidence", E, s, "zenodo", "Materials", "Image files.", files=["imgs.zip:1000000000"],
+            archives=[arc("imgs.zip", {".png": 2100}, ["imgs/0001_OS_faf.png"], [img("png", 768, 768)])]),
+        rec("raw_file_evidence", E, s, "osf", "Project files", "", files=["scans/sub01_OD_vol.e2e", "scans/sub02_OD_vol.e2e", "demographics.csv"]),
+        rec("raw_file_evidence", N, s, "zenodo", "Data set 1", "", files=["set1.zip:3000000000"],
+            archives=[arc("set1.zip", {".dcm": 1800}, ["set1/case01/IM-0001-0001.dcm"], [img("dicom", 512, 512, "MR", "BREAST")])]),
+        rec("raw_file_evidence", N, s, "figshare", "Raw files", "", files=["trial_01.abf", "trial_02.abf", "trial_03.abf", "protocol.pdf"]),
+        rec("raw_file_evidence", N, s, "osf", "Images for the reading study", "", files=["reading/case01_R.png", "reading/case01_L.png", "reading/case02_R.png",
+            "answers.csv"], archives=[arc("extra.zip", {".dcm": 40}, ["extra/hand_01.dcm"], [img("dicom", 2000, 2500, "DX", "HAND")])]),
+        rec("raw_file_evidence", N, s, "dryad", "Data from: Lens transparency and crystallin expression in ageing mice", "Supporting data.",
+            files=["qpcr.xlsx:50000", "westerns.zip:20000000"], archives=[arc("westerns.zip", {".tif": 24}, ["westerns/blot_crystallin_01.tif"], [img("tiff", 1200, 800)])]),
+        rec("raw_file_evidence", N, s, "zenodo", "Export", "", files=["export.zip:900000000"],
+            archives=[arc("export.zip", {".dcm": 600}, ["export/1.2.840.113654.dcm"], [img("dicom", 1024, 1024, "XA", "HEART", frames=60)])]),
+        rec("raw_file_evidence", N, s, "figshare", "Supplementary dataset S2", "", files=["S2.zip:200000000"],
+            archives=[arc("S2.zip", {".jpg": 700}, ["S2/rat_017_left_paw.jpg"], [img("jpeg", 1920, 1080)])]),
+        rec("raw_file_evidence", N, s, "zenodo", "Materials", "Image files.", files=["imgs.zip:2500000000"],
+            archives=[arc("imgs.zip", {".png": 9000}, ["imgs/street_0001.png"], [img("png", 2048, 1024)])]),
+        rec("raw_file_evidence", N, s, "osf", "Project files", "", files=["eeg/sub01_task.edf", "eeg/sub02_task.edf", "events.tsv"]),
+        # non-eye OCT, retina omics / physiology (checks the kind that passed before)
+        rec("raw_non_eye_oct_omics", N, s, "zenodo", "OCT of the vocal folds during phonation", "High-speed OCT of human vocal folds in vivo.",
+            files=["vf_oct.zip:1200000000"], archives=[arc("vf_oct.zip", {".png": 2400}, ["vf/subject03_left_fold_0100.png"], [img("png", 1024, 512)])]),
+        rec("raw_non_eye_oct_omics", N, s, "figshare", "Endoscopic OCT of the airway in asthma", "Airway wall B-scans.",
+            files=["airway.zip:800000000"], archives=[arc("airway.zip", {".tif": 900}, ["airway/pt12_right_bronchus_010.tif"], [img("tiff", 1000, 600)])]),
+        rec("raw_non_eye_oct_omics", N, s, "zenodo", "Retinal organoid single-cell atlas", "scRNA-seq of human retinal organoids over 30 weeks.",
+            files=["atlas.h5ad:5000000000"]),
+        rec("raw_non_eye_oct_omics", N, s, "dryad", "Data from: Calcium imaging of starburst amacrine cells", "Fluorescence traces.",
+            files=["traces.mat:400000000"]),
+        rec("raw_non_eye_oct_omics", E, s, "zenodo", "OCT volumes of the optic nerve head in glaucoma suspects", "Spectralis ONH scans.",
+            files=["onh.zip:3000000000"], archives=[arc("onh.zip", {".png": 7300}, ["onh/G017_OD_b025.png"], [img("png", 768, 496)])]),
+        rec("raw_non_eye_oct_omics", E, s, "figshare", "Retinal OCT of zebrafish larvae", "In vivo OCT of the larval zebrafish eye.",
+            files=["zf_oct.zip:300000000"], archives=[arc("zf_oct.zip", {".tif": 400}, ["zf/larva05_eye_b100.tif"], [img("tiff", 500, 500)])]),
+    ]
+    for r in out:
+        r["origin"] = "raw_fresh2"
+    return out
 
 
 # --- seeded variants for the training split only (pools written for training; the held-out
@@ -563,6 +745,110 @@ def variant_records(seed: int = 11) -> list[dict[str, Any]]:
         aim = rng.choice(_IMAGING_AIMS if imaging else _NON_IMAGING_AIMS)
         title = rng.choice(["Understanding {d}", "Improving outcomes in {d}", "Risk and progression of {d}", "New approaches to {d}"]).format(d=d)
         out.append(rec("raw_grant_disease_first", E if imaging else N, s, "nei", title, f"{opener} {filler} {aim}"))
+    for r in out:
+        r["origin"] = "raw_variant"
+    return out
+
+
+# --- second pass (issue 18): what archive inspection saw, for records with almost no words. Pools
+# written for training only, from public facts about imaging formats: radiology DICOM headers
+# (modality and body part as scanners write them, typical matrix sizes), eye-device DICOM, and
+# the per-eye file naming of ophthalmic datasets.
+_RADIOLOGY_DICOM = [
+    ("MR", "BRAIN", 256, 256), ("MR", "HEAD", 512, 512), ("MR", "KNEE", 384, 384), ("MR", "LSPINE", 320, 320),
+    ("MR", "PROSTATE", 384, 384), ("MR", "HEART", 208, 256), ("CT", "HEAD", 512, 512), ("CT", "CHEST", 512, 512),
+    ("CT", "ABDOMEN", 512, 512), ("CR", "CHEST", 2500, 2048), ("DX", "HAND", 2320, 2828), ("MG", "BREAST", 3328, 2560),
+    ("US", "ABDOMEN", 800, 600), ("US", "HEART", 1016, 708), ("PT", "WHOLEBODY", 192, 192), ("XA", "HEART", 512, 512),
+    ("NM", "", 128, 128), ("CT", "", 512, 512), ("MR", "", 256, 256), ("DX", "CHEST", 3000, 2500),
+]
+_EYE_DICOM = [
+    ("OP", "EYE", 3900, 3072, None), ("OP", "", 2000, 1500, None), ("OPT", "EYE", 512, 496, 49), ("OPT", "", 1024, 885, 128),
+    ("OPT", "RETINA", 768, 496, 97), ("SC", "EYE", 1444, 1444, None), ("OP", "RETINA", 1956, 1934, None), ("OPT", "EYE", 304, 304, 304),
+]
+_DICOM_SAMPLES = ["IM0001.dcm", "0001.dcm", "series1/slice_010.dcm", "I0000001.dcm", "1.2.840.113619.2.55.1.dcm", "study/000001.dcm"]
+_LATERALITY_FILES = [
+    "{p}_OD.jpg", "{p}_OS.jpg", "OD_{p}.png", "OS_{p}.png", "{p}_left.jpeg", "{p}_right.jpeg", "left_eye_{p}.tif",
+    "right_eye_{p}.tif", "{p}-OD-macula.jpg", "{p}-OS-disc.jpg", "{p}.OD.bmp", "{p}_OU.jpg", "{p} right eye.jpg",
+]
+_PLAIN_SAMPLES = ["photos/{i:04d}.jpg", "images/{h}.png", "{i:05d}.jpg", "data/img_{i:04d}.tif", "train/{h}.jpeg", "IMG_{i:04d}.JPG", "raw/{i}.png"]
+_NON_EYE_LOOSE = [
+    ["stimuli/img_{i:03d}.jpg", "stimuli/img_{j:03d}.jpg", "responses.csv", "analysis.R"],
+    ["left_hand_{i}.csv", "right_hand_{i}.csv", "grip_strength.xlsx"],
+    ["wound_{i:04d}.jpg", "wound_{j:04d}.jpg", "measurements.csv"],
+    ["sub-{i:02d}_gaze.edf", "sub-{j:02d}_gaze.edf", "fixations.csv"],
+    ["leaf_{i:03d}_left.jpg", "leaf_{j:03d}_right.jpg", "traits.csv"],
+]
+_EYE_SUBTITLES = ["Colour fundus photographs with grades.", "OCT volumes of the macula.", "Slit-lamp photographs of the cornea.",
+                  "Retinal flat-mount micrographs.", "Widefield retinal images of infants.", "OCT angiography en face images."]
+_NON_EYE_SUBTITLES = ["Brain MRI volumes with tumour masks.", "Chest radiographs with reports.", "Dermoscopy images of skin lesions.",
+                      "Cardiac ultrasound clips.", "Knee MR scans.", "Histology tiles of colon cancer."]
+
+
+def inspection_variants(seed: int = 23) -> list[dict[str, Any]]:
+    """Seeded records whose evidence is in DICOM headers, image file names or a one-line subtitle
+    (terse-title and file-evidence kinds, training split only)."""
+    import random
+
+    rng = random.Random(seed)
+    out: list[dict[str, Any]] = []
+    s = "train"
+
+    def title_for(kind: str, eye: bool, i: int) -> str:
+        if kind == "raw_file_evidence":
+            return rng.choice(_VAGUE + ["Raw data", "Images", "Dataset", "Export", "Archive", "Study data", "Data for the analysis"])
+        fill = {"u": rng.choice(_USERS), "n": rng.randint(10, 9999), "v": rng.randint(1, 4)}
+        return rng.choice(_TERSE_ANY + (_TERSE_EYE if eye and i % 3 == 0 else [])).format(**fill)
+
+    for kind in ("raw_file_evidence", "raw_terse_title"):
+        for i in range(len(_RADIOLOGY_DICOM) + 4):
+            modality, body, w, h = _RADIOLOGY_DICOM[i % len(_RADIOLOGY_DICOM)]
+            n = rng.choice([120, 400, 900, 2400, 9000])
+            sample = rng.choice(_DICOM_SAMPLES)
+            frames = rng.choice([None, None, 40]) if modality in {"US", "XA"} else None
+            out.append(rec(kind, N, s, rng.choice(["zenodo", "figshare", "osf", "kaggle"]), title_for(kind, False, i),
+                           rng.choice(["", "", "Raw data.", "Version 2.", LICENCE]), files=[f"data.zip:{n * 500000}"],
+                           archives=[arc("data.zip", {".dcm": n}, [f"data/{sample}"], [img("dicom", w, h, modality, body or None, frames)])]))
+        for i in range(len(_EYE_DICOM) + 2):
+            modality, body, w, h, frames = _EYE_DICOM[i % len(_EYE_DICOM)]
+            n = rng.choice([60, 300, 1200, 4000])
+            out.append(rec(kind, E, s, rng.choice(["zenodo", "figshare", "osf", "kaggle"]), title_for(kind, True, i),
+                           rng.choice(["", "", "Raw data.", "Export from the clinic.", LICENCE]), files=[f"export.zip:{n * 2000000}"],
+                           archives=[arc("export.zip", {".dcm": n}, [f"export/{rng.choice(_DICOM_SAMPLES)}"], [img("dicom", w, h, modality, body or None, frames)])]))
+        for i in range(12):
+            patient = f"{rng.choice(['P', 'S', 'ID', ''])}{rng.randint(1, 999):03d}"
+            pattern = rng.choice(_LATERALITY_FILES)
+            ext_img = rng.choice([("jpeg", 3000, 2000), ("png", 1024, 496), ("tiff", 2048, 1536), ("jpeg", 1444, 1444)])
+            title = title_for(kind, True, i)
+            if i % 2:  # loose files
+                names = [pattern.format(p=f"{patient}{j}") for j in range(rng.randint(3, 8))] + [rng.choice(["grades.csv", "labels.xlsx", "README.txt"])]
+                out.append(rec(kind, E, s, rng.choice(["osf", "zenodo", "figshare"]), title, "", files=names))
+            else:
+                n = rng.choice([80, 400, 1500, 6000])
+                ext = "." + pattern.rsplit(".", 1)[1].lower()
+                out.append(rec(kind, E, s, rng.choice(["zenodo", "figshare", "kaggle", "dryad"]), title, rng.choice(["", "Images.", "Raw data."]),
+                               files=[f"images.zip:{n * 3000000}"],
+                               archives=[arc("images.zip", {ext: n}, [f"images/{pattern.format(p=patient)}"], [img(*ext_img)])]))
+        # images with generic names and no words: most such archives in a repository are not of eyes
+        for i in range(16):
+            eye = i % 3 == 0
+            h = "".join(rng.choice("0123456789abcdef") for _ in range(12))
+            sample = rng.choice(_PLAIN_SAMPLES).format(i=rng.randint(1, 9999), h=h)
+            size = rng.choice([(2048, 1536), (3216, 2136), (1024, 1024)]) if eye else rng.choice([(4000, 3000), (2160, 2160), (640, 480), (1600, 1200)])
+            ext = "." + sample.rsplit(".", 1)[1].lower()
+            subtitle = rng.choice(_EYE_SUBTITLES if eye else _NON_EYE_SUBTITLES) if kind == "raw_terse_title" else ""
+            out.append(rec(kind, E if eye else N, s, rng.choice(["zenodo", "figshare", "kaggle"]), title_for(kind, eye, i), subtitle,
+                           files=[f"images.zip:{rng.randint(10**8, 10**10)}"],
+                           archives=[arc("images.zip", {ext: rng.randint(200, 20000)}, [sample], [img(ext.lstrip(".").replace("jpg", "jpeg"), *size)])]))
+        for i in range(6):
+            loose = rng.choice(_NON_EYE_LOOSE)
+            names = [n.format(i=rng.randint(1, 99), j=rng.randint(100, 199)) for n in loose]
+            out.append(rec(kind, N, s, rng.choice(["osf", "zenodo", "figshare"]), title_for(kind, False, i), "", files=names))
+    for i in range(12):  # metadata-only records: an accession or acronym and one line
+        eye = i % 2 == 0
+        fill = {"u": rng.choice(_USERS), "n": rng.randint(10, 9999), "v": rng.randint(1, 4)}
+        title = rng.choice(["S-BIAD{n}", "DS-{n}", "X{n}-v{v}", "DATA{n}", "P{n}"]).format(**fill)
+        out.append(rec("raw_terse_title", E if eye else N, s, "datacite", title, rng.choice(_EYE_SUBTITLES if eye else _NON_EYE_SUBTITLES),
+                       kind="dataset", rtype="Dataset"))
     for r in out:
         r["origin"] = "raw_variant"
     return out
