@@ -20,6 +20,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
 
+from envision_spiders.downloads.shares import read_share
 from envision_spiders.downloads.takeover import takeover_for_crawler
 from envision_spiders.items import RECORD_FIELDS, DatasetRecord
 from envision_spiders.state.store import stored_records
@@ -112,7 +113,11 @@ class StoredRecordsSpider(scrapy.Spider):
 
     async def _records(self) -> AsyncIterator[Any]:
         stats = self.crawler.stats
+        share_file = self.settings.get("ENVISION_DOWNLOAD_RECORDS")
+        share = read_share(share_file) if share_file else None
         for path, record in stored_records(self.settings, self.sources):
+            if share is not None and (str(record.get("source")), str(record.get("source_id"))) not in share:
+                continue  # another process of `scrapy download --processes N` has it
             stats.inc_value("envision/download/stored/read")
             if record.get("duplicate_of"):
                 stats.inc_value("envision/download/stored/duplicates_skipped")

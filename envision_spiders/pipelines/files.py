@@ -130,7 +130,12 @@ class GatedFilesPipeline(FilesPipeline):
     def from_crawler(cls, crawler: Crawler) -> GatedFilesPipeline:
         config = DownloadConfig.from_settings(crawler.settings)  # every setting read and checked once
         cls._update_stores(crawler.settings)
-        return cls(default_files_store(crawler.settings), crawler=crawler, config=config)
+        store = default_files_store(crawler.settings)
+        if not is_s3_url(store):
+            # Scrapy's FSFilesStore checks, then creates: two processes starting at once (scrapy
+            # download --processes, two nodes on one disk) would race into FileExistsError
+            Path(store.split("://", 1)[-1]).mkdir(parents=True, exist_ok=True)
+        return cls(store, crawler=crawler, config=config)
 
     # --- stats -----------------------------------------------------------------------------
     def _count(self, key: str, value: int = 1) -> None:

@@ -1,0 +1,83 @@
+"""``scrapy download --processes N``: the stored records dealt between N processes, each file
+fetched once, one summary; the workers die with the process that started them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+from tests.conftest import PROJECT_ROOT, scrapy_env
+from tests.pipelines.test_files import blob, download_cmd, file_entry, manifest, run_download, store
+from tests.servers.nginx import NginxServer
+from tests.servers.stall_files import StallingFileServer
+
+
+def test_two_processes_fetch_every_file_once_and_add_up_their_summaries(nginx: NginxServer, tmp_path: Path) -> None:
+    nginx.reset_log()
+    data = tmp_path / "data"
+    expected = 0
+    for r in range(12):
+        files = {f"img/{i}.png": blob(2000 + 131 * i + r, f"p{r}/{i}") for i in range(1 + r % 5)}
+        store(data, str(r), [file_entry(n, d, nginx.put(f"procs/{r}/{n}", d)) for n, d in files.items()])
+        expected += len(files)
+    code, summary, log = run_download(data, None, "--processes", "2")
+    assert code == 0, log[-3000:]
+    assert summary["files/complete"] == expected and summary["records/complete"] == 12
+    assert summary["stored/read"] == 12  # each process read only its share
+    assert log.count("Spider closed (finished)") == 2  # two crawls did the work
+    fetched = Counter(r["uri"] for r in nginx.requests("/files/procs/"))
+    assert len(fetched) == expected and set(fetched.values()) == {1}
+    assert all(manifest(data, str(r))["status"] == "complete" for r in range(12))
+
+
+def children_of(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_killing_the_first_process_takes_its_workers_with_it(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with StallingFileServer() as server:
+        for r in range(4):
+            body = blob(5000, f"k{r}")
+            store(data, str(r), [file_entry("a.bin", body, server.put(f"k{r}.bin", body))])
+        server.stall_after(0)  # every file request waits: both processes are mid-download
+        proc = subprocess.Popen(download_cmd(data, None, "--processes", "2"), cwd=PROJECT_ROOT,
+                                env=scrapy_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60
+            workers: set[int] = set()
+            while time.monotonic() < deadline and not (workers and len(server.calls) >= 2):
+                workers = workers or children_of(proc.pid)
+                time.sleep(0.1)
+            assert workers and len(server.calls) >= 2, "both processes should be waiting on a file"
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+            deadline = time.monotonic() + 10
+            while any(alive(w) for w in workers) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert not any(alive(w) for w in workers), "a worker outlived the killed download"
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            server.resume(drop=True)
