@@ -274,7 +274,7 @@ class FileFetcher:
             progress = None
             discard(part, sidecar)
             mode = "ranged"
-            probe, validator = await self._probe(base, size)
+            probe, validator = await self.probe(base, size)
             if probe.whole:  # the server ignores Range: the whole body fitted under the cap
                 self.stats.inc_value("envision/download/range_ignored")
                 return await self.persist_body(probe.parts[0][1], dest, repository, size, "whole-fallback")
@@ -348,10 +348,13 @@ class FileFetcher:
         self.stats.inc_value("envision/download/ranged_files")
         return self._finish(part, sidecar, dest, hasher.hexdigests(), hasher.size, repository, size, fetched, mode)
 
-    async def _probe(self, base: Request, size: int | None) -> tuple[RangeAnswer, dict[str, str]]:
-        """The first chunk, without If-Range, and the validator for the next ones; a whole body
-        (Range ignored) is accepted only up to ``max_whole_body``."""
-        chunk = self.config.chunk_size
+    async def probe(
+        self, base: Request, size: int | None, chunk: int | None = None
+    ) -> tuple[RangeAnswer, dict[str, str]]:
+        """The first chunk (``chunk`` bytes, default the configured chunk size), without If-Range,
+        and the validator for the next ones; a whole body (Range ignored) is accepted only up to
+        ``max_whole_body``. The object-store path (``downloads/objects.py``) probes the same way."""
+        chunk = chunk or self.config.chunk_size
         end = chunk if size is None else min(chunk, size)
         cap = self.config.max_whole_body
         reader = self.reader(base)

@@ -38,7 +38,7 @@ from typing import Any
 
 from scrapy import Request
 
-from envision_spiders.downloads.chunks import plan_chunks, strong_validator
+from envision_spiders.downloads.chunks import plan_chunks
 from envision_spiders.downloads.fetch import (
     ChangedMidway,
     DownloadFailed,
@@ -249,7 +249,7 @@ class MultipartDownload:
                 await self._abandon(journal_path)
             mode = "ranged"
             chunk = part_size(config.chunk_size, size)
-            probe, validator = await self._probe(base, size, chunk)
+            probe, validator = await self.fetcher.probe(base, size, chunk)
             if probe.whole:  # the server ignores Range: the whole body fitted under the cap
                 self.stats.inc_value("envision/download/range_ignored")
                 return await asyncio.to_thread(
@@ -350,17 +350,3 @@ class MultipartDownload:
         await asyncio.to_thread(self.files.delete, journal_path)
         return Fetched(size, digests, verification, fetched, mode)
 
-    async def _probe(self, base: Request, size: int | None, chunk: int) -> tuple[Any, dict[str, str]]:
-        """The first part's bytes, without If-Range, and the validator for the next ones."""
-        cap = self.fetcher.config.max_whole_body
-        end = chunk if size is None else min(chunk, size)
-        try:
-            answer = await self.fetcher.reader(base).fetch([(0, end)], accept_whole=cap)
-        except (RangeNotSupported, BodyTooLarge):
-            self.stats.inc_value("envision/download/range_ignored")
-            raise DownloadFailed(
-                f"server ignores Range and file is larger than ENVISION_DOWNLOAD_MAX_WHOLE_BODY ({cap} bytes)"
-            ) from None
-        except RangeError as exc:
-            raise range_failure(exc) from None
-        return answer, strong_validator(answer.headers or {})
