@@ -37,7 +37,7 @@ from envision_spiders.commands.crawlall import scoped_pairs
 from envision_spiders.http.client import ClientSpider, ServiceError, run_job
 from envision_spiders.nodes.leases import ScheduleLeases
 from envision_spiders.nodes.placement import Placement, busy_spiders
-from envision_spiders.nodes.scrapyd import Scrapyd, configured_nodes
+from envision_spiders.nodes.scrapyd import Scrapyd, add_node_options, configured_nodes
 from envision_spiders.state.base import redact_url
 from envision_spiders.state.db import state_from_settings
 from envision_spiders.state.runs import UnknownSpiders, select_spiders, since_for
@@ -70,10 +70,7 @@ class Command(ScrapyCommand):
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
-        parser.add_argument("--url", dest="urls", action="append", default=[], metavar="URL",
-                            help="scrapyd node (repeatable, or comma-separated; default: setting SCRAPYD_URLS, "
-                                 "else SCRAPYD_URL)")
-        parser.add_argument("--project", help="scrapyd project (default: setting SCRAPYD_PROJECT)")
+        add_node_options(parser)
         parser.add_argument("--skip", action="append", default=[], metavar="SPIDER",
                             help="leave this spider out (repeatable, or comma-separated)")
         parser.add_argument("-a", dest="spargs", action="append", default=[], metavar="[SPIDER:]NAME=VALUE",

@@ -20,7 +20,7 @@ from scrapy.exceptions import UsageError
 
 from envision_spiders.http.client import ClientSpider, ServiceError, run_job
 from envision_spiders.nodes.leases import claims
-from envision_spiders.nodes.scrapyd import Scrapyd, configured_nodes
+from envision_spiders.nodes.scrapyd import Scrapyd, add_node_options, configured_nodes
 from envision_spiders.nodes.status import collect_nodes, last_runs, render_table, status_view
 from envision_spiders.state.db import state_from_settings
 
@@ -39,10 +39,7 @@ class Command(ScrapyCommand):
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
-        parser.add_argument("--url", dest="urls", action="append", default=[], metavar="URL",
-                            help="scrapyd node (repeatable, or comma-separated; default: setting SCRAPYD_URLS, "
-                                 "else SCRAPYD_URL)")
-        parser.add_argument("--project", help="scrapyd project (default: setting SCRAPYD_PROJECT)")
+        add_node_options(parser)
         parser.add_argument("--format", choices=("table", "json"), default="table", help="output format")
 
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:

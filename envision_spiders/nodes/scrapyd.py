@@ -68,6 +68,14 @@ def auth_headers() -> dict[str, str]:
     return {"Authorization": basic_auth_header(username, password or "")} if username else {}
 
 
+def add_node_options(parser: Any) -> None:
+    """The options every node command shares: which scrapyd nodes, which project."""
+    parser.add_argument("--url", dest="urls", action="append", default=[], metavar="URL",
+                        help="scrapyd node (repeatable, or comma-separated; default: setting SCRAPYD_URLS, "
+                             "else SCRAPYD_URL)")
+    parser.add_argument("--project", help="scrapyd project (default: setting SCRAPYD_PROJECT)")
+
+
 class Refused(ServiceError):
     """The node answered and said no (scrapyd's ``"status": "error"``): nothing was queued."""
 
