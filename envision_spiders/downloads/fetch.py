@@ -300,15 +300,7 @@ class FileFetcher:
 
             async def fetch_chunk(i: int) -> bytes:
                 start, end = chunks[i]
-                try:
-                    answer = await reader.fetch([(start, end)])
-                except (RangeChanged, RangeNotSupported, BodyTooLarge) as exc:  # a 200: not the same file
-                    raise ChangedMidway(str(exc)) from exc
-                except RangeError as exc:
-                    raise range_failure(exc) from None
-                if answer.whole:
-                    raise ChangedMidway(f"whole body instead of bytes {start}-{end - 1}")
-                body = exact_body(answer, start, end, size)
+                body = await read_chunk(reader, start, end, size)
                 await asyncio.to_thread(os.pwrite, fd, body, start)
                 progress.done.add(i)
                 save_progress(sidecar, progress)
@@ -368,6 +360,20 @@ class FileFetcher:
         except RangeError as exc:
             raise range_failure(exc) from None
         return answer, strong_validator(answer.headers or {})
+
+
+async def read_chunk(reader: RangeReader, start: int, end: int, size: int | None) -> bytes:
+    """Bytes ``start``-``end`` of a file being fetched in ranges after the first: an answer that
+    is not exactly that range of the same file (a 200, If-Range failed) is :class:`ChangedMidway`."""
+    try:
+        answer = await reader.fetch([(start, end)])
+    except (RangeChanged, RangeNotSupported, BodyTooLarge) as exc:  # a 200: not the same file
+        raise ChangedMidway(str(exc)) from exc
+    except RangeError as exc:
+        raise range_failure(exc) from None
+    if answer.whole:
+        raise ChangedMidway(f"whole body instead of bytes {start}-{end - 1}")
+    return exact_body(answer, start, end, size)
 
 
 def exact_body(answer: RangeAnswer, start: int, end: int | None, size: int | None) -> bytes:

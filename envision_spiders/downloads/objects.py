@@ -46,12 +46,11 @@ from envision_spiders.downloads.fetch import (
     FileFetcher,
     FileProgress,
     exact_body,
-    range_failure,
+    read_chunk,
 )
 from envision_spiders.downloads.gate import Checksum, MultiHasher, verify
 from envision_spiders.downloads.manifest import MANIFEST_NAME, utc_now
 from envision_spiders.downloads.paths import SIDECAR_SUFFIX
-from envision_spiders.http.ranges import BodyTooLarge, RangeChanged, RangeError, RangeNotSupported
 from envision_spiders.state.objects import S3Location, is_missing
 from envision_spiders.state.store import record_bytes
 
@@ -291,15 +290,7 @@ class MultipartDownload:
 
         async def fetch_chunk(i: int) -> bytes:
             start, end = chunks[i]
-            try:
-                answer = await reader.fetch([(start, end)])
-            except (RangeChanged, RangeNotSupported, BodyTooLarge) as exc:
-                raise ChangedMidway(str(exc)) from exc
-            except RangeError as exc:
-                raise range_failure(exc) from None
-            if answer.whole:
-                raise ChangedMidway(f"whole body instead of bytes {start}-{end - 1}")
-            body = exact_body(answer, start, end, size)
+            body = await read_chunk(reader, start, end, size)
             await upload(i, body)
             self.stats.inc_value("envision/download/chunks")
             return body
