@@ -62,12 +62,26 @@ class SQLiteState(StateDB):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # autocommit mode: transactions are explicit, so BEGIN IMMEDIATE is ours to issue
         self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._enter_wal(timeout)
         self._db.execute("PRAGMA synchronous=NORMAL")
         # the shared SQL calls the connection directly: no wrapper on the embedded default's hot path
         self._execute = self._db.execute  # type: ignore[method-assign]
         self._executemany = self._db.executemany  # type: ignore[method-assign]
         self._migrate()
+
+    def _enter_wal(self, timeout: float) -> None:
+        """Switch the file to WAL. SQLite answers "database is locked" at once, without waiting
+        on the busy timeout, when several openers of a new file switch it together: retry
+        until ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.01)
 
     def _version(self) -> int:
         try:
