@@ -25,6 +25,8 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -41,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.conftest import scrapy_command, scrapy_env  # noqa: E402
-from tests.servers.base import FakeAPI, Reply  # noqa: E402
+from tests.servers.base import FakeAPI, Reply, ranged_reply  # noqa: E402
 
 TOLERANCE = 0.02  # seconds of slack on each window: network and thread scheduling jitter
 SPAN = 4  # a class's rate is enforced over every SPAN requests (SPAN intervals), as a window limiter does
@@ -57,7 +59,9 @@ class RateGate:
     buckets: dict[str, tuple[float, int]]
     routes: dict[str, list[str]]  # route name -> buckets it counts in
     seen: dict[str, list[float]] = field(default_factory=dict)
+    admitted: dict[str, int] = field(default_factory=dict)  # route -> requests let through
     refused: int = 0
+    refused_by: dict[str, int] = field(default_factory=dict)  # bucket -> requests it refused
     served_seconds: float = 0.0  # time the fake spent answering (its own share of the crawl's time)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -71,9 +75,11 @@ class RateGate:
                 self.seen[name] = recent
                 if len(recent) >= count:
                     self.refused += 1
+                    self.refused_by[name] = self.refused_by.get(name, 0) + 1
                     return False
             for name in names:
                 self.seen.setdefault(name, []).append(now)
+            self.admitted[route] = self.admitted.get(route, 0) + 1
             return True
 
 
@@ -209,7 +215,138 @@ def osf() -> Source:
     )
 
 
-SOURCES = {"zenodo": zenodo, "nei": nei, "osf": osf}
+class ArchiveHost(FakeAPI):
+    """An object store on a loopback address of its own (another host for Scrapy's slots, as S3
+    is): ``GET /<path>`` serves ``file_bytes(path)`` with Range. Not rate-limited: it is not
+    the repository's API."""
+
+    bind_host = "127.0.0.2"
+
+    def __init__(self, file_bytes: Callable[[str], bytes | None]) -> None:
+        super().__init__()
+        self.file_bytes = file_bytes
+        self.route("object", "GET", r"/(.+)", self.object)
+
+    def object(self, call: Any, match: Any) -> Reply:
+        data = self.file_bytes(match.group(1))
+        return ranged_reply(call, data) if data is not None else Reply(404, b"no such key")
+
+
+def archive_bytes() -> Callable[[str], bytes | None]:
+    """name -> a small ZIP or tar.gz for archive names, None for the rest."""
+    archives = {".zip": small_zip(), ".tar.gz": small_tar_gz()}
+    return lambda name: next((data for ext, data in archives.items() if name.endswith(ext)), None)
+
+
+def figshare() -> Source:
+    from tests.servers.figshare import FakeFigshare
+
+    def make_fake(n: int) -> FakeFigshare:
+        # downloads on another host name than the API (as ndownloader.figshare.com is), then a
+        # 302 to an object store on a third host
+        fake = FakeFigshare(n_articles=n, files_host="localhost", file_bytes=archive_bytes())
+        build, built = fake.all_articles, []
+
+        def articles() -> list[dict[str, Any]]:  # built once: the fake's own cost is not the crawl's
+            if not built:
+                built.append(build())
+            return built[0]
+
+        fake.all_articles = articles  # type: ignore[method-assign]
+        return fake
+
+    def settings(fake: FakeAPI, speedup: float) -> dict[str, Any]:
+        return {"FIGSHARE_API_URL": f"{fake.base_url}/v2", "DOWNLOAD_DELAY": 1.0 / speedup, "FIGSHARE_PAGE_SIZE": 25}
+
+    return Source(
+        # API_NOTES: one overall rate, at most 1 request/s, for every request (search, detail, files, downloads)
+        "figshare", make_fake, lambda speedup: {"overall": (SPAN * 1.0 / speedup, SPAN)},
+        {"search": ["overall"], "article": ["overall"], "files": ["overall"], "download": ["overall"]},
+        settings, lambda fake: {}, "download", lambda settings: settings,
+        lambda wait: Reply.json({"message": "Too many requests", "code": "TooManyRequests"}, 429),
+    )
+
+
+def kaggle() -> Source:
+    from tests.servers.kaggle import FakeKaggle
+
+    def make_fake(n: int) -> FakeKaggle:
+        return FakeKaggle(n_datasets=n, archive="images.zip", file_bytes=archive_bytes())
+
+    return Source(
+        # API_NOTES: limits unpublished, ~1 request/s suggested, for every request
+        "kaggle", make_fake, lambda speedup: {"overall": (SPAN * 1.0 / speedup, SPAN)},
+        {"list": ["overall"], "files": ["overall"], "download": ["overall"]},
+        lambda fake, speedup: {"KAGGLE_API_URL": f"{fake.base_url}/api/v1", "DOWNLOAD_DELAY": 1.0 / speedup},
+        lambda fake: {"KAGGLE_USERNAME": fake.username, "KAGGLE_KEY": fake.key}, "download", lambda settings: settings,
+        lambda wait: Reply.json({"code": 429, "message": "TooManyRequests"}, 429),
+    )
+
+
+def datacite() -> Source:
+    from tests.servers.datacite import FakeDataCite
+
+    def make_fake(n: int) -> FakeDataCite:
+        return FakeDataCite(n_eye=n, n_other=max(1, n // 10))
+
+    def settings(fake: FakeAPI, speedup: float) -> dict[str, Any]:
+        # a small page so that a short run makes enough requests to measure
+        return {"DATACITE_API_URL": fake.base_url, "DATACITE_REQUESTS_PER_HOUR": 12000 * speedup,
+                "DATACITE_PAGE_SIZE": 10}
+
+    return Source(
+        # API_NOTES: identified clients 1,000 per 5 minutes (one per 0.3 s); no files
+        "datacite", make_fake, lambda speedup: {"api": (SPAN * 0.3 / speedup, SPAN)}, {"dois": ["api"]},
+        settings, lambda fake: {}, None, lambda settings: settings,
+        lambda wait: Reply.json({"errors": [{"status": "429", "title": "Too Many Requests"}]}, 429),
+    )
+
+
+DRYAD_FILE_SPEEDUP = 12  # bench only: Dryad's file downloads (100/hour) go 12x faster again than the rest
+
+
+def dryad() -> Source:
+    from tests.servers.dryad import FakeDryad
+
+    class DryadWithStorage(FakeDryad):
+        """Downloads 302 to an object store on another host (Dryad: a presigned S3 URL)."""
+
+        def __init__(self, n: int) -> None:
+            self.archive_host = ArchiveHost(archive_bytes())
+            super().__init__(n_eye=n, n_other=0, storage_url=lambda path: f"{self.archive_host.base_url}/{path}")
+
+        def start(self, tls: Any = None) -> str:
+            self.archive_host.start()
+            return super().start(tls)
+
+        def stop(self) -> None:
+            super().stop()
+            self.archive_host.stop()
+
+    def buckets(speedup: float) -> dict[str, tuple[float, int]]:
+        # API_NOTES: with a token 240/min for every request (API and downloads); file downloads
+        # 100/hour on top (here 100 x DRYAD_FILE_SPEEDUP per hour before the common speedup)
+        return {"api": (SPAN * 60 / 240 / speedup, SPAN),
+                "files": (SPAN * 3600 / 100 / DRYAD_FILE_SPEEDUP / speedup, SPAN)}
+
+    def settings(fake: FakeAPI, speedup: float) -> dict[str, Any]:
+        # no DOWNLOAD_DELAY with -s: it would cap the file slot's delay
+        return {"DRYAD_API_URL": f"{fake.base_url}/api/v2", "DRYAD_REQUESTS_PER_HOUR_TOKEN": 14400 * speedup,
+                "DRYAD_FILE_REQUESTS_PER_HOUR_TOKEN": 100 * DRYAD_FILE_SPEEDUP * speedup}
+
+    return Source(
+        "dryad", DryadWithStorage, buckets,
+        {"search": ["api"], "files": ["api"], "dataset": ["api"], "oauth": ["api"], "download": ["files", "api"]},
+        settings, lambda fake: {"DRYAD_TOKEN": fake.token}, "download",
+        lambda settings: {**settings, "DRYAD_FILE_REQUESTS_PER_HOUR_TOKEN": 0},
+        lambda wait: Reply(429, b"Request rejected due to rate limits.", {
+            "Content-Type": "text/plain", "RateLimit-Limit": "240", "RateLimit-Remaining": "0",
+            "RateLimit-Reset": str(int(time.time() + max(1.0, wait)))}),
+    )
+
+
+SOURCES = {"zenodo": zenodo, "nei": nei, "osf": osf, "figshare": figshare, "kaggle": kaggle, "datacite": datacite,
+           "dryad": dryad}
 
 
 def crawl(
@@ -249,39 +386,54 @@ def minimum_seconds(
     )
 
 
+def run_once(source: Source, records: int, speedup: float, file_slot: bool) -> dict[str, Any]:
+    """One crawl of ``source`` against its gated fake: the figures of one printed row."""
+    buckets = source.buckets(speedup)
+    gate = RateGate(buckets, source.routes)
+    with tempfile.TemporaryDirectory(prefix="envision-ratebench-") as tmp, source.make_fake(records) as fake:
+        gate_fake(fake, gate, source.too_many)
+        stats, wall = crawl(source, fake, Path(tmp), speedup, file_slot=file_slot)
+    # the requests the rated service answered, per class (an object store a download redirects
+    # to is not the API's: its hops are not counted)
+    files = gate.admitted.get(source.file_route, 0) if source.file_route else 0
+    api = sum(gate.admitted.values()) - files
+    api_buckets = sorted({b for route, bs in source.routes.items() if route != source.file_route for b in bs})
+    classes, counts = {"api": api_buckets}, {"api": api}
+    if source.file_route:
+        classes["files"], counts["files"] = source.routes[source.file_route], files
+    allowed = minimum_seconds(counts, buckets, classes)
+    elapsed = stats["elapsed_time_seconds"]
+    return {"api": api, "files": files, "allowed": allowed, "elapsed": elapsed, "wall": wall,
+            "ratio": elapsed / allowed if allowed else float("nan"), "refused": gate.refused,
+            "fake": gate.served_seconds, "refused_by": gate.refused_by}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--speedup", type=float, default=10.0)
     parser.add_argument("--records", type=int, default=300)
-    parser.add_argument("--source", action="append", choices=sorted(SOURCES), help="default: all covered")
+    parser.add_argument("--runs", type=int, default=3, help="crawls per source (min/median/max printed)")
+    parser.add_argument("--source", action="append", choices=sorted(SOURCES), help="default: all")
     parser.add_argument("--no-file-slots", action="store_true",
                         help="file requests in the search slot, as before file slots (the baseline)")
     args = parser.parse_args()
     print(f"{'source':10}{'API req':>9}{'file req':>10}{'allowed s':>11}{'crawl s':>9}{'wall s':>8}{'ratio':>8}"
           f"{'429s':>6}{'fake s':>8}")
     for name in args.source or sorted(SOURCES):
-        source = SOURCES[name]()
-        buckets = source.buckets(args.speedup)
-        gate = RateGate(buckets, source.routes)
-        with tempfile.TemporaryDirectory(prefix="envision-ratebench-") as tmp, source.make_fake(args.records) as fake:
-            gate_fake(fake, gate, source.too_many)
-            stats, wall = crawl(source, fake, Path(tmp), args.speedup, file_slot=not args.no_file_slots)
-        files = sum(v for k, v in stats.items() if k.startswith("envision/inspect/") and k.endswith("/requests"))
-        api = stats.get("downloader/request_count", 0) - files
-        # the classes the stats can tell apart: file requests, and every other request
-        api_buckets = sorted({b for route, bs in source.routes.items() if route != source.file_route for b in bs})
-        classes = {"api": api_buckets}
-        counts = {"api": api}
-        if source.file_route:
-            classes["files"] = source.routes[source.file_route]
-            counts["files"] = files
-        allowed = minimum_seconds(counts, buckets, classes)
-        elapsed = stats["elapsed_time_seconds"]
-        ratio = elapsed / allowed if allowed else float("nan")
-        print(f"{name:10}{api:>9}{files:>10}{allowed:>11.2f}{elapsed:>9.2f}{wall:>8.2f}{ratio:>7.2f}x{gate.refused:>6}"
-              f"{gate.served_seconds:>8.2f}")
+        rows = [run_once(SOURCES[name](), args.records, args.speedup, not args.no_file_slots) for _ in range(args.runs)]
+        for r in rows:
+            print(f"{name:10}{r['api']:>9}{r['files']:>10}{r['allowed']:>11.2f}{r['elapsed']:>9.2f}{r['wall']:>8.2f}"
+                  f"{r['ratio']:>7.2f}x{r['refused']:>6}{r['fake']:>8.2f}"
+                  + (f"  (429s by bucket: {r['refused_by']})" if r["refused"] else ""))
+        if len(rows) > 1:
+            ratios = sorted(r["ratio"] for r in rows)
+            crawls = sorted(r["elapsed"] for r in rows)
+            print(f"{name:10} min/median/max: crawl {crawls[0]:.2f} / {statistics.median(crawls):.2f} / {crawls[-1]:.2f} s,"
+                  f" ratio {ratios[0]:.2f} / {statistics.median(ratios):.2f} / {ratios[-1]:.2f}x,"
+                  f" 429s {sum(r['refused'] for r in rows)}")
     print(f"(rates / {args.speedup:g}; 'allowed' = the slowest documented bucket for the requests made; "
-          "'crawl' = engine time; 'fake s' = the fake's own time answering, summed; goal <= ~1.15x with no 429)")
+          "'crawl' = engine time; 'fake s' = the fake's own time answering, summed; goal <= ~1.15x with no 429; "
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())})")
 
 
 if __name__ == "__main__":

@@ -97,7 +97,7 @@ OSF_FILE_REQUESTS_PER_HOUR_TOKEN = 4500
 DRYAD_PAGE_SIZE = 100  # per_page of /search and /versions/{id}/files (maximum 100)
 DRYAD_QUERY_MAX_LENGTH = 400  # characters of `q`; terms are quoted phrases packed into OR-groups
 DRYAD_REQUESTS_PER_HOUR = 1800  # anonymous API limit: 30/min
-DRYAD_REQUESTS_PER_HOUR_TOKEN = 14400  # with a bearer token: 240/min
+DRYAD_REQUESTS_PER_HOUR_TOKEN = 14300  # with a bearer token: 240/min for all requests, file downloads (100/h) included
 OSF_PAGE_SIZE = 100  # page[size] (maximum 100, larger is clamped)
 OSF_FILTER_FIELDS = "title,description"  # filter[<fields>]=term (icontains on either field)
 OSF_PROVIDERS = ["osfstorage"]  # storage providers whose file trees are walked
@@ -188,6 +188,7 @@ SCRAPY_POET_DISCOVER = ["envision_spiders.pages"]
 DOWNLOADER_MIDDLEWARES = {
     "envision_spiders.middlewares.public_hosts.PublicHostsMiddleware": 60,  # before robots.txt (100)
     "envision_spiders.middlewares.backoff.BackoffMiddleware": 560,
+    "envision_spiders.middlewares.slots.BudgetSlotMiddleware": 590,  # a redirect off the repository leaves its rate slot
 }
 SPIDER_MIDDLEWARES = {
     # a request dropped for URL length is an ERROR, not Scrapy's INFO line

@@ -23,6 +23,12 @@ A concrete spider declares:
     rate, so they never wait behind the search requests' ``DOWNLOAD_DELAY``. Decided before
     the crawl starts; a ``DOWNLOAD_SLOTS`` entry given with ``-s`` for that slot wins, and a
     ``DOWNLOAD_DELAY`` given with ``-s`` caps its delay (``0``: delays off, for a local server).
+``shared_rate`` (optional, default False)
+    True when the repository documents one rate for *every* request (search, details, file
+    downloads, on any of its hosts: Figshare, Kaggle). All of them then go to one downloader
+    slot, ``shared_slot(name)`` (``http/slots.py``), at ``DOWNLOAD_DELAY`` and
+    ``CONCURRENT_REQUESTS_PER_DOMAIN``: API requests built with ``self.api_request`` and the
+    inspection's file requests alike, so a file host does not get a second rate of its own.
 ``config_class`` (optional)
     A ``SpiderConfig`` (frozen dataclass of ``setting("NAME")`` fields): the spider's own
     settings, read and validated once into ``self.config`` by the classmethod hook
@@ -96,7 +102,7 @@ from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 from twisted.python.failure import Failure
 
 from envision_spiders.http.credentials import ApiToken, api_token, get_secret, oauth_access_token
-from envision_spiders.http.slots import file_slot, slot_for_rate
+from envision_spiders.http.slots import SLOT_META, file_slot, shared_slot, slot_for_rate
 from envision_spiders.queries import SEARCH_TERMS, group_terms
 from envision_spiders.state.db import state_url_problem
 
@@ -219,6 +225,7 @@ class EnvisionSpider(scrapy.Spider):
     client_credentials: tuple[str, str, str] | None = None  # OAuth2: (token path, id secret, secret secret)
     config_class: type[SpiderConfig] | None = None
     file_rate_settings: tuple[str, str] | None = None
+    shared_rate: bool = False
 
     def __init__(
         self,
@@ -256,6 +263,10 @@ class EnvisionSpider(scrapy.Spider):
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
         super().update_settings(settings)
+        if cls.shared_rate:
+            cls._add_slot(settings, shared_slot(cls.name), {
+                "delay": settings.getfloat("DOWNLOAD_DELAY"), "jitter": settings.getfloat("DOWNLOAD_DELAY_JITTER"),
+                "concurrency": settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN")})
         if not cls.file_rate_settings:
             return
         per_hour = settings.getfloat(cls.file_rate_settings[1 if cls.has_token() else 0])
@@ -266,8 +277,13 @@ class EnvisionSpider(scrapy.Spider):
             # a delay given with -s is the user's (0: delays off, a local server): file requests
             # never wait longer than it either
             slot["delay"] = min(slot["delay"], settings.getfloat("DOWNLOAD_DELAY"))
+        cls._add_slot(settings, file_slot(cls.name), slot)
+
+    @staticmethod
+    def _add_slot(settings: BaseSettings, name: str, slot: dict[str, Any]) -> None:
+        """``DOWNLOAD_SLOTS[name] = slot`` unless ``DOWNLOAD_SLOTS`` given with ``-s`` has it."""
         slots = dict(settings.getdict("DOWNLOAD_SLOTS"))
-        slots.setdefault(file_slot(cls.name), slot)
+        slots.setdefault(name, slot)
         # keep a -s DOWNLOAD_SLOTS (its entries won above) at its own priority
         priority = max(settings.getpriority("DOWNLOAD_SLOTS") or 0, SETTINGS_PRIORITIES["spider"])
         settings.set("DOWNLOAD_SLOTS", slots, priority=priority)
@@ -339,8 +355,11 @@ class EnvisionSpider(scrapy.Spider):
             self.logger.error("OAuth token request failed (HTTP %d): crawling anonymously", response.status)
 
     def api_request(self, url: str, callback: Any, data: Any = None, **kwargs: Any) -> scrapy.Request:
-        """A request to the API (a JSON POST of ``data`` when given), with the token where it belongs."""
+        """A request to the API (a JSON POST of ``data`` when given), with the token where it belongs
+        (and, for a ``shared_rate`` source, in its shared slot)."""
         headers = {**self.auth_headers(url), **(kwargs.pop("headers", None) or {})}
+        if self.shared_rate:
+            kwargs["meta"] = {SLOT_META: shared_slot(self.name), **(kwargs.get("meta") or {})}
         if data is not None:
             return JsonRequest(url, data=data, callback=callback, headers=headers, **kwargs)
         return scrapy.Request(url, callback=callback, headers=headers, **kwargs)

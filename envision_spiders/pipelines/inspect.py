@@ -11,7 +11,8 @@ checksum) are not inspected again.
 Settings (``ENVISION_INSPECT_*``, defaults in ``settings.py``) are read once into an
 :class:`~envision_spiders.inspection.config.InspectConfig`. Stats: ``envision/inspect/...``.
 A source with a file rate of its own sends its file requests to its own downloader slot
-(``http/slots.py``: they do not wait behind its search requests' delay).
+(``http/slots.py``: they do not wait behind its search requests' delay); a source with one
+overall rate (``shared_rate``) sends them to the slot its API requests use (one budget).
 Overridable hooks: :meth:`ArchiveInspectionPipeline.archives_of` (which files to inspect),
 :meth:`ArchiveInspectionPipeline.request_meta` (per-record request meta: the download slot) and
 :meth:`ArchiveInspectionPipeline.request_headers` (per-file headers: by default the record's source
@@ -41,7 +42,7 @@ from envision_spiders.http.ranges import (
     RangeReader,
     install_range_guard,
 )
-from envision_spiders.http.slots import FILE_SLOT_SUFFIX, file_slot
+from envision_spiders.http.slots import SLOT_META, file_slot, is_budget_slot, shared_slot
 from envision_spiders.inspection.config import InspectConfig
 from envision_spiders.inspection.drivers import inspect_archive
 from envision_spiders.inspection.errors import ArchiveError
@@ -68,8 +69,8 @@ class ArchiveInspectionPipeline:
         self._slots = DeferredSemaphore(self.config.concurrency)
         self._no_multirange: set[str] = set()  # hosts that answered a multi-range request with 200
         self.tokens = file_tokens(crawler.settings)  # source -> ApiToken (never logged)
-        # sources whose file requests have a downloader slot of their own (their documented file rate)
-        self.file_slots = {slot for slot in crawler.settings.getdict("DOWNLOAD_SLOTS") if slot.endswith(FILE_SLOT_SUFFIX)}
+        # the budget slots configured (http/slots.py): a source's file rate, or its one overall rate
+        self.budget_slots = {slot for slot in crawler.settings.getdict("DOWNLOAD_SLOTS") if is_budget_slot(slot)}
         install_range_guard(crawler)
 
     @classmethod
@@ -93,9 +94,12 @@ class ArchiveInspectionPipeline:
 
     def request_meta(self, item: Any) -> dict[str, Any]:
         """Meta of a file's requests: the source's file slot when it has one (``http/slots.py``),
-        else Scrapy's per-host slot."""
-        slot = file_slot(str(ItemAdapter(item).get("source") or ""))
-        return {"download_slot": slot} if slot in self.file_slots else {}
+        else its shared slot (one budget with its API requests), else Scrapy's per-host slot."""
+        source = str(ItemAdapter(item).get("source") or "")
+        for slot in (file_slot(source), shared_slot(source)):
+            if slot in self.budget_slots:
+                return {SLOT_META: slot}
+        return {}
 
     # --- processing ---------------------------------------------------------------------------
     async def process_item(self, item: Any) -> Any:

@@ -59,6 +59,7 @@ class FigshareSpider(FileListingSpider, OffsetPagingSpider):
     cap_statuses = (422,)
     # Figshare asks for at most 1 request per second (no rate-limit headers are documented).
     custom_settings = {**ONE_REQUEST_PER_SECOND}
+    shared_rate = True  # that one rate covers file downloads on ndownloader.figshare.com too (http/slots.py)
 
     async def start(self) -> AsyncIterator[Any]:
         groups = self.query_groups(PHRASES)

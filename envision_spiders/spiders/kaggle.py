@@ -47,8 +47,10 @@ class KaggleSpider(FileListingSpider, OffsetPagingSpider):
     config_class = KaggleConfig
     page_size_setting = "KAGGLE_PAGE_SIZE"
     max_page_setting = "KAGGLE_MAX_PAGE"
-    # Limits are unpublished; 429s are documented. Suggested: at most 1 request per second.
+    # Limits are unpublished; 429s are documented. Suggested: at most 1 request per second, for
+    # every request (downloads too; their 302 to GCS leaves the budget: http/slots.py).
     custom_settings = {**ONE_REQUEST_PER_SECOND}
+    shared_rate = True
 
     @classmethod
     def api_token(cls, settings: BaseSettings, api_url: str) -> ApiToken:

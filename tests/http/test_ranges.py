@@ -220,3 +220,25 @@ def test_range_headers_are_built_in_one_module_and_http_knows_no_archives() -> N
         if rel.startswith("http/"):
             assert "envision_spiders.inspection" not in text, rel
     assert builders == {"http/byteranges.py"} and importers == {"http/ranges.py"}
+
+
+def test_reads_after_a_redirect_to_another_origin_leave_the_callers_budget_slot() -> None:
+    """The caller's slot (a repository's file rate) is for the URL it gave: once a read was
+    redirected to an object store, the next reads of that store are not in it."""
+    server = FakeRangeServer(DATA)
+    sent: list[Request] = []
+
+    async def redirecting(request: Request) -> Response:
+        sent.append(request)
+        if request.url.startswith("http://files.test/"):  # the repository's download route: a 302
+            hop = request.replace(url="https://store.test/a.zip?sig=1")
+            hop.meta["redirect_urls"] = [request.url]
+            response = await server.download(hop)
+            return response.replace(url=hop.url, request=hop)
+        return await server.download(request)
+
+    r = RangeReader(get_crawler(), "http://files.test/a.zip", download=redirecting, meta={"download_slot": "dryad:files"})
+    asyncio.run(r.read(0, 10))
+    asyncio.run(r.read(100, 110))
+    assert sent[0].meta["download_slot"] == "dryad:files"
+    assert sent[1].url.startswith("https://store.test/") and "download_slot" not in sent[1].meta

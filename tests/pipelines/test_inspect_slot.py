@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 
 from scrapy.settings import Settings
 from scrapy.utils.project import get_project_settings
 
-from envision_spiders.http.slots import file_slot
+from envision_spiders.http.slots import file_slot, shared_slot
 from envision_spiders.spiders.zenodo import ZenodoSpider
 from tests.conftest import run_crawl
 from tests.servers.zenodo import FakeZenodo
@@ -84,3 +85,87 @@ def test_inspection_requests_do_not_wait_behind_the_search_delay(tmp_path):
     gaps = [b - a for a, b in zip(starts, starts[1:])]
     assert max(gaps) < 1.0, gaps  # not spaced by the search delay
     assert min(gaps) >= 0.08, gaps  # but by their own rate (0.1 s)
+
+
+def test_figshare_keeps_api_and_file_host_in_one_one_per_second_budget(tmp_path):
+    """Figshare documents one rate for every request: its search, details and the downloads on
+    its file host (another host name here, as ndownloader.figshare.com is) share one slot, so
+    no two requests to Figshare come closer than the delay. Per-host slots would give the file
+    host a second budget: an article's downloads would go out beside the next detail request."""
+    from tests.servers.figshare import FakeFigshare
+
+    delay = 0.3
+    fake = FakeFigshare(n_articles=8, files_host="localhost",
+                        file_bytes=lambda name: small_zip() if name.endswith(".zip") else None)
+    with fake:
+        result = run_crawl("figshare", tmp_path, settings={
+            "FIGSHARE_API_URL": f"{fake.base_url}/v2", "ENVISION_INSPECT_ENABLED": True, "DOWNLOAD_DELAY": delay})
+        figshare = sorted(call.at for call in fake.calls)  # every host of Figshare; not the object store
+        downloads = fake.calls_to("download")
+        stored = fake.storage.calls_to("object")
+    assert result.returncode == 0, result.log[-3000:]
+    assert result.stats.get("envision/inspect/status/complete", 0) >= 2
+    assert len(downloads) >= 3 and len(stored) >= len(downloads)
+    gaps = [b - a for a, b in zip(figshare, figshare[1:])]
+    assert min(gaps) >= delay - 0.05, sorted(gaps)[:5]
+    # the object store the downloads redirect to is not Figshare: its hops leave the budget
+    assert result.stats.get("envision/slots/left_on_redirect", 0) == len(downloads)
+
+
+def test_a_redirect_to_the_object_store_does_not_wait_in_the_file_slot(tmp_path):
+    """Dryad's downloads (file slot, 1 per 0.6 s here) 302 to a presigned S3 URL: the hop goes
+    out at once, not one file delay later, and the next download keeps the file rate."""
+    from tests.servers.base import FakeAPI, ranged_reply
+    from tests.servers.dryad import FakeDryad
+
+    class ObjectStore(FakeAPI):
+        bind_host = "127.0.0.2"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.route("object", "GET", r"/(.+)", lambda call, m: ranged_reply(call, small_zip()))
+
+    delay = 0.6
+    with ObjectStore() as store:
+        fake = FakeDryad(n_eye=4, n_other=0, storage_url=lambda path: f"{store.base_url}/{path}")
+        with fake:
+            result = run_crawl("dryad", tmp_path, settings={
+                "DRYAD_API_URL": f"{fake.base_url}/api/v2", "ENVISION_INSPECT_ENABLED": True,
+                "DOWNLOAD_SLOTS": json.dumps({"dryad:files": {"delay": delay, "jitter": 0, "concurrency": 1}})},
+                env={"DRYAD_TOKEN": fake.token})
+            downloads = sorted(call.at for call in fake.calls_to("download"))
+        hops = sorted(call.at for call in store.calls)
+    assert result.returncode == 0, result.log[-3000:]
+    assert len(downloads) == 4 and len(hops) == 4
+    gaps = [b - a for a, b in zip(downloads, downloads[1:])]
+    assert min(gaps) >= delay - 0.05, gaps  # the file rate is kept
+    assert max(hop - download for download, hop in zip(downloads, hops)) < delay / 2  # hops do not queue
+
+
+def test_a_shared_rate_source_gets_one_slot_at_its_delay(monkeypatch):
+    from envision_spiders.spiders.figshare import FigshareSpider
+
+    settings = get_project_settings()
+    FigshareSpider.update_settings(settings)
+    assert settings.getdict("DOWNLOAD_SLOTS")[shared_slot("figshare")] == {"delay": 1.0, "jitter": 0, "concurrency": 1}
+    faster = get_project_settings()
+    faster.set("DOWNLOAD_DELAY", 0.2, priority="cmdline")
+    FigshareSpider.update_settings(faster)
+    assert faster.getdict("DOWNLOAD_SLOTS")[shared_slot("figshare")]["delay"] == 0.2
+    assert shared_slot("zenodo") not in zenodo_settings(monkeypatch, token=True).getdict("DOWNLOAD_SLOTS")
+
+
+def test_a_shared_rate_sources_api_and_file_requests_name_the_same_slot():
+    from scrapy.utils.test import get_crawler
+
+    from envision_spiders.pipelines.inspect import ArchiveInspectionPipeline
+    from envision_spiders.spiders.figshare import FigshareSpider
+
+    project = {k: v for k, v in get_project_settings().copy_to_dict().items() if not k.startswith(("TWISTED_", "ASYNCIO_"))}
+    crawler = get_crawler(FigshareSpider, project)  # the spider's update_settings applied
+    spider = FigshareSpider.from_crawler(crawler)
+    api = spider.api_request(f"{spider.api_url}/articles/1", spider.parse_detail, meta={"x": 1})
+    pipeline = ArchiveInspectionPipeline.from_crawler(crawler)
+    assert api.meta == {"download_slot": shared_slot("figshare"), "x": 1}
+    assert pipeline.request_meta({"source": "figshare"}) == {"download_slot": shared_slot("figshare")}
+    assert pipeline.request_meta({"source": "osf"}) == {}  # no budget slot of its own in this crawl

@@ -71,6 +71,8 @@ def ranged_reply(call: Call, data: bytes, content_type: str = "application/octet
 class FakeAPI:
     """Subclasses call ``self.route(name, method, pattern, handler)`` in ``__init__``."""
 
+    bind_host = "127.0.0.1"  # another loopback address (127.0.0.2) makes a host of its own for Scrapy's slots
+
     def __init__(self) -> None:
         self._routes: list[tuple[str, str, re.Pattern[str], Handler]] = []
         self.calls: list[Call] = []
@@ -155,7 +157,7 @@ class FakeAPI:
             def log_message(self, *args: Any) -> None:  # keep test output clean
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server = ThreadingHTTPServer((self.bind_host, 0), _Handler)
         self._server.daemon_threads = True
         if tls is not None:
             self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)

@@ -7,17 +7,21 @@ the docs word it, "published after the date": the date itself excluded), ``order
 ``order_direction``, field-less ``search_for`` phrases OR-ed, article details that list
 at most 10 files, ``/articles/{id}/files`` paging, ``Authorization: token`` checked when sent
 (403 for a bad token), 429 without rate-limit headers (none are documented), JSON errors
-``{message, code}``."""
+``{message, code}``. Download URLs go to ``files_host`` (default: the API's own host), as the
+real ones go to ``ndownloader.figshare.com``, and 302 to an object store that serves
+``file_bytes(name)`` with Range (default: a few bytes that are not an archive)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
-from tests.servers.base import Call, FakeAPI, Reply
+from tests.servers.base import Call, FakeAPI, Reply, ranged_reply
 
 _TOPICS = [
     ("Fundus photographs of diabetic retinopathy", ["fundus", "diabetic retinopathy"]),
@@ -60,16 +64,17 @@ def make_files(i: int, article_id: int, base: str) -> list[dict[str, Any]]:
     return files
 
 
-def make_article(i: int, base: str, start: date = date(2016, 1, 1), per_day: int = 1) -> dict[str, Any]:
+def make_article(i: int, base: str, start: date = date(2016, 1, 1), per_day: int = 1,
+                 files_base: str | None = None) -> dict[str, Any]:
     """Article number ``i`` (1-based) as ``ArticleComplete`` with *all* its files; ``per_day``
-    consecutive articles share a publication day."""
+    consecutive articles share a publication day; download URLs on ``files_base`` (default ``base``)."""
     title, tags = _TOPICS[i % len(_TOPICS)]
     article_id = 9_000_000 + 17 * i
     version = 1 + i % 3
     prefix = "10.25573/data" if i % 6 == 0 else "10.6084/m9.figshare"
     published = start + timedelta(days=11 * ((i + per_day - 1) // per_day))
     modified = published + timedelta(days=30)
-    files = make_files(i, article_id, base)
+    files = make_files(i, article_id, files_base or base)
     defined_type = 1 if i % 11 == 0 else 3  # every 11th is a figure, not a dataset
     return {
         "id": article_id,
@@ -126,8 +131,10 @@ def _error(message: str, status: int, code: str) -> Reply:
 
 class FakeFigshare(FakeAPI):
     def __init__(self, n_articles: int = 40, max_offset: int = 1000, token: str = "figshare-test-token",
-                 per_day: int = 1) -> None:
+                 per_day: int = 1, files_host: str | None = None,
+                 file_bytes: Callable[[str], bytes | None] | None = None) -> None:
         super().__init__()
+        self.files_host = files_host
         self.n_articles = n_articles
         self.per_day = per_day
         self.max_offset = max_offset
@@ -137,7 +144,22 @@ class FakeFigshare(FakeAPI):
         self.route("article", "GET", r"/v2/articles/(\d+)", self.article)
         self.route("files", "GET", r"/v2/articles/(\d+)/files", self.files)
         self.route("download", "GET", r"/ndownloader/files/(\d+)", self.download)
-        self.storage = FakeStorage()
+        self.storage = FakeStorage(self._object_bytes if file_bytes else None)
+        self.file_bytes = file_bytes
+
+    @property
+    def files_base(self) -> str:
+        """Where download URLs point: the API's own server under ``files_host`` when given."""
+        if not self.files_host:
+            return self.base_url
+        port = urlsplit(self.base_url).port
+        return f"{self._scheme}://{self.files_host}:{port}"
+
+    def _object_bytes(self, file_id: str) -> bytes | None:
+        assert self.file_bytes is not None
+        article = self._find(int(file_id) // 100)
+        name = next((f["name"] for f in article["files"] if str(f["id"]) == file_id), None) if article else None
+        return self.file_bytes(name) if name else None
 
     def start(self) -> str:
         self.storage.start()
@@ -153,7 +175,8 @@ class FakeFigshare(FakeAPI):
         return Reply(302, b"", {"Location": f"{self.storage.base_url}/pfigshare-u-files/{file_id}/file?X-Amz-Signature=abc"})
 
     def all_articles(self) -> list[dict[str, Any]]:
-        articles = [make_article(i, self.base_url, per_day=self.per_day) for i in range(1, self.n_articles + 1)]
+        articles = [make_article(i, self.base_url, per_day=self.per_day, files_base=self.files_base)
+                    for i in range(1, self.n_articles + 1)]
         for article in articles:
             if article["id"] in self.modified_overrides:
                 article["modified_date"] = self.modified_overrides[article["id"]]
@@ -231,14 +254,22 @@ class FakeFigshare(FakeAPI):
 
 
 class FakeStorage(FakeAPI):
-    """The S3 bucket the downloads redirect to: it refuses any Authorization header it did not sign."""
+    """The S3 bucket the downloads redirect to: it refuses any Authorization header it did not sign.
+    With ``object_bytes`` (file id -> bytes) it serves them with Range, on a loopback address of
+    its own (127.0.0.2: another host, as S3 is, for Scrapy's per-host slots)."""
 
-    def __init__(self) -> None:
+    def __init__(self, object_bytes: Callable[[str], bytes | None] | None = None) -> None:
         super().__init__()
+        self.object_bytes = object_bytes
+        if object_bytes is not None:
+            self.bind_host = "127.0.0.2"
         self.route("object", "GET", r"/pfigshare-u-files/(\d+)/file", self.object)
 
     def object(self, call: Call, match: Any) -> Reply:
         if "Authorization" in call.headers:
             return Reply(400, b"<Error><Code>InvalidArgument</Code><Message>Unsupported Authorization Type</Message></Error>",
                          {"Content-Type": "application/xml"})
+        data = self.object_bytes(match.group(1)) if self.object_bytes else None
+        if data is not None:
+            return ranged_reply(call, data)
         return Reply(200, b"not really an archive " + match.group(1).encode(), {"Content-Type": "binary/octet-stream"})

@@ -9,16 +9,18 @@ Kaggle answers, every third list row carries ``title``, ``url``, ``licenseName``
 and ``ownerRef`` under ``<name>Nullable`` with the plain key absent or ``false``
 (``newer_shape``). ``GET /api/v1/datasets/download/{owner}/{slug}/{fileName}`` takes each path
 parameter as one segment (the official client encodes them with ``safe=""``): a file in a
-folder sent with a raw ``/`` is not found."""
+folder sent with a raw ``/`` is not found. With ``archive`` every dataset also lists that file,
+and with ``file_bytes`` (name -> bytes) downloads serve those bytes with Range."""
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import unquote
 
-from tests.servers.base import Call, FakeAPI, Reply
+from tests.servers.base import Call, FakeAPI, Reply, ranged_reply
 
 PAGE_SIZE = 20
 NULLABLE_KEYS = ("title", "url", "licenseName", "totalBytes", "ownerRef")
@@ -79,13 +81,14 @@ def newer_shape(dataset: dict[str, Any], i: int) -> dict[str, Any]:
     return out
 
 
-def make_files(i: int) -> list[dict[str, Any]]:
-    """Files of dataset ``i``: every 6th has 7 files (more than a small pageSize)."""
+def make_files(i: int, archive: str | None = None) -> list[dict[str, Any]]:
+    """Files of dataset ``i``: every 6th has 7 files (more than a small pageSize); ``archive``
+    (a file name) is one more file of every dataset."""
     count = 7 if i % 6 == 0 else 1 + i % 3
     ref = make_dataset(i)["ref"]
     files = []
-    for n in range(count):
-        name = f"images/img_{n:03d}.png" if n else "labels.csv"
+    for n in range(count + (1 if archive else 0)):
+        name = archive if n == count else f"images/img_{n:03d}.png" if n else "labels.csv"
         size = 1234 * (i + n)
         files.append({"ref": f"{ref}/{name}", "datasetRef": ref, "ownerRef": ref.split("/")[0], "name": name,
                       "creationDate": "2024-01-01T00:00:00Z", "fileType": name.rsplit(".", 1)[-1],
@@ -95,8 +98,10 @@ def make_files(i: int) -> list[dict[str, Any]]:
 
 class FakeKaggle(FakeAPI):
     def __init__(self, n_datasets: int = 50, max_page: int = 500, username: str = "kaggle-user",
-                 key: str = "kaggle-test-key", token: str = "KGAT_test_token", accept_bearer: bool = True) -> None:
+                 key: str = "kaggle-test-key", token: str = "KGAT_test_token", accept_bearer: bool = True, archive: str | None = None,
+                 file_bytes: Callable[[str], bytes | None] | None = None) -> None:
         super().__init__()
+        self.archive, self.file_bytes = archive, file_bytes
         self.n_datasets, self.max_page = n_datasets, max_page
         self.username, self.key, self.token, self.accept_bearer = username, key, token, accept_bearer
         self.route("list", "GET", r"/api/v1/datasets/list", self.list)
@@ -132,7 +137,7 @@ class FakeKaggle(FakeAPI):
         index = next((i for i in range(1, self.n_datasets + 1) if make_dataset(i)["ref"] == ref), None)
         if index is None:
             return Reply.json({"datasetFiles": [], "errorMessage": f"Dataset {ref} not found"})
-        files = make_files(index)
+        files = make_files(index, self.archive)
         size = int(call.query.get("pageSize", ["20"])[0])
         start = int(call.query.get("pageToken", ["0"])[0] or 0)
         body: dict[str, Any] = {"datasetFiles": files[start : start + size]}
@@ -145,8 +150,11 @@ class FakeKaggle(FakeAPI):
             return Reply.json({"code": 401, "message": "Unauthenticated"}, 401)
         ref, name = f"{unquote(match.group(1))}/{unquote(match.group(2))}", unquote(match.group(3))
         index = next((i for i in range(1, self.n_datasets + 1) if make_dataset(i)["ref"] == ref), None)
-        if index is None or name not in [f["name"] for f in make_files(index)]:
+        if index is None or name not in [f["name"] for f in make_files(index, self.archive)]:
             return Reply.json({"code": 404, "message": "Not found"}, 404)
+        data = self.file_bytes(name) if self.file_bytes else None
+        if data is not None:
+            return ranged_reply(call, data)
         return Reply(200, f"{ref}/{name}".encode(), {"Content-Type": "application/octet-stream"})
 
     @staticmethod
