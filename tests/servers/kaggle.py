@@ -10,7 +10,8 @@ and ``ownerRef`` under ``<name>Nullable`` with the plain key absent or ``false``
 (``newer_shape``). ``GET /api/v1/datasets/download/{owner}/{slug}/{fileName}`` takes each path
 parameter as one segment (the official client encodes them with ``safe=""``): a file in a
 folder sent with a raw ``/`` is not found. With ``archive`` every dataset also lists that file,
-and with ``file_bytes`` (name -> bytes) downloads serve those bytes with Range."""
+and with ``file_bytes`` (name -> bytes) downloads serve those bytes with Range, or, with
+``storage_url`` (``"owner/slug/name"`` -> URL), 302 there as Kaggle's do to a signed GCS URL."""
 
 from __future__ import annotations
 
@@ -99,9 +100,10 @@ def make_files(i: int, archive: str | None = None) -> list[dict[str, Any]]:
 class FakeKaggle(FakeAPI):
     def __init__(self, n_datasets: int = 50, max_page: int = 500, username: str = "kaggle-user",
                  key: str = "kaggle-test-key", token: str = "KGAT_test_token", accept_bearer: bool = True, archive: str | None = None,
-                 file_bytes: Callable[[str], bytes | None] | None = None) -> None:
+                 file_bytes: Callable[[str], bytes | None] | None = None,
+                 storage_url: Callable[[str], str] | None = None) -> None:
         super().__init__()
-        self.archive, self.file_bytes = archive, file_bytes
+        self.archive, self.file_bytes, self.storage_url = archive, file_bytes, storage_url
         self.n_datasets, self.max_page = n_datasets, max_page
         self.username, self.key, self.token, self.accept_bearer = username, key, token, accept_bearer
         self.route("list", "GET", r"/api/v1/datasets/list", self.list)
@@ -152,6 +154,8 @@ class FakeKaggle(FakeAPI):
         index = next((i for i in range(1, self.n_datasets + 1) if make_dataset(i)["ref"] == ref), None)
         if index is None or name not in [f["name"] for f in make_files(index, self.archive)]:
             return Reply.json({"code": 404, "message": "Not found"}, 404)
+        if self.storage_url is not None:
+            return Reply(302, b"", {"Location": self.storage_url(f"{ref}/{name}")})
         data = self.file_bytes(name) if self.file_bytes else None
         if data is not None:
             return ranged_reply(call, data)
