@@ -327,7 +327,9 @@ ENVISION_DOWNLOAD_TAKEOVER_POLL = 5.0  # seconds between looks at the records wa
 ENVISION_FILE_AUTH = {
     "zenodo": {"secret": "ZENODO_ACCESS_TOKEN", "scheme": "Bearer", "api_url_setting": "ZENODO_API_URL"},
     # Dryad's file downloads answer 401 without a bearer token since 2026 (docs/sources-dryad-osf-datacite.md): set DRYAD_TOKEN
-    "dryad": {"secret": "DRYAD_TOKEN", "scheme": "Bearer", "api_url_setting": "DRYAD_API_URL"},
+    # without DRYAD_TOKEN, a token is asked for with DRYAD_CLIENT_ID / DRYAD_CLIENT_SECRET (OAuth2 client credentials)
+    "dryad": {"secret": "DRYAD_TOKEN", "scheme": "Bearer", "api_url_setting": "DRYAD_API_URL",
+              "client_credentials": ["/oauth/token", "DRYAD_CLIENT_ID", "DRYAD_CLIENT_SECRET"]},
     # Kaggle's download route needs the same credentials as its list (the spider's auth)
     "kaggle": {"basic": ["KAGGLE_USERNAME", "KAGGLE_KEY"], "secret": "KAGGLE_API_TOKEN", "scheme": "Bearer",
                "api_url_setting": "KAGGLE_API_URL"},

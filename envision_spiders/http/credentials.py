@@ -15,7 +15,10 @@ file URL pointing elsewhere is fetched without it.
 
 ``file_tokens(settings)`` gives the tokens a source's *file* requests carry (archive inspection
 and gated downloads alike): ``ENVISION_FILE_AUTH`` maps a source to its secret and scheme (or
-``basic``: two secrets for HTTP Basic) and its API root setting, and each file request gets ``token.headers_for(file_url)``. A redirect to another
+``basic``: two secrets for HTTP Basic) and its API root setting; a source whose API issues
+tokens for client credentials (Dryad) names them in ``client_credentials`` and, with no token
+set, gets one from ``client_credentials_token`` (the spider for its API requests, the
+downloads for their files), and each file request gets ``token.headers_for(file_url)``. A redirect to another
 origin then loses the header: Scrapy's ``RedirectMiddleware`` deletes ``Authorization`` when
 the scheme, host or port changes (``_build_redirect_request``; checked in Scrapy 2.19).
 
@@ -36,10 +39,11 @@ import logging
 import os
 import pprint
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 TOKEN_VARIABLES = (
     "ZENODO_ACCESS_TOKEN",
@@ -132,6 +136,42 @@ def oauth_access_token(status: int, body: bytes) -> str | None:
     except (ValueError, AttributeError):
         return None
     return token if isinstance(token, str) and token else None
+
+
+async def client_credentials_token(crawler: Any, root: str, spec: Sequence[str], log: logging.Logger) -> ApiToken | None:
+    """An OAuth2 ``client_credentials`` token for the API at ``root``: ``spec`` is the token
+    path (relative to ``root``) and the secret variables of the client id and secret. None
+    when those are not set, or when the API refuses (logged). Counted as
+    ``envision/auth/oauth_token`` / ``envision/auth/oauth_failed``."""
+    import scrapy
+    from scrapy.http.request import NO_CALLBACK
+
+    path, id_variable, secret_variable = spec
+    client_id, secret = get_secret(id_variable), get_secret(secret_variable)
+    if not (client_id and secret):
+        return None
+    request = scrapy.FormRequest(
+        urljoin(root, path), callback=NO_CALLBACK, dont_filter=True, meta={"handle_httpstatus_all": True},
+        formdata={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
+    )
+    response = await crawler.engine.download_async(request)
+    token = oauth_access_token(response.status, response.body)
+    crawler.stats.inc_value("envision/auth/oauth_token" if token else "envision/auth/oauth_failed")
+    if not token:
+        log.error("OAuth token request to %s failed (HTTP %d)", request.url, response.status)
+        return None
+    return ApiToken(root, f"Bearer {token}")
+
+
+def client_credentials_of(settings: Any) -> dict[str, tuple[str, list[str]]]:
+    """source -> (API root, ``client_credentials`` spec) for the sources of ``ENVISION_FILE_AUTH``
+    that have one and whose API root is an http(s) URL."""
+    out = {}
+    for source, spec in (settings.getdict("ENVISION_FILE_AUTH") or {}).items():
+        root = str(settings.get(spec["api_url_setting"]) or "")
+        if spec.get("client_credentials") and root.startswith(("http://", "https://")):
+            out[source] = (root, list(spec["client_credentials"]))
+    return out
 
 
 def file_tokens(settings: Any) -> dict[str, ApiToken]:

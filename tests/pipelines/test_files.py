@@ -515,3 +515,44 @@ def test_download_closes_as_soon_as_the_last_record_is_done(nginx: NginxServer, 
     code, stats, log = run_download(empty, {"ENVISION_STATS_FILE": stats_file})
     assert code == 0, log[-3000:]
     assert json.loads(stats_file.read_text())["elapsed_time_seconds"] < 4.0
+
+
+def test_dryad_files_download_with_a_token_asked_for_the_client_credentials(tmp_path: Path) -> None:
+    """Dryad answers 401 to file downloads without a bearer token; a user with OAuth client
+    credentials (DRYAD_CLIENT_ID / DRYAD_CLIENT_SECRET) and no DRYAD_TOKEN gets one token for
+    the whole run, asked for when the first Dryad record arrives."""
+    from tests.servers.base import ranged_reply
+    from tests.servers.dryad import FakeDryad
+
+    body = blob(30_000, "dryad")
+
+    def store_dryad(data: Path) -> None:
+        for number, source_id in ((1000, "doi:10.5061/dryad.a"), (2000, "doi:10.5061/dryad.b")):
+            entry = file_entry("images.zip", body, f"{fake.base_url}/api/v2/files/{number}/download", access="token")
+            rec = {"source": "dryad", "source_id": source_id, "doi": source_id.removeprefix("doi:"),
+                   "license": "cc0-1.0", "title": source_id, "label": "EYE_IMAGING", "confidence": 0.95,
+                   "access_type": "open", "files": [entry]}
+            write_json_atomic(record_path(data, "dryad", source_id), rec)
+
+    with FakeDryad(n_eye=2, n_other=0) as fake:
+        fake.route("storage", "GET", r"/storage/(.+)", lambda call, match: ranged_reply(call, body))
+        fake.storage_url = lambda path: f"{fake.base_url}/storage/{path}"
+        settings = {"DRYAD_API_URL": f"{fake.base_url}/api/v2"}
+        data = tmp_path / "data"
+        store_dryad(data)
+        code, summary, log = run_download(data, settings, env={"DRYAD_CLIENT_ID": fake.client_id,
+                                                               "DRYAD_CLIENT_SECRET": fake.client_secret})
+        assert code == 0, log[-3000:]
+        assert summary["files/complete"] == 2 and fake.tokens_issued == 1
+        assert [c.status for c in fake.calls_to("download")] == [302, 302]
+        assert all(c.headers.get("Authorization") == f"Bearer {fake.token}" for c in fake.calls_to("download"))
+        assert fake.token not in log and fake.client_secret not in log
+        downloaded = [p.read_bytes() == body for p in (data / "downloads" / "dryad").rglob("images.zip")]
+        assert downloaded == [True, True]
+
+        fake.calls.clear()
+        store_dryad(tmp_path / "anonymous")  # no credentials: the token files are skipped, not sent to 401
+        code, summary, log = run_download(tmp_path / "anonymous", settings)
+        assert code == 0, log[-3000:]
+        assert fake.calls_to("download") == [] and fake.calls_to("oauth") == []
+        assert "files/complete" not in summary
