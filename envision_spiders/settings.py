@@ -284,6 +284,7 @@ PORTAL_TIMEOUT = 60  # seconds per POST
 PORTAL_RETRY_TIMES = 5  # retries of a failed POST (connection error, 408/429/5xx), backoff doubling
 PORTAL_RETRY_BASE_DELAY = 1.0  # seconds
 PORTAL_RETRY_MAX_DELAY = 60.0  # seconds; a longer Retry-After is capped to this
+ENVISION_REPORT_PAGE_ROWS = 100  # `scrapy report`: rows of the EYE_IMAGING table per page (it has a filter box too)
 
 # --- classifier (EYE_IMAGING / NEGATIVE; see docs/classifier.md) --------------------------
 # `scrapy canary` (drift detection, docs/operations.md): records asked of each source
