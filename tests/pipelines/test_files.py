@@ -13,6 +13,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from envision_spiders.downloads.lock import FolderLock
 from envision_spiders.state.db import open_state
 from envision_spiders.state.store import record_path, write_json_atomic
@@ -556,3 +558,42 @@ def test_dryad_files_download_with_a_token_asked_for_the_client_credentials(tmp_
         assert code == 0, log[-3000:]
         assert fake.calls_to("download") == [] and fake.calls_to("oauth") == []
         assert "files/complete" not in summary
+
+
+@pytest.mark.slow
+def test_two_nodes_each_with_two_processes_fetch_every_file_exactly_once(
+    nginx: NginxServer, tmp_path: Path, state_url: str
+) -> None:
+    """``scrapy download --processes 2`` on two nodes at once (another ENVISION_NODE_NAME, one
+    shared state and store): the local split into shares and the cross-node leases together
+    still fetch every file once, and every record ends complete."""
+    nginx.reset_log()
+    data = tmp_path / "data"
+    bodies = {}
+    for r in range(12):
+        files = []
+        for f in range(3):
+            body = bodies[f"n{r}/{f}.bin"] = blob(20_000 + 997 * f, f"n{r}-{f}")
+            files.append(file_entry(f"{f}.bin", body, nginx.put(f"n{r}/{f}.bin", body)))
+        store(data, str(100 + r), files)
+    procs = [start_download(data, tmp_path / f"{node}.log", {"ENVISION_STATE_URL": state_url, "ENVISION_NODE_NAME": node},
+                            "--processes", "2") for node in ("node-a", "node-b")]
+    results = [finished_download(proc, tmp_path / f"{node}.log", timeout=240) for proc, node in zip(procs, ("node-a", "node-b"))]
+    for code, _, log in results:
+        assert code == 0, log[-3000:]
+    fetched = [r["uri"].removeprefix("/files/") for r in nginx.requests("/files/n")]
+    assert sorted(fetched) == sorted(bodies), "every file fetched exactly once over the two nodes"
+    for r in range(12):
+        man = manifest(data, str(100 + r))
+        assert man["status"] == "complete"
+        for f in range(3):
+            assert (data / f"downloads/zenodo/{100 + r}/{f}.bin").read_bytes() == bodies[f"n{r}/{f}.bin"]
+    # each file completed by one node; a record the other node finished counts as complete on
+    # both when the revisit of held records finds its files present (files/already_present)
+    assert sum(s.get("files/complete", 0) for _, s, _ in results) == len(bodies)
+    assert sum(s.get("requests", 0) for _, s, _ in results) == len(bodies)
+    state = open_state(state_url, data)
+    try:
+        assert state.leases("download") == []
+    finally:
+        state.close()
