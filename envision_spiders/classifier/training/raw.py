@@ -390,7 +390,8 @@ def _test() -> list[dict[str, Any]]:
 
 def raw_records() -> list[dict[str, Any]]:
     """Every raw-shaped record, both splits (seeded variants join the training split)."""
-    return _train() + variant_records() + inspection_variants() + _test() + _test_fresh() + _test_fresh_second()
+    return (_train() + variant_records() + inspection_variants() + side_variants() + _test() + _test_fresh()
+            + _test_fresh_second())
 
 
 def _test_fresh() -> list[dict[str, Any]]:
@@ -849,6 +850,73 @@ def inspection_variants(seed: int = 23) -> list[dict[str, Any]]:
         title = rng.choice(["S-BIAD{n}", "DS-{n}", "X{n}-v{v}", "DATA{n}", "P{n}"]).format(**fill)
         out.append(rec("raw_terse_title", E if eye else N, s, "datacite", title, rng.choice(_EYE_SUBTITLES if eye else _NON_EYE_SUBTITLES),
                        kind="dataset", rtype="Dataset"))
+    for r in out:
+        r["origin"] = "raw_variant"
+    return out
+
+
+# --- third pass (issue 18): sides that are eyes' and sides that are not. Pools written for
+# training only: per-eye naming with single letters and RE/LE, and the sides of paws, hands,
+# ears, breasts, kidneys and leaves in otherwise wordless records.
+_EYE_SIDE_PATTERNS = [
+    ("{p}_R.jpg", "{p}_L.jpg"), ("{p}-R.png", "{p}-L.png"), ("R_{p}.tif", "L_{p}.tif"), ("RE_{p}.jpg", "LE_{p}.jpg"),
+    ("{p}_RE.png", "{p}_LE.png"), ("{p}.RE.jpeg", "{p}.LE.jpeg"), ("{p}R.jpg", "{p}L.jpg"), ("{p}_right.png", "{p}_left.png"),
+]
+_ORGAN_SIDE_PATTERNS = [
+    "{a}_{p}_{s}_paw.jpg", "{s}_hand_{p}.png", "{p}_{s}_ear.jpg", "{p}_{s}_foot.png", "P_{p}_{S}_CC.png", "P_{p}_{S}_MLO.png",
+    "{p}_{s}_kidney.png", "leaf_{p}_{s}.jpg", "{a}_{p}_{s}_wing.tif", "{p}_{s}_knee.png", "{p}_{S}_hip.jpg", "{s}_hemisphere_{p}.tif",
+]
+_ORGAN_LINES = ["", "", "Photographs.", "Raw images.", "Images for the analysis.", "Footpad photographs of rats after injury.",
+                "Hand photographs for the grip study.", "Otoscope photographs of children.", "Leaf scans for trait measurement.",
+                "Screening mammograms (processed).", "Drosophila wing images."]
+
+
+def side_variants(seed: int = 31) -> list[dict[str, Any]]:
+    """Seeded records whose only eye evidence is a side in the image names (``case01_R.jpg``,
+    ``RE_017.jpg``), and negatives whose sides belong to paws, hands, ears, breasts, kidneys,
+    knees, wings or leaves (file-evidence and terse-title kinds, training split only)."""
+    import random
+
+    rng = random.Random(seed)
+    out: list[dict[str, Any]] = []
+    titles = _VAGUE + ["Raw data", "Images", "Dataset", "Reading study", "Study images", "Export"]
+    for i in range(28):
+        pair = rng.choice(_EYE_SIDE_PATTERNS)
+        stems = [f"{rng.choice(['case', 'P', 'S', 'pt', ''])}{rng.randint(1, 400):03d}" for _ in range(rng.randint(2, 5))]
+        category = "raw_file_evidence" if i % 2 else "raw_terse_title"
+        title = rng.choice(titles) if category == "raw_file_evidence" else rng.choice(_TERSE_ANY).format(
+            u=rng.choice(_USERS), n=rng.randint(10, 9999), v=rng.randint(1, 4))
+        if i % 3 == 2:  # inside an archive: one sample name per side
+            n = rng.choice([120, 600, 2400])
+            ext = "." + pair[0].rsplit(".", 1)[1].lower()
+            out.append(rec(category, E, "train", rng.choice(["zenodo", "figshare", "kaggle"]), title, rng.choice(["", "Images."]),
+                           files=[f"images.zip:{n * 2500000}"],
+                           archives=[arc("images.zip", {ext: n}, [f"images/{pair[0].format(p=stems[0])}", f"images/{pair[1].format(p=stems[0])}"],
+                                         [img(ext.lstrip(".").replace("jpg", "jpeg").replace("tif", "tiff"), 2048, 1536)])]))
+        else:
+            names = [side.format(p=s) for s in stems for side in pair] + [rng.choice(["grades.csv", "readers.xlsx", "README.txt"])]
+            out.append(rec(category, E, "train", rng.choice(["osf", "zenodo", "figshare"]), title, "", files=names))
+    for i in range(28):
+        pattern = rng.choice(_ORGAN_SIDE_PATTERNS)
+        category = "raw_file_evidence" if i % 2 else "raw_terse_title"
+        title = rng.choice(titles) if category == "raw_file_evidence" else rng.choice(_TERSE_ANY).format(
+            u=rng.choice(_USERS), n=rng.randint(10, 9999), v=rng.randint(1, 4))
+
+        def name(p: int, side: str, pattern: str = pattern) -> str:
+            return pattern.format(a=rng.choice(["rat", "mouse", "m", "fly", "s"]), p=f"{p:03d}", s=side, S=side.upper())
+
+        stems = [rng.randint(1, 400) for _ in range(rng.randint(2, 4))]
+        line = rng.choice(_ORGAN_LINES)
+        if i % 3 == 2:
+            n = rng.choice([200, 640, 3000])
+            ext = "." + pattern.rsplit(".", 1)[1].lower()
+            out.append(rec(category, N, "train", rng.choice(["zenodo", "figshare", "kaggle"]), title, line,
+                           files=[f"images.zip:{n * 1500000}"],
+                           archives=[arc("images.zip", {ext: n}, [f"images/{name(stems[0], 'left')}", f"images/{name(stems[0], 'right')}"],
+                                         [img(ext.lstrip(".").replace("jpg", "jpeg").replace("tif", "tiff"), 4000, 3000)])]))
+        else:
+            names = [name(s, side) for s in stems for side in ("left", "right")] + [rng.choice(["measurements.csv", "scores.xlsx"])]
+            out.append(rec(category, N, "train", rng.choice(["osf", "zenodo", "figshare"]), title, line, files=names))
     for r in out:
         r["origin"] = "raw_variant"
     return out
