@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from envision_spiders.classifier.dataset_names import EYE, OTHER, known_dataset_kinds
 from envision_spiders.classifier.sides import eye_side_flags
 from envision_spiders.classifier.text import (
     ARCHIVE_EXTENSIONS,
@@ -37,6 +38,7 @@ from envision_spiders.classifier.text import (
     archive_images_of,
     extension,
     file_names_of,
+    keywords_of,
     lexical_text,
     names_text,
     strip_html,
@@ -253,7 +255,13 @@ FEATURE_NAMES: tuple[str, ...] = (
     "images_laterality_names",
     "terse_title_eye_stem",
     "listed_without_images",
+    # world knowledge the encoder lacks: the title, keywords or file names carry the name of a
+    # well-known eye-imaging dataset (RFMiD, ORIGA-light) or of a non-eye one (ISIC, BraTS)
+    "known_eye_dataset_name",
+    "known_non_eye_dataset_name",
 )
+# file and archive entry names read for known dataset names (the first ones say enough)
+_MAX_NAMES_FOR_DATASETS = 64
 
 
 def _cap(n: float, top: float) -> float:
@@ -419,6 +427,10 @@ def evidence_features(record: Mapping[str, Any]) -> np.ndarray:
         # a file list with no image of any kind (and no archive left unlisted) is not an image dataset
         float(bool(names) and images == 0 and n_pathology == 0 and (n_arch == 0 or bool(inside))),
     ]
+    known = known_dataset_kinds(
+        [strip_html(record.get("title")), *keywords_of(record), *(names + inside_names)[:_MAX_NAMES_FOR_DATASETS]]
+    )
+    values += [float(EYE in known), float(OTHER in known)]
     return np.asarray(values, dtype=np.float32)
 
 
