@@ -354,12 +354,13 @@ def evidence_features(record: Mapping[str, Any]) -> np.ndarray:
             dicom_other += 1
     # one rule for sides (sides.py) in both the eye-name count and the per-eye share: the weak
     # forms (10_left, RE_017, a case01_R / case01_L pair) yield to any other organ in the record
-    other_organ = bool(
+    listed = names + inside_names
+    other_organ = bool(listed) and bool(
         non_eye_names or counts["non_eye_imaging"] or dicom_other > dicom_eye or _NON_EYE_SITE_RE.search(text)
     )
-    side_flags = dict(zip(names + inside_names, eye_side_flags(names + inside_names, text, other_organ)))
+    side_flags = dict(zip(listed, eye_side_flags(listed, text, other_organ))) if listed else {}
     eye_names = len(_EYE_NAME_RE.findall(all_names)) + sum(side_flags.values())
-    image_names = [n for n in names + inside_names if extension(n) in IMAGE_EXTENSIONS or extension(n) in MEDICAL_EXTENSIONS]
+    image_names = [n for n in listed if extension(n) in IMAGE_EXTENSIONS or extension(n) in MEDICAL_EXTENSIONS]
     laterality_names = sum(1 for n in image_names if side_flags[n])
     values += [
         _log(n_files),

@@ -73,6 +73,8 @@ def eye_side_flags(names: Sequence[str], text: str = "", other_site: bool = Fals
         for i, token in enumerate(tokens):
             if token in _OPPOSITE:
                 stems.add((*tokens[:i], token, *tokens[i + 1 :]))
+    if not stems and not any(t in _STRONG for tokens in tokenised for t in tokens):
+        return [False] * len(tokenised)  # no side named at all: skip reading the record's words
     weak_allowed = not other_site and not names_other_organ(text)
     return [_names_eye_side(tokens, stems, weak_allowed) for tokens in tokenised]
 
