@@ -161,6 +161,8 @@ ENVISION_BACKOFF_MAX_DELAY = 300.0  # a Retry-After above this is not waited for
 ENVISION_MALFORMED_RETRIES = 2  # re-fetches of an API page that is not the JSON expected
 
 EXTENSIONS = {
+    # masks secrets (AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, URL passwords) in Scrapy's start-up settings line
+    "envision_spiders.http.credentials.RedactSecretSettings": 0,
     "envision_spiders.exports.feeds.FeedDelivery": 520,  # records reach the feeds, or stay owed
     # log_count/<LEVEL> per crawler, not per process (several crawlers: scrapy crawlall)
     "scrapy.extensions.logcount.LogCount": None,

@@ -118,8 +118,11 @@ def iter_stored_paths(data_dir: str | Path, sources: list[str] | None = None) ->
 
 
 def feed_delivery_tracked(settings: Any) -> bool:
-    """Whether stored records are owed to a feed: ENVISION_FEED_DELIVERY on and a feed configured."""
-    return settings.getbool("ENVISION_FEED_DELIVERY") and bool(settings.getdict("FEEDS"))
+    """Whether stored records are owed to a feed: ENVISION_FEED_DELIVERY on and a feed configured
+    (``ENVISION_FEEDS`` count too: a crawl merges them into ``FEEDS``, a command such as
+    ``scrapy classify`` sees them apart)."""
+    return settings.getbool("ENVISION_FEED_DELIVERY") and bool(
+        settings.getdict("FEEDS") or settings.getdict("ENVISION_FEEDS"))
 
 
 class RecordBackend(Protocol):
@@ -418,11 +421,14 @@ class RecordStore:
                 self.state.mark_undelivered([owner], at)
         return True
 
-    def update(self, owner: Owner, fields: dict[str, Any], scored: dict[str, Any]) -> bool:
+    def update(self, owner: Owner, fields: dict[str, Any], scored: dict[str, Any], at: str) -> bool:
         """Set ``fields`` in ``owner``'s stored file, computed from ``scored`` (the record as read
         earlier, e.g. by ``scrapy classify``). When a crawl replaced the file meanwhile (another
         ``scraped_at``) or marked it a copy, nothing is written and False is returned: the
-        newer file stays as it is."""
+        newer file stays as it is. With ``track_delivery``, a record whose ``label`` changed is
+        owed to the feeds again (since ``at``): the eye-imaging feed must gain or lose it. A
+        change of the probabilities alone does not re-queue it, or every retrained head would
+        re-send every record."""
         with self.state.immediate():
             try:
                 current = self.backend.get(owner)
@@ -430,6 +436,9 @@ class RecordStore:
                 return False
             if current.get("scraped_at") != scored.get("scraped_at") or current.get("duplicate_of"):
                 return False
+            relabelled = "label" in fields and fields["label"] != current.get("label")
             current.update(fields)
             self.backend.put(owner, current)
+            if relabelled and self.config.track_delivery:
+                self.state.mark_undelivered([owner], at)
         return True
