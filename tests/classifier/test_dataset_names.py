@@ -41,6 +41,8 @@ def test_medical_looking_non_eye_dataset_names_are_the_other_kind(title):
     "Palm images for biometrics", "five fives", "kits for sale", "Chase the dog", "a refuge for birds",
     "DRIVE AND STARE ROAD TRIP PHOTOGRAPHS", "Stability at pH 2", "Forest fire images", "Lag of the signal",
     "Messidorian calendar", "Origami folds", "Parisic data",
+    # a town and a font, a date, French "beds"
+    "Exterior view of the old hotel in Aptos, Santa Cruz County", "Radar data (2017-Oct)", "Hospital of 500 Lits",
 ])
 def test_english_word_and_substring_traps_do_not_match(title):
     assert packaged_index().kinds_in(title) == set()
