@@ -928,7 +928,7 @@ def side_variants(seed: int = 31) -> list[dict[str, Any]]:
 # as negatives -- so the head learns the "known dataset name" features. A quarter of the listed
 # datasets never appear in training: every name found in a held-out set (below, found by running
 # the matcher over raw_heldout.jsonl and today's test split: 28 datasets) and 9 % of the others,
-# chosen by a hash -- 38 of 150; their records (``withheld=True``) measure whether the feature
+# chosen by a hash (11) -- 39 of 150; their records (``withheld=True``) measure whether the feature
 # generalises beyond memorised titles.
 _NAMES_IN_HELD_OUT_SETS = frozenset({
     "APTOS", "AROI", "BraTS", "CBIS-DDSM", "ChestX-ray14", "DRISHTI-GS", "Duke DME", "EchoNet", "HAM10000", "ISIC",
