@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from envision_spiders.classifier.dataset_names import EYE, OTHER, known_dataset_kinds
+from envision_spiders.classifier.sides import eye_side_flags
 from envision_spiders.classifier.text import (
     ARCHIVE_EXTENSIONS,
     CODE_EXTENSIONS,
@@ -36,6 +38,7 @@ from envision_spiders.classifier.text import (
     archive_images_of,
     extension,
     file_names_of,
+    keywords_of,
     lexical_text,
     names_text,
     strip_html,
@@ -144,8 +147,8 @@ _EYE_NAME_RE = re.compile(
     r"fundus|\boct\b|octa|oct\d|retina\w*|cornea\w*|\beyes?\b|slit|angio\w*|drusen|glaucoma|macula\w*|"
     r"optic disc|\bdr\b|\bamd\b|\bdme\b|\bcnv\b|b-?scan|bscan|fovea|refuge|messidor|eyepacs|idrid|aptos|"
     r"\bdrive\b|stare|chase|\bfaf\b|\bslo\b|ophthal\w*|ocular|iris|"
-    # per-eye file naming: OD_0001.jpg, P0041_OS.jpg, 10_left.jpeg (EyePACS); device exports
-    r"\bod\b|\bos\b|\bou\b|\d (left|right)\b|left eye|right eye|choroid\w*|cataract|kerat\w*|endotheli\w*|"
+    # (per-eye naming -- OD_0001.jpg, 10_left.jpeg, case01_R.jpg -- is read by sides.eye_side_flags)
+    r"choroid\w*|cataract|kerat\w*|endotheli\w*|"
     r"flat-?mount|photoreceptor|\bcones?\b|\brpe\b|disc|superficial|\be2e\b|spectralis|topcon|optos"
 )
 _NON_EYE_NAME_RE = re.compile(
@@ -156,12 +159,6 @@ _NON_EYE_NAME_RE = re.compile(
     # BIDS neuroimaging names (sub-01_ses-01_bold.nii.gz)
     r"\bbold\b|\bdwi\b|\bsub-\d+ ses-"
 )
-# per-eye naming of image files (OD_0001.jpg, P0041_OS.png, left_eye_01.tif, 10_left.jpeg): read
-# on the raw lower-case names, the delimiters kept
-_LATERALITY_NAME_RE = re.compile(r"(?:^|[/_. -])(?:od|os|ou)(?:[/_. -]|\d|$)|(?:left|right)[_ -]?eyes?")
-# "10_left.jpeg" (EyePACS) says which eye only when nothing names another organ: ears, hands,
-# breasts, paws and bronchi have sides too
-_SIDE_NAME_RE = re.compile(r"\d[_ -](?:left|right)(?:[_. -]|$)")
 # eye word stems inside a slug or an acronym-like title ("fundusimage1000", "retinaoct-v2"), where
 # the lexicon's word boundaries do not hold
 _TITLE_EYE_STEM_RE = re.compile(
@@ -258,7 +255,13 @@ FEATURE_NAMES: tuple[str, ...] = (
     "images_laterality_names",
     "terse_title_eye_stem",
     "listed_without_images",
+    # world knowledge the encoder lacks: the title, keywords or file names carry the name of a
+    # well-known eye-imaging dataset (RFMiD, ORIGA-light) or of a non-eye one (ISIC, BraTS)
+    "known_eye_dataset_name",
+    "known_non_eye_dataset_name",
 )
+# file and archive entry names read for known dataset names (the first ones say enough)
+_MAX_NAMES_FOR_DATASETS = 64
 
 
 def _cap(n: float, top: float) -> float:
@@ -333,7 +336,6 @@ def evidence_features(record: Mapping[str, Any]) -> np.ndarray:
             inside_names.append(str(archive.get("name") or ""))
             inside_names.extend(str(s) for s in archive.get("sample_names") or [] if isinstance(s, str))
     all_names = names_text(names + inside_names)
-    eye_names = len(_EYE_NAME_RE.findall(all_names))
     non_eye_names = len(_NON_EYE_NAME_RE.findall(all_names))
     n_device = _count_exts(exts, EYE_DEVICE_EXTENSIONS) + sum(n for e, n in inside.items() if e in EYE_DEVICE_EXTENSIONS)
     n_pathology = _count_exts(exts, PATHOLOGY_EXTENSIONS) + sum(n for e, n in inside.items() if e in PATHOLOGY_EXTENSIONS)
@@ -350,13 +352,16 @@ def evidence_features(record: Mapping[str, Any]) -> np.ndarray:
             dicom_eye += 1
         elif modality or body:
             dicom_other += 1
-    image_names = [n.lower() for n in names + inside_names if extension(n) in IMAGE_EXTENSIONS or extension(n) in MEDICAL_EXTENSIONS]
-    other_organ = bool(image_names) and bool(
+    # one rule for sides (sides.py) in both the eye-name count and the per-eye share: the weak
+    # forms (10_left, RE_017, a case01_R / case01_L pair) yield to any other organ in the record
+    listed = names + inside_names
+    other_organ = bool(listed) and bool(
         non_eye_names or counts["non_eye_imaging"] or dicom_other > dicom_eye or _NON_EYE_SITE_RE.search(text)
     )
-    laterality_names = sum(
-        1 for n in image_names if _LATERALITY_NAME_RE.search(n) or (not other_organ and _SIDE_NAME_RE.search(n))
-    )
+    side_flags = dict(zip(listed, eye_side_flags(listed, text, other_organ))) if listed else {}
+    eye_names = len(_EYE_NAME_RE.findall(all_names)) + sum(side_flags.values())
+    image_names = [n for n in listed if extension(n) in IMAGE_EXTENSIONS or extension(n) in MEDICAL_EXTENSIONS]
+    laterality_names = sum(1 for n in image_names if side_flags[n])
     values += [
         _log(n_files),
         _log(n_img),
@@ -418,11 +423,15 @@ def evidence_features(record: Mapping[str, Any]) -> np.ndarray:
         _log1(images) if dicom_other > dicom_eye else 0.0,
         _log1(images) if dicom_eye > dicom_other else 0.0,
         # share of the image names that say which eye (loose files are few: a share, not a count)
-        laterality_names / len(image_names) if image_names and not other_organ else 0.0,
+        laterality_names / len(image_names) if image_names else 0.0,
         float(terse and bool(_TITLE_EYE_STEM_RE.search(title))),
         # a file list with no image of any kind (and no archive left unlisted) is not an image dataset
         float(bool(names) and images == 0 and n_pathology == 0 and (n_arch == 0 or bool(inside))),
     ]
+    known = known_dataset_kinds(
+        [strip_html(record.get("title")), *keywords_of(record), *(names + inside_names)[:_MAX_NAMES_FOR_DATASETS]]
+    )
+    values += [float(EYE in known), float(OTHER in known)]
     return np.asarray(values, dtype=np.float32)
 
 

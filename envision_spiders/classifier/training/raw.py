@@ -12,6 +12,7 @@ kinds carry ``hard_negative: true``. The ``train`` and ``test`` splits were writ
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from envision_spiders.inspection.kinds import summarise_files
@@ -390,7 +391,8 @@ def _test() -> list[dict[str, Any]]:
 
 def raw_records() -> list[dict[str, Any]]:
     """Every raw-shaped record, both splits (seeded variants join the training split)."""
-    return _train() + variant_records() + inspection_variants() + _test() + _test_fresh() + _test_fresh_second()
+    return (_train() + variant_records() + inspection_variants() + side_variants() + known_name_variants() + _test()
+            + _test_fresh() + _test_fresh_second())
 
 
 def _test_fresh() -> list[dict[str, Any]]:
@@ -849,6 +851,169 @@ def inspection_variants(seed: int = 23) -> list[dict[str, Any]]:
         title = rng.choice(["S-BIAD{n}", "DS-{n}", "X{n}-v{v}", "DATA{n}", "P{n}"]).format(**fill)
         out.append(rec("raw_terse_title", E if eye else N, s, "datacite", title, rng.choice(_EYE_SUBTITLES if eye else _NON_EYE_SUBTITLES),
                        kind="dataset", rtype="Dataset"))
+    for r in out:
+        r["origin"] = "raw_variant"
+    return out
+
+
+# --- third pass (issue 18): sides that are eyes' and sides that are not. Pools written for
+# training only: per-eye naming with single letters and RE/LE, and the sides of paws, hands,
+# ears, breasts, kidneys and leaves in otherwise wordless records.
+_EYE_SIDE_PATTERNS = [
+    ("{p}_R.jpg", "{p}_L.jpg"), ("{p}-R.png", "{p}-L.png"), ("R_{p}.tif", "L_{p}.tif"), ("RE_{p}.jpg", "LE_{p}.jpg"),
+    ("{p}_RE.png", "{p}_LE.png"), ("{p}.RE.jpeg", "{p}.LE.jpeg"), ("{p}R.jpg", "{p}L.jpg"), ("{p}_right.png", "{p}_left.png"),
+]
+_ORGAN_SIDE_PATTERNS = [
+    "{a}_{p}_{s}_paw.jpg", "{s}_hand_{p}.png", "{p}_{s}_ear.jpg", "{p}_{s}_foot.png", "P_{p}_{S}_CC.png", "P_{p}_{S}_MLO.png",
+    "{p}_{s}_kidney.png", "leaf_{p}_{s}.jpg", "{a}_{p}_{s}_wing.tif", "{p}_{s}_knee.png", "{p}_{S}_hip.jpg", "{s}_hemisphere_{p}.tif",
+]
+_ORGAN_LINES = ["", "", "Photographs.", "Raw images.", "Images for the analysis.", "Footpad photographs of rats after injury.",
+                "Hand photographs for the grip study.", "Otoscope photographs of children.", "Leaf scans for trait measurement.",
+                "Screening mammograms (processed).", "Drosophila wing images."]
+
+
+def side_variants(seed: int = 31) -> list[dict[str, Any]]:
+    """Seeded records whose only eye evidence is a side in the image names (``case01_R.jpg``,
+    ``RE_017.jpg``), and negatives whose sides belong to paws, hands, ears, breasts, kidneys,
+    knees, wings or leaves (file-evidence and terse-title kinds, training split only)."""
+    import random
+
+    rng = random.Random(seed)
+    out: list[dict[str, Any]] = []
+    titles = _VAGUE + ["Raw data", "Images", "Dataset", "Reading study", "Study images", "Export"]
+    for i in range(28):
+        pair = rng.choice(_EYE_SIDE_PATTERNS)
+        stems = [f"{rng.choice(['case', 'P', 'S', 'pt', ''])}{rng.randint(1, 400):03d}" for _ in range(rng.randint(2, 5))]
+        category = "raw_file_evidence" if i % 2 else "raw_terse_title"
+        title = rng.choice(titles) if category == "raw_file_evidence" else rng.choice(_TERSE_ANY).format(
+            u=rng.choice(_USERS), n=rng.randint(10, 9999), v=rng.randint(1, 4))
+        if i % 3 == 2:  # inside an archive: one sample name per side
+            n = rng.choice([120, 600, 2400])
+            ext = "." + pair[0].rsplit(".", 1)[1].lower()
+            out.append(rec(category, E, "train", rng.choice(["zenodo", "figshare", "kaggle"]), title, rng.choice(["", "Images."]),
+                           files=[f"images.zip:{n * 2500000}"],
+                           archives=[arc("images.zip", {ext: n}, [f"images/{pair[0].format(p=stems[0])}", f"images/{pair[1].format(p=stems[0])}"],
+                                         [img(ext.lstrip(".").replace("jpg", "jpeg").replace("tif", "tiff"), 2048, 1536)])]))
+        else:
+            names = [side.format(p=s) for s in stems for side in pair] + [rng.choice(["grades.csv", "readers.xlsx", "README.txt"])]
+            out.append(rec(category, E, "train", rng.choice(["osf", "zenodo", "figshare"]), title, "", files=names))
+    for i in range(28):
+        pattern = rng.choice(_ORGAN_SIDE_PATTERNS)
+        category = "raw_file_evidence" if i % 2 else "raw_terse_title"
+        title = rng.choice(titles) if category == "raw_file_evidence" else rng.choice(_TERSE_ANY).format(
+            u=rng.choice(_USERS), n=rng.randint(10, 9999), v=rng.randint(1, 4))
+
+        def name(p: int, side: str, pattern: str = pattern) -> str:
+            return pattern.format(a=rng.choice(["rat", "mouse", "m", "fly", "s"]), p=f"{p:03d}", s=side, S=side.upper())
+
+        stems = [rng.randint(1, 400) for _ in range(rng.randint(2, 4))]
+        line = rng.choice(_ORGAN_LINES)
+        if i % 3 == 2:
+            n = rng.choice([200, 640, 3000])
+            ext = "." + pattern.rsplit(".", 1)[1].lower()
+            out.append(rec(category, N, "train", rng.choice(["zenodo", "figshare", "kaggle"]), title, line,
+                           files=[f"images.zip:{n * 1500000}"],
+                           archives=[arc("images.zip", {ext: n}, [f"images/{name(stems[0], 'left')}", f"images/{name(stems[0], 'right')}"],
+                                         [img(ext.lstrip(".").replace("jpg", "jpeg").replace("tif", "tiff"), 4000, 3000)])]))
+        else:
+            names = [name(s, side) for s in stems for side in ("left", "right")] + [rng.choice(["measurements.csv", "scores.xlsx"])]
+            out.append(rec(category, N, "train", rng.choice(["osf", "zenodo", "figshare"]), title, line, files=names))
+    for r in out:
+        r["origin"] = "raw_variant"
+    return out
+
+
+# --- third pass (issue 18): known dataset names (assets/dataset_names.txt). Terse records named
+# after well-known public datasets -- eye-imaging ones as positives, medical-looking non-eye ones
+# as negatives -- so the head learns the "known dataset name" features. A quarter of the listed
+# datasets never appear in training: every name found in a held-out set (below, found by running
+# the matcher over raw_heldout.jsonl and today's test split: 28 datasets) and 9 % of the others,
+# chosen by a hash (11) -- 39 of 150; their records (``withheld=True``) measure whether the feature
+# generalises beyond memorised titles.
+_NAMES_IN_HELD_OUT_SETS = frozenset({
+    "APTOS", "AROI", "BraTS", "CBIS-DDSM", "ChestX-ray14", "DRISHTI-GS", "Duke DME", "EchoNet", "HAM10000", "ISIC",
+    "JSIEC", "Kvasir", "LIDC-IDRI", "MMC-AMD", "OCT2017", "OCTDL", "ODIR", "ORIGA", "RFMiD", "RIM-ONE", "SMDG", "TCGA",
+    "DRIVE", "FIVES", "GAMMA", "HRF", "OLIVES", "ROSE",
+})
+_EXTRA_WITHHELD_SHARE = 0.09
+_NAME_LINES = ["", "", "", "Release 1.", "Version 2.", "Training and test subsets.", "Images and labels.", "Official release.",
+               "Mirror of the public release.", "Images with annotations.", "Challenge data.", "Train / validation / test."]
+_NAME_TITLES = ["{name}", "{name}", "{name} dataset", "{u}/{slug}", "{name} v{v}", "{name}_{year}", "{name} (mirror)",
+                "{name} images", "{u}/{slug}-{year}"]
+_NAME_FILES = [("{slug}.zip", ".png"), ("{slug}_images.zip", ".jpg"), ("{slug}.tar.gz", ".tif"), ("{slug}-data.zip", ".jpeg"),
+               ("{slug}.zip", ".mat"), ("{slug}_train.zip", ".png")]
+_WORD_TRAPS = [("Drive-thru queue photos", "drive_thru.zip", "cars"), ("Stared-at faces", "faces.zip", "faces"),
+               ("rose garden photographs", "roses.zip", "roses"), ("palm images for biometrics", "palms.zip", "palm"),
+               ("forest fire images", "fire.zip", "smoke"), ("gamma spectra", "spectra.zip", "spec"),
+               ("chase camera stills", "chase.zip", "frame"), ("refuge habitat photos", "refuge.zip", "site")]
+
+
+def dataset_entries() -> list[tuple[str, list[str]]]:
+    """(kind, spellings) per dataset of the packaged names list, spellings as written."""
+    from importlib.resources import files
+
+    text = files("envision_spiders.classifier").joinpath("assets/dataset_names.txt").read_text(encoding="utf-8")
+    entries = []
+    for line in text.splitlines():
+        if line.strip() and not line.startswith("#"):
+            kind, *spellings = (p.strip() for p in line.split("|"))
+            entries.append((kind, spellings))
+    return entries
+
+
+def withheld_dataset(spellings: list[str]) -> bool:
+    """Whether a listed dataset is kept out of training (named in a held-out set, or in the hashed
+    quarter)."""
+    import hashlib
+
+    first = spellings[0].lstrip("~!")
+    if first in _NAMES_IN_HELD_OUT_SETS:
+        return True
+    return int(hashlib.sha1(first.encode()).hexdigest()[:8], 16) / 16**8 < _EXTRA_WITHHELD_SHARE
+
+
+def known_name_variants(seed: int = 37, withheld: bool = False) -> list[dict[str, Any]]:
+    """Seeded terse / file-evidence records named after listed datasets (training split), or with
+    ``withheld=True`` after the datasets kept out of training (a check set, never trained on)."""
+    import random
+
+    rng = random.Random(seed + (1000 if withheld else 0))
+    out: list[dict[str, Any]] = []
+    for kind, spellings in dataset_entries():
+        if withheld_dataset(spellings) != withheld:
+            continue
+        eye = kind == "eye"
+        usable = [sp for sp in spellings if not sp.startswith("!")]
+        for k in range(2 if usable else 1):
+            raw_name = rng.choice(usable or spellings)
+            name = raw_name.lstrip("~!")
+            # an English-word name keeps its case in slugs and file names ("REFUGE-data.zip"), or
+            # nothing could tell it from the word
+            words = re.findall(r"[A-Za-z0-9]+", name)
+            slug = "-".join(words if raw_name.startswith("~") else [t.lower() for t in words])
+            fill = {"name": name, "slug": slug, "u": rng.choice(_USERS), "v": rng.randint(1, 4), "year": rng.choice([2018, 2020, 2021, 2023])}
+            pattern = rng.choice(_NAME_TITLES)
+            if raw_name.startswith("!") and "dataset" not in pattern and "images" not in pattern:
+                pattern = "{name} dataset"  # an ambiguous name says "dataset" next to it or nothing
+            if raw_name.startswith("!") and "images" in pattern:
+                pattern = "{name} challenge"
+            title = pattern.format(**fill)
+            archive_name, ext = rng.choice(_NAME_FILES)
+            archive_name = archive_name.format(**fill)
+            n = rng.choice([100, 400, 1200, 5000])
+            category = "raw_file_evidence" if k == 1 else "raw_terse_title"
+            if category == "raw_file_evidence":
+                title = rng.choice(_VAGUE + ["Data", "Images", "Export"])
+            sample = f"{slug}/{rng.choice(['train', 'images', 'data', 'test'])}/{rng.randint(1, 9999):04d}{ext}"
+            images = [img(ext.lstrip(".").replace("jpg", "jpeg").replace("tif", "tiff"), *rng.choice([(2048, 1536), (1024, 1024), (512, 512)]))] if ext != ".mat" else []
+            out.append(rec(category, E if eye else N, "check" if withheld else "train", rng.choice(["kaggle", "zenodo", "figshare", "osf"]),
+                           title, rng.choice(_NAME_LINES), files=[f"{archive_name}:{n * 400000}"],
+                           archives=[arc(archive_name, {ext: n}, [sample], images)]))
+    if not withheld:
+        for title, archive_name, stem in _WORD_TRAPS:
+            out.append(rec("raw_terse_title", N, "train", rng.choice(["kaggle", "zenodo"]), title, "",
+                           files=[f"{archive_name}:{rng.randint(10**7, 10**9)}"],
+                           archives=[arc(archive_name, {".jpg": rng.randint(100, 3000)}, [f"{stem}/{rng.randint(1, 999):03d}.jpg"], [img("jpeg", 1600, 1200)])]))
     for r in out:
         r["origin"] = "raw_variant"
     return out
