@@ -261,3 +261,16 @@ def test_evaluate_classifier_reports_per_kind_on_the_raw_held_out_file():
         assert {"f1_eye_imaging", "accuracy_hard_negatives", "gate_precision", "gate_ci95", "ece"} <= set(report["per_category"][kind])
     assert report["n_hard_negatives"] == sum(1 for r in read_jsonl(HERE / RAW_HELDOUT) if r.get("hard_negative"))
     assert len(report["gate_0_80_ci95"]) == 2
+
+
+def test_the_blind_set_is_held_out_and_shaped_like_the_other_raw_records():
+    """``raw_fresh3.jsonl`` (written without sight of the classifier) is never trained on: no
+    title of it is in the training file or the other held-out sets, and every kind has both labels."""
+    blind = read_jsonl(HERE / "raw_fresh3.jsonl")
+    assert len(blind) == 72 and {r["origin"] for r in blind} == {"raw_fresh3"}
+    assert {r["split"] for r in blind} == {"test"}
+    others = {r["title"] for r in read_jsonl(HERE / "records.jsonl") + read_jsonl(HERE / RAW_HELDOUT)}
+    assert not [r["title"] for r in blind if r["title"] in others]
+    for kind in KINDS:
+        assert {r["label"] for r in blind if r["category"] == kind} == {"EYE_IMAGING", "NEGATIVE"}, kind
+    assert all(r["hard_negative"] for r in blind if r["label"] == "NEGATIVE" and r["category"] != "raw_plain")
