@@ -7,9 +7,9 @@ entry names. Used by ``features.py``.
 * **Geometry.** Some image sizes belong to one kind of instrument: OCT B-scans are grey and
   have the scanner's axial pixel count as their height (496 on Spectralis, 885 or 650 on Topcon,
   1024 or 512 on Cirrus, with a non-square width), OCT volumes stack 25-512 such B-scans, and
-  OCT-angiography en-face images are small squares (304, 320, 400, 420 pixels). Others point
-  away from the eye: a large grey near-square JPEG/PNG is a radiograph (chest X-rays,
-  mammograms), a small colour square tile is a histology or natural-image patch. Colour photos
+  OCT-angiography en-face images are small grey squares (304, 320, 400, 420 pixels). Others point
+  away from the eye: a large (1,500 pixels and more) grey near-square JPEG/PNG is a radiograph
+  (chest X-rays, mammograms), a small colour square tile is a histology or natural-image patch. Colour photos
   of ordinary sizes say nothing either way (fundus photographs share them with every camera).
 * **Class folders.** Classification datasets put each image under a folder named after its
   class; ``CNV/``, ``DRUSEN/``, ``glaucoma/`` or ``PCV/`` name eye diseases, ``PNEUMONIA/``,
@@ -55,7 +55,8 @@ def image_geometry(image: Mapping[str, Any]) -> str | None:
     colour = channels is not None and channels >= 3
     slices = max(_int(image.get("depth")), _int(image.get("frames")))
     fmt = str(image.get("format") or "").lower()
-    if width == height and width in _OCTA_SIDES:
+    # (colour squares of these sizes are thumbnails as often as colour-coded en-face maps)
+    if width == height and width in _OCTA_SIDES and not colour:
         return OCTA
     if not colour and width != height:
         if height in _OCT_HEIGHTS and 128 <= width <= 1536:
@@ -65,7 +66,7 @@ def image_geometry(image: Mapping[str, Any]) -> str | None:
     if not colour and 25 <= slices <= 512 and height in _OCT_HEIGHTS | _OCT_DEEP and width != height:
         return OCT
     short, long = min(width, height), max(width, height)
-    if grey and fmt in _RADIOGRAPH_FORMATS and short >= 1000 and long / short <= 1.35:
+    if grey and fmt in _RADIOGRAPH_FORMATS and short >= 1500 and long / short <= 1.35:
         return RADIOGRAPH
     if colour and width == height and width <= 300:
         return TILE

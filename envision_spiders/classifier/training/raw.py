@@ -1102,7 +1102,7 @@ def archive_evidence_variants(seed: int = 43) -> list[dict[str, Any]]:
         for _ in range(4):  # OCT-angiography en-face squares
             side = rng.choice(_OCTA_SIDES)
             name = sample(rng.choice(["images/{h}.png", "{i:05d}.bmp", "data/img_{i:04d}.png"]))
-            out.append(archive_record(kind, E, [name], img(fmt_of["." + name.rsplit(".", 1)[1]], side, side, channels=rng.choice([1, 3]))))
+            out.append(archive_record(kind, E, [name], img(fmt_of["." + name.rsplit(".", 1)[1]], side, side, channels=rng.choice([1, None]))))
         for _ in range(8):  # eye-disease class folders, ordinary photo or scan sizes
             layout = rng.choice(_EYE_CLASS_LAYOUTS)
             stem = rng.choice(["", "train/", "dataset/test/", "data/"])
@@ -1112,7 +1112,7 @@ def archive_evidence_variants(seed: int = 43) -> list[dict[str, Any]]:
             out.append(archive_record(kind, E, names, img(fmt_of[ext], size[0], size[1], channels=size[2])))
         for _ in range(6):  # radiograph-sized grey images
             name = sample(rng.choice(["images/{h}.png", "{i:05d}.png", "data/img_{i:04d}.jpg", "train/{h}.jpeg"]))
-            w = rng.choice([1024, 2048, 2500, 2828, 3000])
+            w = rng.choice([1600, 2048, 2500, 2828, 3000])
             h = rng.choice([w, int(w * 0.82), int(w * 1.22)])
             out.append(archive_record(kind, N, [name], img(fmt_of["." + name.rsplit(".", 1)[1]], w, h, channels=1)))
         for _ in range(5):  # histology / natural-image tiles
