@@ -191,7 +191,7 @@ _NON_EYE_SITE_RE = re.compile(
 # "embedded in OCT" are histology or omics, not OCT imaging
 _OCT_COMPOUND_RE = re.compile(
     r"(embedded|embedding|mounted|frozen|cryo-?protected)( \w+){0,2} in (tissue-?tek )?o\.?c\.?t\b\.?( compound| medium)?|"
-    r"(?<![a-z])(tissue-?tek )?o\.?c\.?t\.?( embedding)? (compound|medium)|optimal cutting temperature( compound| medium)?|tissue-?tek"
+    r"(?<![a-z])(tissue-?tek )?o\.?c\.?t\.?( embedding)? (compound|medium)|optimal cutting temperature( compound| medium)?|tissue-?tek( o\.?c\.?t\b\.?)?"
 )
 # what a publication looks like from its title (reviews, case reports, patents, slides, theses...)
 _PUBLICATION_TITLE_RE = re.compile(
