@@ -17,10 +17,11 @@ crawl or process holds the other end. Reading (``load_record``, ``iter_stored_re
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -125,6 +126,19 @@ def feed_delivery_tracked(settings: Any) -> bool:
         settings.getdict("FEEDS") or settings.getdict("ENVISION_FEEDS"))
 
 
+@dataclass(frozen=True)
+class StoredObject:
+    """One stored record as a listing sees it, not read yet: ``name`` relative to the store's root
+    (``metadata/{source}/{id}.json`` in both backends), a ``stamp`` that changes when the content
+    may have (a file's mtime in ns; an object's ETag as a number), its size, and how to read it
+    (FileNotFoundError when it went away meanwhile)."""
+
+    name: str
+    stamp: int
+    size: int
+    read: Callable[[], bytes]
+
+
 class RecordBackend(Protocol):
     """Where stored records live. ``get`` raises FileNotFoundError for a record not stored."""
 
@@ -132,6 +146,7 @@ class RecordBackend(Protocol):
     def get(self, owner: Owner) -> dict[str, Any]: ...
     def exists(self, owner: Owner) -> bool: ...
     def iter_records(self, sources: list[str] | None = None) -> Iterator[tuple[str, dict[str, Any]]]: ...
+    def listing(self, sources: list[str] | None = None) -> Iterator[StoredObject]: ...
 
 
 class LocalRecords:
@@ -157,6 +172,15 @@ class LocalRecords:
         for path, record in iter_stored_records(self.data_dir, sources):
             yield str(path), record
 
+    def listing(self, sources: list[str] | None = None) -> Iterator[StoredObject]:
+        for path in iter_stored_paths(self.data_dir, sources):
+            try:
+                stat = path.stat()
+            except FileNotFoundError:  # replaced or removed under us
+                continue
+            yield StoredObject(path.relative_to(self.data_dir).as_posix(), stat.st_mtime_ns, stat.st_size,
+                               path.read_bytes)
+
 
 class S3Records:
     """Objects ``{prefix}/metadata/{source}/{id}.json`` in a bucket: one PUT per write (atomic),
@@ -179,14 +203,7 @@ class S3Records:
         return self._get_key(self.key(owner))
 
     def _get_key(self, key: str) -> dict[str, Any]:
-        try:
-            body = self.client.get_object(Bucket=self.location.bucket, Key=key)["Body"]
-        except Exception as exc:
-            if is_missing(exc):
-                raise FileNotFoundError(f"s3://{self.location.bucket}/{key}") from None
-            raise
-        with body:
-            return json.loads(body.read())
+        return json.loads(self._read_key(key))
 
     def exists(self, owner: Owner) -> bool:
         """Whether ``owner`` is stored. The incremental check asks this of every unchanged record:
@@ -214,6 +231,17 @@ class S3Records:
         yield from self.client.get_paginator("list_objects_v2").paginate(**kwargs)
 
     def iter_records(self, sources: list[str] | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+        for key in self._record_keys(sources):
+            yield f"s3://{self.location.bucket}/{key['Key']}", self._get_key(key["Key"])
+
+    def listing(self, sources: list[str] | None = None) -> Iterator[StoredObject]:
+        base = self.location.key(METADATA_DIR)[: -len(METADATA_DIR)]  # the prefix, with its "/"
+        for obj in self._record_keys(sources):
+            yield StoredObject(obj["Key"][len(base):], _etag_stamp(obj.get("ETag")), int(obj.get("Size") or 0),
+                               functools.partial(self._read_key, obj["Key"]))
+
+    def _record_keys(self, sources: list[str] | None) -> Iterator[dict[str, Any]]:
+        """The listed objects of the record keys, sources in name order, keys in name order."""
         root = self.location.key(METADATA_DIR) + "/"
         source_prefixes = sorted(
             p["Prefix"] for page in self._list(root, "/") for p in page.get("CommonPrefixes") or []
@@ -224,7 +252,23 @@ class S3Records:
             for page in self._list(source_prefix, "/"):
                 for obj in page.get("Contents") or []:
                     if obj["Key"].endswith(".json"):
-                        yield f"s3://{self.location.bucket}/{obj['Key']}", self._get_key(obj["Key"])
+                        yield obj
+
+    def _read_key(self, key: str) -> bytes:
+        try:
+            body = self.client.get_object(Bucket=self.location.bucket, Key=key)["Body"]
+        except Exception as exc:
+            if is_missing(exc):
+                raise FileNotFoundError(f"s3://{self.location.bucket}/{key}") from None
+            raise
+        with body:
+            return body.read()
+
+
+def _etag_stamp(etag: str | None) -> int:
+    """An object's ETag as a catalog stamp (an integer that changes with the content)."""
+    digits = "".join(c for c in (etag or "") if c in "0123456789abcdefABCDEF")
+    return int(digits[:15], 16) if digits else 0
 
 
 def open_records(config: StoreConfig, client: Any = None) -> RecordBackend:
