@@ -161,6 +161,8 @@ ENVISION_BACKOFF_MAX_DELAY = 300.0  # a Retry-After above this is not waited for
 ENVISION_MALFORMED_RETRIES = 2  # re-fetches of an API page that is not the JSON expected
 
 EXTENSIONS = {
+    # masks secrets (AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, URL passwords) in Scrapy's start-up settings line
+    "envision_spiders.http.credentials.RedactSecretSettings": 0,
     "envision_spiders.exports.feeds.FeedDelivery": 520,  # records reach the feeds, or stay owed
     # log_count/<LEVEL> per crawler, not per process (several crawlers: scrapy crawlall)
     "scrapy.extensions.logcount.LogCount": None,
@@ -283,6 +285,7 @@ PORTAL_TIMEOUT = 60  # seconds per POST
 PORTAL_RETRY_TIMES = 5  # retries of a failed POST (connection error, 408/429/5xx), backoff doubling
 PORTAL_RETRY_BASE_DELAY = 1.0  # seconds
 PORTAL_RETRY_MAX_DELAY = 60.0  # seconds; a longer Retry-After is capped to this
+ENVISION_REPORT_PAGE_ROWS = 100  # `scrapy report`: rows of the EYE_IMAGING table per page (it has a filter box too)
 
 # --- classifier (EYE_IMAGING / NEGATIVE; see docs/classifier.md) --------------------------
 # `scrapy canary` (drift detection, docs/operations.md): records asked of each source
@@ -326,7 +329,9 @@ ENVISION_DOWNLOAD_TAKEOVER_POLL = 5.0  # seconds between looks at the records wa
 ENVISION_FILE_AUTH = {
     "zenodo": {"secret": "ZENODO_ACCESS_TOKEN", "scheme": "Bearer", "api_url_setting": "ZENODO_API_URL"},
     # Dryad's file downloads answer 401 without a bearer token since 2026 (docs/sources-dryad-osf-datacite.md): set DRYAD_TOKEN
-    "dryad": {"secret": "DRYAD_TOKEN", "scheme": "Bearer", "api_url_setting": "DRYAD_API_URL"},
+    # without DRYAD_TOKEN, a token is asked for with DRYAD_CLIENT_ID / DRYAD_CLIENT_SECRET (OAuth2 client credentials)
+    "dryad": {"secret": "DRYAD_TOKEN", "scheme": "Bearer", "api_url_setting": "DRYAD_API_URL",
+              "client_credentials": ["/oauth/token", "DRYAD_CLIENT_ID", "DRYAD_CLIENT_SECRET"]},
     # Kaggle's download route needs the same credentials as its list (the spider's auth)
     "kaggle": {"basic": ["KAGGLE_USERNAME", "KAGGLE_KEY"], "secret": "KAGGLE_API_TOKEN", "scheme": "Bearer",
                "api_url_setting": "KAGGLE_API_URL"},

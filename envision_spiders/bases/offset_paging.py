@@ -53,10 +53,12 @@ max_offset)`` results of a query: the last aligned offset at or below the cap pl
 
 Stop rules, in order: an empty page; on page 1, a known total above what the cap lets us
 reach -> ``split`` (the page is dropped and each narrower query starts at page 1); a known
-total reached; a short page; ``max_records`` reached; the next offset past the cap -> when
+total reached; a short page, unless the API's total says more results follow (then a WARNING
+and ``short_pages``: paging goes on, since stopping would drop the rest without a word);
+``max_records`` reached; the next offset past the cap -> when
 the page was full, ``continuation`` or else ``split`` if possible, else the results are
 truncated: an ERROR naming how many results are lost (when the API tells a total).
-Stats (``envision/paging/...``): ``pages``, ``splits`` (continuations included),
+Stats (``envision/paging/...``): ``pages``, ``short_pages``, ``splits`` (continuations included),
 ``truncated``, ``lost_results`` (results known lost to truncation), ``cap_status``,
 ``lost_pages``, ``failed``, ``lost_queries``; ``envision/search/total`` and
 ``envision/search/queries_reported``: the hits each query's first page reported (a query
@@ -291,7 +293,15 @@ class OffsetPagingSpider(EnvisionSpider):
             return
         if cursor.total is not None and cursor.offset + count >= cursor.total:
             return
-        if count < cursor.page_size or not self.more_wanted():
+        if count < cursor.page_size:
+            if cursor.total is None:
+                return  # the last page
+            self._count("short_pages")
+            self.logger.warning(
+                "%d of %d results at offset %d of %r although the API counts %d: going on to the next page",
+                count, cursor.page_size, cursor.offset, cursor.query, cursor.total,
+            )
+        if not self.more_wanted():
             return
         yield from self._next(cursor, hits)
 

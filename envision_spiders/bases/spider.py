@@ -89,7 +89,7 @@ import dataclasses
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from datetime import date
 from typing import Any, get_type_hints
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import scrapy
 from scrapy import signals
@@ -97,11 +97,10 @@ from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.exceptions import DontCloseSpider
 from scrapy.http import JsonRequest, Response
-from scrapy.http.request import NO_CALLBACK
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 from twisted.python.failure import Failure
 
-from envision_spiders.http.credentials import ApiToken, api_token, get_secret, oauth_access_token
+from envision_spiders.http.credentials import ApiToken, api_token, client_credentials_token, get_secret
 from envision_spiders.http.slots import SLOT_META, file_slot, shared_slot, slot_for_rate
 from envision_spiders.queries import SEARCH_TERMS, group_terms
 from envision_spiders.state.db import state_url_problem
@@ -334,25 +333,11 @@ class EnvisionSpider(scrapy.Spider):
         self.token = None
 
     async def fetch_token(self) -> None:
-        """OAuth2 client credentials (``client_credentials``) -> ``self.token``, when no token is set.
-        Counted as ``envision/auth/oauth_token`` or ``envision/auth/oauth_failed`` (logged)."""
+        """OAuth2 client credentials (``client_credentials``) -> ``self.token``, when no token is set
+        (``credentials.client_credentials_token``: counted, and logged when refused)."""
         if self.token is not None or not self.client_credentials:
             return
-        path, id_variable, secret_variable = self.client_credentials
-        client_id, secret = get_secret(id_variable), get_secret(secret_variable)
-        if not (client_id and secret):
-            return
-        request = scrapy.FormRequest(
-            urljoin(self.api_url, path), callback=NO_CALLBACK, dont_filter=True, meta={"handle_httpstatus_all": True},
-            formdata={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
-        )
-        response = await self.crawler.engine.download_async(request)
-        token = oauth_access_token(response.status, response.body)
-        self.crawler.stats.inc_value("envision/auth/oauth_token" if token else "envision/auth/oauth_failed")
-        if token:
-            self.token = ApiToken(self.api_url, f"Bearer {token}")
-        else:
-            self.logger.error("OAuth token request failed (HTTP %d): crawling anonymously", response.status)
+        self.token = await client_credentials_token(self.crawler, self.api_url, self.client_credentials, self.logger)
 
     def api_request(self, url: str, callback: Any, data: Any = None, **kwargs: Any) -> scrapy.Request:
         """A request to the API (a JSON POST of ``data`` when given), with the token where it belongs

@@ -24,7 +24,7 @@ from typing import Any
 from envision_spiders.catalog.datasette import datasette_metadata
 from envision_spiders.catalog.fields import as_text, record_paths
 from envision_spiders.state.db import format_owner
-from envision_spiders.state.store import iter_stored_paths, write_json_atomic
+from envision_spiders.state.store import LocalRecords, RecordBackend, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -249,10 +249,14 @@ def _distinct(values: Iterable[Any]) -> str | None:
     return json.dumps(found) if found else None
 
 
-def build_catalog(data_dir: str | Path, path: str | Path | None = None, batch: int = 500) -> BuildSummary:
-    """Bring ``{data_dir}/catalog.sqlite`` (or ``path``) up to date with the store."""
+def build_catalog(data_dir: str | Path, path: str | Path | None = None, batch: int = 500,
+                  records: RecordBackend | None = None) -> BuildSummary:
+    """Bring ``{data_dir}/catalog.sqlite`` (or ``path``) up to date with the store: ``records``
+    (the files under ``data_dir`` by default; ``S3Records`` for ``ENVISION_STORE_URL``). The
+    catalog itself is always a local file."""
     started = time.monotonic()
     data_dir = Path(data_dir)
+    records = records if records is not None else LocalRecords(data_dir)
     path = Path(path) if path else catalog_path(data_dir)
     summary = BuildSummary(catalog=str(path))
     conn = connect(path)
@@ -262,21 +266,20 @@ def build_catalog(data_dir: str | Path, path: str | Path | None = None, batch: i
         present = {row[0] for row in known.values()}  # keys with rows in the catalog
         pending: list[tuple[str, int, int, str, dict[str, Any] | None, str, str]] = []
         paths: set[str] = set()
-        for file in iter_stored_paths(data_dir):
-            rel = file.relative_to(data_dir).as_posix()
+        for stored in records.listing():
+            rel = stored.name
             seen.add(rel)
+            old = known.get(rel)
+            if old and old[1] == stored.stamp and old[2] == stored.size:
+                continue
             try:
-                stat = file.stat()
-                old = known.get(rel)
-                if old and old[1] == stat.st_mtime_ns and old[2] == stat.st_size:
-                    continue
-                raw = file.read_bytes()
+                raw = stored.read()
             except FileNotFoundError:  # replaced or removed under us: the next build sees it
                 continue
             summary.read += 1
             digest = hashlib.sha1(raw).hexdigest()
             if old and old[3] == digest:  # touched, not changed
-                pending.append((rel, stat.st_mtime_ns, stat.st_size, digest, None, old[0], ""))
+                pending.append((rel, stored.stamp, stored.size, digest, None, old[0], ""))
             else:
                 try:
                     text = raw.decode("utf-8").rstrip("\n")
@@ -287,7 +290,7 @@ def build_catalog(data_dir: str | Path, path: str | Path | None = None, batch: i
                     logger.warning("catalog: %s is not a stored record (%s): left out", rel, exc)
                     continue
                 paths |= record_paths(record)
-                pending.append((rel, stat.st_mtime_ns, stat.st_size, digest, record, key, text))
+                pending.append((rel, stored.stamp, stored.size, digest, record, key, text))
             if len(pending) >= batch:
                 summary.written += _flush(conn, pending, known, present, paths)
                 pending, paths = [], set()

@@ -3,7 +3,6 @@ as plain functions (the command modules are thin wrappers)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import time
@@ -35,8 +34,10 @@ def classify_store(
 ) -> dict[str, Any]:
     """Re-score every canonical stored record in place (``unlabeled_only``: those without a
     label), then rewrite the results files. Records owed a label (the state DB's
-    ``unclassified``: the crawl's classifier failed on them) are fresh again once written."""
+    ``unclassified``: the crawl's classifier failed on them) are fresh again once written; a
+    record whose label changed is owed to the feeds again, so the next crawl emits it."""
     from envision_spiders.state.db import open_state
+    from envision_spiders.state.runs import utc_now
     from envision_spiders.state.store import RecordStore, StoreConfig, stored_records
 
     data_dir = settings.get("ENVISION_DATA_DIR") or "data"
@@ -44,12 +45,14 @@ def classify_store(
     resolve_head(config.head)
     classifier = EyeImagingClassifier(config)
     batch_size = max(settings.getint("CLASSIFIER_BATCH_SIZE", 64), 1) * 4
-    counts: dict[str, int] = {"records": 0, "skipped_duplicates": 0, "EYE_IMAGING": 0, "NEGATIVE": 0}
+    counts: dict[str, int] = {"records": 0, "relabelled": 0, "skipped_duplicates": 0, "EYE_IMAGING": 0,
+                              "NEGATIVE": 0}
     if unlabeled_only:
         counts["skipped_labelled"] = 0
     started = time.perf_counter()
 
-    store_config = dataclasses.replace(StoreConfig.from_settings(settings), track_delivery=False)
+    store_config = StoreConfig.from_settings(settings)
+    at = utc_now().isoformat()
 
     def canonical() -> Iterator[tuple[str, dict[str, Any]]]:
         for path, record in stored_records(settings, sources):
@@ -71,8 +74,9 @@ def classify_store(
                 written = []
                 for (_, record), prediction in zip(batch, predictions):
                     owner = (str(record["source"]), str(record["source_id"]))
-                    if records.update(owner, prediction, record):
+                    if records.update(owner, prediction, record, at):
                         written.append(owner)
+                        counts["relabelled"] += prediction["label"] != record.get("label")
                         counts["records"] += 1
                         counts[prediction["label"]] += 1
                 state.clear_unclassified(written)

@@ -19,6 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from envision_spiders.classifier.dataset_names import EYE, OTHER, known_dataset_kinds
+from envision_spiders.classifier.image_evidence import OCT, OCTA, RADIOGRAPH, TILE, class_folder_counts, geometry_shares
+from envision_spiders.classifier.sides import eye_side_flags
 from envision_spiders.classifier.text import (
     ARCHIVE_EXTENSIONS,
     CODE_EXTENSIONS,
@@ -36,6 +39,7 @@ from envision_spiders.classifier.text import (
     archive_images_of,
     extension,
     file_names_of,
+    keywords_of,
     lexical_text,
     names_text,
     strip_html,
@@ -81,7 +85,7 @@ _LEXICON: dict[str, str] = {
     "non_eye_imaging": r"chest|x-?rays?|radiograph\w*|\bct\b|computed tomograph\w*|\bmri\b|magnetic resonance|\bbrain\b|"
     r"lungs?\b|dermoscop\w*|skin lesion\w*|melanoma|histopatholog\w*|whole[- ]slide|mammogra\w*|echocardiogra\w*|"
     r"endoscop\w*|colonoscop\w*|dental|teeth|knee|liver|kidney|prostate|breast|\bpet\b|cardiac|ultrasound|"
-    r"pathology slides?|covid|pneumonia|tumou?r",
+    r"pathology slides?|covid|pneumonia|tumou?r|lumbar|vertebra\w*|intervertebral|spinal",
     "trap": r"iris (flower|setosa|versicolou?r|virginica|species|plant)|setosa|fisher'?s iris|fish-?eye|"
     r"eye of the (storm|hurricane)|bird'?s[- ]eye|eye-catching|private eye|compound eyes? of|evil eye|"
     r"naked eye|eye ?wall|potato eye",
@@ -141,27 +145,30 @@ def _count_words(regex: re.Pattern[str], text: str, limit: int = 4) -> int:
 
 
 _EYE_NAME_RE = re.compile(
-    r"fundus|\boct\b|octa|oct\d|retina\w*|cornea\w*|\beyes?\b|slit|angio\w*|drusen|glaucoma|macula\w*|"
-    r"optic disc|\bdr\b|\bamd\b|\bdme\b|\bcnv\b|b-?scan|bscan|fovea|refuge|messidor|eyepacs|idrid|aptos|"
-    r"\bdrive\b|stare|chase|\bfaf\b|\bslo\b|ophthal\w*|ocular|iris|"
-    # per-eye file naming: OD_0001.jpg, P0041_OS.jpg, 10_left.jpeg (EyePACS); device exports
-    r"\bod\b|\bos\b|\bou\b|\d (left|right)\b|left eye|right eye|choroid\w*|cataract|kerat\w*|endotheli\w*|"
-    r"flat-?mount|photoreceptor|\bcones?\b|\brpe\b|disc|superficial|\be2e\b|spectralis|topcon|optos"
+    r"fundus|\boct\b|octa|oct\d|retina\w*|cornea\w*|\beyes?\b|drusen|glaucoma|macula\w*|"
+    r"optic disc|\bamd\b|\bdme\b|\bcnv\b|\bpcv\b|\bn?pdr\b|b-?scan|bscan|fovea|refuge|messidor|eyepacs|idrid|aptos|"
+    r"\bfaf\b|\bslo\b|ophthal\w*|ocular|"
+    # (per-eye naming -- OD_0001.jpg, 10_left.jpeg, case01_R.jpg -- is read by sides.eye_side_flags)
+    r"choroid\w*|cataract|kerat\w*|"
+    r"flat-?mount|photoreceptor|\brpe\b|\be2e\b|spectralis|topcon|optos"
+)
+_NOT_IMAGE_EXTENSIONS = TABLE_EXTENSIONS | GENOMICS_EXTENSIONS | CODE_EXTENSIONS | DOCUMENT_EXTENSIONS | MODEL_EXTENSIONS
+# words that name eye things in eye datasets and other things elsewhere (intervertebral discs,
+# coronary angiograms, iris biometrics, pine cones, vascular endothelium, drive-thru queues):
+# eye names only next to other eye evidence (an eye name, eye anatomy in the text, OCT / OCTA
+# image sizes) and when nothing in the record names another organ
+_WEAK_EYE_NAME_RE = re.compile(
+    r"slit|angio\w*|\bdr\b|\bdrive\b|stare|chase|iris|endotheli\w*|\bcones?\b|disc|superficial"
 )
 _NON_EYE_NAME_RE = re.compile(
     r"x-?ray|chest|\bmri\b|brain|\bct\b|skin|histo\w*|lung|mammo\w*|covid|pneumonia|tumou?r|"
     r"knee|colon|tcga|slide|isic|dermo\w*|t1w|t2w|flair|brats|abdom\w*|sentinel|leaf|plant|liver|kidney|\bct\d|"
+    r"spine|spinal|lumbar|vertebr\w*|coronar\w*|cardiac|\bheart\b|dental|teeth|tooth|wound|ulcer|hela\b|"
     # images shown to subjects (stimuli of physiology and psychology experiments)
     r"stimul\w*|\bfaces?\b|natural scenes?|"
     # BIDS neuroimaging names (sub-01_ses-01_bold.nii.gz)
     r"\bbold\b|\bdwi\b|\bsub-\d+ ses-"
 )
-# per-eye naming of image files (OD_0001.jpg, P0041_OS.png, left_eye_01.tif, 10_left.jpeg): read
-# on the raw lower-case names, the delimiters kept
-_LATERALITY_NAME_RE = re.compile(r"(?:^|[/_. -])(?:od|os|ou)(?:[/_. -]|\d|$)|(?:left|right)[_ -]?eyes?")
-# "10_left.jpeg" (EyePACS) says which eye only when nothing names another organ: ears, hands,
-# breasts, paws and bronchi have sides too
-_SIDE_NAME_RE = re.compile(r"\d[_ -](?:left|right)(?:[_. -]|$)")
 # eye word stems inside a slug or an acronym-like title ("fundusimage1000", "retinaoct-v2"), where
 # the lexicon's word boundaries do not hold
 _TITLE_EYE_STEM_RE = re.compile(
@@ -175,7 +182,16 @@ _NON_EYE_SITE_RE = re.compile(
     r"\bskin\b|dermat\w*|coronar\w*|intravascular|arter(y|ies|ial)|oesophag\w*|esophag\w*|dental|enamel|\bteeth\b|"
     r"\btooth\b|tympanic|middle ear|eardrum|\boral\b|mucosa\w*|breast|bladder|colon\w*|painting|artwork|paint layer|"
     r"ceramic|glaze|porcelain|\bscars?\b|\bburns?\b|plant|leaves|\bleaf\b|cochlea\w*|fingerprint|tumou?r margin|"
-    r"zebrafish (larva\w* )?heart|embryo\w*|\bkrill\b|insect|vocal fold|airway|cervix|cervical"
+    r"zebrafish (larva\w* )?heart|embryo\w*|\bkrill\b|insect|vocal fold|airway|cervix|cervical|"
+    r"cartilage|tendon|fingernail|\bnails?\b|ovar(y|ies|ian)|uter(us|ine)|fallopian|laryn\w*|gastr\w*|stomach|"
+    r"intestin\w*|rectal|rectum|\bwounds?\b|lymph nodes?|thyroid|spinal cord|brain (slices?|tissue)|mouse brain|"
+    r"cerebral cortex|\bfruits?\b|\bwood\b|polymer|semiconductor|tablet coating|pharmaceutical tablet"
+)
+# "OCT" is also the optimal-cutting-temperature compound tissue is frozen in: retina sections
+# "embedded in OCT" are histology or omics, not OCT imaging
+_OCT_COMPOUND_RE = re.compile(
+    r"(embedded|embedding|mounted|frozen|cryo-?protected)( \w+){0,2} in (tissue-?tek )?o\.?c\.?t\b\.?( compound| medium)?|"
+    r"(?<![a-z])(tissue-?tek )?o\.?c\.?t\.?( embedding)? (compound|medium)|optimal cutting temperature( compound| medium)?|tissue-?tek( o\.?c\.?t\b\.?)?"
 )
 # what a publication looks like from its title (reviews, case reports, patents, slides, theses...)
 _PUBLICATION_TITLE_RE = re.compile(
@@ -258,7 +274,21 @@ FEATURE_NAMES: tuple[str, ...] = (
     "images_laterality_names",
     "terse_title_eye_stem",
     "listed_without_images",
+    # world knowledge the encoder lacks: the title, keywords or file names carry the name of a
+    # well-known eye-imaging dataset (RFMiD, ORIGA-light) or of a non-eye one (ISIC, BraTS)
+    "known_eye_dataset_name",
+    "known_non_eye_dataset_name",
+    # what a curator reads in a wordless archive (issue 18, fourth pass): image sizes that belong
+    # to one instrument, and class folders named after eye diseases or other ones
+    "images_oct_geometry",
+    "images_octa_geometry",
+    "images_radiograph_geometry",
+    "images_tile_geometry",
+    "eye_class_folders",
+    "non_eye_class_folders",
 )
+# file and archive entry names read for known dataset names (the first ones say enough)
+_MAX_NAMES_FOR_DATASETS = 64
 
 
 def _cap(n: float, top: float) -> float:
@@ -281,6 +311,8 @@ def evidence_features(record: Mapping[str, Any]) -> np.ndarray:
     """The feature vector of one record (order: ``FEATURE_NAMES``), values in [0, 1]."""
     title = strip_html(record.get("title")).lower()
     text = lexical_text(record)
+    if "oct" in text or "optimal cutting" in text or "tissue" in text:
+        text = _OCT_COMPOUND_RE.sub(" cryo-embedding medium ", text)
     values: list[float] = [1.0 if _count_words(_LEXICON_RE[g], title) else 0.0 for g in _LEXICON]
     counts = {g: _count_words(_LEXICON_RE[g], text) for g in _LEXICON}
     values += [_cap(counts[g], 4.0) for g in _LEXICON]
@@ -333,7 +365,6 @@ def evidence_features(record: Mapping[str, Any]) -> np.ndarray:
             inside_names.append(str(archive.get("name") or ""))
             inside_names.extend(str(s) for s in archive.get("sample_names") or [] if isinstance(s, str))
     all_names = names_text(names + inside_names)
-    eye_names = len(_EYE_NAME_RE.findall(all_names))
     non_eye_names = len(_NON_EYE_NAME_RE.findall(all_names))
     n_device = _count_exts(exts, EYE_DEVICE_EXTENSIONS) + sum(n for e, n in inside.items() if e in EYE_DEVICE_EXTENSIONS)
     n_pathology = _count_exts(exts, PATHOLOGY_EXTENSIONS) + sum(n for e, n in inside.items() if e in PATHOLOGY_EXTENSIONS)
@@ -350,13 +381,28 @@ def evidence_features(record: Mapping[str, Any]) -> np.ndarray:
             dicom_eye += 1
         elif modality or body:
             dicom_other += 1
-    image_names = [n.lower() for n in names + inside_names if extension(n) in IMAGE_EXTENSIONS or extension(n) in MEDICAL_EXTENSIONS]
-    other_organ = bool(image_names) and bool(
+    # one rule for sides (sides.py) in both the eye-name count and the per-eye share: the weak
+    # forms (10_left, RE_017, a case01_R / case01_L pair) yield to any other organ in the record
+    listed = names + inside_names
+    other_organ = bool(listed) and bool(
         non_eye_names or counts["non_eye_imaging"] or dicom_other > dicom_eye or _NON_EYE_SITE_RE.search(text)
     )
-    laterality_names = sum(
-        1 for n in image_names if _LATERALITY_NAME_RE.search(n) or (not other_organ and _SIDE_NAME_RE.search(n))
-    )
+    side_flags = dict(zip(listed, eye_side_flags(listed, text, other_organ))) if listed else {}
+    # with no image of any kind, eye words and sides in the names of tables, sequences, code and
+    # documents (OCT_thickness.csv, mouse1_OD_retina.fastq.gz) say where samples came from, not
+    # that the record holds eye images
+    if image_like or n_device:
+        eye_named, eye_names_text = listed, all_names
+    else:
+        eye_named = [n for n in listed if extension(n) not in _NOT_IMAGE_EXTENSIONS]
+        eye_names_text = names_text(eye_named)
+    eye_names = len(_EYE_NAME_RE.findall(eye_names_text)) + sum(side_flags[n] for n in dict.fromkeys(eye_named))
+    shares = geometry_shares(archive_images_of(record))
+    if eye_names or eye or shares[OCT] or shares[OCTA]:
+        if not other_organ:
+            eye_names += len(_WEAK_EYE_NAME_RE.findall(eye_names_text))
+    image_names = [n for n in listed if extension(n) in IMAGE_EXTENSIONS or extension(n) in MEDICAL_EXTENSIONS]
+    laterality_names = sum(1 for n in image_names if side_flags[n])
     values += [
         _log(n_files),
         _log(n_img),
@@ -418,10 +464,23 @@ def evidence_features(record: Mapping[str, Any]) -> np.ndarray:
         _log1(images) if dicom_other > dicom_eye else 0.0,
         _log1(images) if dicom_eye > dicom_other else 0.0,
         # share of the image names that say which eye (loose files are few: a share, not a count)
-        laterality_names / len(image_names) if image_names and not other_organ else 0.0,
+        laterality_names / len(image_names) if image_names else 0.0,
         float(terse and bool(_TITLE_EYE_STEM_RE.search(title))),
         # a file list with no image of any kind (and no archive left unlisted) is not an image dataset
         float(bool(names) and images == 0 and n_pathology == 0 and (n_arch == 0 or bool(inside))),
+    ]
+    known = known_dataset_kinds(
+        [strip_html(record.get("title")), *keywords_of(record), *(names + inside_names)[:_MAX_NAMES_FOR_DATASETS]]
+    )
+    values += [float(EYE in known), float(OTHER in known)]
+    eye_folders, non_eye_folders = class_folder_counts(listed)
+    values += [
+        shares[OCT] * max(_log1(images), 0.25),
+        shares[OCTA] * max(_log1(images), 0.25),
+        shares[RADIOGRAPH] * max(_log1(images), 0.25),
+        shares[TILE] * max(_log1(images), 0.25),
+        _cap(eye_folders, 2.0),
+        _cap(non_eye_folders, 2.0),
     ]
     return np.asarray(values, dtype=np.float32)
 

@@ -215,7 +215,13 @@ def train_head(
         embedding_dim=int(embeddings.shape[1]),
     )
     p_oof = 1 / (1 + np.exp(-np.clip(a * oof + b_cal, -40, 40)))
-    info = {"l2": l2, "cv_log_loss": cv, "cv_metrics": compute_metrics(y, p_oof, list(strata)), "oof_probability": p_oof}
+    info = {
+        "l2": l2,
+        "cv_log_loss": cv,
+        "cv_metrics": compute_metrics(y, p_oof, list(strata)),
+        "oof_probability": p_oof,
+        "oof_logit": oof,
+    }
     return head, info
 
 

@@ -20,6 +20,7 @@ from envision_spiders.catalog.coverage import coverage_table
 from envision_spiders.catalog.datasette import datasette_argv
 from envision_spiders.catalog.fields import as_text, schema_fields, values_at
 from envision_spiders.catalog.query import Selected, observed_fields, select_records
+from envision_spiders.state.store import StoreConfig, open_records
 
 TABLE_FIELDS = ("label", "confidence", "img_count", "license", "title")
 FORMATS = ("table", "jsonl", "csv", "json")
@@ -92,7 +93,9 @@ class Command(ScrapyCommand):
         else:
             if opts.format not in (None, "json"):
                 raise UsageError("--format applies to a selection or --coverage", print_help=False)
-            print(json.dumps(build_catalog(data_dir).as_dict(), sort_keys=True))
+            # the records of ENVISION_STORE_URL when set (an object store), else the files under data_dir
+            records = open_records(StoreConfig.from_settings(self.settings))
+            print(json.dumps(build_catalog(data_dir, records=records).as_dict(), sort_keys=True))
 
     def _open(self, path: Path) -> Any:
         try:

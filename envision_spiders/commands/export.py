@@ -10,6 +10,7 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
 from envision_spiders.pipelines.files import default_files_store
+from envision_spiders.state.store import StoreConfig, open_records
 from envision_spiders.trainingset.extract import WriteFailed
 from envision_spiders.trainingset.formats import DEFAULT_FORMATS, parse_formats
 from envision_spiders.trainingset.options import (
@@ -86,9 +87,10 @@ class Command(ScrapyCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
             raise UsageError("give one DEST folder")
-        data_dir = self.settings.get("ENVISION_DATA_DIR")
+        # the records of ENVISION_STORE_URL when set (an object store), else the files under ENVISION_DATA_DIR
+        records = open_records(StoreConfig.from_settings(self.settings))
         try:
-            summary = export_dataset(data_dir, default_files_store(self.settings), args[0], self.options)
+            summary = export_dataset(records, default_files_store(self.settings), args[0], self.options)
         except ExportError as exc:
             raise UsageError(str(exc)) from None
         except WriteFailed as exc:  # disk full, permissions: DEST is left as it is

@@ -33,8 +33,11 @@ class Command(ScrapyCommand):
         from envision_spiders.report.site import REPORT_DIR
 
         data_dir = Path(self.settings.get("ENVISION_DATA_DIR"))
-        build = build_catalog(data_dir)
+        from envision_spiders.state.store import StoreConfig, open_records
+
+        build = build_catalog(data_dir, records=open_records(StoreConfig.from_settings(self.settings)))
         downloads = Path(self.settings.get("FILES_STORE") or data_dir / "downloads")
         summary = write_report(catalog_path(data_dir), Path(opts.out or data_dir / REPORT_DIR), downloads,
-                               self.settings.getfloat("ENVISION_DOWNLOAD_THRESHOLD"))
+                               self.settings.getfloat("ENVISION_DOWNLOAD_THRESHOLD"),
+                               self.settings.getint("ENVISION_REPORT_PAGE_ROWS"))
         print(json.dumps({"catalog": build.as_dict(), "report": summary.as_dict()}, sort_keys=True))

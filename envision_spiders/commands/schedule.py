@@ -35,10 +35,10 @@ from scrapy.exceptions import UsageError
 from envision_spiders.bases.spider import SpiderArgumentError, parse_since
 from envision_spiders.commands.crawlall import scoped_pairs
 from envision_spiders.http.client import ClientSpider, ServiceError, run_job
+from envision_spiders.http.credentials import redact_url
 from envision_spiders.nodes.leases import ScheduleLeases
 from envision_spiders.nodes.placement import Placement, busy_spiders
 from envision_spiders.nodes.scrapyd import Scrapyd, add_node_options, configured_nodes
-from envision_spiders.state.base import redact_url
 from envision_spiders.state.db import state_from_settings
 from envision_spiders.state.runs import UnknownSpiders, select_spiders, since_for
 

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import shutil
@@ -84,6 +85,7 @@ from envision_spiders.downloads.manifest import (
 from envision_spiders.downloads.objects import MultipartDownload, S3Files
 from envision_spiders.downloads.paths import record_dir_name, unique_names
 from envision_spiders.downloads.takeover import takeover_for_crawler
+from envision_spiders.http.credentials import ApiToken, client_credentials_of, client_credentials_token
 from envision_spiders.state.leases import LeaseKeeper, lease_keeper_for_crawler
 from envision_spiders.state.objects import S3Location, client_for_crawler, is_s3_url
 
@@ -125,6 +127,12 @@ class GatedFilesPipeline(FilesPipeline):
         if self.takeover.enabled:
             crawler.signals.connect(self._revisit_held, signal=signals.spider_idle)
         self._results: dict[str, dict[str, Any]] = {}  # file path -> outcome, until item_completed
+        # sources that issue tokens for client credentials (Dryad), with no token set: one is
+        # asked for when the first record of the source arrives (a task, so records arriving
+        # meanwhile wait for the same answer)
+        self._credentials = {source: spec for source, spec in client_credentials_of(crawler.settings).items()
+                             if source not in config.auth}
+        self._token_requests: dict[str, asyncio.Future[ApiToken | None]] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> GatedFilesPipeline:
@@ -142,6 +150,21 @@ class GatedFilesPipeline(FilesPipeline):
         self.crawler.stats.inc_value(f"envision/download/{key}", value)
 
     # --- the gate --------------------------------------------------------------------------
+    async def process_item(self, item: Any) -> Any:
+        source = str(ItemAdapter(item).get("source") or "")
+        if source in self._credentials:
+            await self._client_credentials_token(source)
+        return await super().process_item(item)
+
+    async def _client_credentials_token(self, source: str) -> None:
+        if source not in self._token_requests:
+            root, spec = self._credentials[source]
+            self._token_requests[source] = asyncio.ensure_future(
+                client_credentials_token(self.crawler, root, spec, logger))
+        token = await self._token_requests[source]
+        if token is not None and source not in self.config.auth:
+            self.config = dataclasses.replace(self.config, auth={**self.config.auth, source: token})
+
     def get_media_requests(self, item: Any, info: MediaPipeline.SpiderInfo) -> list[Request]:
         adapter = ItemAdapter(item)
         reason = record_gate(item, self.config.threshold)

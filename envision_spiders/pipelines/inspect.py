@@ -33,7 +33,7 @@ from scrapy.crawler import Crawler
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import DeferredSemaphore
 
-from envision_spiders.http.credentials import file_tokens
+from envision_spiders.http.credentials import ApiToken, client_credentials_of, file_tokens
 from envision_spiders.http.ranges import (
     BudgetExhausted,
     FetchFailed,
@@ -69,6 +69,8 @@ class ArchiveInspectionPipeline:
         self._slots = DeferredSemaphore(self.config.concurrency)
         self._no_multirange: set[str] = set()  # hosts that answered a multi-range request with 200
         self.tokens = file_tokens(crawler.settings)  # source -> ApiToken (never logged)
+        # sources whose spider gets its token for client credentials (Dryad): their files use it
+        self.minted_by_spider = set(client_credentials_of(crawler.settings)) - set(self.tokens)
         # the budget slots configured (http/slots.py): a source's file rate, or its one overall rate
         self.budget_slots = {slot for slot in crawler.settings.getdict("DOWNLOAD_SLOTS") if is_budget_slot(slot)}
         install_range_guard(crawler)
@@ -89,8 +91,17 @@ class ArchiveInspectionPipeline:
 
     def request_headers(self, item: Any, file: dict[str, Any]) -> dict[str, str]:
         """Extra headers for the requests of one file: the source's token where it belongs."""
-        token = self.tokens.get(str(ItemAdapter(item).get("source") or ""))
+        token = self.token_for(str(ItemAdapter(item).get("source") or ""))
         return token.headers_for(str(file.get("url") or "")) if token else {}
+
+    def token_for(self, source: str) -> ApiToken | None:
+        """The source's file token: set in the environment, or the one its spider got for the
+        client credentials (the crawl's spider; it asked before its first request)."""
+        token = self.tokens.get(source)
+        if token is None and source in self.minted_by_spider:
+            spider = self.crawler.spider
+            token = getattr(spider, "token", None) if getattr(spider, "name", None) == source else None
+        return token
 
     def request_meta(self, item: Any) -> dict[str, Any]:
         """Meta of a file's requests: the source's file slot when it has one (``http/slots.py``),
@@ -122,7 +133,7 @@ class ArchiveInspectionPipeline:
                 self._skip(report, f"more than ENVISION_INSPECT_MAX_ARCHIVES={self.config.max_archives} archives")
             elif not file.get("url"):
                 self._skip(report, "no download URL")
-            elif file.get("access") == "token" and adapter.get("source") not in self.tokens:
+            elif file.get("access") == "token" and self.token_for(str(adapter.get("source") or "")) is None:
                 self._skip(report, f"access is 'token': no token for {adapter.get('source')} (ENVISION_FILE_AUTH)")
             elif file.get("access") not in (None, "open", "token"):
                 self._skip(report, f"access is {file.get('access')!r}")

@@ -60,7 +60,22 @@ var asc=th.dataset.dir!=="asc";th.parentNode.querySelectorAll("th").forEach(func
 th.dataset.dir=asc?"asc":"desc";var rows=Array.prototype.slice.call(body.rows);
 rows.sort(function(a,b){var x=a.cells[i].dataset.v,y=b.cells[i].dataset.v;var nx=parseFloat(x),ny=parseFloat(y);
 var c=(!isNaN(nx)&&!isNaN(ny))?nx-ny:String(x).localeCompare(String(y));return asc?c:-c});
-rows.forEach(function(r){body.appendChild(r)})})});
+rows.forEach(function(r){body.appendChild(r)});table.dispatchEvent(new Event("sorted"))})});
+"""
+# the EYE_IMAGING table: a text filter over every cell and pages of data-page-rows rows
+PAGE_SCRIPT = """
+(function(){var t=document.getElementById("eye");if(!t)return;var body=t.tBodies[0],size=+t.dataset.pageRows||100,
+page=0,f=document.getElementById("eye-filter"),shown=document.getElementById("eye-shown"),
+prev=document.getElementById("eye-prev"),next=document.getElementById("eye-next");
+function render(){var q=f.value.trim().toLowerCase(),all=Array.prototype.slice.call(body.rows);
+var hits=all.filter(function(r){return !q||r.textContent.toLowerCase().indexOf(q)>=0});
+var pages=Math.max(1,Math.ceil(hits.length/size));page=Math.max(0,Math.min(page,pages-1));
+all.forEach(function(r){r.hidden=true});hits.slice(page*size,(page+1)*size).forEach(function(r){r.hidden=false});
+shown.textContent=hits.length?(page*size+1)+"\u2013"+Math.min(hits.length,(page+1)*size)+" of "+hits.length+
+(q?" matching (of "+all.length+")":""):"none of "+all.length+" match";prev.disabled=page===0;next.disabled=page>=pages-1}
+f.addEventListener("input",function(){page=0;render()});prev.addEventListener("click",function(){page-=1;render()});
+next.addEventListener("click",function(){page+=1;render()});t.addEventListener("sorted",function(){page=0;render()});
+render()})();
 """
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 
@@ -187,7 +202,7 @@ def _sorted_counts(counts: dict[str, int], order: tuple[tuple[Any, str], ...] | 
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:12]
 
 
-def _eye_table(eye: list[dict[str, Any]]) -> str:
+def _eye_table(eye: list[dict[str, Any]], page_rows: int) -> str:
     rows = []
     for entry in sorted(eye, key=lambda e: (-(e["record"].get("confidence") or 0), e["key"])):
         r = entry["record"]
@@ -206,11 +221,14 @@ def _eye_table(eye: list[dict[str, Any]]) -> str:
             f'<td data-v="">{f"<a href={json.dumps(link)}>record</a>" if link else ""}</td></tr>')
     head = "".join(f'<th class="sort{" n" if n in (1, 2, 3, 4) else ""}">{h}</th>' for n, h in enumerate(
         ("title", "confidence", "images sniffed", "image files", "size", "licence", "source", "link")))
-    return (f'<table id="eye" class="sortable"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
-            f"<script>{SORT_SCRIPT}</script>")
+    controls = ('<p><input id="eye-filter" type="search" size="40" placeholder="filter: title, licence, source…"> '
+                '<button id="eye-prev" type="button">previous</button> <button id="eye-next" type="button">next</button> '
+                '<span id="eye-shown" class="muted"></span></p>')
+    return (f'{controls}<table id="eye" class="sortable" data-page-rows="{page_rows}"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table><script>{SORT_SCRIPT}{PAGE_SCRIPT}</script>')
 
 
-def _index(data: dict[str, Any], previous: dict[str, Any] | None) -> str:
+def _index(data: dict[str, Any], previous: dict[str, Any] | None, page_rows: int) -> str:
     comp, b = data["composition"], data["bytes"]
     charts = [
         bar_chart("Modality named (title, keywords, file names)", _sorted_counts(comp["modality_terms"])),
@@ -233,7 +251,7 @@ def _index(data: dict[str, Any], previous: dict[str, Any] | None) -> str:
         f'{b["gated_records"]} records behind the download gate (confidence ≥ {data["threshold"]}, open access).</p>'
         f'<div class="charts">{"".join(charts)}</div>'
         f"<h2>EYE_IMAGING records</h2><p class=muted>Click a column to sort; a title opens its card.</p>"
-        f"{_eye_table(eye)}"
+        f"{_eye_table(eye, page_rows)}"
     )
     return _page("envision-spiders report", body)
 
@@ -289,8 +307,9 @@ def _download_status(downloads: Path, record: dict[str, Any], gate: str | None) 
     return "not downloaded" + (f" (gate: {gate})" if gate else " (passes the gate)")
 
 
-def write_report(catalog: Path, out_dir: Path, downloads: Path, threshold: float) -> ReportSummary:
-    """Write ``index.html``, ``cards/*.html`` and ``summary.json`` (totals, for the next report)."""
+def write_report(catalog: Path, out_dir: Path, downloads: Path, threshold: float, page_rows: int = 100) -> ReportSummary:
+    """Write ``index.html``, ``cards/*.html`` and ``summary.json`` (totals, for the next report).
+    The EYE_IMAGING table shows ``page_rows`` rows at a time, with a filter."""
     conn = connect(catalog, readonly=True)
     try:
         data = collect(conn, threshold)
@@ -311,7 +330,7 @@ def write_report(catalog: Path, out_dir: Path, downloads: Path, threshold: float
     for stale in (out_dir / "cards").glob("*.html"):
         if stale.name not in wanted:
             stale.unlink()
-    (out_dir / "index.html").write_text(_index(data, previous), encoding="utf-8")
+    (out_dir / "index.html").write_text(_index(data, previous, max(1, page_rows)), encoding="utf-8")
     write_json_atomic(summary_path, {"totals": data["totals"], "bytes": data["bytes"]})
     records = sum(sum(c.values()) for c in data["totals"].values())
     return ReportSummary(str(out_dir), records, len(data["eye"]), len(wanted))

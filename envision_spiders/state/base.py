@@ -42,7 +42,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
 
 Owner = tuple[str, str]  # (source, source_id)
 
@@ -64,15 +63,6 @@ class SchemaTooNew(Exception):
 
 def format_owner(owner: Owner) -> str:
     return f"{owner[0]}:{owner[1]}"
-
-
-def redact_url(url: str) -> str:
-    """``url`` without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
 
 
 def holder_name(node: str | None = None, pid: int | None = None) -> str:

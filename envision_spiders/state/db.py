@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from scrapy import signals
 
+from envision_spiders.http.credentials import redact_url
 from envision_spiders.state.base import (
     ClaimResult,
     Owner,
@@ -26,13 +27,12 @@ from envision_spiders.state.base import (
     StateDB,
     format_owner,
     holder_name,
-    redact_url,
 )
 from envision_spiders.state.sqlite import SQLiteState
 
 __all__ = [
     "STATE_FILE", "ClaimResult", "Owner", "SchemaTooNew", "StateBusy", "StateDB", "format_owner", "holder_name",
-    "open_state", "redact_url", "state_for_crawler", "state_from_settings", "state_url_problem",
+    "open_state", "state_for_crawler", "state_from_settings", "state_url_problem",
 ]
 
 STATE_FILE = "state.sqlite3"

@@ -30,7 +30,8 @@ from typing import Any
 import psycopg
 from psycopg import errors, pq
 
-from envision_spiders.state.base import SchemaTooNew, StateBusy, StateDB, redact_url
+from envision_spiders.http.credentials import redact_url
+from envision_spiders.state.base import SchemaTooNew, StateBusy, StateDB
 
 logger = logging.getLogger(__name__)
 

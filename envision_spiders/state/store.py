@@ -17,10 +17,11 @@ crawl or process holds the other end. Reading (``load_record``, ``iter_stored_re
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -118,8 +119,24 @@ def iter_stored_paths(data_dir: str | Path, sources: list[str] | None = None) ->
 
 
 def feed_delivery_tracked(settings: Any) -> bool:
-    """Whether stored records are owed to a feed: ENVISION_FEED_DELIVERY on and a feed configured."""
-    return settings.getbool("ENVISION_FEED_DELIVERY") and bool(settings.getdict("FEEDS"))
+    """Whether stored records are owed to a feed: ENVISION_FEED_DELIVERY on and a feed configured
+    (``ENVISION_FEEDS`` count too: a crawl merges them into ``FEEDS``, a command such as
+    ``scrapy classify`` sees them apart)."""
+    return settings.getbool("ENVISION_FEED_DELIVERY") and bool(
+        settings.getdict("FEEDS") or settings.getdict("ENVISION_FEEDS"))
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One stored record as a listing sees it, not read yet: ``name`` relative to the store's root
+    (``metadata/{source}/{id}.json`` in both backends), a ``stamp`` that changes when the content
+    may have (a file's mtime in ns; an object's ETag as a number), its size, and how to read it
+    (FileNotFoundError when it went away meanwhile)."""
+
+    name: str
+    stamp: int
+    size: int
+    read: Callable[[], bytes]
 
 
 class RecordBackend(Protocol):
@@ -129,6 +146,7 @@ class RecordBackend(Protocol):
     def get(self, owner: Owner) -> dict[str, Any]: ...
     def exists(self, owner: Owner) -> bool: ...
     def iter_records(self, sources: list[str] | None = None) -> Iterator[tuple[str, dict[str, Any]]]: ...
+    def listing(self, sources: list[str] | None = None) -> Iterator[StoredObject]: ...
 
 
 class LocalRecords:
@@ -154,6 +172,15 @@ class LocalRecords:
         for path, record in iter_stored_records(self.data_dir, sources):
             yield str(path), record
 
+    def listing(self, sources: list[str] | None = None) -> Iterator[StoredObject]:
+        for path in iter_stored_paths(self.data_dir, sources):
+            try:
+                stat = path.stat()
+            except FileNotFoundError:  # replaced or removed under us
+                continue
+            yield StoredObject(path.relative_to(self.data_dir).as_posix(), stat.st_mtime_ns, stat.st_size,
+                               path.read_bytes)
+
 
 class S3Records:
     """Objects ``{prefix}/metadata/{source}/{id}.json`` in a bucket: one PUT per write (atomic),
@@ -176,14 +203,7 @@ class S3Records:
         return self._get_key(self.key(owner))
 
     def _get_key(self, key: str) -> dict[str, Any]:
-        try:
-            body = self.client.get_object(Bucket=self.location.bucket, Key=key)["Body"]
-        except Exception as exc:
-            if is_missing(exc):
-                raise FileNotFoundError(f"s3://{self.location.bucket}/{key}") from None
-            raise
-        with body:
-            return json.loads(body.read())
+        return json.loads(self._read_key(key))
 
     def exists(self, owner: Owner) -> bool:
         """Whether ``owner`` is stored. The incremental check asks this of every unchanged record:
@@ -211,6 +231,17 @@ class S3Records:
         yield from self.client.get_paginator("list_objects_v2").paginate(**kwargs)
 
     def iter_records(self, sources: list[str] | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+        for key in self._record_keys(sources):
+            yield f"s3://{self.location.bucket}/{key['Key']}", self._get_key(key["Key"])
+
+    def listing(self, sources: list[str] | None = None) -> Iterator[StoredObject]:
+        base = self.location.key(METADATA_DIR)[: -len(METADATA_DIR)]  # the prefix, with its "/"
+        for obj in self._record_keys(sources):
+            yield StoredObject(obj["Key"][len(base):], _etag_stamp(obj.get("ETag")), int(obj.get("Size") or 0),
+                               functools.partial(self._read_key, obj["Key"]))
+
+    def _record_keys(self, sources: list[str] | None) -> Iterator[dict[str, Any]]:
+        """The listed objects of the record keys, sources in name order, keys in name order."""
         root = self.location.key(METADATA_DIR) + "/"
         source_prefixes = sorted(
             p["Prefix"] for page in self._list(root, "/") for p in page.get("CommonPrefixes") or []
@@ -221,7 +252,23 @@ class S3Records:
             for page in self._list(source_prefix, "/"):
                 for obj in page.get("Contents") or []:
                     if obj["Key"].endswith(".json"):
-                        yield f"s3://{self.location.bucket}/{obj['Key']}", self._get_key(obj["Key"])
+                        yield obj
+
+    def _read_key(self, key: str) -> bytes:
+        try:
+            body = self.client.get_object(Bucket=self.location.bucket, Key=key)["Body"]
+        except Exception as exc:
+            if is_missing(exc):
+                raise FileNotFoundError(f"s3://{self.location.bucket}/{key}") from None
+            raise
+        with body:
+            return body.read()
+
+
+def _etag_stamp(etag: str | None) -> int:
+    """An object's ETag as a catalog stamp (an integer that changes with the content)."""
+    digits = "".join(c for c in (etag or "") if c in "0123456789abcdefABCDEF")
+    return int(digits[:15], 16) if digits else 0
 
 
 def open_records(config: StoreConfig, client: Any = None) -> RecordBackend:
@@ -418,11 +465,14 @@ class RecordStore:
                 self.state.mark_undelivered([owner], at)
         return True
 
-    def update(self, owner: Owner, fields: dict[str, Any], scored: dict[str, Any]) -> bool:
+    def update(self, owner: Owner, fields: dict[str, Any], scored: dict[str, Any], at: str) -> bool:
         """Set ``fields`` in ``owner``'s stored file, computed from ``scored`` (the record as read
         earlier, e.g. by ``scrapy classify``). When a crawl replaced the file meanwhile (another
         ``scraped_at``) or marked it a copy, nothing is written and False is returned: the
-        newer file stays as it is."""
+        newer file stays as it is. With ``track_delivery``, a record whose ``label`` changed is
+        owed to the feeds again (since ``at``): the eye-imaging feed must gain or lose it. A
+        change of the probabilities alone does not re-queue it, or every retrained head would
+        re-send every record."""
         with self.state.immediate():
             try:
                 current = self.backend.get(owner)
@@ -430,6 +480,9 @@ class RecordStore:
                 return False
             if current.get("scraped_at") != scored.get("scraped_at") or current.get("duplicate_of"):
                 return False
+            relabelled = "label" in fields and fields["label"] != current.get("label")
             current.update(fields)
             self.backend.put(owner, current)
+            if relabelled and self.config.track_delivery:
+                self.state.mark_undelivered([owner], at)
         return True

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from envision_spiders.inspection.sniff import sniff
+from envision_spiders.state.objects import is_s3_url
+from envision_spiders.state.store import RecordBackend
 from envision_spiders.trainingset.croissant import CROISSANT_NAME, build_croissant
 from envision_spiders.trainingset.extract import (
     Meter,
@@ -45,10 +47,13 @@ class ExportError(Exception):
     """The export cannot start (DEST not empty, a link mode the file system refuses)."""
 
 
-def export_dataset(data_dir: str | Path, files_store: str | Path, dest: str | Path,
+def export_dataset(records: RecordBackend, files_store: str | Path, dest: str | Path,
                    options: ExportOptions) -> dict[str, Any]:
-    """Export the completed downloads under ``files_store`` of the records stored under
-    ``data_dir`` into ``dest`` (which must not exist or be empty); return the summary."""
+    """Export the completed downloads under ``files_store`` (a local folder) of the stored
+    ``records`` into ``dest`` (which must not exist or be empty); return the summary."""
+    if is_s3_url(str(files_store)):
+        raise ExportError(f"FILES_STORE is {files_store}: the export reads downloaded files from a local folder "
+                          "(copy the objects down first, e.g. `aws s3 sync`, and set FILES_STORE to that folder)")
     dest = Path(dest)
     staging: Path | None = None
     if not options.dry_run:
@@ -58,7 +63,7 @@ def export_dataset(data_dir: str | Path, files_store: str | Path, dest: str | Pa
         staging.mkdir(parents=True)
     started = time.perf_counter()
     try:
-        summary = _export(Path(data_dir), Path(files_store), dest, staging, options)
+        summary = _export(records, Path(files_store), dest, staging, options)
         summary["seconds"] = round(time.perf_counter() - started, 3)
         return summary
     finally:
@@ -66,14 +71,14 @@ def export_dataset(data_dir: str | Path, files_store: str | Path, dest: str | Pa
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def _export(data_dir: Path, files_store: Path, dest: Path, staging: Path | None,
+def _export(records: RecordBackend, files_store: Path, dest: Path, staging: Path | None,
             options: ExportOptions) -> dict[str, Any]:
     skips = Skips()
     meter = Meter(options.budget.max_total_bytes)
     stager = Stager(staging)
     not_complete: list[str] = []
     samples: list[Sample] = []
-    for record in iter_downloaded(data_dir, files_store, list(options.sources) or None, not_complete):
+    for record in iter_downloaded(records, files_store, list(options.sources) or None, not_complete):
         for file in record.files:
             samples += _read_file(record, file, options, meter, stager, skips)
 

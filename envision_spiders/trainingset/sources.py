@@ -9,7 +9,7 @@ from typing import Any
 
 from envision_spiders.downloads.manifest import COMPLETE, MANIFEST_NAME, load_manifest
 from envision_spiders.downloads.paths import record_dir_name
-from envision_spiders.state.store import iter_stored_records
+from envision_spiders.state.store import RecordBackend
 
 
 @dataclass(frozen=True)
@@ -42,14 +42,15 @@ class DownloadedRecord:
 
 
 def iter_downloaded(
-    data_dir: str | Path, files_store: str | Path, sources: list[str] | None = None,
+    records: RecordBackend, files_store: str | Path, sources: list[str] | None = None,
     not_complete: list[str] | None = None,
 ) -> Iterator[DownloadedRecord]:
-    """Canonical stored records (no ``duplicate_of``) whose manifest is ``complete``, with
-    their complete files, in the store's order. Records with a download folder that is not
-    complete are appended to ``not_complete`` as ``source:source_id (status)``."""
+    """Canonical stored records (no ``duplicate_of``) of ``records`` (files or an object store)
+    whose manifest under the local ``files_store`` is ``complete``, with their complete files, in
+    the store's order. Records with a download folder that is not complete are appended to
+    ``not_complete`` as ``source:source_id (status)``."""
     store = Path(files_store)
-    for _path, record in iter_stored_records(data_dir, sources):
+    for _where, record in records.iter_records(sources):
         if record.get("duplicate_of"):
             continue
         source, source_id = str(record.get("source")), str(record.get("source_id"))

@@ -54,6 +54,16 @@ def test_full_pages_continue_short_and_empty_pages_stop(spider):
     assert follow(spider, second, 0) == (True, [])
 
 
+def test_short_page_below_the_known_total_goes_on_with_a_warning(spider, caplog):
+    first = spider.first_page("q")
+    use, (second,) = follow(spider, first, 10, total=25)
+    use, (third,) = follow(spider, second, 7)  # 7 of 10 at offset 10 while 25 are counted
+    assert use and third.meta[PAGING_META].offset == 20
+    assert spider.crawler.stats.get_value("envision/paging/short_pages") == 1
+    assert "7 of 10 results at offset 10 of 'q' although the API counts 25" in caplog.text
+    assert follow(spider, third, 5) == (True, [])  # the total is reached
+
+
 def test_known_total_stops_paging_without_a_short_page(spider):
     assert follow(spider, spider.first_page("q"), 10, total=10) == (True, [])
 

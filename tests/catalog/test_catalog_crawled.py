@@ -292,3 +292,56 @@ def test_report_opens_offline_in_chromium_and_shows_the_catalogs_numbers(data, t
     html = (report / "index.html").read_text()
     assert re.search(r'data-total="probe">4 <span class="up">\+1</span>', html)
     assert re.search(r'data-total="zenodo">\d+ <span class="muted">±0</span>', html)
+
+
+def test_report_table_pages_and_filters_in_chromium(data, tmp_path):
+    """The EYE_IMAGING table shows ENVISION_REPORT_PAGE_ROWS rows at a time, pages with next /
+    previous, and a filter keeps the rows whose text holds it (sorting starts again at page 1)."""
+    from playwright.sync_api import sync_playwright
+
+    from envision_spiders.http.browser import CHROMIUM_ARGS, DEFAULT_CHROMIUM_PATHS
+
+    out = tmp_path / "report"
+    proc = subprocess.run(scrapy_command("report", "-s", f"ENVISION_DATA_DIR={data}", "--out", str(out),
+                                         "-s", "ENVISION_REPORT_PAGE_ROWS=2"),
+                          cwd=PROJECT_ROOT, env=scrapy_env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    eye = [r for r in canonical(data).values() if r.get("label") == "EYE_IMAGING"]
+    assert len(eye) > 4, "the fixture needs more than two pages of EYE_IMAGING records"
+    visible = "rows => rows.filter(r => !r.hidden).map(r => r.cells[0].dataset.v)"
+    with sync_playwright() as p:
+        chromium = next(path for path in DEFAULT_CHROMIUM_PATHS if Path(path).exists())
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto((out / "index.html").as_uri())
+            first = page.eval_on_selector_all("#eye tbody tr", visible)
+            assert len(first) == 2 and page.text_content("#eye-shown") == f"1–2 of {len(eye)}"
+            assert page.is_disabled("#eye-prev") and not page.is_disabled("#eye-next")
+            page.click("#eye-next")
+            second = page.eval_on_selector_all("#eye tbody tr", visible)
+            assert len(second) == 2 and not set(second) & set(first)
+            assert page.text_content("#eye-shown") == f"3–4 of {len(eye)}"
+            pages = [first, second]
+            while not page.is_disabled("#eye-next"):
+                page.click("#eye-next")
+                pages.append(page.eval_on_selector_all("#eye tbody tr", visible))
+            assert sorted(t for shown in pages for t in shown) == sorted(str(r.get("title") or "") for r in eye)
+            word = "OCT"
+            page.fill("#eye-filter", word)
+            matching = [r for r in eye if word.lower() in " ".join(
+                [str(r.get("title") or ""), str(r.get("license") or ""), r["source"]]).lower()]
+            shown = page.eval_on_selector_all("#eye tbody tr", visible)
+            assert 0 < len(matching) and len(shown) == min(2, len(matching))
+            assert f"of {len(matching)} matching (of {len(eye)})" in page.text_content("#eye-shown")
+            page.fill("#eye-filter", "no record has this text")
+            assert page.eval_on_selector_all("#eye tbody tr", visible) == []
+            assert page.text_content("#eye-shown") == f"none of {len(eye)} match"
+            page.fill("#eye-filter", "")
+            page.click("#eye th:nth-child(2)")  # sorting goes back to page 1
+            assert page.text_content("#eye-shown") == f"1–2 of {len(eye)}"
+            assert errors == []
+        finally:
+            browser.close()

@@ -107,6 +107,23 @@ def test_a_wordless_archive_of_brain_mr_dicoms_is_not_gated_and_eye_dicoms_are(c
     assert p_brain < 0.5 < 0.8 <= p_fundus
 
 
+def test_a_wordless_archive_is_decided_by_image_geometry_and_class_folders_else_left_mid_way(classifier):
+    def raw_data(width: int, height: int, channels: int, sample: str = "images/3fa29c01be7d.png") -> dict:
+        return {"title": "Raw data", "file_names": ["images.zip"], "archive_contents": [{
+            "name": "images.zip", "extensions": {".png": 1200}, "sample_names": [sample],
+            "images": [{"name": sample, "format": "png", "width": width, "height": height, "channels": channels, "dims": "2D"}],
+        }]}
+
+    p_bscans, p_radiographs, p_tiles, p_photos, p_cnv, p_pneumonia = classifier.predict_proba([
+        raw_data(768, 496, 1), raw_data(2500, 2500, 1), raw_data(224, 224, 3), raw_data(2048, 1536, 3),
+        raw_data(2048, 1536, 3, "train/CNV/3fa29c01be7d.png"), raw_data(2048, 1536, 3, "train/PNEUMONIA/3fa29c01be7d.png"),
+    ])
+    assert p_bscans > 0.8 and p_cnv > 0.8
+    assert max(p_radiographs, p_tiles, p_pneumonia) < 0.1
+    # ordinary colour photo sizes with generic names: "not sure", neither gated nor ruled out
+    assert 0.2 < p_photos < 0.6
+
+
 def test_fixed_labelled_file_figures(classifier):
     records = read_jsonl(FIXTURES / "labelled.jsonl")
     metrics, p_eye = evaluate(classifier, records)

@@ -261,3 +261,20 @@ def test_evaluate_classifier_reports_per_kind_on_the_raw_held_out_file():
         assert {"f1_eye_imaging", "accuracy_hard_negatives", "gate_precision", "gate_ci95", "ece"} <= set(report["per_category"][kind])
     assert report["n_hard_negatives"] == sum(1 for r in read_jsonl(HERE / RAW_HELDOUT) if r.get("hard_negative"))
     assert len(report["gate_0_80_ci95"]) == 2
+
+
+@pytest.mark.parametrize(("name", "n"), [("raw_fresh3", 72), ("raw_fresh4", 78)])
+def test_the_blind_sets_are_held_out_and_shaped_like_the_other_raw_records(name, n):
+    """The blind sets (written without sight of the classifier) are never trained on: no title of
+    them is in the training file or the other held-out sets, and every kind has both labels."""
+    blind = read_jsonl(HERE / f"{name}.jsonl")
+    assert len(blind) == n and {r["origin"] for r in blind} == {name}
+    assert {r["split"] for r in blind} == {"test"}
+    others = {r["title"] for r in read_jsonl(HERE / "records.jsonl") + read_jsonl(HERE / RAW_HELDOUT)}
+    for other in ("raw_fresh3", "raw_fresh4"):
+        if other != name:
+            others |= {r["title"] for r in read_jsonl(HERE / f"{other}.jsonl")}
+    assert not [r["title"] for r in blind if r["title"] in others]
+    for kind in KINDS:
+        assert {r["label"] for r in blind if r["category"] == kind} == {"EYE_IMAGING", "NEGATIVE"}, kind
+    assert all(r["hard_negative"] for r in blind if r["label"] == "NEGATIVE" and r["category"] != "raw_plain")

@@ -72,3 +72,45 @@ def test_basic_token_needs_both_secrets(monkeypatch):
     assert basic_token("https://api.test", "DEMO_USER", "DEMO_KEY") is None
     monkeypatch.setenv("DEMO_KEY", "k")
     assert basic_token("https://api.test", "DEMO_USER", "DEMO_KEY") == ApiToken("https://api.test", "Basic YW5uOms=")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "logged"),
+    [
+        ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI", "***"),
+        ("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE", "***"),
+        ("KAGGLE_KEY", "abc123", "***"),
+        ("MY_API_TOKEN", "t0k3n", "***"),
+        ("SCRAPYD_PASSWORD", "hunter2", "***"),
+        ("ZENODO_PAGE_SIZE_TOKEN", "100", "100"),  # a number for token holders, not a token
+        ("ENVISION_STATE_URL", "postgresql://envision:s3cret@db.lan/envision", "postgresql://envision:***@db.lan/envision"),
+        ("ENVISION_STATE_URL", "postgresql://db.lan/envision", "postgresql://db.lan/envision"),
+        ("KEYWORDS_FILE", "queries.txt", "queries.txt"),  # KEY inside a word is not a key
+        ("CONCURRENT_REQUESTS", 8, 8),
+    ],
+)
+def test_secret_settings_are_masked_for_logs(name, value, logged):
+    assert credentials.redact_setting(name, value) == logged
+
+
+def test_scrapy_start_up_log_shows_overridden_settings_without_their_secrets(tmp_path):
+    """The real ``scrapy download`` (it builds a crawler) with secrets given as ``-s``: Scrapy's
+    "Overridden settings" line (it lists the settings Scrapy itself knows, the ``AWS_*`` among
+    them) still names every one, with the secrets masked."""
+    import subprocess
+
+    from tests.conftest import PROJECT_ROOT, scrapy_command, scrapy_env
+
+    secrets = {"AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMIsecret", "AWS_SESSION_TOKEN": "FwoGZXIvYXdzsession"}
+    cmd = scrapy_command("download", "-s", f"ENVISION_DATA_DIR={tmp_path}", "-s", "LOG_LEVEL=INFO",
+                         "-s", "AWS_ENDPOINT_URL=https://curator:pa55word@objects.test")
+    for name, value in secrets.items():
+        cmd += ["-s", f"{name}={value}"]
+    done = subprocess.run(cmd, cwd=PROJECT_ROOT, env=scrapy_env(), capture_output=True, text=True, timeout=120)
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log[-2000:]
+    assert "Overridden settings" in log
+    assert "'AWS_SECRET_ACCESS_KEY': '***'" in log and "'AWS_SESSION_TOKEN': '***'" in log
+    assert "https://curator:***@objects.test" in log
+    for leaked in (*secrets.values(), "pa55word"):
+        assert leaked not in log

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from scrapy.settings import Settings
 
+from envision_spiders.http.credentials import redact_url
 from envision_spiders.nodes.scrapyd import Node, configured_nodes, node_urls
-from envision_spiders.state.base import redact_url
 
 
 def test_node_urls_split_on_commas_and_spaces_drop_trailing_slashes_and_repeats():

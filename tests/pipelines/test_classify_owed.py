@@ -76,7 +76,9 @@ def test_a_record_whose_scoring_failed_is_scored_by_the_next_incremental_crawl(t
 def test_scrapy_classify_unlabeled_scores_the_owed_records_and_makes_them_fresh(tmp_path):
     crawl(tmp_path, "first", TEST_CLASSIFIER_FAILS="True")
     proc = subprocess.run(
-        scrapy_command("classify", "--unlabeled", "--no-results", "-s", f"ENVISION_DATA_DIR={tmp_path / 'data'}"),
+        # no feeds, as in the crawls (with feeds, the newly labelled records would be owed to them)
+        scrapy_command("classify", "--unlabeled", "--no-results", "-s", f"ENVISION_DATA_DIR={tmp_path / 'data'}",
+                       "-s", "ENVISION_FEEDS={}"),
         cwd=PROJECT_ROOT, env=scrapy_env(), capture_output=True, text=True, timeout=180,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -84,3 +86,32 @@ def test_scrapy_classify_unlabeled_scores_the_owed_records_and_makes_them_fresh(
     assert all(record["label"] in {"EYE_IMAGING", "NEGATIVE"} for record in stored(tmp_path).values())
     assert owed(tmp_path) == set()
     assert crawl(tmp_path, "after")["envision/incremental/unchanged"] == 3
+
+
+def test_a_record_relabelled_by_scrapy_classify_is_emitted_again_by_the_next_crawl(tmp_path):
+    feed = tmp_path / "feed-%(name)s-%(time)s.jsonl"
+    feeds = json.dumps({str(feed): {"format": "jsonlines"}})
+    crawl(tmp_path, "first", FEEDS=feeds)
+    assert owed_to_feeds(tmp_path) == set()  # the first crawl's feed has all three
+    # an older head had called the chest X-rays eye imaging; the real classifier says otherwise
+    path = tmp_path / "data" / "metadata" / "test" / "1.json"
+    record = json.loads(path.read_text())
+    path.write_text(json.dumps({**record, "label": "EYE_IMAGING", "prob_eye_imaging": 0.9, "prob_negative": 0.1}))
+    proc = subprocess.run(
+        scrapy_command("classify", "--no-results", "-s", f"ENVISION_DATA_DIR={tmp_path / 'data'}"),
+        cwd=PROJECT_ROOT, env=scrapy_env(), capture_output=True, text=True, timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout)
+    assert summary["records"] == 3 and summary["relabelled"] == 1
+    assert stored(tmp_path)["1"]["label"] == "NEGATIVE"
+    assert owed_to_feeds(tmp_path) == {("test", "1")}  # only the record whose label changed
+    after = crawl(tmp_path, "after", FEEDS=feeds)
+    assert after["envision/incremental/unchanged"] == 2
+    lines = [json.loads(line) for path in tmp_path.glob("feed-items-*.jsonl") for line in path.read_text().splitlines()]
+    assert sorted(line["source_id"] for line in lines) == ["0", "1", "1", "2"]  # first crawl's three, then "1"
+    assert owed_to_feeds(tmp_path) == set()
+
+
+def owed_to_feeds(tmp_path: Path) -> set[tuple[str, str]]:
+    return set(sqlite3.connect(tmp_path / "data" / "state.sqlite3").execute("SELECT source, source_id FROM undelivered"))

@@ -13,6 +13,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from envision_spiders.downloads.lock import FolderLock
 from envision_spiders.state.db import open_state
 from envision_spiders.state.store import record_path, write_json_atomic
@@ -515,3 +517,83 @@ def test_download_closes_as_soon_as_the_last_record_is_done(nginx: NginxServer, 
     code, stats, log = run_download(empty, {"ENVISION_STATS_FILE": stats_file})
     assert code == 0, log[-3000:]
     assert json.loads(stats_file.read_text())["elapsed_time_seconds"] < 4.0
+
+
+def test_dryad_files_download_with_a_token_asked_for_the_client_credentials(tmp_path: Path) -> None:
+    """Dryad answers 401 to file downloads without a bearer token; a user with OAuth client
+    credentials (DRYAD_CLIENT_ID / DRYAD_CLIENT_SECRET) and no DRYAD_TOKEN gets one token for
+    the whole run, asked for when the first Dryad record arrives."""
+    from tests.servers.base import ranged_reply
+    from tests.servers.dryad import FakeDryad
+
+    body = blob(30_000, "dryad")
+
+    def store_dryad(data: Path) -> None:
+        for number, source_id in ((1000, "doi:10.5061/dryad.a"), (2000, "doi:10.5061/dryad.b")):
+            entry = file_entry("images.zip", body, f"{fake.base_url}/api/v2/files/{number}/download", access="token")
+            rec = {"source": "dryad", "source_id": source_id, "doi": source_id.removeprefix("doi:"),
+                   "license": "cc0-1.0", "title": source_id, "label": "EYE_IMAGING", "confidence": 0.95,
+                   "access_type": "open", "files": [entry]}
+            write_json_atomic(record_path(data, "dryad", source_id), rec)
+
+    with FakeDryad(n_eye=2, n_other=0) as fake:
+        fake.route("storage", "GET", r"/storage/(.+)", lambda call, match: ranged_reply(call, body))
+        fake.storage_url = lambda path: f"{fake.base_url}/storage/{path}"
+        settings = {"DRYAD_API_URL": f"{fake.base_url}/api/v2"}
+        data = tmp_path / "data"
+        store_dryad(data)
+        code, summary, log = run_download(data, settings, env={"DRYAD_CLIENT_ID": fake.client_id,
+                                                               "DRYAD_CLIENT_SECRET": fake.client_secret})
+        assert code == 0, log[-3000:]
+        assert summary["files/complete"] == 2 and fake.tokens_issued == 1
+        assert [c.status for c in fake.calls_to("download")] == [302, 302]
+        assert all(c.headers.get("Authorization") == f"Bearer {fake.token}" for c in fake.calls_to("download"))
+        assert fake.token not in log and fake.client_secret not in log
+        downloaded = [p.read_bytes() == body for p in (data / "downloads" / "dryad").rglob("images.zip")]
+        assert downloaded == [True, True]
+
+        fake.calls.clear()
+        store_dryad(tmp_path / "anonymous")  # no credentials: the token files are skipped, not sent to 401
+        code, summary, log = run_download(tmp_path / "anonymous", settings)
+        assert code == 0, log[-3000:]
+        assert fake.calls_to("download") == [] and fake.calls_to("oauth") == []
+        assert "files/complete" not in summary
+
+
+@pytest.mark.slow
+def test_two_nodes_each_with_two_processes_fetch_every_file_exactly_once(
+    nginx: NginxServer, tmp_path: Path, state_url: str
+) -> None:
+    """``scrapy download --processes 2`` on two nodes at once (another ENVISION_NODE_NAME, one
+    shared state and store): the local split into shares and the cross-node leases together
+    still fetch every file once, and every record ends complete."""
+    nginx.reset_log()
+    data = tmp_path / "data"
+    bodies = {}
+    for r in range(12):
+        files = []
+        for f in range(3):
+            body = bodies[f"n{r}/{f}.bin"] = blob(20_000 + 997 * f, f"n{r}-{f}")
+            files.append(file_entry(f"{f}.bin", body, nginx.put(f"n{r}/{f}.bin", body)))
+        store(data, str(100 + r), files)
+    procs = [start_download(data, tmp_path / f"{node}.log", {"ENVISION_STATE_URL": state_url, "ENVISION_NODE_NAME": node},
+                            "--processes", "2") for node in ("node-a", "node-b")]
+    results = [finished_download(proc, tmp_path / f"{node}.log", timeout=240) for proc, node in zip(procs, ("node-a", "node-b"))]
+    for code, _, log in results:
+        assert code == 0, log[-3000:]
+    fetched = [r["uri"].removeprefix("/files/") for r in nginx.requests("/files/n")]
+    assert sorted(fetched) == sorted(bodies), "every file fetched exactly once over the two nodes"
+    for r in range(12):
+        man = manifest(data, str(100 + r))
+        assert man["status"] == "complete"
+        for f in range(3):
+            assert (data / f"downloads/zenodo/{100 + r}/{f}.bin").read_bytes() == bodies[f"n{r}/{f}.bin"]
+    # each file completed by one node; a record the other node finished counts as complete on
+    # both when the revisit of held records finds its files present (files/already_present)
+    assert sum(s.get("files/complete", 0) for _, s, _ in results) == len(bodies)
+    assert sum(s.get("requests", 0) for _, s, _ in results) == len(bodies)
+    state = open_state(state_url, data)
+    try:
+        assert state.leases("download") == []
+    finally:
+        state.close()

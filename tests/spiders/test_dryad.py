@@ -200,3 +200,29 @@ def test_without_a_token_dryad_files_are_not_inspected_and_say_why(fake, crawl):
     reports = [c for item in result.items for c in item["archive_contents"]]
     assert reports and all(r["status"] == "skipped" and "no token for dryad" in r["error"] for r in reports)
     assert fake.calls_to("download") == []
+
+
+def test_archives_are_inspected_with_the_token_the_spider_got_for_its_client_credentials(fake, crawl):
+    """Dryad's file downloads answer 401 without a bearer token: with client credentials and no
+    DRYAD_TOKEN, archive inspection sends the token the spider was issued (one for the crawl)."""
+    import io
+    import zipfile
+
+    from tests.servers.base import ranged_reply
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for n in range(3):
+            archive.writestr(f"fundus/OD_{n:03d}.png", b"\x89PNG\r\n\x1a\n" + bytes(64))
+    body = buffer.getvalue()
+    fake.route("storage", "GET", r"/storage/(.+)", lambda call, match: ranged_reply(call, body))
+    fake.storage_url = lambda path: f"{fake.base_url}/storage/{path}"
+    env = {"DRYAD_CLIENT_ID": fake.client_id, "DRYAD_CLIENT_SECRET": fake.client_secret}
+    result = crawl("dryad", settings=api(fake, ENVISION_INSPECT_ENABLED=True), args={"query": "keratoconus"}, env=env)
+    assert result.returncode == 0, result.log
+    assert fake.tokens_issued == 1
+    downloads = fake.calls_to("download")
+    assert downloads and all(c.headers.get("Authorization") == f"Bearer {fake.token}" for c in downloads)
+    assert all(c.status != 401 for c in downloads)
+    inspected = [c for item in result.items for c in item["archive_contents"] if c["name"].endswith("images.zip")]
+    assert inspected and all(c["status"] == "complete" and c["entries_total"] == 3 for c in inspected)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from envision_spiders.state.db import STATE_FILE, open_state, redact_url, state_url_problem
+from envision_spiders.http.credentials import redact_url
+from envision_spiders.state.db import STATE_FILE, open_state, state_url_problem
 from envision_spiders.state.sqlite import SQLiteState
 from tests.conftest import run_crawl
 

@@ -7,6 +7,8 @@ import json
 from envision_spiders.state.db import open_state
 from envision_spiders.state.store import RecordStore, StoreConfig, record_bytes, stage_bytes
 
+AT = "2026-01-01T00:00:00+00:00"
+
 
 def make_store(tmp_path, state_url):
     data = tmp_path / "data"
@@ -25,11 +27,24 @@ def test_a_write_is_recorded_in_the_state(tmp_path, state_url):
     assert json.loads(store.path(("zenodo", "1")).read_text())["title"] == "a"
 
 
+def test_an_update_owes_the_record_to_the_feeds_only_when_its_label_changed(tmp_path, state_url):
+    data = tmp_path / "data"
+    store = RecordStore(StoreConfig(data, track_delivery=True), open_state(state_url, data))
+    stored = {**record("a", "t1"), "label": "NEGATIVE", "confidence": 0.9}
+    store.write(stored, ["10.5281/zenodo.1"], "m1", "t1")
+    store.state.mark_delivered([("zenodo", "1")])
+    assert store.update(("zenodo", "1"), {"label": "NEGATIVE", "confidence": 0.7}, stored, AT)
+    owed = "SELECT source, source_id FROM undelivered"
+    assert list(store.state._execute(owed)) == []
+    assert store.update(("zenodo", "1"), {"label": "EYE_IMAGING", "confidence": 0.8}, stored, AT)
+    assert [tuple(row) for row in store.state._execute(owed)] == [("zenodo", "1")]
+
+
 def test_an_update_lands_on_the_file_it_was_computed_from(tmp_path, state_url):
     store = make_store(tmp_path, state_url)
     scored = record("a", "t1")
     store.write(dict(scored), [], "m1", "t1")
-    assert store.update(("zenodo", "1"), {"label": "EYE_IMAGING"}, scored)
+    assert store.update(("zenodo", "1"), {"label": "EYE_IMAGING"}, scored, AT)
     assert json.loads(store.path(("zenodo", "1")).read_text())["label"] == "EYE_IMAGING"
 
 
@@ -39,7 +54,7 @@ def test_an_update_never_overwrites_a_file_a_crawl_replaced_since(tmp_path, stat
     scored = record("old", "t1")
     store.write(dict(scored), [], "m1", "t1")
     store.write(record("newer", "t2"), [], "m2", "t2")
-    assert not store.update(("zenodo", "1"), {"label": "NEGATIVE"}, scored)
+    assert not store.update(("zenodo", "1"), {"label": "NEGATIVE"}, scored, AT)
     stored = json.loads(store.path(("zenodo", "1")).read_text())
     assert stored["title"] == "newer" and "label" not in stored
 

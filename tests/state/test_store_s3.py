@@ -20,6 +20,8 @@ from envision_spiders.state.store import (
 )
 from tests.servers.s3 import S3Server
 
+AT = "2026-01-01T00:00:00+00:00"
+
 
 def s3_settings(server: S3Server, url: str, data_dir) -> Settings:
     return Settings({"ENVISION_DATA_DIR": str(data_dir), "ENVISION_STORE_URL": url, **server.settings()})
@@ -85,7 +87,7 @@ def test_supersede_and_update_rewrite_objects_as_they_do_files(s3_server: S3Serv
     store = RecordStore(config, open_state(None, tmp_path / "data"))
     scored = record("zenodo", "1", "a")
     store.write(dict(scored), ["10.1/x"], "m", "t1")
-    assert store.update(("zenodo", "1"), {"label": "EYE_IMAGING"}, scored)
+    assert store.update(("zenodo", "1"), {"label": "EYE_IMAGING"}, scored, AT)
     assert json.loads(s3_server.get(bucket, "metadata/zenodo/1.json"))["label"] == "EYE_IMAGING"
 
     assert store.supersede(("zenodo", "1"), ("datacite", "10.1/x")) == [("zenodo", "1")]

@@ -276,3 +276,14 @@ def test_dest_that_is_not_empty_is_refused(store, tmp_path):
     code, _, stderr = export(store, tmp_path / "full")
     assert code == 2 and "not an empty folder" in stderr
     assert all_files(tmp_path / "full") == {"keep.txt"}
+
+
+def test_files_in_an_object_store_are_refused_with_a_clear_error(tmp_path):
+    done = subprocess.run(
+        scrapy_command("export", str(tmp_path / "out"), "-s", f"ENVISION_DATA_DIR={tmp_path}",
+                       "-s", "FILES_STORE=s3://bucket/downloads"),
+        cwd=PROJECT_ROOT, env=scrapy_env(), capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode != 0
+    assert "FILES_STORE is s3://bucket/downloads: the export reads downloaded files from a local folder" in done.stderr
+    assert not (tmp_path / "out").exists()

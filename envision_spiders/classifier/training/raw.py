@@ -12,6 +12,7 @@ kinds carry ``hard_negative: true``. The ``train`` and ``test`` splits were writ
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from envision_spiders.inspection.kinds import summarise_files
@@ -35,9 +36,14 @@ def arc(name: str, exts: dict[str, int], samples: list[str] = (), images: list[d
     }
 
 
-def img(fmt: str, width: int | None = None, height: int | None = None, modality: str | None = None, body: str | None = None, frames: int | None = None) -> dict[str, Any]:
-    return {"format": fmt, "width": width, "height": height, "dims": "3D" if frames else "2D", "frames": frames,
-            "modality": modality, "body_part": body}
+def img(fmt: str, width: int | None = None, height: int | None = None, modality: str | None = None, body: str | None = None,
+        frames: int | None = None, channels: int | None = None) -> dict[str, Any]:
+    """A sniffed image as ``inspection/sniff.py`` reports it (``channels``: 1 grey, 3 colour, None unknown)."""
+    image = {"format": fmt, "width": width, "height": height, "dims": "3D" if frames else "2D", "frames": frames,
+             "modality": modality, "body_part": body}
+    if channels is not None:
+        image["channels"] = channels
+    return image
 
 
 def rec(category: str, label: str, split: str, source: str, title: str, description: str = "", *, kind: str | None = None,
@@ -390,7 +396,9 @@ def _test() -> list[dict[str, Any]]:
 
 def raw_records() -> list[dict[str, Any]]:
     """Every raw-shaped record, both splits (seeded variants join the training split)."""
-    return _train() + variant_records() + inspection_variants() + _test() + _test_fresh() + _test_fresh_second()
+    return (_train() + variant_records() + inspection_variants() + side_variants() + known_name_variants()
+            + archive_evidence_variants() + _test()
+            + _test_fresh() + _test_fresh_second())
 
 
 def _test_fresh() -> list[dict[str, Any]]:
@@ -849,6 +857,314 @@ def inspection_variants(seed: int = 23) -> list[dict[str, Any]]:
         title = rng.choice(["S-BIAD{n}", "DS-{n}", "X{n}-v{v}", "DATA{n}", "P{n}"]).format(**fill)
         out.append(rec("raw_terse_title", E if eye else N, s, "datacite", title, rng.choice(_EYE_SUBTITLES if eye else _NON_EYE_SUBTITLES),
                        kind="dataset", rtype="Dataset"))
+    for r in out:
+        r["origin"] = "raw_variant"
+    return out
+
+
+# --- third pass (issue 18): sides that are eyes' and sides that are not. Pools written for
+# training only: per-eye naming with single letters and RE/LE, and the sides of paws, hands,
+# ears, breasts, kidneys and leaves in otherwise wordless records.
+_EYE_SIDE_PATTERNS = [
+    ("{p}_R.jpg", "{p}_L.jpg"), ("{p}-R.png", "{p}-L.png"), ("R_{p}.tif", "L_{p}.tif"), ("RE_{p}.jpg", "LE_{p}.jpg"),
+    ("{p}_RE.png", "{p}_LE.png"), ("{p}.RE.jpeg", "{p}.LE.jpeg"), ("{p}R.jpg", "{p}L.jpg"), ("{p}_right.png", "{p}_left.png"),
+]
+_ORGAN_SIDE_PATTERNS = [
+    "{a}_{p}_{s}_paw.jpg", "{s}_hand_{p}.png", "{p}_{s}_ear.jpg", "{p}_{s}_foot.png", "P_{p}_{S}_CC.png", "P_{p}_{S}_MLO.png",
+    "{p}_{s}_kidney.png", "leaf_{p}_{s}.jpg", "{a}_{p}_{s}_wing.tif", "{p}_{s}_knee.png", "{p}_{S}_hip.jpg", "{s}_hemisphere_{p}.tif",
+]
+_ORGAN_LINES = ["", "", "Photographs.", "Raw images.", "Images for the analysis.", "Footpad photographs of rats after injury.",
+                "Hand photographs for the grip study.", "Otoscope photographs of children.", "Leaf scans for trait measurement.",
+                "Screening mammograms (processed).", "Drosophila wing images."]
+
+
+def side_variants(seed: int = 31) -> list[dict[str, Any]]:
+    """Seeded records whose only eye evidence is a side in the image names (``case01_R.jpg``,
+    ``RE_017.jpg``), and negatives whose sides belong to paws, hands, ears, breasts, kidneys,
+    knees, wings or leaves (file-evidence and terse-title kinds, training split only)."""
+    import random
+
+    rng = random.Random(seed)
+    out: list[dict[str, Any]] = []
+    titles = _VAGUE + ["Raw data", "Images", "Dataset", "Reading study", "Study images", "Export"]
+    for i in range(28):
+        pair = rng.choice(_EYE_SIDE_PATTERNS)
+        stems = [f"{rng.choice(['case', 'P', 'S', 'pt', ''])}{rng.randint(1, 400):03d}" for _ in range(rng.randint(2, 5))]
+        category = "raw_file_evidence" if i % 2 else "raw_terse_title"
+        title = rng.choice(titles) if category == "raw_file_evidence" else rng.choice(_TERSE_ANY).format(
+            u=rng.choice(_USERS), n=rng.randint(10, 9999), v=rng.randint(1, 4))
+        if i % 3 == 2:  # inside an archive: one sample name per side
+            n = rng.choice([120, 600, 2400])
+            ext = "." + pair[0].rsplit(".", 1)[1].lower()
+            out.append(rec(category, E, "train", rng.choice(["zenodo", "figshare", "kaggle"]), title, rng.choice(["", "Images."]),
+                           files=[f"images.zip:{n * 2500000}"],
+                           archives=[arc("images.zip", {ext: n}, [f"images/{pair[0].format(p=stems[0])}", f"images/{pair[1].format(p=stems[0])}"],
+                                         [img(ext.lstrip(".").replace("jpg", "jpeg").replace("tif", "tiff"), 2048, 1536)])]))
+        else:
+            names = [side.format(p=s) for s in stems for side in pair] + [rng.choice(["grades.csv", "readers.xlsx", "README.txt"])]
+            out.append(rec(category, E, "train", rng.choice(["osf", "zenodo", "figshare"]), title, "", files=names))
+    for i in range(28):
+        pattern = rng.choice(_ORGAN_SIDE_PATTERNS)
+        category = "raw_file_evidence" if i % 2 else "raw_terse_title"
+        title = rng.choice(titles) if category == "raw_file_evidence" else rng.choice(_TERSE_ANY).format(
+            u=rng.choice(_USERS), n=rng.randint(10, 9999), v=rng.randint(1, 4))
+
+        def name(p: int, side: str, pattern: str = pattern) -> str:
+            return pattern.format(a=rng.choice(["rat", "mouse", "m", "fly", "s"]), p=f"{p:03d}", s=side, S=side.upper())
+
+        stems = [rng.randint(1, 400) for _ in range(rng.randint(2, 4))]
+        line = rng.choice(_ORGAN_LINES)
+        if i % 3 == 2:
+            n = rng.choice([200, 640, 3000])
+            ext = "." + pattern.rsplit(".", 1)[1].lower()
+            out.append(rec(category, N, "train", rng.choice(["zenodo", "figshare", "kaggle"]), title, line,
+                           files=[f"images.zip:{n * 1500000}"],
+                           archives=[arc("images.zip", {ext: n}, [f"images/{name(stems[0], 'left')}", f"images/{name(stems[0], 'right')}"],
+                                         [img(ext.lstrip(".").replace("jpg", "jpeg").replace("tif", "tiff"), 4000, 3000)])]))
+        else:
+            names = [name(s, side) for s in stems for side in ("left", "right")] + [rng.choice(["measurements.csv", "scores.xlsx"])]
+            out.append(rec(category, N, "train", rng.choice(["osf", "zenodo", "figshare"]), title, line, files=names))
+    for r in out:
+        r["origin"] = "raw_variant"
+    return out
+
+
+# --- third pass (issue 18): known dataset names (assets/dataset_names.txt). Terse records named
+# after well-known public datasets -- eye-imaging ones as positives, medical-looking non-eye ones
+# as negatives -- so the head learns the "known dataset name" features. A quarter of the listed
+# datasets never appear in training: every name found in a held-out set (below, found by running
+# the matcher over raw_heldout.jsonl and today's test split: 28 datasets) and 9 % of the others,
+# chosen by a hash (11) -- 39 of 150; their records (``withheld=True``) measure whether the feature
+# generalises beyond memorised titles.
+_NAMES_IN_HELD_OUT_SETS = frozenset({
+    "APTOS", "AROI", "BraTS", "CBIS-DDSM", "ChestX-ray14", "DRISHTI-GS", "Duke DME", "EchoNet", "HAM10000", "ISIC",
+    "JSIEC", "Kvasir", "LIDC-IDRI", "MMC-AMD", "OCT2017", "OCTDL", "ODIR", "ORIGA", "RFMiD", "RIM-ONE", "SMDG", "TCGA",
+    "DRIVE", "FIVES", "GAMMA", "HRF", "OLIVES", "ROSE",
+})
+_EXTRA_WITHHELD_SHARE = 0.09
+_NAME_LINES = ["", "", "", "Release 1.", "Version 2.", "Training and test subsets.", "Images and labels.", "Official release.",
+               "Mirror of the public release.", "Images with annotations.", "Challenge data.", "Train / validation / test."]
+_NAME_TITLES = ["{name}", "{name}", "{name} dataset", "{u}/{slug}", "{name} v{v}", "{name}_{year}", "{name} (mirror)",
+                "{name} images", "{u}/{slug}-{year}"]
+_NAME_FILES = [("{slug}.zip", ".png"), ("{slug}_images.zip", ".jpg"), ("{slug}.tar.gz", ".tif"), ("{slug}-data.zip", ".jpeg"),
+               ("{slug}.zip", ".mat"), ("{slug}_train.zip", ".png")]
+_WORD_TRAPS = [("Drive-thru queue photos", "drive_thru.zip", "cars"), ("Stared-at faces", "faces.zip", "faces"),
+               ("rose garden photographs", "roses.zip", "roses"), ("palm images for biometrics", "palms.zip", "palm"),
+               ("forest fire images", "fire.zip", "smoke"), ("gamma spectra", "spectra.zip", "spec"),
+               ("chase camera stills", "chase.zip", "frame"), ("refuge habitat photos", "refuge.zip", "site")]
+
+
+def dataset_entries() -> list[tuple[str, list[str]]]:
+    """(kind, spellings) per dataset of the packaged names list, spellings as written."""
+    from importlib.resources import files
+
+    text = files("envision_spiders.classifier").joinpath("assets/dataset_names.txt").read_text(encoding="utf-8")
+    entries = []
+    for line in text.splitlines():
+        if line.strip() and not line.startswith("#"):
+            kind, *spellings = (p.strip() for p in line.split("|"))
+            entries.append((kind, spellings))
+    return entries
+
+
+def withheld_dataset(spellings: list[str]) -> bool:
+    """Whether a listed dataset is kept out of training (named in a held-out set, or in the hashed
+    quarter)."""
+    import hashlib
+
+    first = spellings[0].lstrip("~!")
+    if first in _NAMES_IN_HELD_OUT_SETS:
+        return True
+    return int(hashlib.sha1(first.encode()).hexdigest()[:8], 16) / 16**8 < _EXTRA_WITHHELD_SHARE
+
+
+def known_name_variants(seed: int = 37, withheld: bool = False) -> list[dict[str, Any]]:
+    """Seeded terse / file-evidence records named after listed datasets (training split), or with
+    ``withheld=True`` after the datasets kept out of training (a check set, never trained on)."""
+    import random
+
+    rng = random.Random(seed + (1000 if withheld else 0))
+    out: list[dict[str, Any]] = []
+    for kind, spellings in dataset_entries():
+        if withheld_dataset(spellings) != withheld:
+            continue
+        eye = kind == "eye"
+        usable = [sp for sp in spellings if not sp.startswith("!")]
+        for k in range(2 if usable else 1):
+            raw_name = rng.choice(usable or spellings)
+            name = raw_name.lstrip("~!")
+            # an English-word name keeps its case in slugs and file names ("REFUGE-data.zip"), or
+            # nothing could tell it from the word
+            words = re.findall(r"[A-Za-z0-9]+", name)
+            slug = "-".join(words if raw_name.startswith("~") else [t.lower() for t in words])
+            fill = {"name": name, "slug": slug, "u": rng.choice(_USERS), "v": rng.randint(1, 4), "year": rng.choice([2018, 2020, 2021, 2023])}
+            pattern = rng.choice(_NAME_TITLES)
+            if raw_name.startswith("!") and "dataset" not in pattern and "images" not in pattern:
+                pattern = "{name} dataset"  # an ambiguous name says "dataset" next to it or nothing
+            if raw_name.startswith("!") and "images" in pattern:
+                pattern = "{name} challenge"
+            title = pattern.format(**fill)
+            archive_name, ext = rng.choice(_NAME_FILES)
+            archive_name = archive_name.format(**fill)
+            n = rng.choice([100, 400, 1200, 5000])
+            category = "raw_file_evidence" if k == 1 else "raw_terse_title"
+            if category == "raw_file_evidence":
+                title = rng.choice(_VAGUE + ["Data", "Images", "Export"])
+            sample = f"{slug}/{rng.choice(['train', 'images', 'data', 'test'])}/{rng.randint(1, 9999):04d}{ext}"
+            images = [img(ext.lstrip(".").replace("jpg", "jpeg").replace("tif", "tiff"), *rng.choice([(2048, 1536), (1024, 1024), (512, 512)]))] if ext != ".mat" else []
+            out.append(rec(category, E if eye else N, "check" if withheld else "train", rng.choice(["kaggle", "zenodo", "figshare", "osf"]),
+                           title, rng.choice(_NAME_LINES), files=[f"{archive_name}:{n * 400000}"],
+                           archives=[arc(archive_name, {ext: n}, [sample], images)]))
+    if not withheld:
+        for title, archive_name, stem in _WORD_TRAPS:
+            out.append(rec("raw_terse_title", N, "train", rng.choice(["kaggle", "zenodo"]), title, "",
+                           files=[f"{archive_name}:{rng.randint(10**7, 10**9)}"],
+                           archives=[arc(archive_name, {".jpg": rng.randint(100, 3000)}, [f"{stem}/{rng.randint(1, 999):03d}.jpg"], [img("jpeg", 1600, 1200)])]))
+    for r in out:
+        r["origin"] = "raw_variant"
+    return out
+
+
+# --- fourth pass (issue 18): what a curator reads in a wordless archive. Pools written for
+# training only, from public facts about instruments and datasets: OCT B-scan and volume sizes,
+# OCT-angiography en-face sizes, class folders of eye-disease datasets; and, as negatives,
+# radiograph-sized grey images, histology / natural-image tiles, class folders of other
+# diseases, eye-ish words that name other things (spinal discs, coronary angiograms, pine
+# cones), OCT of further non-eye sites, and retina omics / histology whose text says "OCT
+# compound" or whose sample names carry an eye's side.
+_OCT_SIZES = [(512, 496), (768, 496), (1024, 496), (1536, 496), (512, 885), (512, 650), (512, 1024), (200, 1024), (1000, 512)]
+_OCTA_SIDES = [304, 320, 400, 420]
+_GENERIC_SAMPLES = ["images/{h}.png", "{i:05d}.tif", "data/img_{i:04d}.png", "raw/{i}.bmp", "scan_{i:04d}.tif", "export/{h}.jpg",
+                    "train/{h}.jpeg", "set1/{i:04d}.png"]
+_EYE_CLASS_LAYOUTS = [["CNV", "DME", "DRUSEN", "NORMAL"], ["0_no_DR", "1_mild_NPDR", "PDR"], ["glaucoma", "normal"],
+                      ["cataract", "glaucoma", "normal", "diabetic_retinopathy"], ["AMD", "PCV", "normal"], ["CSC", "RVO", "MH", "ERM"],
+                      ["keratoconus", "normal"], ["pterygium", "normal"], ["myopia", "normal", "glaucoma"], ["ROP", "normal"],
+                      ["wet_AMD", "dry_AMD", "normal"], ["retinitis_pigmentosa", "Stargardt", "normal"]]
+_NON_EYE_CLASS_LAYOUTS = [["NORMAL", "PNEUMONIA"], ["COVID", "normal", "pneumonia"], ["benign", "malignant"], ["melanoma", "nevus"],
+                          ["glioma", "meningioma", "pituitary", "no_tumor"], ["Tuberculosis", "Normal"], ["polyps", "normal"],
+                          ["fractured", "not_fractured"], ["healthy_leaf", "blight", "rust"], ["cats", "dogs"], ["effusion", "nodule"]]
+_WEAK_NAME_TRAPS = [  # (sample path, text, image)
+    ("disc/L4_L5_{i:03d}.png", "Lumbar spine MR slices with intervertebral disc labels.", ("png", 512, 512, 1)),
+    ("angio/LAD_{i:03d}.png", "Coronary angiography frames.", ("png", 512, 512, 1)),
+    ("cones/{i:04d}.jpg", "Photographs of pine cones for seed counting.", ("jpeg", 4000, 3000, 3)),
+    ("endothelial/{i:04d}.tif", "HUVEC endothelial cell monolayers under shear stress.", ("tiff", 1344, 1024, 1)),
+    ("slit/{i:04d}.png", "Double-slit interference patterns.", ("png", 1280, 1024, 1)),
+    ("superficial/{i:04d}.png", "Superficial wound photographs for healing scores.", ("png", 1600, 1200, 3)),
+]
+_NON_EYE_OCT = ["articular cartilage of the knee", "fingernails", "the gastric mucosa", "chronic wounds", "the larynx",
+                "thyroid nodules", "mouse brain slices", "ripening fruit", "polymer coatings", "pharmaceutical tablet coatings",
+                "lymph nodes", "the cerebral cortex of rats"]
+_COMPOUND_LINES = [
+    "Eyes were fixed, embedded in OCT compound and cryosectioned before {a}.",
+    "Retinas were frozen in O.C.T. medium; sections were used for {a}.",
+    "Tissue was embedded in Tissue-Tek OCT and sectioned at 12 µm for {a}.",
+    "Posterior eyecups were cryoprotected and embedded in optimal cutting temperature compound prior to {a}.",
+]
+_ASSAYS = ["laser-capture microdissection and RNA-seq", "spatial transcriptomics", "qPCR of inflammatory genes",
+           "mass spectrometry imaging of lipids", "in situ hybridisation counts", "western blot quantification"]
+
+
+def archive_evidence_variants(seed: int = 43) -> list[dict[str, Any]]:
+    """Seeded records whose evidence is the geometry of the sniffed images, class folders, or
+    eye-ish words that name other things; and non-eye OCT / retina omics negatives of the shapes
+    the third pass could let through (training split only)."""
+    import random
+
+    rng = random.Random(seed)
+    out: list[dict[str, Any]] = []
+    s = "train"
+
+    def title(kind: str) -> str:
+        if kind == "raw_file_evidence":
+            return rng.choice(_VAGUE + ["Raw data", "Images", "Export", "Archive", "Study data", "Image set"])
+        return rng.choice(_TERSE_ANY).format(u=rng.choice(_USERS), n=rng.randint(10, 9999), v=rng.randint(1, 4))
+
+    def sample(pattern: str | None = None) -> str:
+        h = "".join(rng.choice("0123456789abcdef") for _ in range(12))
+        return (pattern or rng.choice(_GENERIC_SAMPLES)).format(i=rng.randint(1, 9999), h=h)
+
+    def archive_record(kind: str, label: str, samples: list[str], image: dict[str, Any], line: str = "") -> dict[str, Any]:
+        n = rng.choice([96, 400, 1200, 4800, 20000])
+        ext = "." + samples[0].rsplit(".", 1)[1].lower()
+        name = rng.choice(["data.zip", "images.zip", "export.tar.gz", "archive.zip"])
+        return rec(kind, label, s, rng.choice(["zenodo", "figshare", "kaggle", "osf"]), title(kind),
+                   line or rng.choice(["", "", "Raw data.", "Version 2.", LICENCE]), files=[f"{name}:{n * 300000}"],
+                   archives=[arc(name, {ext: n}, samples, [image])])
+
+    fmt_of = {".png": "png", ".tif": "tiff", ".bmp": "bmp", ".jpg": "jpeg", ".jpeg": "jpeg"}
+    for kind in ("raw_file_evidence", "raw_terse_title"):
+        for _ in range(10):  # grey B-scans and volumes at scanner sizes, generic names
+            w, h = rng.choice(_OCT_SIZES)
+            name = sample()
+            frames = rng.choice([None, None, 49, 97, 128]) if name.endswith(".tif") else None
+            out.append(archive_record(kind, E, [name], img(fmt_of["." + name.rsplit(".", 1)[1]], w, h, frames=frames,
+                                                           channels=rng.choice([1, 1, None]))))
+        for _ in range(4):  # OCT-angiography en-face squares
+            side = rng.choice(_OCTA_SIDES)
+            name = sample(rng.choice(["images/{h}.png", "{i:05d}.bmp", "data/img_{i:04d}.png"]))
+            out.append(archive_record(kind, E, [name], img(fmt_of["." + name.rsplit(".", 1)[1]], side, side, channels=rng.choice([1, None]))))
+        for _ in range(8):  # eye-disease class folders, ordinary photo or scan sizes
+            layout = rng.choice(_EYE_CLASS_LAYOUTS)
+            stem = rng.choice(["", "train/", "dataset/test/", "data/"])
+            ext = rng.choice([".jpg", ".png", ".jpeg"])
+            names = [f"{stem}{c}/{sample('{h}')}{ext}" for c in rng.sample(layout, min(len(layout), rng.randint(2, 3)))]
+            size = rng.choice([(2048, 1536, 3), (1024, 1024, 3), (3216, 2136, 3), (512, 512, 3), (1444, 1444, 3)])
+            out.append(archive_record(kind, E, names, img(fmt_of[ext], size[0], size[1], channels=size[2])))
+        for _ in range(6):  # radiograph-sized grey images
+            name = sample(rng.choice(["images/{h}.png", "{i:05d}.png", "data/img_{i:04d}.jpg", "train/{h}.jpeg"]))
+            w = rng.choice([1600, 2048, 2500, 2828, 3000])
+            h = rng.choice([w, int(w * 0.82), int(w * 1.22)])
+            out.append(archive_record(kind, N, [name], img(fmt_of["." + name.rsplit(".", 1)[1]], w, h, channels=1)))
+        for _ in range(5):  # histology / natural-image tiles
+            side = rng.choice([50, 96, 150, 224, 256, 299])
+            name = sample(rng.choice(["tiles/{h}.png", "patches/{i:05d}.png", "train/{h}.jpg", "{i:05d}.tif"]))
+            out.append(archive_record(kind, N, [name], img(fmt_of["." + name.rsplit(".", 1)[1]], side, side, channels=3)))
+        for _ in range(7):  # other diseases' class folders
+            layout = rng.choice(_NON_EYE_CLASS_LAYOUTS)
+            ext = rng.choice([".jpg", ".png", ".jpeg"])
+            names = [f"{rng.choice(['', 'train/', 'data/'])}{c}/{sample('{h}')}{ext}" for c in layout[:3]]
+            size = rng.choice([(1024, 1024, 3), (600, 450, 3), (2048, 1536, 3), (512, 512, 1), (1800, 1500, 1)])
+            out.append(archive_record(kind, N, names, img(fmt_of[ext], size[0], size[1], channels=size[2])))
+        for i in range(3):  # eye-ish words that name other things
+            pattern, line, (fmt, w, h, ch) = _WEAK_NAME_TRAPS[(i + (kind == "raw_terse_title") * 3) % len(_WEAK_NAME_TRAPS)]
+            out.append(archive_record(kind, N, [sample(pattern)], img(fmt, w, h, channels=ch), line=rng.choice([line, line, ""])))
+        for i in range(4):  # ordinary colour photo sizes, generic names: nothing to read (one in four of the eye)
+            name = sample(rng.choice(["images/{h}.jpg", "IMG_{i:04d}.JPG", "{i:05d}.jpg", "photos/{h}.png"]))
+            size = rng.choice([(2048, 1536), (3000, 2000), (1600, 1200), (2592, 1728)])
+            out.append(archive_record(kind, E if i == 0 else N, [name], img(fmt_of["." + name.rsplit(".", 1)[1].lower()], *size, channels=3)))
+    # non-eye OCT at further sites: B-scan-like sizes, the text names the site
+    for site in _NON_EYE_OCT:
+        w, h = rng.choice([(1024, 512), (512, 1024), (1000, 512), (2048, 1024)])
+        desc = rng.choice([f"Optical coherence tomography of {site}.", f"OCT B-scans of {site} acquired with a swept-source system.",
+                           f"Spectral-domain OCT volumes of {site}; each volume has 128 B-scans."])
+        name = rng.choice(["oct.zip", "bscans.zip", "volumes.zip"])
+        out.append(rec("raw_non_eye_oct_omics", N, s, rng.choice(["zenodo", "figshare", "dryad"]),
+                       rng.choice([f"OCT of {site}", "OCT data", f"Imaging {site}", "Raw B-scans"]), desc,
+                       files=[f"{name}:{rng.randint(10**8, 10**10)}"],
+                       archives=[arc(name, {".png": rng.choice([300, 1280, 5000])}, [f"scans/{rng.randint(1, 999):03d}.png"],
+                                     [img("png", w, h, channels=1)])]))
+    # retina histology / omics whose methods say "OCT compound", or whose sample names carry a side
+    for i in range(10):
+        animal = rng.choice(_ANIMALS)
+        assay = rng.choice(_ASSAYS)
+        line = rng.choice(_COMPOUND_LINES).format(a=assay)
+        if i % 2:
+            files = [f"{animal}{k}_{side}_retina.fastq.gz" for k in range(1, 4) for side in ("OD", "OS")] + ["counts.tsv"]
+        else:
+            files = rng.choice([["counts.tsv", "metadata.csv"], ["lipids.xlsx"], ["blots.pdf", "quantification.xlsx"], ["cq_values.csv"]])
+        out.append(rec("raw_non_eye_oct_omics", N, s, rng.choice(["zenodo", "figshare", "dryad", "geo"]),
+                       rng.choice([f"Retina {assay} in {animal} models", f"Data from: retinal degeneration in {animal}", "Retina sections data"]),
+                       f"{line} Data are provided as tables.", files=files))
+    # and retinal OCT of the same shapes as positives, so that geometry and "OCT" keep their meaning for eyes
+    for _ in range(6):
+        w, h = rng.choice(_OCT_SIZES)
+        name = rng.choice(["oct.zip", "bscans.zip", "volumes.zip"])
+        out.append(rec("raw_non_eye_oct_omics", E, s, rng.choice(["zenodo", "figshare", "dryad"]),
+                       rng.choice(["OCT data", "Raw B-scans", f"Retinal OCT in {rng.choice(_ANIMALS)}s"]),
+                       rng.choice(["Spectral-domain OCT of the macula.", "OCT volumes centred on the fovea.", "Retinal B-scans from a clinical OCT."]),
+                       files=[f"{name}:{rng.randint(10**8, 10**10)}"],
+                       archives=[arc(name, {".png": rng.choice([300, 1280, 5000])}, [f"scans/{rng.randint(1, 999):03d}.png"],
+                                     [img("png", w, h, channels=1)])]))
     for r in out:
         r["origin"] = "raw_variant"
     return out
