@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -45,6 +46,16 @@ def scrapy_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env["PYTHONPATH"] = str(PROJECT_ROOT)
     env.update(extra or {})
     return env
+
+
+def blob(n: int, seed: str) -> bytes:
+    """``n`` deterministic, incompressible-ish bytes (file bodies for download tests)."""
+    out = bytearray()
+    counter = 0
+    while len(out) < n:
+        out += hashlib.sha256(f"{seed}/{counter}".encode()).digest() * 64
+        counter += 1
+    return bytes(out[:n])
 
 
 def scrapy_command(*args: str) -> list[str]:

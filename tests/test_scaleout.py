@@ -24,7 +24,7 @@ import pytest
 from envision_spiders.downloads.gate import record_gate
 from envision_spiders.downloads.paths import record_dir_name, sanitize_relative_name
 from envision_spiders.state.db import open_state
-from tests.conftest import PROJECT_ROOT, scrapy_command, scrapy_env
+from tests.conftest import PROJECT_ROOT, blob, scrapy_command, scrapy_env
 from tests.labels import label_for
 from tests.servers.base import FakeAPI
 from tests.servers.datacite import FakeDataCite
@@ -236,15 +236,6 @@ def put_zenodo_files(server: StallingFileServer, root: Path, recid: int, files: 
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(body)
         server.put(f"kill/records/{recid}/files/{name}", body)
-
-
-def blob(n: int, seed: str) -> bytes:
-    out = bytearray()
-    counter = 0
-    while len(out) < n:
-        out += hashlib.sha256(f"{seed}/{counter}".encode()).digest() * 64
-        counter += 1
-    return bytes(out[:n])
 
 
 KB, MB = 1024, 1024 * 1024

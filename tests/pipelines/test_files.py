@@ -18,7 +18,7 @@ import pytest
 from envision_spiders.downloads.lock import FolderLock
 from envision_spiders.state.db import open_state
 from envision_spiders.state.store import record_path, write_json_atomic
-from tests.conftest import PROJECT_ROOT, scrapy_command, scrapy_env
+from tests.conftest import PROJECT_ROOT, blob, scrapy_command, scrapy_env
 from tests.servers.nginx import NginxServer
 from tests.servers.stall_files import StallingFileServer
 
@@ -28,16 +28,6 @@ SMALL_CHUNKS = {  # small sizes keep the tests fast; the logic is the same at 8 
     "ENVISION_DOWNLOAD_CHUNK_THRESHOLD": 512 * KB,
     "ENVISION_DOWNLOAD_MAX_WHOLE_BODY": 2 * MB,
 }
-
-
-def blob(n: int, seed: str) -> bytes:
-    """Deterministic incompressible-ish bytes."""
-    out = bytearray()
-    counter = 0
-    while len(out) < n:
-        out += hashlib.sha256(f"{seed}/{counter}".encode()).digest() * 64
-        counter += 1
-    return bytes(out[:n])
 
 
 def md5(data: bytes) -> str:
