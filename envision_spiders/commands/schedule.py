@@ -35,7 +35,7 @@ from scrapy.exceptions import UsageError
 from envision_spiders.bases.spider import SpiderArgumentError, parse_since
 from envision_spiders.commands.crawlall import scoped_pairs
 from envision_spiders.http.client import ClientSpider, ServiceError, run_job
-from envision_spiders.http.credentials import redact_url
+from envision_spiders.http.credentials import redact_setting, redact_url
 from envision_spiders.nodes.leases import ScheduleLeases
 from envision_spiders.nodes.placement import Placement, busy_spiders
 from envision_spiders.nodes.scrapyd import Scrapyd, add_node_options, configured_nodes
@@ -114,6 +114,10 @@ class Command(ScrapyCommand):
         leases = ScheduleLeases(state, settings.getfloat("ENVISION_SCHEDULE_LEASE_SECONDS"))
         job_settings = {**shared_settings(settings, data_dir), **settings.getdict("ENVISION_SCHEDULE_SETTINGS"),
                         **opts.job_settings}
+        for name in sorted(k for k, v in job_settings.items() if redact_setting(k, v) != v):
+            logger.warning("job setting %s carries a secret: scrapyd keeps job settings in its queue "
+                           "(listjobs.json) and its logs; give it to the nodes in their environment instead "
+                           "(~/.pgpass, AWS_* variables)", name)
         report: dict[str, Any] = {}
 
         def spider_args_for(name: str) -> dict[str, str]:

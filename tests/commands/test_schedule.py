@@ -56,7 +56,9 @@ def test_spiders_go_to_the_least_busy_node_and_one_running_anywhere_is_left_out(
     assert sent["FILES_STORE"] == "s3://bucket/downloads"
     assert sent["AWS_ENDPOINT_URL"] == "http://key:s3cret@127.0.0.1:9"  # the job gets the value...
     assert outcome["settings"]["AWS_ENDPOINT_URL"] == "http://key:***@127.0.0.1:9"  # ...the output never shows it
-    assert "s3cret" not in proc.stdout  # (Scrapy itself logs -s values in "Overridden settings")
+    assert "s3cret" not in proc.stdout and "s3cret" not in proc.stderr  # Scrapy's settings line is masked too
+    assert "job setting AWS_ENDPOINT_URL carries a secret" in proc.stderr
+    assert "job setting FILES_STORE" not in proc.stderr
     assert outcome["nodes"][a.base_url] == {"answering": True, "error": None, "node_name": "a", "load": 2}
 
 
