@@ -248,6 +248,26 @@ def archive_bytes() -> Callable[[str], bytes | None]:
     return lambda name: next((data for ext, data in archives.items() if name.endswith(ext)), None)
 
 
+class ObjectStoreRedirects:
+    """Mixin for a repository fake whose downloads 302 to an ``ArchiveHost`` (a signed object-store
+    URL): the store starts and stops with the fake."""
+
+    archive_host: ArchiveHost
+
+    def object_store_url(self) -> Callable[[str], str]:
+        """Start owning an object store; the fake's ``storage_url`` (path -> URL there)."""
+        self.archive_host = ArchiveHost(archive_bytes())
+        return lambda path: f"{self.archive_host.base_url}/{path}"
+
+    def start(self, tls: Any = None) -> str:
+        self.archive_host.start()
+        return super().start(tls)  # type: ignore[misc]
+
+    def stop(self) -> None:
+        super().stop()  # type: ignore[misc]
+        self.archive_host.stop()
+
+
 def figshare() -> Source:
     from tests.servers.figshare import FakeFigshare
 
@@ -280,21 +300,11 @@ def figshare() -> Source:
 def kaggle() -> Source:
     from tests.servers.kaggle import FakeKaggle
 
-    class KaggleWithStorage(FakeKaggle):
+    class KaggleWithStorage(ObjectStoreRedirects, FakeKaggle):
         """Downloads 302 to an object store on another host (Kaggle: a signed GCS URL)."""
 
         def __init__(self, n: int) -> None:
-            self.archive_host = ArchiveHost(archive_bytes())
-            super().__init__(n_datasets=n, archive="images.zip",
-                             storage_url=lambda path: f"{self.archive_host.base_url}/{path}")
-
-        def start(self, tls: Any = None) -> str:
-            self.archive_host.start()
-            return super().start(tls)
-
-        def stop(self) -> None:
-            super().stop()
-            self.archive_host.stop()
+            super().__init__(n_datasets=n, archive="images.zip", storage_url=self.object_store_url())
 
     return Source(
         # API_NOTES: limits unpublished, ~1 request/s suggested, for every request
@@ -331,20 +341,11 @@ DRYAD_FILE_SPEEDUP = 12  # bench only: Dryad's file downloads (100/hour) go 12x 
 def dryad() -> Source:
     from tests.servers.dryad import FakeDryad
 
-    class DryadWithStorage(FakeDryad):
+    class DryadWithStorage(ObjectStoreRedirects, FakeDryad):
         """Downloads 302 to an object store on another host (Dryad: a presigned S3 URL)."""
 
         def __init__(self, n: int) -> None:
-            self.archive_host = ArchiveHost(archive_bytes())
-            super().__init__(n_eye=n, n_other=0, storage_url=lambda path: f"{self.archive_host.base_url}/{path}")
-
-        def start(self, tls: Any = None) -> str:
-            self.archive_host.start()
-            return super().start(tls)
-
-        def stop(self) -> None:
-            super().stop()
-            self.archive_host.stop()
+            super().__init__(n_eye=n, n_other=0, storage_url=self.object_store_url())
 
     def buckets(speedup: float) -> dict[str, tuple[float, int]]:
         # API_NOTES: with a token 240/min for every request (API and downloads); file downloads
