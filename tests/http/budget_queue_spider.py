@@ -60,13 +60,11 @@ class BudgetSlotProbeSpider(scrapy.Spider):
         for n in range(PAGES):
             yield scrapy.Request(f"{self.url}/page/{n}", meta={SLOT_META: SLOT}, dont_filter=True)
 
-    async def parse(self, response: Response) -> AsyncIterator[Any]:
+    async def parse(self, response: Response) -> None:
         self.pages += 1
         if response.url.endswith("/page/3"):
             await self.crawler.engine.download_async(scrapy.Request(
                 f"{self.url}/file", meta={SLOT_META: SLOT, FILE_META: True}, callback=NO_CALLBACK))
-        if False:  # pragma: no cover - an async generator callback that yields nothing
-            yield
 
     def closed(self, reason: str) -> None:
         self.out.write_text(json.dumps({"ahead_of_file": self.ahead_of_file, "most_waiting": self.most_waiting,
