@@ -130,6 +130,11 @@ ROBOTSTXT_OBEY = False  # APIs; the portal spider obeys robots.txt in its custom
 DEFAULT_REQUEST_HEADERS = {"Accept": "application/json", "Accept-Language": "en"}
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
+# A rate-budget slot (http/slots.py) takes a spider request only while the downloader holds
+# fewer than its concurrency + this many for it; the rest wait in the scheduler, so archive
+# inspection's file requests in the same slot wait behind a few, not CONCURRENT_REQUESTS.
+SCHEDULER_PRIORITY_QUEUE = "envision_spiders.http.budget_queue.BudgetSlotQueue"
+ENVISION_BUDGET_SLOT_BACKLOG = 1
 DOWNLOAD_TIMEOUT = 60
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False  # Scrapy's HTTP endpoint that runs Python sent to it (docs/security.md)

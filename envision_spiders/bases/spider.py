@@ -283,8 +283,11 @@ class EnvisionSpider(scrapy.Spider):
         """``DOWNLOAD_SLOTS[name] = slot`` unless ``DOWNLOAD_SLOTS`` given with ``-s`` has it."""
         slots = dict(settings.getdict("DOWNLOAD_SLOTS"))
         slots.setdefault(name, slot)
-        # keep a -s DOWNLOAD_SLOTS (its entries won above) at its own priority
-        priority = max(settings.getpriority("DOWNLOAD_SLOTS") or 0, SETTINGS_PRIORITIES["spider"])
+        # a -s DOWNLOAD_SLOTS (its entries won above) is merged, above its own priority: Scrapy's
+        # runner applies its settings (the -s ones) to the crawler once more at their priority,
+        # which at an equal one would drop the budget slot (two budgets for one API: 429s)
+        given = settings.getpriority("DOWNLOAD_SLOTS") or 0
+        priority = given + 1 if given >= SETTINGS_PRIORITIES["cmdline"] else SETTINGS_PRIORITIES["spider"]
         settings.set("DOWNLOAD_SLOTS", slots, priority=priority)
 
     @classmethod

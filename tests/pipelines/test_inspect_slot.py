@@ -6,6 +6,7 @@ import io
 import json
 import zipfile
 
+import pytest
 from scrapy.settings import Settings
 from scrapy.utils.project import get_project_settings
 
@@ -87,19 +88,23 @@ def test_inspection_requests_do_not_wait_behind_the_search_delay(tmp_path):
     assert min(gaps) >= 0.08, gaps  # but by their own rate (0.1 s)
 
 
-def test_figshare_keeps_api_and_file_host_in_one_one_per_second_budget(tmp_path):
+@pytest.mark.parametrize("user_slots", [None, {"127.0.0.2": {"delay": 0}}], ids=["default", "with -s DOWNLOAD_SLOTS"])
+def test_figshare_keeps_api_and_file_host_in_one_one_per_second_budget(tmp_path, user_slots):
     """Figshare documents one rate for every request: its search, details and the downloads on
     its file host (another host name here, as ndownloader.figshare.com is) share one slot, so
     no two requests to Figshare come closer than the delay. Per-host slots would give the file
-    host a second budget: an article's downloads would go out beside the next detail request."""
+    host a second budget: an article's downloads would go out beside the next detail request.
+    A user's ``-s DOWNLOAD_SLOTS`` for another host keeps the shared slot too."""
     from tests.servers.figshare import FakeFigshare
 
     delay = 0.3
     fake = FakeFigshare(n_articles=8, files_host="localhost",
                         file_bytes=lambda name: small_zip() if name.endswith(".zip") else None)
+    extra = {"DOWNLOAD_SLOTS": json.dumps(user_slots)} if user_slots else {}
     with fake:
         result = run_crawl("figshare", tmp_path, settings={
-            "FIGSHARE_API_URL": f"{fake.base_url}/v2", "ENVISION_INSPECT_ENABLED": True, "DOWNLOAD_DELAY": delay})
+            "FIGSHARE_API_URL": f"{fake.base_url}/v2", "ENVISION_INSPECT_ENABLED": True, "DOWNLOAD_DELAY": delay,
+            **extra})
         figshare = sorted(call.at for call in fake.calls)  # every host of Figshare; not the object store
         downloads = fake.calls_to("download")
         stored = fake.storage.calls_to("object")
