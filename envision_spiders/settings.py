@@ -6,6 +6,8 @@ Per-source politeness lives in each spider's ``custom_settings``; secrets never 
 
 import os
 
+from scrapy.settings.default_settings import EXTENSIONS_BASE as _SCRAPY_EXTENSIONS_BASE
+
 # tldextract (via url-matcher / scrapy-poet) would fetch the public suffix list at start-up:
 # a closed network turns that into logged tracebacks. Its bundled snapshot is enough.
 os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
@@ -170,10 +172,13 @@ EXTENSIONS = {
     "envision_spiders.exports.stats_file.StatsFile": 500,
     "envision_spiders.state.runs.RunLedger": 510,  # crawl_runs table: the weekly schedule's `since`
     "envision_spiders.progress.extension.CrawlProgress": 490,  # progress lines; before StatsFile so the file has the final figures
-    # Scrapy 2.19's remote control runs Python code sent to a loopback HTTP port (token in the
-    # user's profile): not wanted in an unattended crawler; None also skips importing aiohttp
-    "scrapy.extensions.remote_control.RemoteControl": None,
 }
+# Scrapy 2.19's remote control runs Python code sent to a loopback HTTP port (token in the user's
+# profile): not wanted in an unattended crawler. It is left out of the base rather than set to None
+# here: Scrapy imports every extension path it is given, None ones too, and that module pulls
+# aiohttp's web server (~0.1 s of every command's start-up)
+EXTENSIONS_BASE = {path: order for path, order in _SCRAPY_EXTENSIONS_BASE.items()
+                   if path != "scrapy.extensions.remote_control.RemoteControl"}
 REMOTE_CONTROL_ENABLED = False
 # --- progress (envision_spiders/progress/) ---------------------------------------------------
 ENVISION_PROGRESS_INTERVAL = 30.0  # seconds between progress lines (hits, processed/expected, ETA); 0 = off

@@ -63,6 +63,9 @@ class Command(ScrapyCommand):
             if not 0.0 <= threshold <= 1.0:
                 raise UsageError(f"--threshold {threshold} is not between 0 and 1")
             self.settings.set("ENVISION_DOWNLOAD_THRESHOLD", threshold, priority="cmdline")
+        # its one spider is StoredRecordsSpider, handed over as a class: loading every source's
+        # spider module (and their page objects) would only cost start-up time
+        self.settings.set("SPIDER_MODULES", [], priority="cmdline")
         if opts.processes is not None:
             self.settings.set("ENVISION_DOWNLOAD_PROCESSES", opts.processes, priority="cmdline")
         processes = self.settings.getint("ENVISION_DOWNLOAD_PROCESSES")
