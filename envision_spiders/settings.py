@@ -319,7 +319,9 @@ ENVISION_DOWNLOAD_MAX_TOTAL_BYTES = 0  # bytes fetched per crawl, reserved recor
 ENVISION_DOWNLOAD_CONCURRENCY_PER_HOST = 4  # file requests in flight per host (Scrapy's slot limits apply too)
 ENVISION_DOWNLOAD_CONCURRENCY = 16  # file requests in flight overall
 ENVISION_DOWNLOAD_PROGRESS_INTERVAL = 10.0  # seconds between a ranged file's own progress lines (0 = off)
-ENVISION_DOWNLOAD_PROCESSES = 1  # scrapy download: processes sharing the stored records (many small files: one per core)
+# scrapy download: processes sharing the stored records, the request limits divided between them;
+# 0 = one per CPU from 500 files to fetch (Scrapy's per-request work fills a core), else one
+ENVISION_DOWNLOAD_PROCESSES = 0
 ENVISION_DOWNLOAD_RECORDS = ""  # a file of source<TAB>source_id lines: scrapy download takes only these (set by --processes)
 ENVISION_DOWNLOAD_REVERIFY = False  # re-hash files already complete before skipping them on a rerun
 # scrapy download: records locked (leased) at once, so that other nodes find the rest free; 0 = no bound on

@@ -1,5 +1,6 @@
 """``scrapy download --processes N``: the stored records dealt between N processes, each file
-fetched once, one summary; the workers die with the process that started them."""
+fetched once, one summary, the request limits shared out; the workers die with the process that
+started them."""
 
 from __future__ import annotations
 
@@ -80,4 +81,26 @@ def test_killing_the_first_process_takes_its_workers_with_it(tmp_path: Path) -> 
         finally:
             if proc.poll() is None:
                 proc.kill()
+            server.resume(drop=True)
+
+
+def test_two_processes_together_keep_to_one_processs_requests_per_host(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with StallingFileServer() as server:
+        for r in range(8):
+            files = {f"{i}.bin": blob(3000 + i, f"h{r}/{i}") for i in range(4)}
+            store(data, str(r), [file_entry(n, body, server.put(f"h{r}/{n}", body)) for n, body in files.items()])
+        server.stall_after(0)  # every file request is held: the ones in flight pile up at the server
+        limits = {"ENVISION_DOWNLOAD_CONCURRENCY_PER_HOST": 3, "CONCURRENT_REQUESTS_PER_DOMAIN": 3}
+        proc = subprocess.Popen(download_cmd(data, limits, "--processes", "2"), cwd=PROJECT_ROOT,
+                                env=scrapy_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and len(server.calls) < 3:
+                time.sleep(0.1)
+            time.sleep(2)  # room for any request beyond the limit to arrive
+            assert len(server.calls) == 3  # 2 + 1, not 3 per process
+        finally:
+            proc.kill()
+            proc.wait(10)
             server.resume(drop=True)
