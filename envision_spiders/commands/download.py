@@ -28,6 +28,8 @@ from typing import Any
 
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
+from scrapy.settings import Settings
+from scrapy.utils.misc import load_object
 
 from envision_spiders.downloads.replay import StoredRecordsSpider
 from envision_spiders.downloads.shares import (
@@ -101,6 +103,7 @@ class Command(ScrapyCommand):
             return
         shares = deal_records(records, processes)
         parts = process_limits(limits, settings.getfloat("DOWNLOAD_DELAY"), slots, processes)
+        import_components(settings)
         self.shares_dir = Path(tempfile.mkdtemp(prefix="envision-download-"))
         paths = [write_share(self.shares_dir / f"share-{k}.txt", share) for k, share in enumerate(shares)]
         for k in range(1, processes):
@@ -134,6 +137,18 @@ class Command(ScrapyCommand):
         failed = summary.get("files/failed", 0) or summary.get("records/failed", 0)
         if not ok or failed:
             self.exitcode = 1
+
+
+def import_components(settings: Settings) -> None:
+    """Import the extensions, downloader middlewares and download handlers each process's crawler
+    will build (as Scrapy does, by their paths), once, before forking: the workers inherit them
+    instead of each importing them again (~0.1 s of CPU per worker)."""
+    for name in ("EXTENSIONS", "DOWNLOADER_MIDDLEWARES"):
+        settings.get_component_priority_dict_with_base(name)
+    handlers = {**settings.getdict("DOWNLOAD_HANDLERS_BASE"), **settings.getdict("DOWNLOAD_HANDLERS")}
+    for path in handlers.values():
+        if path:
+            load_object(path)
 
 
 class ForkedWorker:
