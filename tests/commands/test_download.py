@@ -35,6 +35,17 @@ def test_two_processes_fetch_every_file_once_and_add_up_their_summaries(nginx: N
     assert all(manifest(data, str(r))["status"] == "complete" for r in range(12))
 
 
+def test_by_default_a_few_files_are_downloaded_by_one_process(nginx: NginxServer, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    for r in range(3):
+        body = blob(2500 + r, f"few{r}")
+        store(data, str(r), [file_entry("a.png", body, nginx.put(f"few/{r}/a.png", body))])
+    code, summary, log = run_download(data, None)  # ENVISION_DOWNLOAD_PROCESSES = 0: auto
+    assert code == 0, log[-3000:]
+    assert summary["files/complete"] == 3
+    assert log.count("Spider closed (finished)") == 1  # below AUTO_MIN_FILES: no worker
+
+
 def children_of(pid: int) -> set[int]:
     found = set()
     for entry in Path("/proc").iterdir():
