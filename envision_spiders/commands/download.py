@@ -172,7 +172,8 @@ class ForkedWorker:
         os.close(read_end)
         # Linux: SIGKILL when the process that forked it dies (also by SIGKILL); had it died
         # before this line, the worker is an orphan already: it leaves at once
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+        if sys.platform == "linux":
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
         if os.getppid() != parent:
             os._exit(1)
         os.dup2(write_end, sys.stdout.fileno())
