@@ -46,6 +46,22 @@ def test_by_default_a_few_files_are_downloaded_by_one_process(nginx: NginxServer
     assert log.count("Spider closed (finished)") == 1  # below AUTO_MIN_FILES: no worker
 
 
+def test_a_share_is_read_by_name_and_a_record_gone_since_is_counted(nginx: NginxServer, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    for r in range(3):
+        body = blob(2700 + r, f"share{r}")
+        store(data, str(r), [file_entry("a.png", body, nginx.put(f"share/{r}/a.png", body))])
+    (data / "metadata" / "zenodo" / "2.json").write_text("{not json")  # not in the share: never parsed
+    share = tmp_path / "share.txt"
+    share.write_text("zenodo\t1\nzenodo\tgone\n")
+    code, summary, log = run_download(data, {"ENVISION_DOWNLOAD_RECORDS": share})
+    assert summary["stored/read"] == 1 and summary["files/complete"] == 1
+    assert summary["stored/unreadable"] == 1 and "cannot read stored record zenodo:gone" in log
+    assert manifest(data, "1")["status"] == "complete"
+    assert not (data / "downloads" / "zenodo" / "0").exists()
+    assert code == 0, log[-3000:]
+
+
 def children_of(pid: int) -> set[int]:
     found = set()
     for entry in Path("/proc").iterdir():
