@@ -1,7 +1,8 @@
 """Dealing stored records between the processes of ``scrapy download --processes N``.
 
 Pure functions, no I/O but the share files: what enters is the stored records (as
-``state.store.stored_records`` yields them), what leaves is N lists of owners
+``state.store.stored_records`` yields them, narrowed to the gated ones by :func:`gated_records`),
+what leaves is N lists of owners
 (``source``, ``source_id``) of about equal work, each record in exactly one. The work of a
 record is guessed from what it lists: a fixed cost per file (requests, hashing, manifests:
 what dominates many small files) plus its bytes. Greedy: heaviest record first, to the lightest
