@@ -160,6 +160,8 @@ ENVISION_BACKOFF_HTTP_CODES = [429, 503]
 ENVISION_BACKOFF_MAX_RETRIES = 6
 ENVISION_BACKOFF_BASE_DELAY = 1.0  # seconds; doubles per attempt (with jitter)
 ENVISION_BACKOFF_MAX_DELAY = 300.0  # a Retry-After above this is not waited for: the request gives up
+# a folder where processes share their pauses per host (set by scrapy download --processes for its processes)
+ENVISION_BACKOFF_SHARED_DIR = ""
 ENVISION_MALFORMED_RETRIES = 2  # re-fetches of an API page that is not the JSON expected
 
 EXTENSIONS = {

@@ -7,8 +7,9 @@ This process lists the gated records once and deals them into N shares of about 
 (files and bytes; ``downloads/shares.py``), written to a temporary folder; it forks N-1 workers,
 each of which carries on as ``scrapy download`` with ``ENVISION_DOWNLOAD_RECORDS`` = its share,
 and downloads the first share itself. The request limits are divided between the processes
-(per host, overall, per slot; delays multiplied), so together they load a repository no more
-than one process would. Workers die with this process (``PR_SET_PDEATHSIG``); their JSON
+(per host, overall, per slot; delays multiplied) and a 429/503 pauses the host for all of them
+(``ENVISION_BACKOFF_SHARED_DIR``), so together they load a repository no more than one process
+would. Workers die with this process (``PR_SET_PDEATHSIG``); their JSON
 summaries are added into the one printed here. A record is in one share only, and still guarded
 by its folder lock and its lease.
 """
@@ -106,6 +107,10 @@ class Command(ScrapyCommand):
         import_components(settings)
         self.shares_dir = Path(tempfile.mkdtemp(prefix="envision-download-"))
         paths = [write_share(self.shares_dir / f"share-{k}.txt", share) for k, share in enumerate(shares)]
+        # a 429/503 that one process gets pauses that host for all of them, as in one process
+        pauses = self.shares_dir / "pauses"
+        pauses.mkdir()
+        settings.set("ENVISION_BACKOFF_SHARED_DIR", str(pauses), priority="cmdline")
         for k in range(1, processes):
             worker = ForkedWorker.fork()
             if worker is None:  # in the worker: share k, no workers (nor share files) of its own
