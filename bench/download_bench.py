@@ -1,12 +1,14 @@
 """Gated downloads benchmark, on nginx over loopback, side by side in one run.
 
-1. 2,000 small files (20-200 KB, 40 records x 50 files): ``scrapy download`` vs the ``gbif-dl``
-   package's asyncio downloader (aiohttp, 128 connections by default) -> files/s, on the
-   download phase and on the process wall (start-up, gating, hashing, manifests included);
-   then ``scrapy download --processes N`` (default: one per CPU) on the process wall.
-2. One 2 GiB file: ``scrapy download`` (ranged, verified md5 + sha256) vs ``curl -o`` and vs
-   ``curl -o`` then ``sha256sum`` (the issue's peer: a download that is also verified) -> MB/s,
-   and the peak RSS of the scrapy process (``os.wait4`` rusage of that child alone).
+1. 2,000 small files (20-200 KB, 40 records x 50 files): ``scrapy download`` as a user runs it
+   (its default ``ENVISION_DOWNLOAD_PROCESSES = 0``: one process per CPU from 500 files) vs the
+   ``gbif-dl`` package's asyncio downloader (aiohttp, 128 connections by default, one process)
+   -> files/s, on the download phase and on the process wall (start-up, gating, hashing,
+   manifests included); then ``scrapy download --processes 1`` on the process wall.
+2. One 2 GiB file (``--big-mib 0`` skips it): ``scrapy download`` (ranged, verified md5 + sha256)
+   vs ``curl -o`` and vs ``curl -o`` then ``sha256sum`` (the issue's peer: a download that is
+   also verified) -> MB/s, and the peak RSS of the scrapy process (``os.wait4`` rusage of that
+   child alone).
 
 ``--runs N`` repeats both N times and prints min / median / max of each figure and of the
 ratio computed within each run (the machine's load moves absolute figures; ratios are what count).
@@ -113,7 +115,7 @@ def store_record(data: Path, sid: str, files: list[dict[str, Any]]) -> None:
     )
 
 
-def bench_small(ng: NginxServer, work: Path, n: int, gbif_python: str, processes: int) -> dict[str, Any]:
+def bench_small(ng: NginxServer, work: Path, n: int, gbif_python: str) -> dict[str, Any]:
     rng = random.Random(42)
     per_record = 50
     data = work / "small-data"
@@ -136,12 +138,11 @@ def bench_small(ng: NginxServer, work: Path, n: int, gbif_python: str, processes
     if code != 0:
         raise SystemExit(f"scrapy download failed: {out}")
     ours_phase = manifest_phase(data / "downloads")
-    # ours again with the records dealt between `processes` processes (a fresh downloads folder)
+    # ours again in one process (a fresh downloads folder)
     shutil.rmtree(data / "downloads")
-    cmd = scrapy_download(data, settings) + ["--processes", str(processes)]
-    code, pwall, _, out = run_child(cmd, cwd=ROOT, env=env())
+    code, pwall, _, out = run_child(scrapy_download(data, settings) + ["--processes", "1"], cwd=ROOT, env=env())
     if code != 0:
-        raise SystemExit(f"scrapy download --processes {processes} failed: {out}")
+        raise SystemExit(f"scrapy download --processes 1 failed: {out}")
     # gbif-dl
     items_file = work / "gbif-items.json"
     items_file.write_text(json.dumps(items))
@@ -154,7 +155,7 @@ def bench_small(ng: NginxServer, work: Path, n: int, gbif_python: str, processes
     if g["stats"]["success"] != n:
         raise SystemExit(f"gbif-dl did not fetch every file: {g['stats']}")
     return {"files": n, "bytes": total, "ours_phase": ours_phase, "ours_wall": wall,
-            "ours_processes": processes, "ours_processes_wall": pwall, "gbif_phase": g["seconds"], "gbif_wall": gwall}
+            "ours_one_process_wall": pwall, "gbif_phase": g["seconds"], "gbif_wall": gwall}
 
 
 def bench_big(ng: NginxServer, work: Path, mib: int) -> dict[str, Any]:
@@ -192,16 +193,21 @@ def bench_big(ng: NginxServer, work: Path, mib: int) -> dict[str, Any]:
             "ours_rss": rss}
 
 
-def figures(small: dict[str, Any], big: dict[str, Any]) -> dict[str, tuple[float, float]]:
+def figures(small: dict[str, Any], big: dict[str, Any] | None) -> dict[str, tuple[float, float]]:
     """measure -> (ours, peer) of one run."""
     mb = 1e6
-    n, size = small["files"], big["bytes"] / mb
-    checked = big["curl_wall"] + big["sha256sum_wall"]
-    return {
+    n = small["files"]
+    small_figures = {
         "small files/s (download phase) | gbif-dl": (n / small["ours_phase"], n / small["gbif_phase"]),
         "small files/s (process wall) | gbif-dl": (n / small["ours_wall"], n / small["gbif_wall"]),
-        f"small files/s (process wall, --processes {small['ours_processes']}) | gbif-dl":
-            (n / small["ours_processes_wall"], n / small["gbif_wall"]),
+        "small files/s (process wall, --processes 1) | gbif-dl": (n / small["ours_one_process_wall"], n / small["gbif_wall"]),
+    }
+    if big is None:
+        return small_figures
+    size = big["bytes"] / mb
+    checked = big["curl_wall"] + big["sha256sum_wall"]
+    return {
+        **small_figures,
         "big file MB/s (download phase) | curl": (size / big["ours_phase"], size / big["curl_wall"]),
         "big file MB/s (process wall) | curl": (size / big["ours_wall"], size / big["curl_wall"]),
         "big file MB/s (process wall, verified) | curl + sha256sum": (size / big["ours_wall"], size / checked),
@@ -224,27 +230,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tmp", default=None, help="work directory (default: a temp dir next to the project)")
     parser.add_argument("--small", type=int, default=2000)
-    parser.add_argument("--big-mib", type=int, default=2048)
+    parser.add_argument("--big-mib", type=int, default=2048, help="size of the big file; 0 = no big file")
     parser.add_argument("--runs", type=int, default=1, help="repeat N times: min / median / max")
     parser.add_argument("--gbif-python", default=sys.executable)
-    parser.add_argument("--processes", type=int, default=os.cpu_count() or 2,
-                        help="the second small-files run: scrapy download --processes N (default: one per CPU)")
     args = parser.parse_args()
     runs: list[dict[str, tuple[float, float]]] = []
+    load_start = os.getloadavg()
     raw = []
     for _ in range(args.runs):
         work = Path(tempfile.mkdtemp(prefix="download-bench-", dir=args.tmp or ROOT.parent))
         try:
             with NginxServer(work / "nginx") as ng:
-                small = bench_small(ng, work, args.small, args.gbif_python, args.processes)
-                big = bench_big(ng, work, args.big_mib)
+                small = bench_small(ng, work, args.small, args.gbif_python)
+                big = bench_big(ng, work, args.big_mib) if args.big_mib > 0 else None
         finally:
             shutil.rmtree(work, ignore_errors=True)
         runs.append(figures(small, big))
         raw.append({"small": small, "big": big})
     load = os.getloadavg()
-    print(f"{args.runs} run(s); {args.small} small files, one {args.big_mib} MiB file; "
-          f"load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} CPUs")
+    print(f"{args.runs} run(s); {args.small} small files, " + (f"one {args.big_mib} MiB file; " if args.big_mib > 0 else "no big file; ") +
+          f"load average (1 min) {load_start[0]:.1f} at the start, {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
+          f"at the end on {os.cpu_count()} CPUs (scrapy download's default there: one process per CPU from 500 files)")
     print("| measure | envision-spiders | peer | ratio | goal |\n|---|---|---|---|---|")
     for key in runs[0]:
         measure, peer = key.split(" | ")
@@ -254,7 +260,7 @@ def main() -> None:
             print(f"| {measure} | {spread(ours)} | | | {GOALS.get(measure, '')} |")
             continue
         ratios = [o / t for o, t in zip(ours, theirs)]
-        goal = GOALS.get(measure) or GOALS.get(measure.split(", --processes")[0] + ")", "")
+        goal = GOALS.get(measure, "")
         print(f"| {measure} | {spread(ours)} | {peer} {spread(theirs)} | {spread(ratios, 2)}x | {goal} |")
     print(json.dumps(raw, default=str))
 

@@ -1,13 +1,17 @@
 """``scrapy download``: fetch the files of the gated records already in the store, without crawling.
 
-``--processes N`` (``ENVISION_DOWNLOAD_PROCESSES``): many small files keep one process's reactor
-thread busy (Scrapy's per-request work, not the network), so the records are split between N
-processes. This process lists the stored records once and deals them into N shares of about
-equal work (files and bytes; ``downloads/shares.py``), written to a temporary folder; it
-starts N-1 ``scrapy download`` workers with the same arguments plus
-``ENVISION_DOWNLOAD_RECORDS`` = their share, and downloads the first share itself. Workers die
-with this process (``PR_SET_PDEATHSIG``); their JSON summaries are added into the one printed
-here. A record is in one share only, and still guarded by its folder lock and its lease.
+``--processes N`` (``ENVISION_DOWNLOAD_PROCESSES``; 0, the default, = one per CPU when there are
+at least 500 files to fetch, else one): many small files keep one process's reactor thread busy
+(Scrapy's per-request work, not the network), so the records are split between N processes.
+This process lists the gated records once and deals them into N shares of about equal work
+(files and bytes; ``downloads/shares.py``), written to a temporary folder; it forks N-1 workers,
+each of which carries on as ``scrapy download`` with ``ENVISION_DOWNLOAD_RECORDS`` = its share,
+and downloads the first share itself. The request limits are divided between the processes
+(per host, overall, per slot; delays multiplied) and a 429/503 pauses the host for all of them
+(``ENVISION_BACKOFF_SHARED_DIR``), so together they load a repository no more than one process
+would. Workers die with this process (``PR_SET_PDEATHSIG``); their JSON
+summaries are added into the one printed here. A record is in one share only, and still guarded
+by its folder lock and its lease.
 """
 
 from __future__ import annotations
@@ -15,9 +19,9 @@ from __future__ import annotations
 import argparse
 import ctypes
 import json
+import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -25,9 +29,19 @@ from typing import Any
 
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
+from scrapy.settings import Settings
+from scrapy.utils.misc import load_object
 
 from envision_spiders.downloads.replay import StoredRecordsSpider
-from envision_spiders.downloads.shares import deal_records, write_share
+from envision_spiders.downloads.shares import (
+    CONCURRENCY_LIMITS,
+    count_files,
+    deal_records,
+    gated_records,
+    process_count,
+    process_limits,
+    write_share,
+)
 from envision_spiders.state.store import stored_records
 
 
@@ -50,7 +64,8 @@ class Command(ScrapyCommand):
         )
         parser.add_argument(
             "--processes", type=int, default=None,
-            help="download with N processes, records split between them (overrides ENVISION_DOWNLOAD_PROCESSES)",
+            help="download with N processes, records and request limits split between them; 0 = one per CPU "
+                 "from 500 files (overrides ENVISION_DOWNLOAD_PROCESSES)",
         )
 
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
@@ -63,20 +78,49 @@ class Command(ScrapyCommand):
             if not 0.0 <= threshold <= 1.0:
                 raise UsageError(f"--threshold {threshold} is not between 0 and 1")
             self.settings.set("ENVISION_DOWNLOAD_THRESHOLD", threshold, priority="cmdline")
+        # its one spider is StoredRecordsSpider, handed over as a class: loading every source's
+        # spider module (and their page objects) would only cost start-up time
+        self.settings.set("SPIDER_MODULES", [], priority="cmdline")
         if opts.processes is not None:
             self.settings.set("ENVISION_DOWNLOAD_PROCESSES", opts.processes, priority="cmdline")
-        processes = self.settings.getint("ENVISION_DOWNLOAD_PROCESSES")
-        if processes < 1:
-            raise UsageError(f"--processes / ENVISION_DOWNLOAD_PROCESSES must be >= 1, not {processes}")
-        self.workers: list[subprocess.Popen[str]] = []
+        requested = self.settings.getint("ENVISION_DOWNLOAD_PROCESSES")
+        if requested < 0:
+            raise UsageError(f"--processes / ENVISION_DOWNLOAD_PROCESSES must be >= 0 (0 = auto), not {requested}")
+        self.workers: list[ForkedWorker] = []
         self.shares_dir: Path | None = None
-        if processes > 1 and not self.settings.get("ENVISION_DOWNLOAD_RECORDS"):
-            # started here, before this process builds its crawler: their start-up overlaps ours
-            shares = deal_records(stored_records(self.settings, opts.source), processes)
-            self.shares_dir = Path(tempfile.mkdtemp(prefix="envision-download-"))
-            paths = [write_share(self.shares_dir / f"share-{k}.txt", share) for k, share in enumerate(shares)]
-            self.settings.set("ENVISION_DOWNLOAD_RECORDS", str(paths[0]), priority="cmdline")
-            self.workers = [start_worker(path) for path in paths[1:]]
+        if requested != 1 and not self.settings.get("ENVISION_DOWNLOAD_RECORDS"):
+            self._start_workers(requested, opts.source)
+
+    def _start_workers(self, requested: int, sources: list[str] | None) -> None:
+        """Deal the gated records into shares and fork a worker for each share but the first,
+        which this process keeps. Forked here, before the crawler (and its reactor, threads and
+        connections) exists: a worker starts with everything imported, in milliseconds."""
+        settings = self.settings
+        records = gated_records(stored_records(settings, sources), settings.getfloat("ENVISION_DOWNLOAD_THRESHOLD"))
+        limits = {name: settings.getint(name) for name in CONCURRENCY_LIMITS}
+        slots = settings.getdict("DOWNLOAD_SLOTS")
+        processes = process_count(requested, count_files(records), os.cpu_count() or 1, limits, slots)
+        if processes == 1:
+            return
+        shares = deal_records(records, processes)
+        parts = process_limits(limits, settings.getfloat("DOWNLOAD_DELAY"), slots, processes)
+        import_components(settings)
+        self.shares_dir = Path(tempfile.mkdtemp(prefix="envision-download-"))
+        paths = [write_share(self.shares_dir / f"share-{k}.txt", share) for k, share in enumerate(shares)]
+        # a 429/503 that one process gets pauses that host for all of them, as in one process
+        pauses = self.shares_dir / "pauses"
+        pauses.mkdir()
+        settings.set("ENVISION_BACKOFF_SHARED_DIR", str(pauses), priority="cmdline")
+        for k in range(1, processes):
+            worker = ForkedWorker.fork()
+            if worker is None:  # in the worker: share k, no workers (nor share files) of its own
+                for sibling in self.workers:
+                    os.close(sibling.stdout)
+                self.workers, self.shares_dir = [], None
+                settings.setdict({**parts[k], "ENVISION_DOWNLOAD_RECORDS": str(paths[k])}, priority="cmdline")
+                return
+            self.workers.append(worker)
+        settings.setdict({**parts[0], "ENVISION_DOWNLOAD_RECORDS": str(paths[0])}, priority="cmdline")
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if args:
@@ -89,7 +133,7 @@ class Command(ScrapyCommand):
         summary = {k.removeprefix("envision/download/"): v for k, v in stats.items() if k.startswith("envision/download/")}
         ok = not self.crawler_process.bootstrap_failed and stats.get("finish_reason") == "finished"
         for worker in self.workers:
-            worker_summary = worker_result(worker)
+            worker_summary = worker.result()
             ok = ok and worker_summary is not None
             summary = add_summaries(summary, worker_summary or {})
         if self.shares_dir is not None:
@@ -100,31 +144,63 @@ class Command(ScrapyCommand):
             self.exitcode = 1
 
 
-def _die_with_parent() -> None:
-    # Linux: the worker gets SIGKILL when the process that started it dies (also by SIGKILL)
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+def import_components(settings: Settings) -> None:
+    """Import the extensions, downloader middlewares and download handlers each process's crawler
+    will build (as Scrapy does, by their paths), once, before forking: the workers inherit them
+    instead of each importing them again (~0.1 s of CPU per worker)."""
+    for name in ("EXTENSIONS", "DOWNLOADER_MIDDLEWARES"):
+        settings.get_component_priority_dict_with_base(name)
+    handlers = {**settings.getdict("DOWNLOAD_HANDLERS_BASE"), **settings.getdict("DOWNLOAD_HANDLERS")}
+    for path in handlers.values():
+        if path:
+            load_object(path)
 
 
-def start_worker(share: Path) -> subprocess.Popen[str]:
-    """``scrapy download`` again, same arguments, for the records listed in ``share``; its log
-    goes to this process's stderr, its JSON summary (last stdout line) back to this process."""
-    # scrapy's command line has taken the command's name out of sys.argv: the rest are its options
-    argv = [sys.executable, "-m", "scrapy", "download", *sys.argv[1:], "-s", f"ENVISION_DOWNLOAD_RECORDS={share}"]
-    return subprocess.Popen(argv, stdout=subprocess.PIPE, text=True,
-                            preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+class ForkedWorker:
+    """A ``scrapy download`` worker forked from this process: its log goes to the same stderr,
+    its stdout (the JSON summary) to a pipe read here; it dies with this process."""
 
+    def __init__(self, pid: int, stdout: int) -> None:
+        self.pid, self.stdout = pid, stdout
 
-def worker_result(worker: subprocess.Popen[str]) -> dict[str, Any] | None:
-    """The worker's download summary, or None when it failed to finish cleanly."""
-    out, _ = worker.communicate()
-    lines = out.strip().splitlines()
-    try:
-        summary = json.loads(lines[-1])["download"] if lines else None
-    except (ValueError, KeyError, TypeError):
-        summary = None
-    if worker.returncode != 0 and summary is not None and not (summary.get("files/failed") or summary.get("records/failed")):
-        summary = None  # it ended badly for another reason than failed files
-    return summary
+    @classmethod
+    def fork(cls) -> ForkedWorker | None:
+        """The worker's handle in this process; None in the worker."""
+        sys.stdout.flush()
+        sys.stderr.flush()
+        parent = os.getpid()
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid:
+            os.close(write_end)
+            return cls(pid, read_end)
+        os.close(read_end)
+        # Linux: SIGKILL when the process that forked it dies (also by SIGKILL); had it died
+        # before this line, the worker is an orphan already: it leaves at once
+        if sys.platform == "linux":
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+        if os.getppid() != parent:
+            os._exit(1)
+        os.dup2(write_end, sys.stdout.fileno())
+        os.close(write_end)
+        return None
+
+    def result(self) -> dict[str, Any] | None:
+        """The worker's download summary once it has ended, or None when it failed to finish cleanly."""
+        chunks = []
+        while chunk := os.read(self.stdout, 65536):
+            chunks.append(chunk)
+        os.close(self.stdout)
+        _, status = os.waitpid(self.pid, 0)
+        returncode = os.waitstatus_to_exitcode(status)
+        lines = b"".join(chunks).decode("utf-8", "replace").strip().splitlines()
+        try:
+            summary = json.loads(lines[-1])["download"] if lines else None
+        except (ValueError, KeyError, TypeError):
+            summary = None
+        if returncode != 0 and summary is not None and not (summary.get("files/failed") or summary.get("records/failed")):
+            summary = None  # it ended badly for another reason than failed files
+        return summary
 
 
 def add_summaries(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:

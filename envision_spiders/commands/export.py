@@ -11,7 +11,6 @@ from scrapy.exceptions import UsageError
 
 from envision_spiders.pipelines.files import default_files_store
 from envision_spiders.state.store import StoreConfig, open_records
-from envision_spiders.trainingset.extract import WriteFailed
 from envision_spiders.trainingset.formats import DEFAULT_FORMATS, parse_formats
 from envision_spiders.trainingset.options import (
     GROUP_MODES,
@@ -22,7 +21,6 @@ from envision_spiders.trainingset.options import (
     parse_label_by,
     parse_splits,
 )
-from envision_spiders.trainingset.run import ExportError, export_dataset
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +85,11 @@ class Command(ScrapyCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
             raise UsageError("give one DEST folder")
+        # imported here: scrapy imports every command module on every invocation (scrapy download
+        # included), and the export's image readers are ~30 ms of it
+        from envision_spiders.trainingset.extract import WriteFailed
+        from envision_spiders.trainingset.run import ExportError, export_dataset
+
         # the records of ENVISION_STORE_URL when set (an object store), else the files under ENVISION_DATA_DIR
         records = open_records(StoreConfig.from_settings(self.settings))
         try:

@@ -11,7 +11,7 @@ completion makes the engine check at once that it is idle and close."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import scrapy
@@ -23,7 +23,7 @@ from scrapy.http import Response
 from envision_spiders.downloads.shares import read_share
 from envision_spiders.downloads.takeover import takeover_for_crawler
 from envision_spiders.items import RECORD_FIELDS, DatasetRecord
-from envision_spiders.state.store import stored_records
+from envision_spiders.state.store import StoreConfig, open_records, stored_records
 
 FILES_PIPELINE = "envision_spiders.pipelines.files.GatedFilesPipeline"
 
@@ -111,13 +111,29 @@ class StoredRecordsSpider(scrapy.Spider):
         self._read_all = True
         self._wake_when_done()
 
+    def _stored(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The stored records to offer: all of them (``--source`` aside), or with
+        ENVISION_DOWNLOAD_RECORDS only that share's, read by name in name order (the other
+        processes of ``scrapy download --processes N`` have the rest: none of them parses the
+        whole store again)."""
+        share_file = self.settings.get("ENVISION_DOWNLOAD_RECORDS")
+        if not share_file:
+            yield from stored_records(self.settings, self.sources)
+            return
+        backend = open_records(StoreConfig.from_settings(self.settings))
+        for owner in sorted(read_share(share_file)):
+            where = f"{owner[0]}:{owner[1]}"
+            try:
+                record = backend.get(owner)
+            except Exception as exc:  # noqa: BLE001  gone or unreadable since it was dealt (file or object store)
+                self.crawler.stats.inc_value("envision/download/stored/unreadable")
+                self.logger.error("cannot read stored record %s: %s", where, exc)
+                continue
+            yield where, record
+
     async def _records(self) -> AsyncIterator[Any]:
         stats = self.crawler.stats
-        share_file = self.settings.get("ENVISION_DOWNLOAD_RECORDS")
-        share = read_share(share_file) if share_file else None
-        for path, record in stored_records(self.settings, self.sources):
-            if share is not None and (str(record.get("source")), str(record.get("source_id"))) not in share:
-                continue  # another process of `scrapy download --processes N` has it
+        for path, record in self._stored():
             stats.inc_value("envision/download/stored/read")
             if record.get("duplicate_of"):
                 stats.inc_value("envision/download/stored/duplicates_skipped")

@@ -1,11 +1,16 @@
 """Dealing stored records between the processes of ``scrapy download --processes N``.
 
 Pure functions, no I/O but the share files: what enters is the stored records (as
-``state.store.stored_records`` yields them), what leaves is N lists of owners
+``state.store.stored_records`` yields them, narrowed to the gated ones by :func:`gated_records`),
+what leaves is N lists of owners
 (``source``, ``source_id``) of about equal work, each record in exactly one. The work of a
 record is guessed from what it lists: a fixed cost per file (requests, hashing, manifests:
 what dominates many small files) plus its bytes. Greedy: heaviest record first, to the lightest
 share (deterministic: ties go to the lower share number, records in name order).
+
+How many processes (:func:`process_count`) and each one's part of the request limits
+(:func:`process_limits`): N processes together keep to the limits one process would (per host,
+overall, per slot), so ``--processes`` buys CPU, never more load on a repository.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import heapq
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from envision_spiders.downloads.gate import file_gate, record_gate
 
 Owner = tuple[str, str]
 
@@ -28,11 +35,68 @@ def record_work(record: dict[str, Any]) -> float:
     return FILE_COST * (1 + len(files)) + size / BYTES_PER_FILE_COST
 
 
-def deal_records(records: Iterable[tuple[Any, dict[str, Any]]], shares: int) -> list[list[Owner]]:
-    """``shares`` lists of owners of about equal :func:`record_work` (copies left out)."""
+# processes with ENVISION_DOWNLOAD_PROCESSES = 0 (auto): one per CPU from this many files to fetch
+AUTO_MIN_FILES = 500
+# the request limits a process of `scrapy download` keeps to, divided between the processes
+CONCURRENCY_LIMITS = (
+    "ENVISION_DOWNLOAD_CONCURRENCY_PER_HOST",
+    "CONCURRENT_REQUESTS_PER_DOMAIN",
+    "ENVISION_DOWNLOAD_CONCURRENCY",
+    "CONCURRENT_REQUESTS",
+)
+
+
+def gated_records(records: Iterable[tuple[Any, dict[str, Any]]], threshold: float) -> list[dict[str, Any]]:
+    """The records whose files ``scrapy download`` would fetch (copies and ungated ones left out)."""
+    return [record for _, record in records if record_gate(record, threshold) is None]
+
+
+def count_files(records: Iterable[dict[str, Any]]) -> int:
+    """Files of ``records`` that pass the file gate (tokens aside: an upper bound)."""
+    return sum(1 for record in records for entry in record.get("files") or []
+               if isinstance(entry, dict) and file_gate(entry, has_token=True) is None)
+
+
+def process_count(requested: int, files: int, cpus: int, limits: dict[str, int], slots: dict[str, Any]) -> int:
+    """Processes for ``scrapy download``: ``requested``, or with 0 (auto) one per CPU when there are
+    at least AUTO_MIN_FILES files (below that start-up costs more than it saves), else one; never
+    more than the smallest concurrency limit (DOWNLOAD_SLOTS' included), so that each process
+    gets at least one request of each."""
+    if requested == 0:
+        requested = max(1, cpus) if files >= AUTO_MIN_FILES else 1
+    caps = [v for v in limits.values() if v > 0]
+    caps += [int(slot["concurrency"]) for slot in slots.values() if isinstance(slot, dict) and slot.get("concurrency")]
+    return max(1, min([requested, *caps]))
+
+
+def process_limits(limits: dict[str, int], delay: float, slots: dict[str, Any], processes: int) -> list[dict[str, Any]]:
+    """Each process's settings so that together they keep to one process's limits: every
+    concurrency limit divided (the parts add up to it), DOWNLOAD_DELAY and each DOWNLOAD_SLOTS
+    entry's delay multiplied by ``processes``, each slot's concurrency divided."""
+    parts: list[dict[str, Any]] = []
+    for k in range(processes):
+        part: dict[str, Any] = {name: _portion(value, processes, k) for name, value in limits.items() if value > 0}
+        if delay > 0:
+            part["DOWNLOAD_DELAY"] = delay * processes
+        if slots:
+            part["DOWNLOAD_SLOTS"] = {
+                name: {**slot,
+                       **({"delay": slot["delay"] * processes} if slot.get("delay") else {}),
+                       **({"concurrency": _portion(int(slot["concurrency"]), processes, k)} if slot.get("concurrency") else {})}
+                for name, slot in slots.items()
+            }
+        parts.append(part)
+    return parts
+
+
+def _portion(value: int, processes: int, k: int) -> int:
+    return value // processes + (1 if k < value % processes else 0)
+
+
+def deal_records(records: Iterable[dict[str, Any]], shares: int) -> list[list[Owner]]:
+    """``shares`` lists of owners of about equal :func:`record_work`."""
     weighed = sorted(
-        ((record_work(record), (str(record.get("source")), str(record.get("source_id"))))
-         for _, record in records if not record.get("duplicate_of")),
+        ((record_work(record), (str(record.get("source")), str(record.get("source_id")))) for record in records),
         key=lambda item: (-item[0], item[1]),
     )
     heap = [(0.0, k) for k in range(shares)]

@@ -10,18 +10,24 @@ client waits ``max_delay`` (``longer_wait="cap"``), because a restarting service
 
 Who calls it: ``middlewares.backoff.BackoffMiddleware`` (429/503 during crawls, policy from
 the ENVISION_BACKOFF_* settings) and ``http.client.ClientSpider.fetch`` (``scrapy schedule``,
-``scrapy post``).
+``scrapy post``). ``SharedPauses`` lets the processes of one ``scrapy download --processes N``
+pause a host together, as one process would.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any, Literal, NamedTuple
+from urllib.parse import quote
 
 from scrapy.http import Response
+
+from envision_spiders.state.store import write_json_atomic
 
 JITTER = (0.8, 1.2)
 
@@ -91,3 +97,27 @@ class BackoffPolicy:
                                f"the next wait ({delay:.0f}s) exceeds {self.max_delay:.0f}s")
             delay = self.max_delay
         return Backoff(delay, None)
+
+
+class SharedPauses:
+    """Pauses per host seen by every process of one ``scrapy download --processes N``: a file per
+    host in a folder they share (ENVISION_BACKOFF_SHARED_DIR), holding the ``time.monotonic()``
+    until which requests to that host wait (Linux's monotonic clock is one clock for every process
+    of the machine). A pause is written as the later of the one found and the new one; two
+    processes writing at once keep the last, each having paused itself anyway."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+
+    def _path(self, host: str) -> Path:
+        return self.folder / f"pause-{quote(host, safe='')}.json"
+
+    def until(self, host: str) -> float | None:
+        try:
+            value = json.loads(self._path(host).read_bytes())
+        except (FileNotFoundError, ValueError):
+            return None
+        return float(value) if isinstance(value, int | float) else None
+
+    def pause(self, host: str, until: float) -> None:
+        write_json_atomic(self._path(host), max(until, self.until(host) or 0.0))

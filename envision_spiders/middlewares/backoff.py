@@ -24,7 +24,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 from scrapy.utils.httpobj import urlparse_cached
 
-from envision_spiders.http.backoff import BackoffPolicy
+from envision_spiders.http.backoff import BackoffPolicy, SharedPauses
 
 logger = logging.getLogger(__name__)
 
@@ -50,13 +50,21 @@ class BackoffMiddleware:
         self.config = config
         self.stats = crawler.stats
         self._paused_until: dict[str, float] = {}  # per host
+        # scrapy download --processes N: a 429 one process gets pauses the host for all of them
+        shared = crawler.settings.get("ENVISION_BACKOFF_SHARED_DIR")
+        self._shared = SharedPauses(shared) if shared else None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> BackoffMiddleware:
         return cls(crawler, BackoffConfig.from_settings(crawler.settings))
 
     async def process_request(self, request: Request) -> None:
-        until = self._paused_until.get(urlparse_cached(request).netloc)
+        host = urlparse_cached(request).netloc
+        until = self._paused_until.get(host)
+        if self._shared is not None:
+            shared = self._shared.until(host)
+            if shared is not None and (until is None or shared > until):
+                until = shared
         if until is not None:
             wait = until - time.monotonic()
             if wait > 0:
@@ -79,6 +87,8 @@ class BackoffMiddleware:
         host = urlparse_cached(request).netloc
         until = time.monotonic() + delay
         self._paused_until[host] = max(self._paused_until.get(host, 0.0), until)
+        if self._shared is not None:
+            self._shared.pause(host, self._paused_until[host])
         retry = get_retry_request(
             request,
             spider=spider,

@@ -83,6 +83,10 @@ class PublicHostsMiddleware:
             if name.endswith(TRUSTED_URL_SUFFIX) and isinstance(value, str) and value.startswith(("http://", "https://"))
         }
         self._verdicts: dict[str, tuple[str, str] | None] = {}  # host -> (reason, address) or None
+        # (scheme, netloc) let through: every check above depends on these alone, and a host's
+        # verdict is kept for the crawl, so a URL of the same origin is let through at once
+        # (a download of many files from one host asks the same question for each)
+        self._passed: set[tuple[str, str]] = set()
         if self.allowance:
             logger.info("Network fence: private addresses allowed for %s (ENVISION_FENCE_ALLOW)",
                         sorted(self.allowance.names) + [str(n) for n in self.allowance.networks])
@@ -93,14 +97,17 @@ class PublicHostsMiddleware:
 
     async def process_request(self, request: Request) -> None:
         url = request.url
+        parts = urlparse_cached(request)
+        if (parts.scheme, parts.netloc) in self._passed:
+            return None
         problem = scheme_problem(url)
         if problem:
-            self._refuse(RequestRefused(problem, url, urlparse_cached(request).scheme or "no scheme"))
+            self._refuse(RequestRefused(problem, url, parts.scheme or "no scheme"))
         if url == EMPTY_DATA_URL:  # no bytes, no host: a spider's idle callback
             return None
-        parts = urlparse_cached(request)
         host = (parts.hostname or "").lower()
         if origin(url) in self.trusted or self.allowance.allows(host):
+            self._passed.add((parts.scheme, parts.netloc))
             return None
         if host in self._verdicts:
             verdict = self._verdicts[host]
@@ -108,7 +115,9 @@ class PublicHostsMiddleware:
             verdict = await self._check_host(host)
             if verdict is None or verdict[0] != "dns":  # a failed lookup is tried again next time
                 self._verdicts[host] = verdict
-        if verdict is not None:
+        if verdict is None:
+            self._passed.add((parts.scheme, parts.netloc))
+        else:
             reason, address = verdict
             self._refuse(RequestRefused(reason, url, address if address != host else ""))
         return None

@@ -1,5 +1,6 @@
 """``scrapy download --processes N``: the stored records dealt between N processes, each file
-fetched once, one summary; the workers die with the process that started them."""
+fetched once, one summary, the request limits shared out; the workers die with the process that
+started them."""
 
 from __future__ import annotations
 
@@ -32,6 +33,33 @@ def test_two_processes_fetch_every_file_once_and_add_up_their_summaries(nginx: N
     fetched = Counter(r["uri"] for r in nginx.requests("/files/procs/"))
     assert len(fetched) == expected and set(fetched.values()) == {1}
     assert all(manifest(data, str(r))["status"] == "complete" for r in range(12))
+
+
+def test_by_default_a_few_files_are_downloaded_by_one_process(nginx: NginxServer, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    for r in range(3):
+        body = blob(2500 + r, f"few{r}")
+        store(data, str(r), [file_entry("a.png", body, nginx.put(f"few/{r}/a.png", body))])
+    code, summary, log = run_download(data, None)  # ENVISION_DOWNLOAD_PROCESSES = 0: auto
+    assert code == 0, log[-3000:]
+    assert summary["files/complete"] == 3
+    assert log.count("Spider closed (finished)") == 1  # below AUTO_MIN_FILES: no worker
+
+
+def test_a_share_is_read_by_name_and_a_record_gone_since_is_counted(nginx: NginxServer, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    for r in range(3):
+        body = blob(2700 + r, f"share{r}")
+        store(data, str(r), [file_entry("a.png", body, nginx.put(f"share/{r}/a.png", body))])
+    (data / "metadata" / "zenodo" / "2.json").write_text("{not json")  # not in the share: never parsed
+    share = tmp_path / "share.txt"
+    share.write_text("zenodo\t1\nzenodo\tgone\n")
+    code, summary, log = run_download(data, {"ENVISION_DOWNLOAD_RECORDS": share})
+    assert summary["stored/read"] == 1 and summary["files/complete"] == 1
+    assert summary["stored/unreadable"] == 1 and "cannot read stored record zenodo:gone" in log
+    assert manifest(data, "1")["status"] == "complete"
+    assert not (data / "downloads" / "zenodo" / "0").exists()
+    assert code == 0, log[-3000:]
 
 
 def children_of(pid: int) -> set[int]:
@@ -80,4 +108,26 @@ def test_killing_the_first_process_takes_its_workers_with_it(tmp_path: Path) -> 
         finally:
             if proc.poll() is None:
                 proc.kill()
+            server.resume(drop=True)
+
+
+def test_two_processes_together_keep_to_one_processs_requests_per_host(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with StallingFileServer() as server:
+        for r in range(8):
+            files = {f"{i}.bin": blob(3000 + i, f"h{r}/{i}") for i in range(4)}
+            store(data, str(r), [file_entry(n, body, server.put(f"h{r}/{n}", body)) for n, body in files.items()])
+        server.stall_after(0)  # every file request is held: the ones in flight pile up at the server
+        limits = {"ENVISION_DOWNLOAD_CONCURRENCY_PER_HOST": 3, "CONCURRENT_REQUESTS_PER_DOMAIN": 3}
+        proc = subprocess.Popen(download_cmd(data, limits, "--processes", "2"), cwd=PROJECT_ROOT,
+                                env=scrapy_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and len(server.calls) < 3:
+                time.sleep(0.1)
+            time.sleep(2)  # room for any request beyond the limit to arrive
+            assert len(server.calls) == 3  # 2 + 1, not 3 per process
+        finally:
+            proc.kill()
+            proc.wait(10)
             server.resume(drop=True)

@@ -1,27 +1,41 @@
 from __future__ import annotations
 
-from envision_spiders.downloads.shares import deal_records, read_share, record_work, write_share
+from envision_spiders.downloads.shares import (
+    AUTO_MIN_FILES,
+    count_files,
+    deal_records,
+    gated_records,
+    process_count,
+    process_limits,
+    read_share,
+    record_work,
+    write_share,
+)
+
+LIMITS = {"ENVISION_DOWNLOAD_CONCURRENCY_PER_HOST": 4, "CONCURRENT_REQUESTS_PER_DOMAIN": 4,
+          "ENVISION_DOWNLOAD_CONCURRENCY": 16, "CONCURRENT_REQUESTS": 16}
 
 
 def rec(source_id: str, n_files: int, size: int = 1000, **kw) -> tuple[str, dict]:
-    files = [{"name": f"f{i}", "size": size, "url": f"http://h/{source_id}/{i}"} for i in range(n_files)]
-    return source_id, {"source": "zenodo", "source_id": source_id, "files": files, **kw}
+    files = [{"name": f"f{i}", "size": size, "url": f"http://h/{source_id}/{i}", "access": "open"} for i in range(n_files)]
+    return source_id, {"source": "zenodo", "source_id": source_id, "files": files, "label": "EYE_IMAGING",
+                       "confidence": 0.99, **kw}
 
 
-def test_every_record_is_dealt_once_and_copies_not_at_all():
-    records = [rec(str(i), i % 7) for i in range(50)] + [rec("copy", 3, duplicate_of="zenodo:1")]
-    shares = deal_records(records, 3)
+def test_every_gated_record_is_dealt_once_and_copies_and_ungated_ones_not_at_all():
+    records = [rec(str(i), i % 7) for i in range(50)] + [rec("copy", 3, duplicate_of="zenodo:1"),
+                                                         rec("neg", 3, label="NEGATIVE"), rec("low", 3, confidence=0.5)]
+    shares = deal_records(gated_records(records, 0.8), 3)
     dealt = [owner for share in shares for owner in share]
     assert sorted(dealt) == sorted(("zenodo", str(i)) for i in range(50))
-    assert ("zenodo", "copy") not in dealt
 
 
 def test_shares_carry_about_equal_work_whatever_the_order():
-    records = [rec(str(i), n) for i, n in enumerate([50, 1, 1, 1, 30, 20, 2, 2, 2, 2, 10, 10])]
-    by_id = dict(records)
+    records = [rec(str(i), n)[1] for i, n in enumerate([50, 1, 1, 1, 30, 20, 2, 2, 2, 2, 10, 10])]
+    by_id = {r["source_id"]: r for r in records}
     shares = deal_records(records, 2)
     work = [sum(record_work(by_id[source_id]) for _, source_id in share) for share in shares]
-    assert abs(work[0] - work[1]) <= max(record_work(r) for _, r in records if len(r["files"]) <= 2)
+    assert abs(work[0] - work[1]) <= max(record_work(r) for r in records if len(r["files"]) <= 2)
     assert deal_records(list(reversed(records)), 2) == shares  # deterministic
 
 
@@ -32,3 +46,31 @@ def test_bytes_weigh_as_well_as_files():
 def test_a_share_file_round_trips(tmp_path):
     owners = [("zenodo", "1"), ("dryad", "doi:10.5061/dryad.x y")]
     assert read_share(write_share(tmp_path / "s.txt", owners)) == set(owners)
+
+
+def test_only_downloadable_files_are_counted():
+    _, record = rec("a", 3)
+    record["files"] += [{"name": "closed", "url": "http://h/c", "access": "restricted"}, {"name": "no-url", "access": "open"}]
+    assert count_files([record]) == 3
+
+
+def test_auto_takes_one_process_per_cpu_only_with_many_files():
+    assert process_count(0, AUTO_MIN_FILES, 4, LIMITS, {}) == 4
+    assert process_count(0, AUTO_MIN_FILES - 1, 4, LIMITS, {}) == 1
+    assert process_count(3, 1, 8, LIMITS, {}) == 3  # asked for: taken whatever the files
+
+
+def test_never_more_processes_than_the_smallest_concurrency_limit():
+    assert process_count(8, 10_000, 8, {**LIMITS, "ENVISION_DOWNLOAD_CONCURRENCY_PER_HOST": 2}, {}) == 2
+    assert process_count(0, 10_000, 8, LIMITS, {"zenodo.org": {"concurrency": 1, "delay": 2.0}}) == 1
+
+
+def test_the_processes_together_keep_to_one_processs_limits():
+    parts = process_limits({**LIMITS, "ENVISION_DOWNLOAD_CONCURRENCY_PER_HOST": 5}, 0.5,
+                           {"files": {"concurrency": 3, "delay": 1.0}}, 2)
+    for name, value in {**LIMITS, "ENVISION_DOWNLOAD_CONCURRENCY_PER_HOST": 5}.items():
+        assert sum(part[name] for part in parts) == value and all(part[name] >= 1 for part in parts)
+    assert [part["DOWNLOAD_DELAY"] for part in parts] == [1.0, 1.0]  # half the rate each
+    assert [part["DOWNLOAD_SLOTS"]["files"] for part in parts] == [{"concurrency": 2, "delay": 2.0},
+                                                                    {"concurrency": 1, "delay": 2.0}]
+    assert "DOWNLOAD_DELAY" not in process_limits(LIMITS, 0.0, {}, 2)[0]

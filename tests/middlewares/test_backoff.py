@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from email.utils import formatdate
 
 import pytest
@@ -66,3 +67,25 @@ def test_dont_retry_meta_is_respected():
     mw, _ = make_middleware()
     limited = response(429)
     assert mw.process_response(Request("https://api.example.org/x", meta={"dont_retry": True}), limited) is limited
+
+
+def test_processes_sharing_a_pause_folder_pause_a_host_together(tmp_path, monkeypatch):
+    # scrapy download --processes N: a 429 one process gets holds the others' requests to that host too
+    first, _ = make_middleware(ENVISION_BACKOFF_SHARED_DIR=str(tmp_path))
+    second, crawler = make_middleware(ENVISION_BACKOFF_SHARED_DIR=str(tmp_path))
+    alone, _ = make_middleware()
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr("envision_spiders.middlewares.backoff.asyncio.sleep", sleep)
+    first.process_response(Request("https://files.example.org/a"), response(429, **{"Retry-After": "30"}))
+    asyncio.run(second.process_request(Request("https://files.example.org/b")))
+    asyncio.run(second.process_request(Request("https://other.example.org/b")))  # another host: no wait
+    asyncio.run(alone.process_request(Request("https://files.example.org/c")))  # not sharing: no wait
+    assert len(waits) == 1 and 29 < waits[0] <= 30
+    assert crawler.stats.get_value("envision/backoff/waits") == 1
+    first.process_response(Request("https://files.example.org/d"), response(429, **{"Retry-After": "5"}))
+    asyncio.run(second.process_request(Request("https://files.example.org/e")))
+    assert waits[-1] > 28  # a shorter pause never shortens the one in force

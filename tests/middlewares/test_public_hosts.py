@@ -90,6 +90,23 @@ def test_middleware_allowance_and_switch():
         PublicHostsMiddleware.from_crawler(project_crawler(ENVISION_FENCE_ENABLED=False))
 
 
+def test_an_origin_let_through_is_not_checked_again_and_its_neighbours_still_are(monkeypatch):
+    crawler = project_crawler(ENVISION_FENCE_ALLOW=["127.0.0.1"], ZENODO_API_URL="http://10.9.8.7:5000/api")
+    middleware = PublicHostsMiddleware.from_crawler(crawler)
+    asked: list[str] = []
+    monkeypatch.setattr(middleware.allowance.__class__, "allows",
+                        lambda self, host, address=None: asked.append(host) or host == "127.0.0.1")
+    for i in range(3):
+        check(middleware, f"http://127.0.0.1:8080/files/{i}.jpg")
+        check(middleware, f"http://10.9.8.7:5000/api/files/{i}")
+    assert asked == ["127.0.0.1"]  # the API root is trusted before the allowance is asked
+    check(middleware, "https://127.0.0.1:8080/a")  # another origin of the same host: asked again
+    assert asked == ["127.0.0.1", "127.0.0.1"]
+    for url in ["http://10.9.8.7:5001/api", "http://127.0.0.2:8080/a", "ftp://127.0.0.1:8080/a"]:
+        with pytest.raises(RequestRefused):  # another port, host or scheme: checked, and refused
+            check(middleware, url)
+
+
 def test_unused_download_handlers_are_off():
     crawler = project_crawler()
     handlers = crawler.settings.getdict("DOWNLOAD_HANDLERS")
