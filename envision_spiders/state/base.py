@@ -113,6 +113,16 @@ class StateDB(ABC):
     def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Any:
         raise NotImplementedError
 
+    def _write_rows(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """One statement over several rows, as one transaction (the caller's, when one is open):
+        in autocommit each row's statement would commit on its own, ~15 µs apiece on SQLite."""
+        rows = list(rows)
+        if len(rows) > 1 and not self.in_transaction:
+            with self.immediate():
+                self._executemany(sql, rows)
+        elif rows:
+            self._executemany(sql, rows)
+
     @abstractmethod
     def close(self) -> None: ...
 
@@ -177,7 +187,7 @@ class StateDB(ABC):
     # --- feed delivery (state/store.py writes, exports/feeds.py FeedDelivery settles) ----------
     def mark_undelivered(self, owners: Iterable[Owner], at: str) -> None:
         """What is stored for these records changed and no feed has it yet."""
-        self._executemany(
+        self._write_rows(
             "INSERT INTO undelivered (source, source_id, since) VALUES (?, ?, ?)"
             " ON CONFLICT (source, source_id) DO NOTHING",
             [(source, source_id, at) for source, source_id in owners],
@@ -185,7 +195,7 @@ class StateDB(ABC):
 
     def mark_delivered(self, owners: Iterable[Owner]) -> None:
         """A feed has these records now (or they are owed to none: dropped as copies)."""
-        self._executemany(
+        self._write_rows(
             "DELETE FROM undelivered WHERE source=? AND source_id=?", [(s, i) for s, i in owners]
         )
 
@@ -198,7 +208,7 @@ class StateDB(ABC):
     # --- classification owed (pipelines/classify.py, ``scrapy classify``) -------------------
     def mark_unclassified(self, owners: Iterable[Owner], reason: str, at: str) -> None:
         """These records could not be scored: whatever is stored for them is not final."""
-        self._executemany(
+        self._write_rows(
             "INSERT INTO unclassified (source, source_id, reason, failed_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (source, source_id) DO UPDATE SET reason=excluded.reason, failed_at=excluded.failed_at",
             [(source, source_id, reason, at) for source, source_id in owners],
@@ -206,7 +216,7 @@ class StateDB(ABC):
 
     def clear_unclassified(self, owners: Iterable[Owner]) -> None:
         """These records are stored with a label now."""
-        self._executemany(
+        self._write_rows(
             "DELETE FROM unclassified WHERE source=? AND source_id=?", [(s, i) for s, i in owners]
         )
 
@@ -370,7 +380,7 @@ class StateDB(ABC):
             )
 
     def drop_batches(self, portal: str, batch_ids: Iterable[str]) -> None:
-        self._executemany(
+        self._write_rows(
             "DELETE FROM portal_batches WHERE portal=? AND batch_id=?", [(portal, b) for b in batch_ids]
         )
 
