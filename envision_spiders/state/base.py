@@ -39,8 +39,8 @@ from __future__ import annotations
 import json
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, NamedTuple
 
 Owner = tuple[str, str]  # (source, source_id)
@@ -137,6 +137,19 @@ class StateDB(ABC):
     @property
     @abstractmethod
     def in_transaction(self) -> bool: ...
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside a transaction, a part that is undone alone when it raises (the rest of the
+        transaction stays): one record's step of a group commit (state/batch.py)."""
+        self._execute("SAVEPOINT step")
+        try:
+            yield
+        except BaseException:
+            self._execute("ROLLBACK TO SAVEPOINT step")
+            self._execute("RELEASE SAVEPOINT step")
+            raise
+        self._execute("RELEASE SAVEPOINT step")
 
     @abstractmethod
     def _lease_transaction(self) -> AbstractContextManager[None]:
