@@ -242,8 +242,7 @@ ENVISION_INSPECT_DECOMPRESS_SECONDS = 20.0  # worker-thread time per archive (de
 FEED_EXPORT_ENCODING = "utf-8"
 # JSON lines (the portal feeds, -o x.jsonl, scrapyd's item files): records written directly (exports/feeds.py)
 FEED_EXPORTERS = {
-    "jsonlines": "envision_spiders.exports.feeds.RecordJsonLinesExporter",
-    "jl": "envision_spiders.exports.feeds.RecordJsonLinesExporter",
+    name: "envision_spiders.exports.feeds.RecordJsonLinesExporter" for name in ("jsonlines", "jsonl", "jl")
 }
 FEEDS: dict = {}
 # A stored record is owed to the feeds until the run's feeds closed with it (state table

@@ -7,6 +7,7 @@ import json
 
 import attrs
 from scrapy.exporters import JsonLinesItemExporter
+from scrapy.settings.default_settings import FEED_EXPORTERS_BASE as DEFAULT_FEED_EXPORTERS
 
 from envision_spiders import settings
 from envision_spiders.exports.feeds import RecordJsonLinesExporter
@@ -50,5 +51,7 @@ def test_other_items_and_options_take_scrapys_path_unchanged():
         assert export(RecordJsonLinesExporter, [record], **options) == export(JsonLinesItemExporter, [record], **options)
 
 
-def test_json_lines_feeds_use_it():
-    assert set(settings.FEED_EXPORTERS.values()) == {"envision_spiders.exports.feeds.RecordJsonLinesExporter"}
+def test_json_lines_feeds_use_it_whatever_the_format_is_called():
+    jsonlines = {name for name, path in DEFAULT_FEED_EXPORTERS.items() if path.endswith("JsonLinesItemExporter")}
+    assert {name: settings.FEED_EXPORTERS.get(name) for name in jsonlines} == dict.fromkeys(
+        jsonlines, "envision_spiders.exports.feeds.RecordJsonLinesExporter")
