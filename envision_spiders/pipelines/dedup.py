@@ -14,7 +14,9 @@ The loser is dropped with a reason (``envision/dedup/dropped``); a record that l
 arriving later is marked in the store with ``duplicate_of`` (``envision/dedup/superseded``).
 Dedup decides, the record store writes: the claim and the rewrite of the superseded records'
 files happen in one state transaction, so no other crawl can store a newer version of a
-loser between them and have it overwritten.
+loser between them and have it overwritten. The claims of records arriving together (a search
+page's) share that transaction, each in a savepoint of its own (``state.batch.GroupCommit``); a
+record goes on only once it has committed.
 The canonical record keeps the best identifiers: when it has no ``doi`` of its own (an OSF
 node whose DOI only DataCite's record states) it adopts the ``doi`` of the copy that lost to
 it (``envision/dedup/doi_adopted``): the adoption is kept in the state, so every store of the
