@@ -70,9 +70,12 @@ RECORD_FIELDS: tuple[str, ...] = tuple(f.name for f in attrs.fields(DatasetRecor
 
 
 def record_to_dict(item: Any) -> dict[str, Any]:
-    """A plain JSON-ready dict of an item (attrs.asdict is ~10x faster than ItemAdapter's on records)."""
-    if isinstance(item, DatasetRecord):
-        return attrs.asdict(item, recurse=True)
+    """A plain JSON-ready dict of an item. For a DatasetRecord, a new dict of its fields whose
+    values are the record's own (its lists and dicts hold only JSON types, as the schema says):
+    change the dict's keys freely, not what its values hold. ~2 µs, against ~19 µs for a deep
+    copy (attrs.asdict) and ~10x that for ItemAdapter's."""
+    if type(item) is DatasetRecord:
+        return {name: getattr(item, name) for name in RECORD_FIELDS}
     from itemadapter import ItemAdapter
 
     return ItemAdapter(item).asdict()

@@ -20,6 +20,9 @@ COMMANDS_MODULE = "envision_spiders.commands"
 # --- where things go --------------------------------------------------------------------
 ENVISION_DATA_DIR = "data"  # metadata/, feeds/, results/, downloads/, state.sqlite3
 ENVISION_STATE_TIMEOUT = 60.0  # seconds a writer waits for another crawl's state transaction
+# records whose state writes (dedup claim, store) share one transaction at most (state/batch.py);
+# 1 = a transaction per record and step
+ENVISION_STATE_GROUP_COMMIT = 200
 # The shared state: "" = the SQLite file {ENVISION_DATA_DIR}/state.sqlite3; postgresql://user@host/db =
 # one PostgreSQL database for every node (password from PGPASSWORD or ~/.pgpass, never here).
 ENVISION_STATE_URL = ""
@@ -28,6 +31,7 @@ ENVISION_STATE_URL = ""
 ENVISION_NODE_NAME = os.environ.get("ENVISION_NODE_NAME", "")
 ENVISION_LEASE_SECONDS = 60.0  # length of a work lease (downloads per record); renewed every third of it
 ENVISION_STORE_FSYNC = False  # fsync each record file (crash-safe against power loss, slower)
+ENVISION_STORE_FSYNC_THREADS = 8  # with ENVISION_STORE_FSYNC: record files written and fsync'd at once
 # Where records (metadata/) and the portal feeds (feeds/) go: "" = under ENVISION_DATA_DIR;
 # "s3://bucket/prefix" = an S3-compatible object store (docs/operations.md, "Object storage").
 # Gated downloads follow FILES_STORE (also s3:// capable). The state DB stays local/PostgreSQL.
@@ -248,6 +252,10 @@ ENVISION_INSPECT_DECOMPRESS_SECONDS = 20.0  # worker-thread time per archive (de
 # The portal's contract (docs/operations.md). PortalFeedsAddon merges ENVISION_FEEDS into FEEDS,
 # so `-o/-O` and scrapyd's items_dir (which set FEEDS) add outputs instead of replacing these.
 FEED_EXPORT_ENCODING = "utf-8"
+# JSON lines (the portal feeds, -o x.jsonl, scrapyd's item files): records written directly (exports/feeds.py)
+FEED_EXPORTERS = {
+    name: "envision_spiders.exports.feeds.RecordJsonLinesExporter" for name in ("jsonlines", "jsonl", "jl")
+}
 FEEDS: dict = {}
 # A stored record is owed to the feeds until the run's feeds closed with it (state table
 # `undelivered`): a record stored by a killed crawl is emitted again by the next one.

@@ -3,15 +3,18 @@ record derives from its file list (the portal's counts)."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import re
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
 
 import attrs
 from w3lib.html import remove_tags, replace_entities
 from web_poet import WebPage, field
-from web_poet.pages import Extractor
-from web_poet.utils import cached_method
+from web_poet.fields import get_fields_dict
+from web_poet.pages import Extractor, get_item_cls
 
 from envision_spiders.inspection.kinds import summarise_files
 from envision_spiders.items import DatasetRecord, FileEntry
@@ -24,6 +27,30 @@ class MalformedPage(ValueError):
         snippet = body[:200] if isinstance(body, str) else body[:200].decode("utf-8", "replace")
         super().__init__(f"{problem} (HTTP {status} from {url}): {snippet!r}")
         self.url, self.status, self.problem = url, status, problem
+
+
+MethodT = TypeVar("MethodT", bound=Callable[[Any], Any])
+
+
+def memo(method: MethodT) -> MethodT:
+    """A page object's zero-argument method computed once per page object (its value kept in the
+    instance's ``__dict__``). Use it where web-poet offers ``cached_method`` and
+    ``@field(cached=True)`` (write ``@field`` over ``@memo``): those build an ``lru_cache`` per
+    page object and method, which cost more than most fields of a search hit."""
+    if inspect.iscoroutinefunction(method):
+        raise TypeError(f"@memo is for plain methods, not coroutines: {method.__qualname__}")
+    key = f"_memo_{method.__name__}"
+
+    @functools.wraps(method)
+    def cached(self: Any) -> Any:
+        values = self.__dict__
+        try:
+            return values[key]
+        except KeyError:
+            value = values[key] = method(self)
+            return value
+
+    return cached  # type: ignore[return-value]
 
 
 def json_body(response: Any, expect: type = dict) -> Any:
@@ -101,6 +128,17 @@ class RecordExtractor(Extractor[DatasetRecord], skip_nonitem_fields=False):
     source_name: ClassVar[str] = ""  # the records' `source` (= the spider's name)
     id_key: ClassVar[str] = "id"  # the API field that is the record's `source_id`
 
+    async def to_item(self) -> DatasetRecord:
+        """The record of the ``@field``s, as web-poet's ``to_item`` builds it, computed by calling
+        each field's method directly: web-poet's per-field wrappers and per-field coroutines
+        cost about as much as the extraction itself for a search hit, and a search page holds
+        a hundred of them. Classes whose fields need web-poet's machinery (processors,
+        coroutine fields) go through it."""
+        methods = _plain_field_methods(type(self))
+        if methods is None:
+            return await super().to_item()
+        return _record_class(type(self))(**{name: method(self) for name, method in methods})
+
     @field
     def source(self) -> str:
         return self.source_name
@@ -113,7 +151,7 @@ class RecordExtractor(Extractor[DatasetRecord], skip_nonitem_fields=False):
     def files(self) -> list[FileEntry]:  # overridden by a @field in subclasses
         return []
 
-    @cached_method
+    @memo
     def _summary(self) -> dict[str, Any]:
         return summarise_files([f["name"] for f in self.files])
 
@@ -154,6 +192,26 @@ class RecordExtractor(Extractor[DatasetRecord], skip_nonitem_fields=False):
         return round(sum(sizes) / 1e6, 3)
 
 
+@functools.cache
+def _record_class(cls: type) -> type:
+    return get_item_cls(cls, default=dict)
+
+
+@functools.cache
+def _plain_field_methods(cls: type) -> tuple[tuple[str, Callable[[Any], Any]], ...] | None:
+    """(name, method) of every ``@field`` of ``cls`` when each is a plain method with no
+    processors (its value is the method's value), else None."""
+    if hasattr(cls, "Processors") or getattr(cls, "_skip_nonitem_fields", False) is True:
+        return None
+    methods = []
+    for name, info in get_fields_dict(cls).items():
+        method = getattr(getattr(cls, name, None), "original_method", None)
+        if info.out is not None or method is None or inspect.iscoroutinefunction(method):
+            return None
+        methods.append((name, method))
+    return tuple(methods)
+
+
 @attrs.define
 class JsonArrayPage(WebPage):
     """An API page that is a bare JSON array with no paging metadata (Figshare search, Kaggle
@@ -161,7 +219,7 @@ class JsonArrayPage(WebPage):
     ``entries()`` the readable ones and a description of each other. Subclasses override
     ``problem(entry)``."""
 
-    @cached_method
+    @memo
     def _items(self) -> list[Any]:
         return json_body(self.response, expect=list)
 

@@ -15,11 +15,18 @@ from urllib.parse import quote, unquote, urlsplit
 
 import attrs
 from web_poet import WebPage, field
-from web_poet.utils import cached_method
 
 from envision_spiders.doi import normalize_doi
 from envision_spiders.items import FileEntry
-from envision_spiders.pages.base import MalformedPage, RecordExtractor, html_to_text, json_body, parse_size, strings
+from envision_spiders.pages.base import (
+    MalformedPage,
+    RecordExtractor,
+    html_to_text,
+    json_body,
+    memo,
+    parse_size,
+    strings,
+)
 from envision_spiders.pages.licenses import license_id
 
 SOURCE = "datacite"
@@ -53,12 +60,12 @@ class DataCiteRecord(RecordExtractor):
 
     api_root: str = ""
 
-    @cached_method
+    @memo
     def _attrs(self) -> dict[str, Any]:
         value = self.data.get("attributes")
         return value if isinstance(value, dict) else {}
 
-    @cached_method
+    @memo
     def _related(self) -> list[dict[str, Any]]:
         return [r for r in self._attrs().get("relatedIdentifiers") or [] if isinstance(r, dict)]
 
@@ -82,7 +89,8 @@ class DataCiteRecord(RecordExtractor):
         general = (self._attrs().get("types") or {}).get("resourceTypeGeneral")
         return general.lower() if isinstance(general, str) and general else "dataset"
 
-    @field(cached=True)
+    @field
+    @memo
     def doi(self) -> str | None:
         return normalize_doi(self._attrs().get("doi") or self.data.get("id"))
 
@@ -135,7 +143,7 @@ class DataCiteRecord(RecordExtractor):
     def modified(self) -> str | None:
         return self._attrs().get("updated")
 
-    @cached_method
+    @memo
     def _rights(self) -> list[dict[str, Any]]:
         return [r for r in self._attrs().get("rightsList") or [] if isinstance(r, dict)]
 
@@ -164,12 +172,13 @@ class DataCiteRecord(RecordExtractor):
         version = self._attrs().get("version")
         return str(version) if version not in (None, "") else None
 
-    @field(cached=True)
+    @field
+    @memo
     def version_of(self) -> str | None:
         found = self._related_dois(VERSION_OF)
         return found[0] if found else None
 
-    @cached_method
+    @memo
     def _alternate_dois(self) -> list[str]:
         dois = self._related_dois(SAME_DATASET) + self._related_dois(VERSION_OF)[1:]
         for ident in self._attrs().get("identifiers") or []:
@@ -197,7 +206,8 @@ class DataCiteRecord(RecordExtractor):
             if str(r.get("relatedIdentifierType", "")).upper() == "URL" and r.get("relatedIdentifier")
         ]
 
-    @field(cached=True)
+    @field
+    @memo
     def files(self) -> list[FileEntry]:
         """DataCite lists no files; a ``contentUrl`` (rare) is the one direct link it may give."""
         urls = self._attrs().get("contentUrl") or []
@@ -237,7 +247,7 @@ class DataCiteRecord(RecordExtractor):
 class DataCiteListPage(WebPage):
     """``GET {api}/dois?...``: ``{"data": [...], "meta": {"total", ...}, "links": {"self", "next"?}}``."""
 
-    @cached_method
+    @memo
     def _body(self) -> dict[str, Any]:
         data = json_body(self.response)
         if not isinstance(data.get("data"), list):

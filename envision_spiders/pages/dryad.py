@@ -13,11 +13,10 @@ from urllib.parse import urljoin
 
 import attrs
 from web_poet import WebPage, field
-from web_poet.utils import cached_method
 
 from envision_spiders.doi import normalize_doi
 from envision_spiders.items import FileEntry
-from envision_spiders.pages.base import MalformedPage, RecordExtractor, html_to_text, json_body, strings
+from envision_spiders.pages.base import MalformedPage, RecordExtractor, html_to_text, json_body, memo, strings
 from envision_spiders.pages.licenses import license_id
 
 SOURCE = "dryad"
@@ -56,7 +55,8 @@ class DryadRecord(RecordExtractor):
     def source_id(self) -> str:
         return self.doi or str(self.data["identifier"])
 
-    @field(cached=True)
+    @field
+    @memo
     def doi(self) -> str | None:
         return normalize_doi(self.data.get("identifier"))
 
@@ -120,7 +120,7 @@ class DryadRecord(RecordExtractor):
         number = self.data.get("versionNumber")
         return str(number) if number not in (None, "") else None
 
-    @cached_method
+    @memo
     def _related(self) -> list[dict[str, Any]]:
         return [r for r in self.data.get("relatedWorks") or [] if isinstance(r, dict)]
 
@@ -135,7 +135,8 @@ class DryadRecord(RecordExtractor):
         return [r["identifier"] for r in self._related()
                 if str(r.get("identifierType", "")).upper() == "URL" and r.get("identifier")]
 
-    @field(cached=True)
+    @field
+    @memo
     def files(self) -> list[FileEntry]:
         entries: list[FileEntry] = []
         for f in self.file_data:
@@ -175,11 +176,11 @@ class DryadListPage(WebPage):
 
     embedded: ClassVar[str] = "stash:datasets"
 
-    @cached_method
+    @memo
     def _body(self) -> dict[str, Any]:
         return json_body(self.response)
 
-    @cached_method
+    @memo
     def _items(self) -> list[Any]:
         data = self._body()
         embedded = data.get("_embedded")

@@ -8,7 +8,6 @@ from typing import Any
 
 import attrs
 from web_poet import WebPage, field
-from web_poet.utils import cached_method
 
 from envision_spiders.doi import normalize_doi, strip_version_suffix
 from envision_spiders.items import DatasetRecord, FileEntry
@@ -18,6 +17,7 @@ from envision_spiders.pages.base import (
     RecordExtractor,
     html_to_text,
     json_body,
+    memo,
     strings,
 )
 from envision_spiders.pages.licenses import license_id
@@ -143,7 +143,7 @@ class FigshareArticle(RecordExtractor):
         mapped = [license_id(v) for v in given]
         return next((m for m, v in zip(mapped, given) if m != v), mapped[0] if mapped else None)
 
-    @cached_method
+    @memo
     def _related(self) -> list[str]:
         links = strings(self.data.get("references"))
         for material in self.data.get("related_materials") or []:
@@ -167,7 +167,8 @@ class FigshareArticle(RecordExtractor):
     def external_links(self) -> list[str]:
         return list(dict.fromkeys(link for link in self._related() if not normalize_doi(link)))
 
-    @field(cached=True)
+    @field
+    @memo
     def files(self) -> list[FileEntry]:
         disabled = bool(self.data.get("download_disabled"))
         return [file_entry(f, disabled) for f in self.data.get("files") or [] if isinstance(f, dict) and (
@@ -229,7 +230,7 @@ def resume_since(hits: list[dict[str, Any]], since: str | None) -> str | None:
 class FigshareArticlePage(WebPage[DatasetRecord]):
     """``GET {api}/articles/{id}``: the article detail (at most 10 files listed)."""
 
-    @cached_method
+    @memo
     def detail(self) -> dict[str, Any]:
         data = json_body(self.response)
         if _hit_problem(data) or not isinstance(data.get("files", []), list):
@@ -244,7 +245,7 @@ class FigshareArticlePage(WebPage[DatasetRecord]):
 class FigshareFilesPage(WebPage):
     """``GET {api}/articles/{id}/files?page=&page_size=``: a bare array of ``PublicFile``."""
 
-    @cached_method
+    @memo
     def files(self) -> list[dict[str, Any]]:
         items = json_body(self.response, expect=list)
         if not all(isinstance(f, dict) and (f.get("name") or f.get("download_url")) for f in items):

@@ -16,7 +16,7 @@ from web_poet import field
 
 from envision_spiders.doi import find_dois
 from envision_spiders.items import FileEntry
-from envision_spiders.pages.base import RecordExtractor, strings
+from envision_spiders.pages.base import RecordExtractor, memo, strings
 from envision_spiders.pages.licenses import license_id
 
 SOURCE = "github"
@@ -86,7 +86,8 @@ class GitHubRepository(RecordExtractor):
     def version(self) -> str | None:
         return self._release().get("tag_name")
 
-    @field(cached=True)
+    @field
+    @memo
     def files(self) -> list[FileEntry]:
         entries = []
         for asset in self._release().get("assets") or []:

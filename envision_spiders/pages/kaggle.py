@@ -12,10 +12,9 @@ from urllib.parse import quote
 
 import attrs
 from web_poet import WebPage, field
-from web_poet.utils import cached_method
 
 from envision_spiders.items import FileEntry
-from envision_spiders.pages.base import JsonArrayPage, MalformedPage, RecordExtractor, json_body, strings
+from envision_spiders.pages.base import JsonArrayPage, MalformedPage, RecordExtractor, json_body, memo, strings
 from envision_spiders.pages.licenses import license_id
 
 SOURCE = "kaggle"
@@ -121,7 +120,7 @@ class KaggleDataset(RecordExtractor):
     def creators(self) -> list[str]:
         return strings([self.data.get("creatorName") or self.data.get("ownerName")])
 
-    @cached_method
+    @memo
     def _versions(self) -> list[dict[str, Any]]:
         return [v for v in self.data.get("versions") or [] if isinstance(v, dict)]
 
@@ -147,7 +146,8 @@ class KaggleDataset(RecordExtractor):
         number = as_int(self.data.get("currentVersionNumber"))
         return str(number) if number else None
 
-    @field(cached=True)
+    @field
+    @memo
     def files(self) -> list[FileEntry]:
         ref = str(self.data["ref"])
         return [
@@ -188,7 +188,7 @@ class KaggleListPage(JsonArrayPage):
 class KaggleFilesPage(WebPage):
     """``GET {api}/datasets/list/{owner}/{slug}``: ``{"datasetFiles": [...], "errorMessage"?, "nextPageToken"?}``."""
 
-    @cached_method
+    @memo
     def _data(self) -> dict[str, Any]:
         data = json_body(self.response)
         files = data.get("datasetFiles", [])

@@ -8,10 +8,9 @@ from typing import Any
 
 import attrs
 from web_poet import WebPage, field
-from web_poet.utils import cached_method
 
 from envision_spiders.items import FileEntry
-from envision_spiders.pages.base import MalformedPage, RecordExtractor, json_body, strings
+from envision_spiders.pages.base import MalformedPage, RecordExtractor, json_body, memo, strings
 
 SOURCE = "nei"
 PROJECT_DETAIL_URL = "https://reporter.nih.gov/project-details/{appl_id}"
@@ -49,7 +48,7 @@ class NeiGrant(RecordExtractor):
     source_name = SOURCE
     id_key = "core_project_num"
 
-    @cached_method
+    @memo
     def _rows(self) -> list[dict[str, Any]]:
         """Rows newest first (fiscal year, then appl_id)."""
         rows = [r for r in self.data["rows"] if isinstance(r, dict)]
@@ -127,7 +126,7 @@ class NeiGrant(RecordExtractor):
 class NeiSearchPage(WebPage):
     """``{"meta": {"total", "offset", "limit", ...}, "results": [project, ...]}``."""
 
-    @cached_method
+    @memo
     def _data(self) -> dict[str, Any]:
         data = json_body(self.response)
         meta = data.get("meta")

@@ -16,11 +16,10 @@ from urllib.parse import urljoin
 
 import attrs
 from web_poet import WebPage, field
-from web_poet.utils import cached_method
 
 from envision_spiders.doi import normalize_doi
 from envision_spiders.items import FileEntry
-from envision_spiders.pages.base import MalformedPage, RecordExtractor, json_body, strings
+from envision_spiders.pages.base import MalformedPage, RecordExtractor, json_body, memo, strings
 from envision_spiders.pages.licenses import license_id
 
 SOURCE = "osf"
@@ -58,7 +57,7 @@ class OsfRecord(RecordExtractor):
     doi_prefix: str = ""
     files_complete: bool = True
 
-    @cached_method
+    @memo
     def _attrs(self) -> dict[str, Any]:
         value = self.data.get("attributes")
         return value if isinstance(value, dict) else {}
@@ -131,7 +130,8 @@ class OsfRecord(RecordExtractor):
         from_url = license_id(known.get("url"))
         return from_url if from_url and from_url != known.get("url") else license_id(known.get("name"))
 
-    @field(cached=True)
+    @field
+    @memo
     def files(self) -> list[FileEntry]:
         entries: list[FileEntry] = []
         for f in self.file_data:
@@ -170,7 +170,7 @@ class OsfRecord(RecordExtractor):
 class OsfListPage(WebPage):
     """A JSON:API list: ``{"data": [...], "links": {first, last, prev, next, meta?}, "meta"?}``."""
 
-    @cached_method
+    @memo
     def _body(self) -> dict[str, Any]:
         data = json_body(self.response)
         if not isinstance(data.get("data"), list):

@@ -22,13 +22,12 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 import attrs
 from parsel import Selector
 from web_poet import PageParams, WebPage, field
-from web_poet.utils import cached_method
 
 from envision_spiders.doi import find_dois, normalize_doi
 from envision_spiders.http.browser import is_xpath
 from envision_spiders.inspection.kinds import kind_of
 from envision_spiders.items import DatasetRecord, FileEntry
-from envision_spiders.pages.base import RecordExtractor, html_to_text, strings
+from envision_spiders.pages.base import RecordExtractor, html_to_text, memo, strings
 from envision_spiders.pages.jsonld import (
     catalog_dataset_urls,
     dataset_facts,
@@ -175,15 +174,15 @@ class PortalDatasetPage(WebPage[DatasetRecord]):
 
     page_params: PageParams
 
-    @cached_method
+    @memo
     def _jsonld(self) -> tuple[list[Any], int]:
         return jsonld_blocks(self.selector)
 
-    @cached_method
+    @memo
     def _dataset(self) -> dict[str, Any] | None:
         return main_dataset(self._jsonld()[0], self.url)
 
-    @cached_method
+    @memo
     def _meta(self) -> dict[str, list[str]]:
         return meta_tags(self.selector)
 
@@ -237,7 +236,7 @@ class PortalDatasetPage(WebPage[DatasetRecord]):
         hrefs = " ".join(self.xpath('//a[contains(@href, "doi")]/@href').getall())
         return find_dois(f"{text} {hrefs}")
 
-    @cached_method
+    @memo
     def facts(self) -> dict[str, Any]:
         """Every field, each from the most trusted tier that has it."""
         dataset = self._dataset()

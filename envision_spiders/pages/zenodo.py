@@ -7,11 +7,10 @@ from urllib.parse import quote
 
 import attrs
 from web_poet import WebPage, field
-from web_poet.utils import cached_method
 
 from envision_spiders.doi import normalize_doi
 from envision_spiders.items import DatasetRecord, FileEntry
-from envision_spiders.pages.base import MalformedPage, RecordExtractor, html_to_text, json_body, strings
+from envision_spiders.pages.base import MalformedPage, RecordExtractor, html_to_text, json_body, memo, strings
 
 SOURCE = "zenodo"
 
@@ -22,7 +21,7 @@ class ZenodoRecord(RecordExtractor):
 
     source_name = SOURCE
 
-    @cached_method
+    @memo
     def _meta(self) -> dict[str, Any]:
         meta = self.data.get("metadata")
         return meta if isinstance(meta, dict) else {}
@@ -32,11 +31,13 @@ class ZenodoRecord(RecordExtractor):
         rtype = self._meta().get("resource_type") or {}
         return rtype.get("type") or "dataset"
 
-    @field(cached=True)
+    @field
+    @memo
     def doi(self) -> str | None:
         return normalize_doi(self.data.get("doi") or self._meta().get("doi"))
 
-    @field(cached=True)
+    @field
+    @memo
     def url(self) -> str | None:
         links = self.data.get("links") or {}
         return links.get("self_html") or links.get("html") or self.data.get("doi_url")
@@ -69,7 +70,8 @@ class ZenodoRecord(RecordExtractor):
     def modified(self) -> str | None:
         return self.data.get("modified") or self.data.get("updated")
 
-    @field(cached=True)
+    @field
+    @memo
     def access_type(self) -> str | None:
         return self._meta().get("access_right")
 
@@ -85,11 +87,12 @@ class ZenodoRecord(RecordExtractor):
         version = self._meta().get("version")
         return str(version) if version else None
 
-    @field(cached=True)
+    @field
+    @memo
     def version_of(self) -> str | None:
         return normalize_doi(self.data.get("conceptdoi") or self._meta().get("conceptdoi"))
 
-    @cached_method
+    @memo
     def _related(self) -> list[dict[str, Any]]:
         return [r for r in self._meta().get("related_identifiers") or [] if isinstance(r, dict)]
 
@@ -103,7 +106,8 @@ class ZenodoRecord(RecordExtractor):
     def external_links(self) -> list[str]:
         return [r["identifier"] for r in self._related() if r.get("scheme") == "url" and r.get("identifier")]
 
-    @field(cached=True)
+    @field
+    @memo
     def files(self) -> list[FileEntry]:
         # Range works on the landing-page route /records/{id}/files/{key}, reportedly not on
         # the API's .../content link: prefer the former for archive inspection and downloads.
@@ -142,7 +146,7 @@ class ZenodoRecord(RecordExtractor):
 class ZenodoSearchPage(WebPage):
     """``GET {api}/records?q=...``: ``{"hits": {"hits": [...], "total": N}, "links": {...}}``."""
 
-    @cached_method
+    @memo
     def _hits(self) -> dict[str, Any]:
         data = json_body(self.response)
         hits = data.get("hits")

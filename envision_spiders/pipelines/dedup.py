@@ -14,7 +14,9 @@ The loser is dropped with a reason (``envision/dedup/dropped``); a record that l
 arriving later is marked in the store with ``duplicate_of`` (``envision/dedup/superseded``).
 Dedup decides, the record store writes: the claim and the rewrite of the superseded records'
 files happen in one state transaction, so no other crawl can store a newer version of a
-loser between them and have it overwritten.
+loser between them and have it overwritten. The claims of records arriving together (a search
+page's) share that transaction, each in a savepoint of its own (``state.batch.GroupCommit``); a
+record goes on only once it has committed.
 The canonical record keeps the best identifiers: when it has no ``doi`` of its own (an OSF
 node whose DOI only DataCite's record states) it adopts the ``doi`` of the copy that lost to
 it (``envision/dedup/doi_adopted``): the adoption is kept in the state, so every store of the
@@ -28,6 +30,7 @@ same run (one record matching several query groups) is dropped quietly
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +39,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from envision_spiders.doi import normalize_doi, record_dois
+from envision_spiders.state.batch import GroupCommit, group_commit_for_crawler
 from envision_spiders.state.db import Owner, format_owner, state_for_crawler
 from envision_spiders.state.runs import utc_now
 from envision_spiders.state.store import RecordStore, StoreConfig, records_for_crawler
@@ -78,6 +82,7 @@ class DedupPipeline:
         self.config = config
         self.seen_this_run: set[Owner] = set()
         self._records: RecordStore | None = None
+        self._commits: GroupCommit | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DedupPipeline:
@@ -92,7 +97,13 @@ class DedupPipeline:
             )
         return self._records
 
-    def process_item(self, item: Any) -> Any:
+    @property
+    def commits(self) -> GroupCommit:
+        if self._commits is None:
+            self._commits = group_commit_for_crawler(self.crawler)
+        return self._commits
+
+    async def process_item(self, item: Any) -> Any:
         adapter = ItemAdapter(item)
         me: Owner = (adapter["source"], str(adapter["source_id"]))
         if me in self.seen_this_run:
@@ -103,13 +114,36 @@ class DedupPipeline:
         if not dois:
             self.stats.inc_value("envision/dedup/no_doi")
             return item
+        own_doi = normalize_doi(adapter.get("doi"))
+        rank = rank_of(adapter, self.config.aggregators)
+        # the records of a page claim in one transaction (state/batch.py), each in its own step
+        canonical, adopted = await self.commits.run(
+            functools.partial(self._claim, me, dois, rank, own_doi, adapter.get("modified"))
+        )
+        if adopted:
+            adapter["doi"] = adopted
+        if canonical != me:
+            self.stats.inc_value("envision/dedup/dropped")
+            self.stats.inc_value(f"envision/dedup/dropped/{adapter['source']}")
+            shown = own_doi or dois[0]
+            raise DropItem(
+                f"duplicate DOI {shown}: {format_owner(me)} is a copy of {format_owner(canonical)}",
+                log_level="INFO",
+            )
+        self.stats.inc_value("envision/dedup/canonical")
+        return item
+
+    def _claim(
+        self, me: Owner, dois: list[str], rank: list[Any], own_doi: str | None, modified: str | None
+    ) -> tuple[Owner, str | None]:
+        """One record's claim, inside the state transaction: the claim, the rewrite of what it
+        superseded, this record's mark, and the DOI the winner adopts from the copy it beat.
+        Returns the canonical record and, when this record is canonical without a DOI of its
+        own, the DOI it adopted."""
         records = self.records
         state = records.state
-        # one transaction: the claim, the rewrite of what it superseded, this record's mark, and
-        # the DOI the winner adopts from the copy it beat
-        own_doi = normalize_doi(adapter.get("doi"))
         with state.immediate():
-            result = state.claim(dois, me, rank_of(adapter, self.config.aggregators))
+            result = state.claim(dois, me, rank)
             for loser in result.superseded:
                 loser_doi = normalize_doi((state.lookup(*loser) or {}).get("doi"))
                 records.supersede(loser, result.canonical)
@@ -120,24 +154,12 @@ class DedupPipeline:
                 if not own_doi and loser_doi and state.adopt_doi(me, loser_doi, loser):
                     self._adopted(me, loser_doi, loser)
             if result.canonical != me:
-                state.mark_duplicate(*me, adapter.get("modified"), result.canonical)
+                state.mark_duplicate(*me, modified, result.canonical)
                 state.mark_delivered([me])  # a copy is owed to no feed
                 if own_doi and records.adopt_doi(result.canonical, own_doi, me, utc_now().isoformat()):
                     self._adopted(result.canonical, own_doi, me)
-        if result.canonical == me and not own_doi:
-            adopted = state.adopted_doi(me)
-            if adopted:
-                adapter["doi"] = adopted
-        if result.canonical != me:
-            self.stats.inc_value("envision/dedup/dropped")
-            self.stats.inc_value(f"envision/dedup/dropped/{adapter['source']}")
-            shown = own_doi or dois[0]
-            raise DropItem(
-                f"duplicate DOI {shown}: {format_owner(me)} is a copy of {format_owner(result.canonical)}",
-                log_level="INFO",
-            )
-        self.stats.inc_value("envision/dedup/canonical")
-        return item
+                return result.canonical, None
+            return me, None if own_doi else state.adopted_doi(me)
 
     def _adopted(self, canonical: Owner, doi: str, copy: Owner) -> None:
         self.stats.inc_value("envision/dedup/doi_adopted")

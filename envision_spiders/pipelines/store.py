@@ -5,12 +5,14 @@ Written atomically through ``state.store.RecordStore`` (the one writer of those 
 recorded in the state with the record's ``modified`` stamp, so a crawl killed at any point
 resumes with every record stored exactly once, and a later crawl skips what did not change.
 A record whose DOIs a better record claimed while it was in flight is stored as a copy
-(``duplicate_of``, ``envision/store/superseded_in_flight``).
+(``duplicate_of``, ``envision/store/superseded_in_flight``). The records that reach the pipeline
+together are written in one state transaction (``state.batch.GroupCommit``); each is
+acknowledged (passed on, counted in ``envision/store/written``) once that transaction committed.
 """
 
 from __future__ import annotations
 
-import asyncio
+import functools
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,8 +21,16 @@ from scrapy.crawler import Crawler
 
 from envision_spiders.doi import record_dois
 from envision_spiders.items import record_to_dict
+from envision_spiders.state.batch import GroupCommit, group_commit_for_crawler
 from envision_spiders.state.db import format_owner, state_for_crawler
-from envision_spiders.state.store import RecordStore, StoreConfig, record_bytes, records_for_crawler, stage_bytes
+from envision_spiders.state.store import (
+    FileStager,
+    RecordStore,
+    StoreConfig,
+    discard_staged,
+    record_bytes,
+    records_for_crawler,
+)
 
 
 def utc_now_iso() -> str:
@@ -33,6 +43,8 @@ class StorePipeline:
         self.stats = crawler.stats
         self.config = config
         self._records: RecordStore | None = None
+        self._commits: GroupCommit | None = None
+        self.stager = FileStager(config.fsync_threads)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -46,6 +58,15 @@ class StorePipeline:
                 self.config, state_for_crawler(self.crawler), records_for_crawler(self.crawler, self.config)
             )
         return self._records
+
+    @property
+    def commits(self) -> GroupCommit:
+        if self._commits is None:
+            self._commits = group_commit_for_crawler(self.crawler)
+        return self._commits
+
+    def close_spider(self) -> None:
+        self.stager.close()
 
     async def process_item(self, item: Any) -> Any:
         adapter = ItemAdapter(item)
@@ -63,11 +84,15 @@ class StorePipeline:
             # a claim changed the answer meanwhile. The fsyncs of records in flight overlap, and
             # the reactor never waits on the disk. Without fsync the write is cheaper than the
             # hand-off to a thread, so it stays inline (and an object store's PUT is one call).
-            staged = records.preview(record, dois)
-            staged.tmp = await asyncio.to_thread(
-                stage_bytes, records.path((record["source"], str(record["source_id"]))), record_bytes(staged.record), True
+            staged = records.preview(record)
+            staged.tmp = await self.stager.stage(staged.path, record_bytes(staged.record))
+        try:
+            canonical = await self.commits.run(
+                functools.partial(records.write, record, dois, adapter.get("modified"), now, staged=staged)
             )
-        canonical = records.write(record, dois, adapter.get("modified"), now, staged=staged)
+        finally:
+            if staged is not None and staged.tmp is not None:  # its transaction never began (StateBusy)
+                discard_staged(staged.tmp)
         if record.get("doi") and not adapter.get("doi"):  # a DOI adopted from a losing copy (dedup)
             adapter["doi"] = record["doi"]
         if canonical:

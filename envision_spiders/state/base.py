@@ -39,8 +39,8 @@ from __future__ import annotations
 import json
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, NamedTuple
 
 Owner = tuple[str, str]  # (source, source_id)
@@ -113,6 +113,16 @@ class StateDB(ABC):
     def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Any:
         raise NotImplementedError
 
+    def _write_rows(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """One statement over several rows, as one transaction (the caller's, when one is open):
+        in autocommit each row's statement would commit on its own, ~15 µs apiece on SQLite."""
+        rows = list(rows)
+        if len(rows) > 1 and not self.in_transaction:
+            with self.immediate():
+                self._executemany(sql, rows)
+        elif rows:
+            self._executemany(sql, rows)
+
     @abstractmethod
     def close(self) -> None: ...
 
@@ -127,6 +137,19 @@ class StateDB(ABC):
     @property
     @abstractmethod
     def in_transaction(self) -> bool: ...
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside a transaction, a part that is undone alone when it raises (the rest of the
+        transaction stays): one record's step of a group commit (state/batch.py)."""
+        self._execute("SAVEPOINT step")
+        try:
+            yield
+        except BaseException:
+            self._execute("ROLLBACK TO SAVEPOINT step")
+            self._execute("RELEASE SAVEPOINT step")
+            raise
+        self._execute("RELEASE SAVEPOINT step")
 
     @abstractmethod
     def _lease_transaction(self) -> AbstractContextManager[None]:
@@ -177,7 +200,7 @@ class StateDB(ABC):
     # --- feed delivery (state/store.py writes, exports/feeds.py FeedDelivery settles) ----------
     def mark_undelivered(self, owners: Iterable[Owner], at: str) -> None:
         """What is stored for these records changed and no feed has it yet."""
-        self._executemany(
+        self._write_rows(
             "INSERT INTO undelivered (source, source_id, since) VALUES (?, ?, ?)"
             " ON CONFLICT (source, source_id) DO NOTHING",
             [(source, source_id, at) for source, source_id in owners],
@@ -185,7 +208,7 @@ class StateDB(ABC):
 
     def mark_delivered(self, owners: Iterable[Owner]) -> None:
         """A feed has these records now (or they are owed to none: dropped as copies)."""
-        self._executemany(
+        self._write_rows(
             "DELETE FROM undelivered WHERE source=? AND source_id=?", [(s, i) for s, i in owners]
         )
 
@@ -198,7 +221,7 @@ class StateDB(ABC):
     # --- classification owed (pipelines/classify.py, ``scrapy classify``) -------------------
     def mark_unclassified(self, owners: Iterable[Owner], reason: str, at: str) -> None:
         """These records could not be scored: whatever is stored for them is not final."""
-        self._executemany(
+        self._write_rows(
             "INSERT INTO unclassified (source, source_id, reason, failed_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (source, source_id) DO UPDATE SET reason=excluded.reason, failed_at=excluded.failed_at",
             [(source, source_id, reason, at) for source, source_id in owners],
@@ -206,7 +229,7 @@ class StateDB(ABC):
 
     def clear_unclassified(self, owners: Iterable[Owner]) -> None:
         """These records are stored with a label now."""
-        self._executemany(
+        self._write_rows(
             "DELETE FROM unclassified WHERE source=? AND source_id=?", [(s, i) for s, i in owners]
         )
 
@@ -370,7 +393,7 @@ class StateDB(ABC):
             )
 
     def drop_batches(self, portal: str, batch_ids: Iterable[str]) -> None:
-        self._executemany(
+        self._write_rows(
             "DELETE FROM portal_batches WHERE portal=? AND batch_id=?", [(portal, b) for b in batch_ids]
         )
 

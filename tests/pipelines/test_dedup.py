@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from scrapy.exceptions import DropItem
@@ -20,13 +21,18 @@ def store_item(store: StorePipeline, item):
     return asyncio.run(store.process_item(item))
 
 
+def dedup_item(dedup: DedupPipeline, item):
+    """The dedup pipeline's process_item (a coroutine: its claim waits for the group commit), run to its end."""
+    return asyncio.run(dedup.process_item(item))
+
+
 def run_pipelines(tmp_path, records, state_url, run_id=0):
     crawler = project_crawler(ENVISION_DATA_DIR=str(tmp_path / "data"), ENVISION_STATE_URL=state_url)
     dedup, store = DedupPipeline.from_crawler(crawler), StorePipeline.from_crawler(crawler)
     kept, dropped = [], []
     for record in records:
         try:
-            kept.append(store_item(store, dedup.process_item(record)))
+            kept.append(store_item(store, dedup_item(dedup, record)))
         except DropItem as exc:
             dropped.append((record.source, record.source_id, str(exc)))
     return kept, dropped, crawler.stats
@@ -95,8 +101,8 @@ def test_a_record_superseded_while_in_flight_is_stored_as_a_duplicate(tmp_path, 
     """DataCite's copy passes dedup, then Zenodo's record claims the DOI before the copy is stored."""
     crawler = project_crawler(ENVISION_DATA_DIR=str(tmp_path / "data"), ENVISION_STATE_URL=state_url)
     dedup, store = DedupPipeline.from_crawler(crawler), StorePipeline.from_crawler(crawler)
-    copy = dedup.process_item(datacite("10.5281/zenodo.103"))  # canonical for now, not stored yet
-    store_item(store, dedup.process_item(zenodo_v(103)))
+    copy = dedup_item(dedup, datacite("10.5281/zenodo.103"))  # canonical for now, not stored yet
+    store_item(store, dedup_item(dedup, zenodo_v(103)))
     store_item(store, copy)
     folder = tmp_path / "data" / "metadata"
     assert json.loads((folder / "datacite" / "10.5281%2Fzenodo.103.json").read_text())["duplicate_of"] == "zenodo:103"
@@ -119,10 +125,16 @@ def test_superseding_never_overwrites_a_newer_version_stored_by_another_crawl(tm
                               ENVISION_STORE_FSYNC=True)
     dedup_a = DedupPipeline.from_crawler(crawl_a)
     dedup_b, store_b = DedupPipeline.from_crawler(crawl_b), StorePipeline.from_crawler(crawl_b)
+    # crawl B runs in a thread of its own (its own event loop and state connection), as another
+    # process would: A's step runs inside A's event loop, holding A's transaction
+    crawl_b_thread = ThreadPoolExecutor(max_workers=1)
+
+    def in_b(call, *args):
+        return crawl_b_thread.submit(call, *args).result()
 
     old = datacite("10.5281/zenodo.103")
     old.modified = "2026-01-01"
-    store_item(store_b, dedup_b.process_item(old))
+    in_b(lambda: store_item(store_b, dedup_item(dedup_b, old)))
     newer = datacite("10.5281/zenodo.103")
     newer.modified, newer.title = "2026-02-01", "newer"  # passed B's dedup earlier, in flight since
 
@@ -132,16 +144,17 @@ def test_superseding_never_overwrites_a_newer_version_stored_by_another_crawl(tm
     def load_then_let_b_store(path):
         stored = real_load(path)
         try:
-            store_item(store_b, newer)  # B's write, between A's read and A's write
+            in_b(store_item, store_b, newer)  # B's write, between A's read and A's write
         except StateBusy as exc:  # A holds the state lock: B has to wait
             blocked.append(str(exc))
         return stored
 
     monkeypatch.setattr(record_store, "load_record", load_then_let_b_store)
-    dedup_a.process_item(zenodo_v(103))
+    dedup_item(dedup_a, zenodo_v(103))
     monkeypatch.setattr(record_store, "load_record", real_load)
     if blocked:
-        store_item(store_b, newer)  # B's retry once A committed
+        in_b(store_item, store_b, newer)  # B's retry once A committed
+    crawl_b_thread.shutdown()
 
     copy = json.loads((tmp_path / "data" / "metadata" / "datacite" / "10.5281%2Fzenodo.103.json").read_text())
     assert (copy["title"], copy["modified"], copy["duplicate_of"]) == ("newer", "2026-02-01", "zenodo:103")

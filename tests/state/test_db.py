@@ -73,3 +73,16 @@ def test_lower_rank_takes_over_and_reports_the_superseded(tmp_path: Path, state_
         assert again.canonical == ("zenodo", "7") and again.superseded == []
     finally:
         state.close()
+
+
+def test_marks_of_many_records_are_one_transaction(tmp_path: Path):
+    state = open_state(None, tmp_path)
+    owners = [("zenodo", str(n)) for n in range(3)]
+    statements: list[str] = []
+    state._db.set_trace_callback(statements.append)  # the embedded backend's connection
+    state.mark_undelivered(owners, "2026-12-05T00:00:00")
+    state.mark_delivered(owners)
+    state._db.set_trace_callback(None)
+    assert [s for s in statements if s in ("BEGIN IMMEDIATE", "COMMIT")] == ["BEGIN IMMEDIATE", "COMMIT"] * 2
+    assert state.undelivered() == set()
+    state.close()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
+import pytest
+
 from envision_spiders.state.db import open_state
-from envision_spiders.state.store import RecordStore, StoreConfig, record_bytes, stage_bytes
+from envision_spiders.state.store import FileStager, RecordStore, StoreConfig, record_bytes, stage_bytes
 
 AT = "2026-01-01T00:00:00+00:00"
 
@@ -61,7 +64,7 @@ def test_an_update_never_overwrites_a_file_a_crawl_replaced_since(tmp_path, stat
 
 def staged(store: RecordStore, rec: dict, dois: list[str]):
     """A write prepared as the store pipeline prepares it: previewed, then its file staged."""
-    preview = store.preview(rec, dois)
+    preview = store.preview(rec)
     preview.tmp = stage_bytes(store.path((rec["source"], rec["source_id"])), record_bytes(preview.record), fsync=True)
     return preview
 
@@ -87,3 +90,47 @@ def test_a_claim_made_after_the_file_was_staged_still_makes_the_record_a_copy(tm
     assert json.loads(store.path(("zenodo", "1")).read_text())["duplicate_of"] == "zenodo:9"
     assert store.state.lookup("zenodo", "1")["duplicate_of"] == "zenodo:9"
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def stage_in_one_turn(stager: FileStager, files: list) -> list:
+    async def stage_all():
+        return await asyncio.gather(*(stager.stage(path, data) for path, data in files), return_exceptions=True)
+
+    try:
+        return asyncio.run(stage_all())
+    finally:
+        stager.close()
+
+
+@pytest.fixture
+def chunks(monkeypatch) -> list[int]:
+    """The number of files in each chunk the stager hands to a thread."""
+    import envision_spiders.state.store as store_module
+
+    seen: list[int] = []
+    real = store_module.stage_all
+
+    def recording(files, fsync):
+        seen.append(len(files))
+        return real(files, fsync)
+
+    monkeypatch.setattr(store_module, "stage_all", recording)
+    return seen
+
+
+@pytest.mark.parametrize("threads", [1, 4])
+def test_files_asked_for_in_one_turn_go_to_the_threads_in_one_chunk_each(tmp_path, threads, chunks):
+    files = [(tmp_path / "metadata" / f"{n}.json", f"{n}\n".encode()) for n in range(10)]
+    staged = stage_in_one_turn(FileStager(threads=threads), files)
+    assert len(chunks) == threads and sum(chunks) == 10
+    for (path, data), tmp in zip(files, staged, strict=True):
+        assert tmp.parent == path.parent and tmp.read_bytes() == data and not path.exists()
+
+
+def test_a_file_that_cannot_be_staged_fails_alone(tmp_path, chunks):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where a folder should be")
+    staged = stage_in_one_turn(FileStager(threads=1), [(tmp_path / "a.json", b"a"), (blocker / "b.json", b"b"),
+                                                       (tmp_path / "c.json", b"c")])
+    assert isinstance(staged[1], OSError)
+    assert staged[0].read_bytes() == b"a" and staged[2].read_bytes() == b"c"
