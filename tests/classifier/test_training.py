@@ -24,7 +24,7 @@ def test_read_jsonl_skips_blank_lines_and_names_the_bad_line(tmp_path):
     assert read_jsonl(good) == [{"title": "a"}, {"title": "\u00e9"}]
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"title": "a"}\n\n{"title": \n', encoding="utf-8")
-    with pytest.raises(ValueError, match=r"bad.jsonl:3: not JSON: Expecting value"):
+    with pytest.raises(ValueError, match=r"bad.jsonl:3: not JSON: \S"):
         read_jsonl(bad)
     for line in ("[1, 2]", "null", "7"):
         bad.write_text('{"title": "a"}\n' + line + "\n", encoding="utf-8")
