@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from envision_spiders.catalog import build_catalog, catalog_path, connect, coverage, parse_condition  # noqa: E402
 from envision_spiders.catalog.query import observed_fields, select_records  # noqa: E402
-from envision_spiders.state.store import record_path, write_json_atomic  # noqa: E402
+from envision_spiders.jsoncodec import write_json_atomic  # noqa: E402
+from envision_spiders.state.store import record_path  # noqa: E402
 
 SOURCES = ("zenodo", "figshare", "dryad", "osf", "datacite", "kaggle", "nei")
 WORDS = "retina fundus OCT glaucoma macula cornea cataract diabetic retinopathy vessel segmentation".split()

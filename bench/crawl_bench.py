@@ -34,7 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from envision_spiders.state.store import METADATA_DIR, iter_stored_paths, load_record, write_json_atomic  # noqa: E402
+from envision_spiders.jsoncodec import write_json_atomic  # noqa: E402
+from envision_spiders.state.store import METADATA_DIR, iter_stored_paths, load_record  # noqa: E402
 from tests.conftest import scrapy_command, scrapy_env  # noqa: E402
 from tests.servers.s3 import S3Server  # noqa: E402
 from tests.servers.zenodo import FakeZenodo  # noqa: E402

@@ -41,7 +41,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from envision_spiders.state.store import record_path, write_json_atomic  # noqa: E402
+from envision_spiders.jsoncodec import write_json_atomic  # noqa: E402
+from envision_spiders.state.store import record_path  # noqa: E402
 from tests.servers.nginx import NginxServer  # noqa: E402
 
 JPEG_HEAD = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"  # gbif-dl sniffs types

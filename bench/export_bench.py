@@ -38,7 +38,8 @@ from PIL import Image  # noqa: E402
 
 from envision_spiders.downloads.manifest import COMPLETE, MANIFEST_NAME, new_manifest, write_manifest  # noqa: E402
 from envision_spiders.downloads.paths import record_dir_name  # noqa: E402
-from envision_spiders.state.store import record_path, write_json_atomic  # noqa: E402
+from envision_spiders.jsoncodec import write_json_atomic  # noqa: E402
+from envision_spiders.state.store import record_path  # noqa: E402
 
 CLASSES = ("CNV", "DME", "DRUSEN", "NORMAL")
 

@@ -33,7 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from envision_spiders.state.store import record_path, write_json_atomic  # noqa: E402
+from envision_spiders.jsoncodec import write_json_atomic  # noqa: E402
+from envision_spiders.state.store import record_path  # noqa: E402
 from tests.conftest import scrapy_command, scrapy_env  # noqa: E402
 from tests.servers.nginx import NginxServer  # noqa: E402
 from tests.servers.postgres import PostgresServer  # noqa: E402

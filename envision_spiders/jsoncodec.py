@@ -1,4 +1,7 @@
-"""JSON encoding for the crawl's per-record writes: the record store's files and the JSON-lines feeds.
+"""JSON encoding for the crawl's per-record writes (the record store's files and the JSON-lines
+feeds), and the atomic writer of JSON files every layer uses (``write_json_atomic``: a reader
+or a crash sees the old file or the new one; ``stage_bytes`` is its first half, for callers that
+stage in a worker thread and rename later).
 
 What enters: a record as a plain dict (or anything JSON-ready). What leaves: UTF-8 JSON bytes,
 one line ending in a newline, written by orjson (here ~10x faster than the stdlib's C encoder on
@@ -16,7 +19,10 @@ integer beyond 64 bits as a float, and refuses NaN and lone surrogates, which AP
 from __future__ import annotations
 
 import json
+import os
+import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -34,3 +40,45 @@ def json_line(obj: Any, *, sort_keys: bool = False, default: Callable[[Any], Any
         return orjson.dumps(obj, default=default, option=(_SORTED_LINE if sort_keys else _LINE) | _AS_STDLIB)
     except TypeError:
         return (json.dumps(obj, ensure_ascii=False, sort_keys=sort_keys, default=default) + "\n").encode("utf-8")
+
+
+def write_json_atomic(path: str | Path, obj: Any, fsync: bool = False) -> None:
+    """Write JSON so that a reader (or a crash) sees the old file or the new one, never half."""
+    path = Path(path)
+    tmp = stage_bytes(path, json_line(obj, sort_keys=True), fsync)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        discard_staged(tmp)
+        raise
+
+
+def stage_bytes(path: Path, data: bytes, fsync: bool = False) -> Path:
+    """Write ``data`` to a temp file beside ``path`` (flushed to disk with ``fsync``) and return
+    its name: ``os.replace`` of it onto ``path`` is the atomic commit. Touches no shared state
+    and holds the GIL only between system calls, so it may run in a worker thread."""
+    # A temp name unique per process and thread: cheaper than mkstemp's random names, and
+    # two writers of one record (two crawls, classify threads) never share a temp file.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        fh = open(tmp, "wb")
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(tmp, "wb")
+    try:
+        with fh:
+            fh.write(data)
+            if fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
+    except BaseException:
+        discard_staged(tmp)
+        raise
+    return tmp
+
+
+def discard_staged(tmp: Path) -> None:
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass

@@ -23,8 +23,9 @@ from typing import Any
 
 from envision_spiders.catalog.datasette import datasette_metadata
 from envision_spiders.catalog.fields import as_text, record_paths
+from envision_spiders.jsoncodec import write_json_atomic
 from envision_spiders.state.db import format_owner
-from envision_spiders.state.store import LocalRecords, RecordBackend, write_json_atomic
+from envision_spiders.state.store import LocalRecords, RecordBackend
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envision_spiders.state.store import write_json_atomic
+from envision_spiders.jsoncodec import write_json_atomic
 
 PROGRESS_VERSION = 1
 

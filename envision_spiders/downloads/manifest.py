@@ -1,6 +1,6 @@
 """``manifest.json`` of a record's download folder: what was fetched, from where, and whether it verified.
 
-Written atomically (``store.write_json_atomic``) with status ``pending`` before any byte is
+Written atomically (``jsoncodec.write_json_atomic``) with status ``pending`` before any byte is
 fetched, and ``complete`` / ``failed: ...`` afterwards, so a crash leaves ``pending``.
 """
 
@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from envision_spiders.state.store import write_json_atomic
+from envision_spiders.jsoncodec import write_json_atomic
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1

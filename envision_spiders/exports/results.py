@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from envision_spiders.exports.feeds import EYE_IMAGING
-from envision_spiders.state.store import iter_stored_records, write_json_atomic
+from envision_spiders.jsoncodec import write_json_atomic
+from envision_spiders.state.store import iter_stored_records
 
 RESULTS_DIR = "results"
 

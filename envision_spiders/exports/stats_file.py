@@ -10,7 +10,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
-from envision_spiders.state.store import write_json_atomic
+from envision_spiders.jsoncodec import write_json_atomic
 
 
 class StatsFile:

@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 from scrapy.http import Response
 
-from envision_spiders.state.store import write_json_atomic
+from envision_spiders.jsoncodec import write_json_atomic
 
 JITTER = (0.8, 1.2)
 

@@ -21,16 +21,10 @@ from scrapy.crawler import Crawler
 
 from envision_spiders.doi import record_dois
 from envision_spiders.items import record_to_dict
+from envision_spiders.jsoncodec import discard_staged
 from envision_spiders.state.batch import GroupCommit, group_commit_for_crawler
 from envision_spiders.state.db import format_owner, state_for_crawler
-from envision_spiders.state.store import (
-    FileStager,
-    RecordStore,
-    StoreConfig,
-    discard_staged,
-    record_bytes,
-    records_for_crawler,
-)
+from envision_spiders.state.store import FileStager, RecordStore, StoreConfig, record_bytes, records_for_crawler
 
 
 def utc_now_iso() -> str:

@@ -17,8 +17,8 @@ from envision_spiders.classifier.features import FEATURE_NAMES, evidence_feature
 from envision_spiders.downloads.gate import EYE_IMAGING, file_gate, record_gate
 from envision_spiders.downloads.manifest import MANIFEST_NAME, load_manifest
 from envision_spiders.downloads.paths import record_dir_name
+from envision_spiders.jsoncodec import write_json_atomic
 from envision_spiders.report.charts import bar_chart, human_bytes
-from envision_spiders.state.store import write_json_atomic
 
 REPORT_DIR = "report"
 SUMMARY_FILE = "summary.json"

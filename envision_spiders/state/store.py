@@ -21,7 +21,6 @@ import asyncio
 import functools
 import json
 import os
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from envision_spiders.jsoncodec import json_line
+from envision_spiders.jsoncodec import discard_staged, json_line, stage_bytes, write_json_atomic
 from envision_spiders.state.db import Owner, StateDB, format_owner
 from envision_spiders.state.objects import S3Config, S3Location, client_for_crawler, is_missing, is_s3_url, make_client
 
@@ -53,41 +52,6 @@ def record_path(data_dir: str | Path, source: str, source_id: str) -> Path:
 def record_bytes(obj: Any) -> bytes:
     """A stored record's file: one line of JSON, keys sorted (``jsoncodec.json_line``)."""
     return json_line(obj, sort_keys=True)
-
-
-def write_json_atomic(path: str | Path, obj: Any, fsync: bool = False) -> None:
-    """Write JSON so that a reader (or a crash) sees the old file or the new one, never half."""
-    path = Path(path)
-    tmp = stage_bytes(path, record_bytes(obj), fsync)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        discard_staged(tmp)
-        raise
-
-
-def stage_bytes(path: Path, data: bytes, fsync: bool = False) -> Path:
-    """Write ``data`` to a temp file beside ``path`` (flushed to disk with ``fsync``) and return
-    its name: ``os.replace`` of it onto ``path`` is the atomic commit. Touches no shared state
-    and holds the GIL only between system calls, so it may run in a worker thread."""
-    # A temp name unique per process and thread: cheaper than mkstemp's random names, and
-    # two writers of one record (two crawls, classify threads) never share a temp file.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        fh = open(tmp, "wb")
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(tmp, "wb")
-    try:
-        with fh:
-            fh.write(data)
-            if fsync:
-                fh.flush()
-                os.fsync(fh.fileno())
-    except BaseException:
-        discard_staged(tmp)
-        raise
-    return tmp
 
 
 def stage_all(files: list[tuple[Path, bytes]], fsync: bool) -> list[Path | BaseException]:
@@ -154,13 +118,6 @@ class FileStager:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
-
-
-def discard_staged(tmp: Path) -> None:
-    try:
-        os.unlink(tmp)
-    except FileNotFoundError:
-        pass
 
 
 def load_record(path: str | Path) -> dict[str, Any]:

@@ -22,7 +22,8 @@ from envision_spiders.catalog import (
     values_at,
 )
 from envision_spiders.catalog.query import fts_query
-from envision_spiders.state.store import record_path, write_json_atomic
+from envision_spiders.jsoncodec import write_json_atomic
+from envision_spiders.state.store import record_path
 
 
 def rec(source: str, source_id: str, **fields: Any) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import pytest
 from envision_spiders.catalog import catalog_path, connect, parse_condition, select_records
 from envision_spiders.catalog.fields import record_paths
 from envision_spiders.catalog.query import observed_fields
-from envision_spiders.state.store import write_json_atomic
+from envision_spiders.jsoncodec import write_json_atomic
 from tests.catalog.stores import COPIED_DOI, SOURCES, crawl_store
 from tests.conftest import PROJECT_ROOT, scrapy_command, scrapy_env
 

@@ -9,7 +9,8 @@ import urllib.request
 from pathlib import Path
 
 from envision_spiders.catalog import build_catalog
-from envision_spiders.state.store import record_path, write_json_atomic
+from envision_spiders.jsoncodec import write_json_atomic
+from envision_spiders.state.store import record_path
 from tests.conftest import PROJECT_ROOT, scrapy_command, scrapy_env
 from tests.servers.nginx import free_port
 

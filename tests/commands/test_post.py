@@ -11,7 +11,8 @@ import attrs
 import pytest
 
 from envision_spiders.items import DatasetRecord
-from envision_spiders.state.store import record_path, write_json_atomic
+from envision_spiders.jsoncodec import write_json_atomic
+from envision_spiders.state.store import record_path
 from tests.conftest import PROJECT_ROOT, scrapy_command, scrapy_env
 from tests.servers.base import Reply
 from tests.servers.portal_receiver import FakePortal

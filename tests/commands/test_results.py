@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 
-from envision_spiders.state.store import record_path, write_json_atomic
+from envision_spiders.jsoncodec import write_json_atomic
+from envision_spiders.state.store import record_path
 from tests.conftest import PROJECT_ROOT, scrapy_command, scrapy_env
 
 

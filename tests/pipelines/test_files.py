@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from envision_spiders.downloads.lock import FolderLock
+from envision_spiders.jsoncodec import write_json_atomic
 from envision_spiders.state.db import open_state
-from envision_spiders.state.store import record_path, write_json_atomic
+from envision_spiders.state.store import record_path
 from tests.conftest import PROJECT_ROOT, blob, scrapy_command, scrapy_env
 from tests.servers.nginx import NginxServer
 from tests.servers.stall_files import StallingFileServer

@@ -7,8 +7,9 @@ import json
 
 import pytest
 
+from envision_spiders.jsoncodec import stage_bytes
 from envision_spiders.state.db import open_state
-from envision_spiders.state.store import FileStager, RecordStore, StoreConfig, record_bytes, stage_bytes
+from envision_spiders.state.store import FileStager, RecordStore, StoreConfig, record_bytes
 
 AT = "2026-01-01T00:00:00+00:00"
 

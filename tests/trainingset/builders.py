@@ -13,7 +13,8 @@ from PIL import Image
 
 from envision_spiders.downloads.manifest import COMPLETE, MANIFEST_NAME, new_manifest, write_manifest
 from envision_spiders.downloads.paths import record_dir_name, unique_names
-from envision_spiders.state.store import record_path, write_json_atomic
+from envision_spiders.jsoncodec import write_json_atomic
+from envision_spiders.state.store import record_path
 
 
 def image_bytes(seed: int, fmt: str = "PNG", size: tuple[int, int] = (12, 9)) -> bytes:

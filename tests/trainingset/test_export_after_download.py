@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from envision_spiders.state.store import record_path, write_json_atomic
+from envision_spiders.jsoncodec import write_json_atomic
+from envision_spiders.state.store import record_path
 from tests.conftest import PROJECT_ROOT, run_crawl, scrapy_command, scrapy_env
 from tests.inspection.helpers import dicom
 from tests.servers.nginx import NginxServer, find_nginx
