@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import json
+import logging
 import os
 import shutil
 import signal
@@ -43,6 +44,8 @@ from envision_spiders.downloads.shares import (
     write_share,
 )
 from envision_spiders.state.store import stored_records
+
+logger = logging.getLogger(__name__)
 
 
 class Command(ScrapyCommand):
@@ -100,6 +103,11 @@ class Command(ScrapyCommand):
         limits = {name: settings.getint(name) for name in CONCURRENCY_LIMITS}
         slots = settings.getdict("DOWNLOAD_SLOTS")
         processes = process_count(requested, count_files(records), os.cpu_count() or 1, limits, slots)
+        if processes < requested:
+            # each process needs at least one request of every limit: a user who asked for more should know
+            logger.warning("--processes %d asked, %d used: each process needs a share of every concurrency limit "
+                           "(%s, DOWNLOAD_SLOTS), the smallest of which is %d", requested, processes,
+                           ", ".join(CONCURRENCY_LIMITS), processes)
         if processes == 1:
             return
         shares = deal_records(records, processes)

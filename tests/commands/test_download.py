@@ -35,6 +35,18 @@ def test_two_processes_fetch_every_file_once_and_add_up_their_summaries(nginx: N
     assert all(manifest(data, str(r))["status"] == "complete" for r in range(12))
 
 
+def test_asking_for_more_processes_than_the_limits_allow_says_how_many_are_used(nginx: NginxServer, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    for r in range(4):
+        body = blob(2600 + r, f"capped{r}")
+        store(data, str(r), [file_entry("a.png", body, nginx.put(f"capped/{r}/a.png", body))])
+    code, summary, log = run_download(data, {"CONCURRENT_REQUESTS_PER_DOMAIN": 2}, "--processes", "4")
+    assert code == 0, log[-3000:]
+    assert summary["files/complete"] == 4
+    assert "--processes 4 asked, 2 used" in log
+    assert log.count("Spider closed (finished)") == 2
+
+
 def test_by_default_a_few_files_are_downloaded_by_one_process(nginx: NginxServer, tmp_path: Path) -> None:
     data = tmp_path / "data"
     for r in range(3):
