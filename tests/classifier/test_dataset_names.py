@@ -13,12 +13,8 @@ from envision_spiders.classifier.dataset_names import (
     packaged_index,
     parse_names,
 )
-from envision_spiders.classifier.features import FEATURE_NAMES, evidence_features
 from envision_spiders.classifier.training.raw import arc, dataset_entries, known_name_variants, withheld_dataset
-
-
-def feature(record: dict, name: str) -> float:
-    return float(evidence_features(record)[FEATURE_NAMES.index(name)])
+from tests.classifier import feature
 
 
 @pytest.mark.parametrize("title", [

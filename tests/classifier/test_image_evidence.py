@@ -9,7 +9,6 @@ import zlib
 
 import pytest
 
-from envision_spiders.classifier.features import FEATURE_NAMES, evidence_features
 from envision_spiders.classifier.image_evidence import (
     OCT,
     OCTA,
@@ -21,6 +20,7 @@ from envision_spiders.classifier.image_evidence import (
 )
 from envision_spiders.classifier.training.raw import arc, archive_evidence_variants
 from envision_spiders.inspection.report import image_facts
+from tests.classifier import feature
 
 
 def png_header(width: int, height: int, colour_type: int) -> bytes:
@@ -39,9 +39,6 @@ def archive_record(image: dict, sample: str = "images/3fa29c01be7d.png", descrip
     entry["images"] = [image]
     return {"title": "Raw data", "description": description, "file_names": ["images.zip"], "archive_contents": [entry]}
 
-
-def feature(record: dict, name: str) -> float:
-    return float(evidence_features(record)[FEATURE_NAMES.index(name)])
 
 
 # --- geometry -------------------------------------------------------------------------------

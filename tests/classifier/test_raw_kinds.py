@@ -21,12 +21,8 @@ from envision_spiders.classifier.text import compose_text, salient_description
 from envision_spiders.classifier.training.build import HERE, RAW_HELDOUT
 from envision_spiders.classifier.training.raw import KINDS, arc, img, raw_records
 from envision_spiders.items import RECORD_FIELDS
+from tests.classifier import feature
 from tests.conftest import PROJECT_ROOT, scrapy_command, scrapy_env
-
-
-def feature(record: dict, name: str) -> float:
-    return float(evidence_features(record)[FEATURE_NAMES.index(name)])
-
 
 # --- features ---------------------------------------------------------------------------
 

@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from envision_spiders.classifier.features import FEATURE_NAMES, evidence_features
 from envision_spiders.classifier.sides import eye_side_flags, name_tokens
 from envision_spiders.classifier.training.raw import arc
-
-
-def feature(record: dict, name: str) -> float:
-    return float(evidence_features(record)[FEATURE_NAMES.index(name)])
+from tests.classifier import feature
 
 
 def test_name_tokens_split_at_separators_and_letter_digit_boundaries():

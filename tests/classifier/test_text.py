@@ -4,10 +4,7 @@ import numpy as np
 
 from envision_spiders.classifier.features import FEATURE_NAMES, evidence_features
 from envision_spiders.classifier.text import compose_text, describe_files, extension, strip_html
-
-
-def feature(record: dict, name: str) -> float:
-    return float(evidence_features(record)[FEATURE_NAMES.index(name)])
+from tests.classifier import feature
 
 
 def test_strip_html_removes_tags_and_entities():
