@@ -72,3 +72,43 @@ def test_a_first_request_is_left_alone():
     request = Request("https://s3.example.com/f", meta={"download_slot": "figshare:all"})
     mw.process_request(request)
     assert request.meta["download_slot"] == "figshare:all"
+
+
+def zip_of_size(size: int) -> bytes:
+    """A ZIP of three stored "PNG" entries, exactly ``size`` bytes (the size the fake lists)."""
+    import io
+    import zipfile
+
+    def build(last: int) -> bytes:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+            for n, length in enumerate((1000, 1000, last)):
+                zf.writestr(f"img/{n}.png", b"\x89PNG\r\n\x1a\n" + b"\0" * length)
+        return buf.getvalue()
+
+    return build(1000 + size - len(build(1000)))
+
+
+def test_object_store_reads_after_a_redirect_do_not_wait_the_repositorys_delay(crawl):
+    """Figshare's archive inspection goes through its shared slot (here one request per 0.5 s);
+    the 302 to the object store leaves it, and the store's later reads of that archive (sent
+    to the store directly) are not spaced by Figshare's delay: they reach the store closer
+    together than that delay."""
+    from tests.servers.figshare import FakeFigshare
+
+    fake = FakeFigshare(n_articles=7, files_host="localhost", file_bytes=lambda name: None)
+    with fake:
+        sizes = {str(f["id"]): f["size"] for a in fake.all_articles() for f in a["files"] if f["name"].endswith(".zip")}
+        fake.storage.object_bytes = lambda file_id: zip_of_size(sizes[file_id]) if file_id in sizes else None
+        result = crawl("figshare", settings={
+            "FIGSHARE_API_URL": f"{fake.base_url}/v2", "DOWNLOAD_DELAY": 0.5, "ENVISION_INSPECT_ENABLED": True,
+            "ENVISION_INSPECT_TAIL_BYTES": 1024, "ENVISION_INSPECT_SNIFF_BYTES": 64,
+            "ENVISION_INSPECT_SNIFF_MERGE_GAP": 0, "ENVISION_INSPECT_MULTIRANGE": False})
+    assert result.returncode == 0, result.log
+    reads: dict[str, list[float]] = {}
+    for call in fake.storage.calls_to("object"):
+        reads.setdefault(call.path, []).append(call.at)
+    gaps = [b - a for times in reads.values() for a, b in zip(times, times[1:])]
+    assert gaps, f"no archive was read more than once at the store: {reads}"
+    assert max(gaps) < 0.25, f"store reads spaced by the repository's delay: {gaps}"
+    assert result.stats["envision/inspect/images_sniffed"] >= 3
