@@ -28,6 +28,7 @@ downloads (100/hour) are sped up a further ``DRYAD_FILE_SPEEDUP`` (12) times, be
 that a run with 60 archives takes ~20 s instead of 4 minutes.
 
     .venv/bin/python bench/api_rate_bench.py [--speedup 10] [--records 300] [--runs 3] [--source figshare] [--no-file-slots]
+        [--set ENVISION_RATE_MARGIN=0]
 """
 
 from __future__ import annotations
@@ -312,7 +313,8 @@ SOURCES = {"zenodo": zenodo, "nei": nei, "osf": osf, "figshare": figshare, "kagg
 
 
 def crawl(
-    source: Source, fake: FakeAPI, tmp: Path, speedup: float, file_slot: bool = True
+    source: Source, fake: FakeAPI, tmp: Path, speedup: float, file_slot: bool = True,
+    extra: dict[str, str] | None = None,
 ) -> tuple[dict[str, Any], float]:
     stats_file = tmp / f"{source.name}.stats.json"
     settings = {
@@ -322,6 +324,7 @@ def crawl(
         "ENVISION_INSPECT_ENABLED": "True",
         "LOG_LEVEL": "WARNING",
         **(source.settings(fake, speedup) if file_slot else source.without_file_slot(source.settings(fake, speedup))),
+        **(extra or {}),
     }
     cmd = scrapy_command("crawl", source.name)
     for key, value in settings.items():
@@ -349,13 +352,15 @@ def minimum_seconds(
     return max((max(0, n - 1) * buckets[b][0] / buckets[b][1] for b, n in per_bucket.items()), default=0.0)
 
 
-def run_once(source: Source, records: int, speedup: float, file_slot: bool) -> dict[str, Any]:
+def run_once(
+    source: Source, records: int, speedup: float, file_slot: bool, extra: dict[str, str] | None = None
+) -> dict[str, Any]:
     """One crawl of ``source`` against its gated fake: the figures of one printed row."""
     buckets = source.buckets(speedup)
     gate = RateGate(buckets, source.routes)
     with tempfile.TemporaryDirectory(prefix="envision-ratebench-") as tmp, source.make_fake(records) as fake:
         gate_fake(fake, gate, source.too_many)
-        stats, wall = crawl(source, fake, Path(tmp), speedup, file_slot=file_slot)
+        stats, wall = crawl(source, fake, Path(tmp), speedup, file_slot=file_slot, extra=extra)
     # the requests the rated service answered, per class (an object store a download redirects
     # to is not the API's: its hops are not counted)
     files = gate.admitted.get(source.file_route, 0) if source.file_route else 0
@@ -379,11 +384,15 @@ def main() -> None:
     parser.add_argument("--source", action="append", choices=sorted(SOURCES), help="default: all")
     parser.add_argument("--no-file-slots", action="store_true",
                         help="file requests in the search slot, as before file slots (the baseline)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for the crawls (repeatable), e.g. ENVISION_RATE_MARGIN=0")
     args = parser.parse_args()
+    extra = dict(item.split("=", 1) for item in args.set)
     print(f"{'source':10}{'API req':>9}{'file req':>10}{'allowed s':>11}{'crawl s':>9}{'wall s':>8}{'ratio':>8}"
           f"{'429s':>6}{'fake s':>8}")
     for name in args.source or sorted(SOURCES):
-        rows = [run_once(SOURCES[name](), args.records, args.speedup, not args.no_file_slots) for _ in range(args.runs)]
+        rows = [run_once(SOURCES[name](), args.records, args.speedup, not args.no_file_slots, extra)
+                for _ in range(args.runs)]
         for r in rows:
             print(f"{name:10}{r['api']:>9}{r['files']:>10}{r['allowed']:>11.2f}{r['elapsed']:>9.2f}{r['wall']:>8.2f}"
                   f"{r['ratio']:>7.2f}x{r['refused']:>6}{r['fake']:>8.2f}"

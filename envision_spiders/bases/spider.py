@@ -29,7 +29,9 @@ OAuth2 client credentials (optional) are not declared here: they are the spider'
     downloads, on any of its hosts: Figshare, Kaggle). All of them then go to one downloader
     slot, ``shared_slot(name)`` (``http/slots.py``), at ``DOWNLOAD_DELAY`` and
     ``CONCURRENT_REQUESTS_PER_DOMAIN``: API requests built with ``self.api_request`` and the
-    inspection's file requests alike, so a file host does not get a second rate of its own.
+    inspection's and gated downloads' file requests alike (``scrapy download`` builds the
+    slot the same way: ``downloads/budgets.py``), so a file host does not get a second rate of
+    its own.
 ``config_class`` (optional)
     A ``SpiderConfig`` (frozen dataclass of ``setting("NAME")`` fields): the spider's own
     settings, read and validated once into ``self.config`` by the classmethod hook

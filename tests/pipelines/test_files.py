@@ -530,7 +530,8 @@ def test_dryad_files_download_with_a_token_asked_for_the_client_credentials(tmp_
     with FakeDryad(n_eye=2, n_other=0) as fake:
         fake.route("storage", "GET", r"/storage/(.+)", lambda call, match: ranged_reply(call, body))
         fake.storage_url = lambda path: f"{fake.base_url}/storage/{path}"
-        settings = {"DRYAD_API_URL": f"{fake.base_url}/api/v2"}
+        # delays off (a local fake): with a token, Dryad's files have its 100/hour file slot
+        settings = {"DRYAD_API_URL": f"{fake.base_url}/api/v2", "DOWNLOAD_DELAY": 0}
         data = tmp_path / "data"
         store_dryad(data)
         code, summary, log = run_download(data, settings, env={"DRYAD_CLIENT_ID": fake.client_id,
