@@ -28,6 +28,7 @@ downloads (100/hour) are sped up a further ``DRYAD_FILE_SPEEDUP`` (12) times, be
 that a run with 60 archives takes ~20 s instead of 4 minutes.
 
     .venv/bin/python bench/api_rate_bench.py [--speedup 10] [--records 300] [--runs 3] [--source figshare] [--no-file-slots]
+        [--set ENVISION_RATE_MARGIN=0]
 """
 
 from __future__ import annotations
@@ -41,11 +42,10 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import threading
 import time
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,70 +54,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.conftest import scrapy_command, scrapy_env  # noqa: E402
 from tests.servers.base import FakeAPI, Reply, ranged_reply  # noqa: E402
-
-TOLERANCE = 0.02  # seconds of slack on each window: network and thread scheduling jitter
-SPAN = 4  # a class's rate is enforced over every SPAN requests (SPAN intervals), as a window limiter does
-
-
-@dataclass
-class RateGate:
-    """The fake's limiter. A bucket is ``(seconds, count)``: at most ``count`` requests in any
-    ``seconds`` (a moving window, as Zenodo's flask-limiter and Dryad's rack-attack count);
-    ``count`` 1 is a minimum spacing. A request is admitted only when every bucket it counts
-    in allows it."""
-
-    buckets: dict[str, tuple[float, int]]
-    routes: dict[str, list[str]]  # route name -> buckets it counts in
-    seen: dict[str, list[float]] = field(default_factory=dict)
-    admitted: dict[str, int] = field(default_factory=dict)  # route -> requests let through
-    refused: int = 0
-    refused_by: dict[str, int] = field(default_factory=dict)  # bucket -> requests it refused
-    served_seconds: float = 0.0  # time the fake spent answering (its own share of the crawl's time)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def admit(self, route: str) -> bool:
-        names = self.routes.get(route, [])
-        with self.lock:
-            now = time.monotonic()
-            for name in names:
-                seconds, count = self.buckets[name]
-                recent = [t for t in self.seen.get(name, []) if now - t < seconds - TOLERANCE]
-                self.seen[name] = recent
-                if len(recent) >= count:
-                    self.refused += 1
-                    self.refused_by[name] = self.refused_by.get(name, 0) + 1
-                    return False
-            for name in names:
-                self.seen.setdefault(name, []).append(now)
-            self.admitted[route] = self.admitted.get(route, 0) + 1
-            return True
-
-
-def gate_fake(fake: FakeAPI, gate: RateGate, too_many: Callable[[float], Reply]) -> None:
-    """Every request to ``fake`` goes through ``gate`` first: 429 when too early."""
-    dispatch = fake.dispatch
-
-    def gated(method: str, raw_path: str, headers: dict[str, str], body: bytes) -> Reply:
-        route = route_of(fake, method, raw_path)
-        if route is not None and not gate.admit(route):
-            wait = max(gate.buckets[b][0] for b in gate.routes[route])
-            return too_many(wait)
-        started = time.perf_counter()
-        try:
-            return dispatch(method, raw_path, headers, body)
-        finally:
-            with gate.lock:
-                gate.served_seconds += time.perf_counter() - started
-
-    fake.dispatch = gated  # type: ignore[method-assign]
-
-
-def route_of(fake: FakeAPI, method: str, raw_path: str) -> str | None:
-    path = raw_path.split("?", 1)[0]
-    for name, route_method, pattern, _ in fake._routes:
-        if route_method == method and pattern.fullmatch(path):
-            return name
-    return None
+from tests.servers.rate_gate import SPAN, RateGate, gate_fake  # noqa: E402
 
 
 def small_zip() -> bytes:
@@ -376,7 +313,8 @@ SOURCES = {"zenodo": zenodo, "nei": nei, "osf": osf, "figshare": figshare, "kagg
 
 
 def crawl(
-    source: Source, fake: FakeAPI, tmp: Path, speedup: float, file_slot: bool = True
+    source: Source, fake: FakeAPI, tmp: Path, speedup: float, file_slot: bool = True,
+    extra: dict[str, str] | None = None,
 ) -> tuple[dict[str, Any], float]:
     stats_file = tmp / f"{source.name}.stats.json"
     settings = {
@@ -386,6 +324,7 @@ def crawl(
         "ENVISION_INSPECT_ENABLED": "True",
         "LOG_LEVEL": "WARNING",
         **(source.settings(fake, speedup) if file_slot else source.without_file_slot(source.settings(fake, speedup))),
+        **(extra or {}),
     }
     cmd = scrapy_command("crawl", source.name)
     for key, value in settings.items():
@@ -413,13 +352,15 @@ def minimum_seconds(
     return max((max(0, n - 1) * buckets[b][0] / buckets[b][1] for b, n in per_bucket.items()), default=0.0)
 
 
-def run_once(source: Source, records: int, speedup: float, file_slot: bool) -> dict[str, Any]:
+def run_once(
+    source: Source, records: int, speedup: float, file_slot: bool, extra: dict[str, str] | None = None
+) -> dict[str, Any]:
     """One crawl of ``source`` against its gated fake: the figures of one printed row."""
     buckets = source.buckets(speedup)
     gate = RateGate(buckets, source.routes)
     with tempfile.TemporaryDirectory(prefix="envision-ratebench-") as tmp, source.make_fake(records) as fake:
         gate_fake(fake, gate, source.too_many)
-        stats, wall = crawl(source, fake, Path(tmp), speedup, file_slot=file_slot)
+        stats, wall = crawl(source, fake, Path(tmp), speedup, file_slot=file_slot, extra=extra)
     # the requests the rated service answered, per class (an object store a download redirects
     # to is not the API's: its hops are not counted)
     files = gate.admitted.get(source.file_route, 0) if source.file_route else 0
@@ -443,11 +384,15 @@ def main() -> None:
     parser.add_argument("--source", action="append", choices=sorted(SOURCES), help="default: all")
     parser.add_argument("--no-file-slots", action="store_true",
                         help="file requests in the search slot, as before file slots (the baseline)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for the crawls (repeatable), e.g. ENVISION_RATE_MARGIN=0")
     args = parser.parse_args()
+    extra = dict(item.split("=", 1) for item in args.set)
     print(f"{'source':10}{'API req':>9}{'file req':>10}{'allowed s':>11}{'crawl s':>9}{'wall s':>8}{'ratio':>8}"
           f"{'429s':>6}{'fake s':>8}")
     for name in args.source or sorted(SOURCES):
-        rows = [run_once(SOURCES[name](), args.records, args.speedup, not args.no_file_slots) for _ in range(args.runs)]
+        rows = [run_once(SOURCES[name](), args.records, args.speedup, not args.no_file_slots, extra)
+                for _ in range(args.runs)]
         for r in rows:
             print(f"{name:10}{r['api']:>9}{r['files']:>10}{r['allowed']:>11.2f}{r['elapsed']:>9.2f}{r['wall']:>8.2f}"
                   f"{r['ratio']:>7.2f}x{r['refused']:>6}{r['fake']:>8.2f}"

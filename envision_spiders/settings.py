@@ -141,6 +141,14 @@ CONCURRENT_REQUESTS_PER_DOMAIN = 4
 # inspection's file requests in the same slot wait behind a few, not CONCURRENT_REQUESTS.
 SCHEDULER_PRIORITY_QUEUE = "envision_spiders.http.budget_queue.BudgetSlotQueue"
 ENVISION_BUDGET_SLOT_BACKLOG = 1
+# A file request of a budget slot redirected to another origin (a signed S3/GCS URL) goes to a
+# slot of that host with this politeness, not the repository's delay (middlewares/slots.py):
+# the object store documents no per-client rate, and ranged downloads want a few in flight.
+ENVISION_OBJECT_STORE_SLOT = {"delay": 0.0, "jitter": 0, "concurrency": 4}
+# Every downloader slot with a delay (the documented rates: a spider's DOWNLOAD_DELAY, budget
+# slots) waits this fraction longer between requests (http/margin.py): send jitter of a few ms
+# must not take a request under the documented interval (NIH RePORTER blocks an IP above 1/s).
+ENVISION_RATE_MARGIN = 0.02
 DOWNLOAD_TIMEOUT = 60
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False  # Scrapy's HTTP endpoint that runs Python sent to it (docs/security.md)
@@ -183,6 +191,7 @@ EXTENSIONS = {
     "envision_spiders.exports.stats_file.StatsFile": 500,
     "envision_spiders.state.runs.RunLedger": 510,  # crawl_runs table: the weekly schedule's `since`
     "envision_spiders.progress.extension.CrawlProgress": 490,  # progress lines; before StatsFile so the file has the final figures
+    "envision_spiders.http.margin.RateMargin": 0,  # ENVISION_RATE_MARGIN: every slot's delay a little wider
 }
 # Scrapy 2.19's remote control runs Python code sent to a loopback HTTP port (token in the user's
 # profile): not wanted in an unattended crawler. It is left out of the base rather than set to None

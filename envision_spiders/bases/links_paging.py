@@ -101,7 +101,7 @@ class LinksPagingSpider(EnvisionSpider):
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
         super().update_settings(settings)
-        delay = cls.rate_delay(settings, token=cls.has_token())
+        delay = cls.rate_delay(settings, token=cls.has_token(settings))
         if delay is not None and (settings.getpriority("DOWNLOAD_DELAY") or 0) <= SETTINGS_PRIORITIES["spider"]:
             settings.set("DOWNLOAD_DELAY", delay, priority="spider")
 

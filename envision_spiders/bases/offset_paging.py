@@ -145,7 +145,7 @@ class OffsetPagingSpider(EnvisionSpider):
         """``(page_size, max_offset)`` from the settings, validated."""
         name = cls.page_size_setting
         if isinstance(name, tuple):
-            name = name[1] if cls.has_token() else name[0]
+            name = name[1] if cls.has_token(settings) else name[0]
         page_size = settings.getint(name)
         if page_size < 1:
             raise SpiderArgumentError(f"setting {name} must be at least 1")

@@ -10,9 +10,10 @@ A concrete spider declares:
     Secret holding the API token and how it is sent (``Authorization: <scheme> <token>``,
     default ``Bearer``); read once into ``self.token`` (an ``ApiToken``, or None). Override
     the classmethod ``api_token(settings, api_url)`` for another shape (Kaggle: Basic).
-``client_credentials`` (optional)
-    ``(token path, client id variable, client secret variable)``: without a token, an OAuth2
-    client-credentials token is fetched through Scrapy by ``await self.fetch_token()``.
+OAuth2 client credentials (optional) are not declared here: they are the spider's entry of
+    ``ENVISION_FILE_AUTH`` (``"client_credentials": [token path, client id variable, client
+    secret variable]``), the one place gated downloads and inspection read them too. Without a
+    token, one is fetched through Scrapy by ``await self.fetch_token()``.
 ``custom_settings``
     The source's politeness (``DOWNLOAD_DELAY``, concurrency) from its documented rate
     limits: ``politeness(delay, per_domain)``.
@@ -28,7 +29,9 @@ A concrete spider declares:
     downloads, on any of its hosts: Figshare, Kaggle). All of them then go to one downloader
     slot, ``shared_slot(name)`` (``http/slots.py``), at ``DOWNLOAD_DELAY`` and
     ``CONCURRENT_REQUESTS_PER_DOMAIN``: API requests built with ``self.api_request`` and the
-    inspection's file requests alike, so a file host does not get a second rate of its own.
+    inspection's and gated downloads' file requests alike (``scrapy download`` builds the
+    slot the same way: ``downloads/budgets.py``), so a file host does not get a second rate of
+    its own.
 ``config_class`` (optional)
     A ``SpiderConfig`` (frozen dataclass of ``setting("NAME")`` fields): the spider's own
     settings, read and validated once into ``self.config`` by the classmethod hook
@@ -221,7 +224,6 @@ class EnvisionSpider(scrapy.Spider):
     api_url_setting: str = ""
     token_variable: str | None = None
     token_scheme: str = "Bearer"
-    client_credentials: tuple[str, str, str] | None = None  # OAuth2: (token path, id secret, secret secret)
     config_class: type[SpiderConfig] | None = None
     file_rate_settings: tuple[str, str] | None = None
     shared_rate: bool = False
@@ -268,7 +270,7 @@ class EnvisionSpider(scrapy.Spider):
                 "concurrency": settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN")})
         if not cls.file_rate_settings:
             return
-        per_hour = settings.getfloat(cls.file_rate_settings[1 if cls.has_token() else 0])
+        per_hour = settings.getfloat(cls.file_rate_settings[1 if cls.has_token(settings) else 0])
         if per_hour <= 0:
             return
         slot = slot_for_rate(per_hour)
@@ -291,9 +293,17 @@ class EnvisionSpider(scrapy.Spider):
         settings.set("DOWNLOAD_SLOTS", slots, priority=priority)
 
     @classmethod
-    def has_token(cls) -> bool:
-        """Whether a token will be sent (from ``token_variable`` or ``client_credentials``)."""
-        creds = cls.client_credentials
+    def client_credentials(cls, settings: BaseSettings) -> list[str] | None:
+        """``[token path, client id variable, client secret variable]`` of an OAuth2 client-credentials
+        token, from the spider's ``ENVISION_FILE_AUTH`` entry, or None."""
+        spec = (settings.getdict("ENVISION_FILE_AUTH") or {}).get(cls.name) or {}
+        creds = spec.get("client_credentials")
+        return list(creds) if creds else None
+
+    @classmethod
+    def has_token(cls, settings: BaseSettings) -> bool:
+        """Whether a token will be sent (from ``token_variable`` or the client credentials)."""
+        creds = cls.client_credentials(settings)
         return bool(cls.token_variable and get_secret(cls.token_variable)) or bool(
             creds and get_secret(creds[1]) and get_secret(creds[2]))
 
@@ -336,11 +346,12 @@ class EnvisionSpider(scrapy.Spider):
         self.token = None
 
     async def fetch_token(self) -> None:
-        """OAuth2 client credentials (``client_credentials``) -> ``self.token``, when no token is set
-        (``credentials.client_credentials_token``: counted, and logged when refused)."""
-        if self.token is not None or not self.client_credentials:
+        """OAuth2 client credentials (:meth:`client_credentials`) -> ``self.token``, when no token is
+        set (``credentials.client_credentials_token``: counted, and logged when refused)."""
+        creds = self.client_credentials(self.settings)
+        if self.token is not None or not creds:
             return
-        self.token = await client_credentials_token(self.crawler, self.api_url, self.client_credentials, self.logger)
+        self.token = await client_credentials_token(self.crawler, self.api_url, creds, self.logger)
 
     def api_request(self, url: str, callback: Any, data: Any = None, **kwargs: Any) -> scrapy.Request:
         """A request to the API (a JSON POST of ``data`` when given), with the token where it belongs

@@ -12,6 +12,12 @@ and downloads the first share itself. The request limits are divided between the
 would. Workers die with this process (``PR_SET_PDEATHSIG``); their JSON
 summaries are added into the one printed here. A record is in one share only, and still guarded
 by its folder lock and its lease.
+
+Rate budgets: the stored sources' budget slots (``downloads/budgets.py``: Figshare's and
+Kaggle's one rate for every request, Dryad's and OSF's file rates) are added to
+``DOWNLOAD_SLOTS`` before the limits are split, and the files go to them as in a crawl
+(``pipelines/files.py``): with N processes each gets the slot at N times its delay, so the
+source still has one budget overall.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from scrapy.exceptions import UsageError
 from scrapy.settings import Settings
 from scrapy.utils.misc import load_object
 
+from envision_spiders.downloads.budgets import budget_slots
 from envision_spiders.downloads.replay import StoredRecordsSpider
 from envision_spiders.downloads.shares import (
     CONCURRENCY_LIMITS,
@@ -43,7 +50,7 @@ from envision_spiders.downloads.shares import (
     process_limits,
     write_share,
 )
-from envision_spiders.state.store import stored_records
+from envision_spiders.state.store import StoreConfig, open_records, stored_records
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +89,9 @@ class Command(ScrapyCommand):
                 raise UsageError(f"--threshold {threshold} is not between 0 and 1")
             self.settings.set("ENVISION_DOWNLOAD_THRESHOLD", threshold, priority="cmdline")
         # its one spider is StoredRecordsSpider, handed over as a class: loading every source's
-        # spider module (and their page objects) would only cost start-up time
+        # spider module (and their page objects) would only cost start-up time; only the stored
+        # sources' spiders are loaded, for their rate budgets
+        self._add_budget_slots(self.settings.getlist("SPIDER_MODULES"), opts.source)
         self.settings.set("SPIDER_MODULES", [], priority="cmdline")
         if opts.processes is not None:
             self.settings.set("ENVISION_DOWNLOAD_PROCESSES", opts.processes, priority="cmdline")
@@ -93,6 +102,16 @@ class Command(ScrapyCommand):
         self.shares_dir: Path | None = None
         if requested != 1 and not self.settings.get("ENVISION_DOWNLOAD_RECORDS"):
             self._start_workers(requested, opts.source)
+
+    def _add_budget_slots(self, modules: list[str], sources: list[str] | None) -> None:
+        """The budget slots of the stored records' sources (``downloads/budgets.py``), so that
+        their files keep to the same rate as in a crawl; a ``-s DOWNLOAD_SLOTS`` entry wins."""
+        settings = self.settings
+        if sources is None:
+            sources = open_records(StoreConfig.from_settings(settings)).sources()
+        slots = budget_slots(settings, modules, sources)
+        if slots:
+            settings.set("DOWNLOAD_SLOTS", {**slots, **settings.getdict("DOWNLOAD_SLOTS")}, priority="cmdline")
 
     def _start_workers(self, requested: int, sources: list[str] | None) -> None:
         """Deal the gated records into shares and fork a worker for each share but the first,

@@ -10,7 +10,8 @@ share (deterministic: ties go to the lower share number, records in name order).
 
 How many processes (:func:`process_count`) and each one's part of the request limits
 (:func:`process_limits`): N processes together keep to the limits one process would (per host,
-overall, per slot), so ``--processes`` buys CPU, never more load on a repository.
+overall, per slot; a source's rate budget by its delay), so ``--processes`` buys CPU, never
+more load on a repository.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from envision_spiders.downloads.gate import file_gate, record_gate
+from envision_spiders.http.slots import is_budget_slot
 
 Owner = tuple[str, str]
 
@@ -67,14 +69,18 @@ def process_count(requested: int, files: int, cpus: int, limits: dict[str, int],
     if requested == 0:
         requested = max(1, cpus) if files >= AUTO_MIN_FILES else 1
     caps = [v for v in limits.values() if v > 0]
-    caps += [int(slot["concurrency"]) for slot in slots.values() if isinstance(slot, dict) and slot.get("concurrency")]
+    # a budget slot is shared out by its delay (process_limits), not its concurrency
+    caps += [int(slot["concurrency"]) for name, slot in slots.items()
+             if not is_budget_slot(name) and isinstance(slot, dict) and slot.get("concurrency")]
     return max(1, min([requested, *caps]))
 
 
 def process_limits(limits: dict[str, int], delay: float, slots: dict[str, Any], processes: int) -> list[dict[str, Any]]:
     """Each process's settings so that together they keep to one process's limits: every
     concurrency limit divided (the parts add up to it), DOWNLOAD_DELAY and each DOWNLOAD_SLOTS
-    entry's delay multiplied by ``processes``, each slot's concurrency divided."""
+    entry's delay multiplied by ``processes``, each slot's concurrency divided (at least one
+    request each for a budget slot: its documented rate is kept by the delays, which add up
+    to the one budget)."""
     parts: list[dict[str, Any]] = []
     for k in range(processes):
         part: dict[str, Any] = {name: _portion(value, processes, k) for name, value in limits.items() if value > 0}
@@ -84,7 +90,9 @@ def process_limits(limits: dict[str, int], delay: float, slots: dict[str, Any], 
             part["DOWNLOAD_SLOTS"] = {
                 name: {**slot,
                        **({"delay": slot["delay"] * processes} if slot.get("delay") else {}),
-                       **({"concurrency": _portion(int(slot["concurrency"]), processes, k)} if slot.get("concurrency") else {})}
+                       **({"concurrency": max(1 if is_budget_slot(name) else 0,
+                                              _portion(int(slot["concurrency"]), processes, k))}
+                          if slot.get("concurrency") else {})}
                 for name, slot in slots.items()
             }
         parts.append(part)

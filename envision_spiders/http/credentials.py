@@ -16,7 +16,8 @@ file URL pointing elsewhere is fetched without it.
 ``file_tokens(settings)`` gives the tokens a source's *file* requests carry (archive inspection
 and gated downloads alike): ``ENVISION_FILE_AUTH`` maps a source to its secret and scheme (or
 ``basic``: two secrets for HTTP Basic) and its API root setting; a source whose API issues
-tokens for client credentials (Dryad) names them in ``client_credentials`` and, with no token
+tokens for client credentials (Dryad) names them in its entry's ``client_credentials`` (the one
+place: the spider reads them there too) and, with no token
 set, gets one from ``client_credentials_token`` (the spider for its API requests, the
 downloads for their files), and each file request gets ``token.headers_for(file_url)``. A redirect to another
 origin then loses the header: Scrapy's ``RedirectMiddleware`` deletes ``Authorization`` when

@@ -51,7 +51,7 @@ from envision_spiders.http.byteranges import (
     parse_content_range,
     parse_multipart_byteranges,
 )
-from envision_spiders.http.slots import SLOT_META, leaves_budget
+from envision_spiders.http.slots import SLOT_META, leaves_budget, object_store_slot
 
 META_RANGE = "envision_range"  # what a ranged request asked for (RangeAsked)
 PART_OVERHEAD = 256  # multipart/byteranges headers + boundary per part (nginx: ~100-130 bytes)
@@ -484,7 +484,7 @@ class RangeReader:
     def _follow(self, final_url: str) -> None:
         if leaves_budget(self.meta.get(SLOT_META), self.url, final_url):
             # the caller's slot keeps the rate of the URL it gave, not of an object store it led to
-            self.meta.pop(SLOT_META)
+            self.meta[SLOT_META] = object_store_slot(final_url)
         if _origin(final_url) != _origin(self.url):
             self.headers = {}  # never carry credentials to another origin ourselves
         self.redirected_to = final_url

@@ -13,22 +13,28 @@ default. Two ways a repository's documented limits map onto that:
   per-host slots would each take the whole rate. A spider that declares ``shared_rate`` sends all
   of its requests, API and files, to one slot, ``shared_slot(source)``, at its ``DOWNLOAD_DELAY``.
 
-The inspection pipeline sends a record's file requests to the source's file slot, else to its
-shared slot, when ``DOWNLOAD_SLOTS`` has one (``meta["download_slot"]``). Both are *budget
-slots*: they stand for the repository's limit, so a request that leaves the repository's origin
-(a 302 to a signed object-store URL: S3, GCS) leaves the slot too (:func:`leaves_budget`,
-applied to redirect hops by ``middlewares/slots.py`` and to later reads of the final URL by
-``http/ranges.py``); Scrapy would otherwise keep the hop in the slot it came from.
+Archive inspection and gated downloads (a crawl's or ``scrapy download``'s) send a record's file
+requests to :func:`budget_slot_of` its source: the file slot, else the shared slot, when
+``DOWNLOAD_SLOTS`` has one (``meta["download_slot"]``). Both are *budget slots*: they stand for
+the repository's limit, so a request that leaves the repository's origin (a 302 to a signed
+object-store URL: S3, GCS) leaves the slot too (:func:`leaves_budget`, applied to redirect hops
+by ``middlewares/slots.py`` and to later reads of the final URL by ``http/ranges.py``); Scrapy
+would otherwise keep the hop in the slot it came from. It goes to :func:`object_store_slot` of
+its host, with the store's own politeness (``ENVISION_OBJECT_STORE_SLOT``), not the
+repository's delay, which a slot keyed by the host alone would get (it is every new slot's default).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 from envision_spiders.http.credentials import origin
 
 FILE_SLOT_SUFFIX = ":files"
 SHARED_SLOT_SUFFIX = ":all"
+OBJECT_STORE_SLOT_SUFFIX = ":object-store"
 SLOT_META = "download_slot"  # Scrapy's meta key of a request's downloader slot
 
 
@@ -40,6 +46,22 @@ def file_slot(source: str) -> str:
 def shared_slot(source: str) -> str:
     """The one download slot of every request of a source with one overall rate."""
     return f"{source}{SHARED_SLOT_SUFFIX}"
+
+
+def object_store_slot(url: str) -> str:
+    """The download slot of a request that left a budget slot for ``url``'s origin (an object store)."""
+    return f"{urlsplit(url).hostname or ''}{OBJECT_STORE_SLOT_SUFFIX}"
+
+
+def is_object_store_slot(slot: Any) -> bool:
+    return isinstance(slot, str) and slot.endswith(OBJECT_STORE_SLOT_SUFFIX)
+
+
+def budget_slot_of(source: str, slots: Iterable[str]) -> str | None:
+    """The budget slot of ``source``'s file requests among the configured ``slots``: its file
+    slot, else its shared slot, else None (Scrapy's per-host slot)."""
+    configured = set(slots)
+    return next((slot for slot in (file_slot(source), shared_slot(source)) if slot in configured), None)
 
 
 def is_budget_slot(slot: Any) -> bool:

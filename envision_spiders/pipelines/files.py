@@ -86,6 +86,7 @@ from envision_spiders.downloads.objects import MultipartDownload, S3Files
 from envision_spiders.downloads.paths import record_dir_name, unique_names
 from envision_spiders.downloads.takeover import takeover_for_crawler
 from envision_spiders.http.credentials import ApiToken, client_credentials_of, client_credentials_token
+from envision_spiders.http.slots import SLOT_META, budget_slot_of, is_budget_slot
 from envision_spiders.state.leases import LeaseKeeper, lease_keeper_for_crawler
 from envision_spiders.state.objects import S3Location, client_for_crawler, is_s3_url
 
@@ -118,6 +119,9 @@ class GatedFilesPipeline(FilesPipeline):
             self.root = Path(store_uri.removeprefix("file://"))
         super().__init__(str(self.root) if self.objects else store_uri, crawler=crawler)
         self.config = config
+        # the budget slots configured (http/slots.py): a crawl's spider adds its source's, scrapy
+        # download those of the stored records' sources (commands/download.py)
+        self.budget_slots = {slot for slot in crawler.settings.getdict("DOWNLOAD_SLOTS") if is_budget_slot(slot)}
         self.fetcher = FileFetcher(crawler, config.fetch, HostLimiter(config.concurrency_per_host, config.concurrency))
         self.multipart = MultipartDownload(self.fetcher, self.objects) if self.objects else None
         self.reserved_bytes = 0
@@ -302,10 +306,13 @@ class GatedFilesPipeline(FilesPipeline):
             "lock": lock,
         }
         token = self.config.auth.get(source)
+        # the source's budget (its file rate, or its one rate for every request), as inspection's
+        budget_slot = budget_slot_of(source, self.budget_slots)
         requests = []
         for entry, path in selected:
             headers = {"Accept": "*/*", "Accept-Encoding": "identity", **(token.headers_for(entry["url"]) if token else {})}
-            meta = {META_KEY: {"path": path, "entry": entry, "previous": previous.get(entry["name"])}}
+            meta = {META_KEY: {"path": path, "entry": entry, "previous": previous.get(entry["name"])},
+                    **({SLOT_META: budget_slot} if budget_slot else {})}
             requests.append(Request(entry["url"], headers=headers, meta=meta, callback=NO_CALLBACK, dont_filter=True))
         return requests
 

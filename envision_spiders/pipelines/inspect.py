@@ -42,7 +42,7 @@ from envision_spiders.http.ranges import (
     RangeReader,
     install_range_guard,
 )
-from envision_spiders.http.slots import SLOT_META, file_slot, is_budget_slot, shared_slot
+from envision_spiders.http.slots import SLOT_META, budget_slot_of, is_budget_slot
 from envision_spiders.inspection.config import InspectConfig
 from envision_spiders.inspection.drivers import inspect_archive
 from envision_spiders.inspection.errors import ArchiveError
@@ -106,11 +106,8 @@ class ArchiveInspectionPipeline:
     def request_meta(self, item: Any) -> dict[str, Any]:
         """Meta of a file's requests: the source's file slot when it has one (``http/slots.py``),
         else its shared slot (one budget with its API requests), else Scrapy's per-host slot."""
-        source = str(ItemAdapter(item).get("source") or "")
-        for slot in (file_slot(source), shared_slot(source)):
-            if slot in self.budget_slots:
-                return {SLOT_META: slot}
-        return {}
+        slot = budget_slot_of(str(ItemAdapter(item).get("source") or ""), self.budget_slots)
+        return {SLOT_META: slot} if slot else {}
 
     # --- processing ---------------------------------------------------------------------------
     async def process_item(self, item: Any) -> Any:

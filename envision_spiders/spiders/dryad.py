@@ -44,7 +44,6 @@ class DryadSpider(FileListingSpider, LinksPagingSpider):
     files_page = DryadFilesPage
     config_class = DryadConfig
     token_variable = "DRYAD_TOKEN"
-    client_credentials = ("/oauth/token", "DRYAD_CLIENT_ID", "DRYAD_CLIENT_SECRET")
     rate_settings = ("DRYAD_REQUESTS_PER_HOUR", "DRYAD_REQUESTS_PER_HOUR_TOKEN")
     file_rate_settings = ("DRYAD_FILE_REQUESTS_PER_HOUR", "DRYAD_FILE_REQUESTS_PER_HOUR_TOKEN")
     custom_settings = politeness()

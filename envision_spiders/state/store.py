@@ -173,6 +173,7 @@ class RecordBackend(Protocol):
     def exists(self, owner: Owner) -> bool: ...
     def iter_records(self, sources: list[str] | None = None) -> Iterator[tuple[str, dict[str, Any]]]: ...
     def listing(self, sources: list[str] | None = None) -> Iterator[StoredObject]: ...
+    def sources(self) -> list[str]: ...  # the sources with a folder (prefix) of records, in name order
 
 
 class LocalRecords:
@@ -197,6 +198,10 @@ class LocalRecords:
     def iter_records(self, sources: list[str] | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
         for path, record in iter_stored_records(self.data_dir, sources):
             yield str(path), record
+
+    def sources(self) -> list[str]:
+        root = self.data_dir / METADATA_DIR
+        return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
 
     def listing(self, sources: list[str] | None = None) -> Iterator[StoredObject]:
         for path in iter_stored_paths(self.data_dir, sources):
@@ -266,16 +271,18 @@ class S3Records:
             yield StoredObject(obj["Key"][len(base):], _etag_stamp(obj.get("ETag")), int(obj.get("Size") or 0),
                                functools.partial(self._read_key, obj["Key"]))
 
+    def sources(self) -> list[str]:
+        root = self.location.key(METADATA_DIR) + "/"
+        return sorted(p["Prefix"][len(root):].rstrip("/")
+                      for page in self._list(root, "/") for p in page.get("CommonPrefixes") or [])
+
     def _record_keys(self, sources: list[str] | None) -> Iterator[dict[str, Any]]:
         """The listed objects of the record keys, sources in name order, keys in name order."""
         root = self.location.key(METADATA_DIR) + "/"
-        source_prefixes = sorted(
-            p["Prefix"] for page in self._list(root, "/") for p in page.get("CommonPrefixes") or []
-        )
-        for source_prefix in source_prefixes:
-            if sources and source_prefix[len(root):].rstrip("/") not in sources:
+        for source in self.sources():
+            if sources and source not in sources:
                 continue
-            for page in self._list(source_prefix, "/"):
+            for page in self._list(f"{root}{source}/", "/"):
                 for obj in page.get("Contents") or []:
                     if obj["Key"].endswith(".json"):
                         yield obj

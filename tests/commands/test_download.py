@@ -10,7 +10,10 @@ import subprocess
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
+from envision_spiders.jsoncodec import write_json_atomic
+from envision_spiders.state.store import record_path
 from tests.conftest import PROJECT_ROOT, scrapy_env
 from tests.pipelines.test_files import blob, download_cmd, file_entry, manifest, run_download, store
 from tests.servers.nginx import NginxServer
@@ -143,3 +146,40 @@ def test_two_processes_together_keep_to_one_processs_requests_per_host(tmp_path:
             proc.kill()
             proc.wait(10)
             server.resume(drop=True)
+
+
+def store_figshare(data: Path, fake: Any, count: int, body: bytes) -> list[str]:
+    """``count`` gated Figshare records, one file each, downloaded through the fake's
+    ndownloader route (a 302 to its object store); their source ids."""
+    ids = []
+    for article in [a for a in fake.all_articles() if a["defined_type"] == 3][:count]:
+        entry = file_entry("images.zip", body, article["files"][0]["download_url"])
+        source_id = str(article["id"])
+        write_json_atomic(record_path(data, "figshare", source_id), {
+            "source": "figshare", "source_id": source_id, "title": article["title"], "license": "cc-by-4.0",
+            "label": "EYE_IMAGING", "confidence": 0.95, "access_type": "open", "files": [entry]})
+        ids.append(source_id)
+    return ids
+
+
+def test_figshare_files_keep_to_its_one_rate_for_every_request(tmp_path: Path) -> None:
+    """Figshare documents one rate (about 1 request/s) for all its requests, downloads on
+    ndownloader.figshare.com included: ``scrapy download`` sends them to the source's shared slot
+    at the spider's delay, as a crawl does, not to a host slot of its own with no delay. The fake
+    answers 429 to more than 2 download requests in any 2 s."""
+    from tests.servers.figshare import FakeFigshare
+    from tests.servers.rate_gate import RateGate, gate_fake
+
+    body = blob(20_000, "figshare")
+    with FakeFigshare(n_articles=6, files_host="localhost", file_bytes=lambda name: body) as fake:
+        gate = RateGate({"overall": (2.0, 2)}, {"download": ["overall"]})
+        gate_fake(fake, gate, lambda wait: FakeFigshare.rate_limited())
+        data = tmp_path / "data"
+        store_figshare(data, fake, 3, body)
+        code, summary, log = run_download(data, {"FIGSHARE_API_URL": f"{fake.base_url}/v2"})
+    assert code == 0, log[-3000:]
+    assert summary["files/complete"] == 3
+    assert gate.refused == 0, f"{gate.refused} download requests above Figshare's rate"
+    sent = [c.at for c in fake.calls_to("download")]
+    assert len(sent) == 3 and sent[-1] - sent[0] >= 2 * 0.98  # one a second, the margin aside
+    assert len(fake.storage.calls_to("object")) == 3  # the object store is not the repository's budget

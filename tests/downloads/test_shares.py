@@ -74,3 +74,14 @@ def test_the_processes_together_keep_to_one_processs_limits():
     assert [part["DOWNLOAD_SLOTS"]["files"] for part in parts] == [{"concurrency": 2, "delay": 2.0},
                                                                     {"concurrency": 1, "delay": 2.0}]
     assert "DOWNLOAD_DELAY" not in process_limits(LIMITS, 0.0, {}, 2)[0]
+
+
+def test_a_budget_slot_is_shared_out_by_its_delay_not_capping_the_processes():
+    """Figshare's one rate (its shared slot, concurrency 1): two processes each get it at twice
+    the delay, one request at a time, so together they keep to the one budget."""
+    from envision_spiders.downloads.shares import process_count, process_limits
+
+    slots = {"figshare:all": {"delay": 1.0, "jitter": 0, "concurrency": 1}}
+    assert process_count(2, 1000, 2, {"CONCURRENT_REQUESTS": 16}, slots) == 2
+    parts = process_limits({"CONCURRENT_REQUESTS": 16}, 0.0, slots, 2)
+    assert [p["DOWNLOAD_SLOTS"]["figshare:all"] for p in parts] == [{"delay": 2.0, "jitter": 0, "concurrency": 1}] * 2

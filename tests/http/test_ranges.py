@@ -224,7 +224,7 @@ def test_range_headers_are_built_in_one_module_and_http_knows_no_archives() -> N
 
 def test_reads_after_a_redirect_to_another_origin_leave_the_callers_budget_slot() -> None:
     """The caller's slot (a repository's file rate) is for the URL it gave: once a read was
-    redirected to an object store, the next reads of that store are not in it."""
+    redirected to an object store, the next reads of that store go to the store's own slot."""
     server = FakeRangeServer(DATA)
     sent: list[Request] = []
 
@@ -241,4 +241,4 @@ def test_reads_after_a_redirect_to_another_origin_leave_the_callers_budget_slot(
     asyncio.run(r.read(0, 10))
     asyncio.run(r.read(100, 110))
     assert sent[0].meta["download_slot"] == "dryad:files"
-    assert sent[1].url.startswith("https://store.test/") and "download_slot" not in sent[1].meta
+    assert sent[1].url.startswith("https://store.test/") and sent[1].meta["download_slot"] == "store.test:object-store"

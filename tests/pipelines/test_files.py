@@ -531,7 +531,8 @@ def test_dryad_files_download_with_a_token_asked_for_the_client_credentials(tmp_
     with FakeDryad(n_eye=2, n_other=0) as fake:
         fake.route("storage", "GET", r"/storage/(.+)", lambda call, match: ranged_reply(call, body))
         fake.storage_url = lambda path: f"{fake.base_url}/storage/{path}"
-        settings = {"DRYAD_API_URL": f"{fake.base_url}/api/v2"}
+        # delays off (a local fake): with a token, Dryad's files have its 100/hour file slot
+        settings = {"DRYAD_API_URL": f"{fake.base_url}/api/v2", "DOWNLOAD_DELAY": 0}
         data = tmp_path / "data"
         store_dryad(data)
         code, summary, log = run_download(data, settings, env={"DRYAD_CLIENT_ID": fake.client_id,
@@ -589,3 +590,24 @@ def test_two_nodes_each_with_two_processes_fetch_every_file_exactly_once(
         assert state.leases("download") == []
     finally:
         state.close()
+
+
+def test_a_figshare_crawls_downloads_share_its_one_rate_with_its_api_requests(tmp_path: Path) -> None:
+    """During a crawl, gated downloads of a source with one rate for every request (Figshare) go
+    to the source's shared slot with its API requests, not to a host slot of their own (a
+    second budget on ndownloader.figshare.com). The fake answers 429 to more than 3 requests,
+    API and downloads together, in any 0.5 s; the crawl's delay is 0.2 s."""
+    from tests.conftest import run_crawl
+    from tests.servers.figshare import FakeFigshare
+    from tests.servers.rate_gate import RateGate, gate_fake
+    from tests.spiders.test_zenodo_download import pipelines
+
+    with FakeFigshare(n_articles=30, files_host="localhost", file_bytes=lambda name: None) as fake:
+        gate = RateGate({"overall": (0.5, 3)}, {r: ["overall"] for r in ("search", "article", "files", "download")})
+        gate_fake(fake, gate, lambda wait: FakeFigshare.rate_limited())
+        result = run_crawl("figshare", tmp_path, settings={
+            "FIGSHARE_API_URL": f"{fake.base_url}/v2", "DOWNLOAD_DELAY": 0.2, "ENVISION_DOWNLOAD": True,
+            "ITEM_PIPELINES": pipelines()})
+    assert result.returncode == 0, result.log
+    assert result.stats["envision/download/requests"] >= 10  # the fundus records' files (tests/labels.py)
+    assert gate.refused == 0, f"{gate.refused} requests above Figshare's one rate: {gate.refused_by}"

@@ -226,3 +226,25 @@ def test_archives_are_inspected_with_the_token_the_spider_got_for_its_client_cre
     assert all(c.status != 401 for c in downloads)
     inspected = [c for item in result.items for c in item["archive_contents"] if c["name"].endswith("images.zip")]
     assert inspected and all(c["status"] == "complete" and c["entries_total"] == 3 for c in inspected)
+
+
+def test_the_client_credentials_are_read_from_envision_file_auth_only(monkeypatch):
+    """One place for Dryad's OAuth client credentials: the spider reads its ENVISION_FILE_AUTH
+    entry, the one gated downloads and inspection read."""
+    from scrapy.settings import Settings
+
+    from envision_spiders import settings as project
+    from envision_spiders.spiders.dryad import DryadSpider
+
+    settings = Settings()
+    settings.setmodule(project, priority="project")
+    assert DryadSpider.client_credentials(settings) == ["/oauth/token", "DRYAD_CLIENT_ID", "DRYAD_CLIENT_SECRET"]
+    auth = {**settings.getdict("ENVISION_FILE_AUTH")}
+    auth["dryad"] = {**auth["dryad"], "client_credentials": ["/oauth/v2/token", "LAB_DRYAD_ID", "LAB_DRYAD_SECRET"]}
+    settings.set("ENVISION_FILE_AUTH", auth, priority="cmdline")
+    for name in ("DRYAD_TOKEN", "DRYAD_CLIENT_ID", "DRYAD_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LAB_DRYAD_ID", "id")
+    monkeypatch.setenv("LAB_DRYAD_SECRET", "secret")
+    assert DryadSpider.client_credentials(settings)[0] == "/oauth/v2/token"
+    assert DryadSpider.has_token(settings)  # the file rate with a token, from those credentials
