@@ -22,6 +22,19 @@ class FileEntry(TypedDict, total=False):
     access: str  # "open" | "token" (needs the source's token) | "restricted" | "link" (points elsewhere)
 
 
+# the kinds of eye evidence a record can show (``eye_evidence``, written by the classifier:
+# classifier/features.py reads them), strongest first; ``sides`` (left/right in file names) is the
+# one that does not say *eye* on its own
+SIDES = "sides"
+EYE_EVIDENCE: tuple[str, ...] = ("words", "names", "dicom", "device", "folders", "dataset", "geometry", "eye_pair", SIDES)
+
+
+def corroborated(kinds: Any) -> bool:
+    """Whether these kinds of eye evidence let a confident record through the download gate:
+    any kind but ``sides`` on its own."""
+    return any(kind != SIDES for kind in kinds)
+
+
 @attrs.define(kw_only=True)
 class DatasetRecord:
     # identity
@@ -60,6 +73,9 @@ class DatasetRecord:
     confidence: float | None = None
     prob_eye_imaging: float | None = None
     prob_negative: float | None = None
+    # the kinds of eye evidence in the record (classifier/features.py EYE_EVIDENCE); the download
+    # gate wants one besides "sides"
+    eye_evidence: list[str] | None = None
     # bookkeeping
     extra: dict[str, Any] = attrs.Factory(dict)  # source-specific facts worth keeping (grant years, ...)
     scraped_at: str | None = None

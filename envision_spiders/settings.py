@@ -334,6 +334,10 @@ CLASSIFIER_QUANTIZE = True  # int8 dynamic quantisation of the encoder's linear 
 # when unset, is {ENVISION_DATA_DIR}/downloads.
 ENVISION_DOWNLOAD = False  # off: the pipeline raises NotConfigured
 ENVISION_DOWNLOAD_THRESHOLD = 0.80
+# a confident record is downloaded only when it shows eye evidence a curator could point to
+# (eye words, eye names in files, eye DICOM, a device export, eye class folders, a known eye
+# dataset, OCT sizes, an OD/OS pair); with left/right in file names alone it waits for review
+ENVISION_DOWNLOAD_REQUIRE_EYE_EVIDENCE = True
 ENVISION_DOWNLOAD_CHUNK_THRESHOLD = 16 * 1024 * 1024  # bigger (or unknown size): fetched in ranges
 ENVISION_DOWNLOAD_CHUNK_SIZE = 8 * 1024 * 1024  # bytes per Range request
 ENVISION_DOWNLOAD_RANGES_IN_FLIGHT = 4  # per file; memory ~ chunk size x this x 2

@@ -11,6 +11,8 @@ from typing import Any
 
 from itemadapter import ItemAdapter
 
+from envision_spiders.classifier.features import eye_evidence
+
 RULES = (("fundus", 0.95), ("slit-lamp", 0.91), ("oct b-scans", 0.70))
 
 
@@ -29,4 +31,5 @@ class TitleLabelPipeline:
         adapter["label"], adapter["confidence"] = label, confidence
         adapter["prob_eye_imaging"] = confidence if label == "EYE_IMAGING" else 1 - confidence
         adapter["prob_negative"] = 1 - adapter["prob_eye_imaging"]
+        adapter["eye_evidence"] = list(eye_evidence(adapter.asdict()))  # as the classifier writes it
         return item

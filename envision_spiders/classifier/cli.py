@@ -15,7 +15,6 @@ from envision_spiders.classifier.evaluation import evaluate, format_report, pars
 from envision_spiders.classifier.model import DEFAULT_HEAD, ClassifierConfig, EyeImagingClassifier, resolve_head
 
 logger = logging.getLogger(__name__)
-CLASSIFIED_FIELDS = ("label", "confidence", "prob_eye_imaging", "prob_negative")
 
 
 def _batches(iterable: Any, size: int) -> Iterator[list[Any]]:

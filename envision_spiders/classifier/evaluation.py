@@ -12,6 +12,9 @@ from typing import Any
 import jsonlines
 import numpy as np
 
+from envision_spiders.classifier.features import eye_evidence
+from envision_spiders.items import corroborated
+
 EYE_IMAGING = "EYE_IMAGING"
 NEGATIVE = "NEGATIVE"
 # categories of the training/evaluation files that count as "hard negatives"
@@ -69,13 +72,20 @@ BOOTSTRAP_RESAMPLES = 2000
 
 
 def gate_precision_interval(
-    y: Sequence[int], p_eye: Sequence[float], *, level: float = 0.95, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0
+    y: Sequence[int],
+    p_eye: Sequence[float],
+    *,
+    level: float = 0.95,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = 0,
+    evidence: Sequence[bool] | None = None,
 ) -> list[float] | None:
     """Percentile bootstrap interval of the precision above the gate (records resampled with
     replacement, seeded); ``None`` when no record passes the gate. With every gated record
-    right the interval is [1, 1]: read it together with the gate's ``n``."""
+    right the interval is [1, 1]: read it together with the gate's ``n``. ``evidence``: which
+    records show eye evidence the gate accepts (all when None)."""
     y_arr = np.asarray(y, dtype=int)
-    gate = np.asarray(p_eye, dtype=float) >= GATE
+    gate = _gate(p_eye, evidence)
     if not gate.any():
         return None
     rng = np.random.default_rng(seed)
@@ -88,13 +98,19 @@ def gate_precision_interval(
     return [float(np.quantile(precision, tail)), float(np.quantile(precision, 1.0 - tail))]
 
 
-def _kind_metrics(y: np.ndarray, p: np.ndarray, hard: np.ndarray) -> dict[str, Any]:
+def _gate(p_eye: Sequence[float], evidence: Sequence[bool] | None) -> np.ndarray:
+    """The download gate: confidence >= 0.80 and, when given, eye evidence it accepts."""
+    gate = np.asarray(p_eye, dtype=float) >= GATE
+    return gate if evidence is None else gate & np.asarray(evidence, dtype=bool)
+
+
+def _kind_metrics(y: np.ndarray, p: np.ndarray, hard: np.ndarray, evidence: np.ndarray | None) -> dict[str, Any]:
     """The figures of one evaluation kind (category): the issue's four, per kind."""
     pred = (p >= 0.5).astype(int)
     tp = int(((pred == 1) & (y == 1)).sum())
     fp = int(((pred == 1) & (y == 0)).sum())
     fn = int(((pred == 0) & (y == 1)).sum())
-    gate = p >= GATE
+    gate = _gate(p, evidence)
     out: dict[str, Any] = {
         "n": int(len(y)),
         "n_eye_imaging": int(y.sum()),
@@ -114,12 +130,18 @@ def compute_metrics(
     p_eye: Sequence[float],
     categories: Sequence[Any] | None = None,
     hard_negatives: Sequence[bool] | None = None,
+    evidence: Sequence[bool] | None = None,
 ) -> dict[str, Any]:
     """Overall figures, the gate's precision with a bootstrap interval and, given ``categories``,
     the same figures per category (``hard_negatives`` marks hard negatives one by one; by
-    default a record is one when its category says so, :func:`is_hard_negative`)."""
+    default a record is one when its category says so, :func:`is_hard_negative`).
+
+    ``evidence`` (one bool a record: eye evidence the download gate accepts, features.corroborated)
+    makes ``gate_0_80`` the download gate as it runs; ``confidence_0_80`` is then the gate on
+    confidence alone, and ``gate_review_n`` the confident records held for review."""
     y_arr = np.asarray(y, dtype=int)
     p_arr = np.asarray(p_eye, dtype=float)
+    ev_arr = None if evidence is None else np.asarray(evidence, dtype=bool)
     pred = (p_arr >= 0.5).astype(int)
     tp = int(((pred == 1) & (y_arr == 1)).sum())
     fp = int(((pred == 1) & (y_arr == 0)).sum())
@@ -141,9 +163,15 @@ def compute_metrics(
         "confusion": {"tp": tp, "fp": fp, "fn": fn, "tn": tn},
     }
     # the download gate trusts confidence >= 0.80: how right is it there?
-    gate = p_arr >= GATE
+    gate = _gate(p_arr, ev_arr)
     out["gate_0_80"] = {"n": int(gate.sum()), "precision": float(y_arr[gate].mean()) if gate.any() else None}
-    out["gate_0_80_ci95"] = gate_precision_interval(y_arr, p_arr)
+    out["gate_0_80_ci95"] = gate_precision_interval(y_arr, p_arr, evidence=ev_arr)
+    if ev_arr is not None:
+        confident = p_arr >= GATE
+        out["confidence_0_80"] = {
+            "n": int(confident.sum()), "precision": float(y_arr[confident].mean()) if confident.any() else None
+        }
+        out["gate_review_n"] = int((confident & ~ev_arr).sum())
     if categories is not None:
         cats = np.array([str(c or "uncategorised") for c in categories], dtype=object)
         if hard_negatives is None:
@@ -156,8 +184,9 @@ def compute_metrics(
         per: dict[str, dict[str, Any]] = {}
         for cat in sorted(set(cats)):
             mask = cats == cat
-            per[cat] = _kind_metrics(y_arr[mask], p_arr[mask], hard_arr[mask])
-            per[cat]["gate_ci95"] = gate_precision_interval(y_arr[mask], p_arr[mask])
+            ev_cat = None if ev_arr is None else ev_arr[mask]
+            per[cat] = _kind_metrics(y_arr[mask], p_arr[mask], hard_arr[mask], ev_cat)
+            per[cat]["gate_ci95"] = gate_precision_interval(y_arr[mask], p_arr[mask], evidence=ev_cat)
         out["per_category"] = per
     return out
 
@@ -183,7 +212,8 @@ def evaluate(classifier: Any, records: Sequence[Mapping[str, Any]]) -> tuple[dic
     elapsed = time.perf_counter() - start
     categories = [r.get("category") for r in records]
     hard = [record_is_hard_negative(r) for r in records]
-    metrics = compute_metrics(y, p_eye, categories if any(categories) else None, hard)
+    evidence = [corroborated(eye_evidence(r)) for r in records]
+    metrics = compute_metrics(y, p_eye, categories if any(categories) else None, hard, evidence)
     metrics["seconds"] = elapsed
     metrics["records_per_second"] = len(records) / elapsed if elapsed > 0 else None
     return metrics, p_eye
@@ -206,7 +236,13 @@ def format_report(metrics: Mapping[str, Any], title: str = "classifier evaluatio
     gate = metrics.get("gate_0_80") or {}
     ci = metrics.get("gate_0_80_ci95")
     ci_text = f" (95% bootstrap {ci[0]:.3f}-{ci[1]:.3f})" if ci else ""
-    lines.append(f"  confidence>=0.80 gate  {gate.get('n', 0)} records, precision {pct(gate.get('precision'))}{ci_text}")
+    confident = metrics.get("confidence_0_80")
+    if confident is None:
+        lines.append(f"  confidence>=0.80 gate  {gate.get('n', 0)} records, precision {pct(gate.get('precision'))}{ci_text}")
+    else:
+        lines.append(f"  download gate          {gate.get('n', 0)} records, precision {pct(gate.get('precision'))}{ci_text}")
+        lines.append(f"    (confidence>=0.80    {confident['n']} records, precision {pct(confident['precision'])}; "
+                     f"{metrics.get('gate_review_n', 0)} held for review: no eye evidence the gate accepts)")
     if metrics.get("accuracy_hard_negatives") is not None:
         lines.append(
             f"  hard-negative accuracy {pct(metrics['accuracy_hard_negatives'])} (n={metrics['n_hard_negatives']})"

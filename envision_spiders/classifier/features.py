@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from envision_spiders.classifier.dataset_names import EYE, OTHER, known_dataset_kinds
 from envision_spiders.classifier.image_evidence import OCT, OCTA, RADIOGRAPH, TILE, class_folder_counts, geometry_shares
-from envision_spiders.classifier.sides import eye_side_flags
+from envision_spiders.classifier.sides import clinical_eye_pair, eye_side_flags
 from envision_spiders.classifier.text import (
     ARCHIVE_EXTENSIONS,
     CODE_EXTENSIONS,
@@ -44,6 +44,7 @@ from envision_spiders.classifier.text import (
     names_text,
     strip_html,
 )
+from envision_spiders.items import EYE_EVIDENCE
 
 _LEXICON: dict[str, str] = {
     "eye_anatomy": r"retina\w*|fund(us|i)\b|macula\w*|fovea\w*|optic (disc|disk|nerve)|cornea\w*|choroid\w*|"
@@ -150,7 +151,11 @@ _EYE_NAME_RE = re.compile(
     r"\bfaf\b|\bslo\b|ophthal\w*|ocular|"
     # (per-eye naming -- OD_0001.jpg, 10_left.jpeg, case01_R.jpg -- is read by sides.eye_side_flags)
     r"choroid\w*|cataract|kerat\w*|"
-    r"flat-?mount|photoreceptor|\brpe\b|\be2e\b|spectralis|topcon|optos"
+    r"flat-?mount|photoreceptor|\brpe\b|\be2e\b|spectralis|topcon|optos|\bicga\b|"
+    # the eye, the fundus and the retina in other languages (Auge_rechts, ojo_derecho, oeil_droit,
+    # 眼底照片, 左眼, zuoyan) -- file names keep the language of the lab that wrote them
+    r"\baugen?\b|netzhaut|\bmakula|\bojos?\b|fondo de ojo|\boeil\b|\bœil\b|\byeux\b|r[ée]tine\b|"
+    r"\bolhos?\b|\bocchi[o]?\b|\boog\b|眼|网膜|網膜|zuoyan|youyan|안저|망막"
 )
 _NOT_IMAGE_EXTENSIONS = TABLE_EXTENSIONS | GENOMICS_EXTENSIONS | CODE_EXTENSIONS | DOCUMENT_EXTENSIONS | MODEL_EXTENSIONS
 # words that name eye things in eye datasets and other things elsewhere (intervertebral discs,
@@ -223,6 +228,8 @@ _REPO_TITLE_RE = re.compile(r"^[\w.-]+/[\w.-]+(:|\s|$)")
 # (IVOCT is intravascular OCT, of coronary arteries: not an eye modality)
 _EYE_MODALITIES = frozenset({"OP", "OPT", "OPM", "OPV", "OAM", "OPTBSV", "OPTENF", "SC"})
 _EYE_BODY_PARTS = frozenset({"EYE", "RETINA", "CORNEA", "EYEBALL", "OPTIC NERVE"})
+# ophthalmic DICOM that holds measurements, not images: visual fields, axial lengths
+_EYE_MEASUREMENT_MODALITIES = frozenset({"OPV", "OAM"})
 
 FEATURE_NAMES: tuple[str, ...] = (
     *(f"title_{g}" for g in _LEXICON),
@@ -309,6 +316,25 @@ def _count_exts(exts: list[str], family: frozenset[str]) -> int:
 
 def evidence_features(record: Mapping[str, Any]) -> np.ndarray:
     """The feature vector of one record (order: ``FEATURE_NAMES``), values in [0, 1]."""
+    return np.asarray(_read_evidence(record)[0], dtype=np.float32)
+
+
+def features_and_eye_evidence(records: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, list[tuple[str, ...]]]:
+    """:func:`feature_matrix` and :func:`eye_evidence` of each record, from one reading."""
+    read = [_read_evidence(r) for r in records]
+    matrix = np.asarray([values for values, _ in read], dtype=np.float32).reshape(len(read), len(FEATURE_NAMES))
+    return matrix, [kinds for _, kinds in read]
+
+
+def eye_evidence(record: Mapping[str, Any]) -> tuple[str, ...]:
+    """The kinds of eye evidence a curator could point to in the record (order: ``EYE_EVIDENCE``).
+
+    ``sides`` (file names that say which eye) is listed but is the one kind that does not say
+    *eye* on its own: paws, teeth, hands and agar plates (``OD600``) have sides and ODs too."""
+    return _read_evidence(record)[1]
+
+
+def _read_evidence(record: Mapping[str, Any]) -> tuple[list[float], tuple[str, ...]]:
     title = strip_html(record.get("title")).lower()
     text = lexical_text(record)
     if "oct" in text or "optimal cutting" in text or "tissue" in text:
@@ -370,23 +396,25 @@ def evidence_features(record: Mapping[str, Any]) -> np.ndarray:
     n_pathology = _count_exts(exts, PATHOLOGY_EXTENSIONS) + sum(n for e, n in inside.items() if e in PATHOLOGY_EXTENSIONS)
     n_docs = _count_exts(exts, DOCUMENT_EXTENSIONS)
     data_files = [e for e in exts if e not in DOCUMENT_EXTENSIONS]
-    dicom_eye = dicom_other = 0
+    dicom_eye = dicom_other = dicom_eye_images = dicom_measurements = dicom_radiology = 0
     for image in archive_images_of(record):
         modality = str(image.get("modality") or "").upper()
         body = str(image.get("body_part") or "").upper()
         # a radiology modality decides even when the body part is the head or an orbit
         if modality in _RADIOLOGY_MODALITIES:
             dicom_other += 1
+            dicom_radiology += 1
         elif modality in _EYE_MODALITIES or body in _EYE_BODY_PARTS:
             dicom_eye += 1
+            dicom_measurements += modality in _EYE_MEASUREMENT_MODALITIES
+            dicom_eye_images += modality not in _EYE_MEASUREMENT_MODALITIES
         elif modality or body:
             dicom_other += 1
     # one rule for sides (sides.py) in both the eye-name count and the per-eye share: the weak
     # forms (10_left, RE_017, a case01_R / case01_L pair) yield to any other organ in the record
     listed = names + inside_names
-    other_organ = bool(listed) and bool(
-        non_eye_names or counts["non_eye_imaging"] or dicom_other > dicom_eye or _NON_EYE_SITE_RE.search(text)
-    )
+    non_eye_site = bool(_NON_EYE_SITE_RE.search(text))
+    other_organ = bool(listed) and bool(non_eye_names or counts["non_eye_imaging"] or dicom_other > dicom_eye or non_eye_site)
     side_flags = dict(zip(listed, eye_side_flags(listed, text, other_organ))) if listed else {}
     # with no image of any kind, eye words and sides in the names of tables, sequences, code and
     # documents (OCT_thickness.csv, mouse1_OD_retina.fastq.gz) say where samples came from, not
@@ -396,7 +424,9 @@ def evidence_features(record: Mapping[str, Any]) -> np.ndarray:
     else:
         eye_named = [n for n in listed if extension(n) not in _NOT_IMAGE_EXTENSIONS]
         eye_names_text = names_text(eye_named)
-    eye_names = len(_EYE_NAME_RE.findall(eye_names_text)) + sum(side_flags[n] for n in dict.fromkeys(eye_named))
+    eye_name_matches = _EYE_NAME_RE.findall(eye_names_text)
+    strong_eye_names = len(eye_name_matches)
+    eye_names = strong_eye_names + sum(side_flags[n] for n in dict.fromkeys(eye_named))
     shares = geometry_shares(archive_images_of(record))
     if eye_names or eye or shares[OCT] or shares[OCTA]:
         if not other_organ:
@@ -482,7 +512,29 @@ def evidence_features(record: Mapping[str, Any]) -> np.ndarray:
         _cap(eye_folders, 2.0),
         _cap(non_eye_folders, 2.0),
     ]
-    return np.asarray(values, dtype=np.float32)
+    # another organ for the evidence list: as ``other_organ``, but a generic DICOM modality (OT
+    # "other", SC secondary capture, XC external camera) says nothing about the organ
+    other_site = bool(listed) and bool(non_eye_names or counts["non_eye_imaging"] or dicom_radiology or non_eye_site)
+    text_eye = eye or (counts["eye_imaging_modality"] > 0 and not counts["non_eye_imaging"] and not non_eye_site)
+    cues = {
+        "words": text_eye and not counts["trap"],
+        # eye words in names count only where nothing names another organ (BCC_OCT.zip of skin),
+        # and one word alone does not: "moth_cornea", "retina_display", "fundus_gastric" and
+        # "utricle_macula" name other things; two (fundus + OD, macula + OCT) rarely do
+        "names": not other_site
+        and len({m.lower() for m in eye_name_matches} | ({"side"} if laterality_names else set())) >= 2,
+        "dicom": dicom_eye_images > dicom_other,
+        "device": n_device > 0,
+        "folders": eye_folders > non_eye_folders,
+        "dataset": EYE in known and OTHER not in known,
+        "geometry": (shares[OCT] >= 0.5 or shares[OCTA] >= 0.5) and not other_site,
+        # a clinic's notation for two eyes in image names, unless the DICOM holds visual fields
+        "eye_pair": not dicom_measurements
+        and not other_site
+        and clinical_eye_pair(image_names, [side_flags[n] for n in image_names]),
+        "sides": laterality_names > 0 or any(side_flags.values()),
+    }
+    return values, tuple(kind for kind in EYE_EVIDENCE if cues[kind])
 
 
 def _resource_types(record: Mapping[str, Any]) -> set[str]:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from envision_spiders.classifier.encoder import ClassifierConfigError, SentenceEncoder
-from envision_spiders.classifier.features import FEATURE_NAMES, feature_matrix
+from envision_spiders.classifier.features import FEATURE_NAMES, feature_matrix, features_and_eye_evidence
 from envision_spiders.classifier.head import Head
 from envision_spiders.classifier.text import compose_text
 
@@ -70,6 +70,10 @@ def resolve_head(head: str | os.PathLike[str] | None, setting: str = "CLASSIFIER
             "or leave it empty for the packaged head)"
         )
     return path
+
+
+# the fields the classifier writes on a record (the pipeline and `scrapy classify`)
+CLASSIFIED_FIELDS = ("label", "confidence", "prob_eye_imaging", "prob_negative", "eye_evidence")
 
 
 def prediction(p_eye: float) -> dict[str, Any]:
@@ -156,5 +160,11 @@ class EyeImagingClassifier:
         return self.head.predict_proba(embeddings, features)
 
     def predict(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """One ``{label, confidence, prob_eye_imaging, prob_negative}`` per record."""
-        return [prediction(float(p)) for p in self.predict_proba(records)]
+        """One ``{label, confidence, prob_eye_imaging, prob_negative, eye_evidence}`` per record
+        (``CLASSIFIED_FIELDS``)."""
+        if not records:
+            return []
+        self.load()
+        features, kinds = features_and_eye_evidence(records)
+        p_eye = self.head.predict_proba(self.encoder.encode([compose_text(r) for r in records]), features)
+        return [{**prediction(float(p)), "eye_evidence": list(k)} for p, k in zip(p_eye, kinds)]

@@ -9,6 +9,7 @@ The rule, per name (split into tokens at separators and letter/digit boundaries)
 
 * a side token next to another side-having organ in the same name (``rat_017_left_paw.jpg``,
   ``P_00001_LEFT_CC.dcm``) is never an eye side;
+* ``OD`` naming an optical density (``OD600``, ``OD_0.2``) is never an eye side;
 * ``OD`` / ``OS`` / ``OU`` and a side next to an eye word (``left_eye``, ``R_fundus``,
   ``OD-macula``) are eye sides;
 * the weaker forms count only when the record names no other side-having organ (and the caller
@@ -24,12 +25,18 @@ from collections.abc import Iterable, Sequence
 
 _TOKEN_RE = re.compile(r"[a-z]+|\d+")
 # the side tokens and their opposite (a paired pattern has both with the same stem)
-_OPPOSITE = {"left": "right", "right": "left", "l": "r", "r": "l", "le": "re", "re": "le", "od": "os", "os": "od"}
+_OPPOSITE = {"left": "right", "right": "left", "l": "r", "r": "l", "le": "re", "re": "le", "od": "os", "os": "od",
+             # (German, Spanish, French, Portuguese, Italian)
+             "rechts": "links", "links": "rechts", "derecho": "izquierdo", "izquierdo": "derecho",
+             "droit": "gauche", "gauche": "droit", "direito": "esquerdo", "esquerdo": "direito",
+             "destro": "sinistro", "sinistro": "destro"}
 _STRONG = frozenset({"od", "os", "ou"})
-_SIDE_WORDS = frozenset({"left", "right", "re", "le"})
+_SIDE_WORDS = frozenset({"left", "right", "re", "le", *list(_OPPOSITE)[8:]})
 _EYE_WORDS = frozenset({
     "eye", "eyes", "fundus", "retina", "retinal", "macula", "macular", "disc", "oct", "octa", "cfp", "faf", "slo",
     "cornea", "corneal", "iris", "ocular", "optic", "onh", "fovea", "bscan", "enface", "angio", "topo", "pentacam",
+    # the eye in the languages file names are often written in (German, Spanish, French, Portuguese, Italian, Dutch)
+    "auge", "augen", "ojo", "ojos", "oeil", "yeux", "olho", "olhos", "occhio", "occhi", "oog", "ogen", "makula",
 })
 # organs (and mammography views) that have sides of their own
 _ORGAN_WORDS = frozenset({
@@ -38,7 +45,16 @@ _ORGAN_WORDS = frozenset({
     "leaf", "leaves", "wing", "wings", "limb", "limbs", "arm", "arms", "leg", "legs", "knee", "knees", "hip", "hips",
     "shoulder", "elbow", "wrist", "ankle", "femur", "tibia", "ovary", "testis", "adrenal", "carotid", "ventricle",
     "atrium", "lateral", "hippocampus", "cochlea", "tonsil", "jaw", "mandible", "cheek", "flank", "side",
+    # limbs of animals (``dog01_left_fore_pad``) and the quadrants of a mouth (``upper_left``, ``occlusal``)
+    "fore", "hind", "forelimb", "hindlimb", "pad", "pads", "upper", "lower", "frontal", "occlusal", "buccal",
+    "molar", "molars", "incisor", "incisors",
+    # culture plates and wells: ``OD`` is their optical density
+    "plate", "plates", "well", "wells", "culture", "cultures",
 })
+# the side tokens of the clinic's two-eye pairs (clinical_eye_pair)
+_PAIR_SIDES = frozenset({"od", "os", "oe", "oi", "og", "re", "le"})
+# ``OD600``, ``OD_0.2``: an optical density (at a wavelength, or a value), not an oculus dexter
+_OPTICAL_DENSITY_RE = re.compile(r"(?<![a-z])od(?:[2-9]\d\d(?!\d)|[ _-]?\d+[.,]\d)")
 # the record's own words naming a side-having organ (plurals or unambiguous forms only: "on the
 # other hand" and a trial's "arm" are not organs)
 _CONTEXT_ORGAN_RE = re.compile(
@@ -67,7 +83,7 @@ def eye_side_flags(names: Sequence[str], text: str = "", other_site: bool = Fals
 
     ``text``: the record's own words; ``other_site``: the caller knows the record images another
     organ (non-eye DICOM headers, non-eye file names): both block the weaker forms."""
-    tokenised = [name_tokens(n) for n in names]
+    tokenised = [[] if _OPTICAL_DENSITY_RE.search(n.lower()) else name_tokens(n) for n in names]
     stems: set[tuple[str, ...]] = set()
     for tokens in tokenised:
         for i, token in enumerate(tokens):
@@ -77,6 +93,28 @@ def eye_side_flags(names: Sequence[str], text: str = "", other_site: bool = Fals
         return [False] * len(tokenised)  # no side named at all: skip reading the record's words
     weak_allowed = not other_site and not names_other_organ(text)
     return [_names_eye_side(tokens, stems, weak_allowed) for tokens in tokenised]
+
+
+def clinical_eye_pair(names: Sequence[str], flags: Sequence[bool]) -> bool:
+    """Whether the names use a clinic's notation for two eyes: ``OD`` and ``OS`` among the names
+    flagged as eye sides, or one stem present with ``OD`` and the left eye of another language
+    (``OE`` Portuguese, ``OI`` Spanish, ``OG`` French), or with ``RE`` and ``LE``. Where ``left`` /
+    ``R`` / a lone ``OD`` (``OD600``) or ``OS`` are not, these pairs are written only for eyes."""
+    seen: set[str] = set()
+    stems: dict[str, set[tuple[str, ...]]] = {}
+    for name, flag in zip(names, flags):
+        tokens = name_tokens(name)
+        if flag:
+            seen.update(t for t in tokens if t in ("od", "os"))
+        for i, token in enumerate(tokens):
+            if token in _PAIR_SIDES:
+                stems.setdefault(token, set()).add((*tokens[:i], *tokens[i + 1 :]))
+    if len(seen) == 2:
+        return True
+    right_eye = stems.get("od", set())
+    if any(right_eye & stems.get(left, set()) for left in ("oe", "oi", "og")):
+        return True
+    return bool(stems.get("re", set()) & stems.get("le", set()))
 
 
 def count_eye_sides(names: Iterable[str], text: str = "", other_site: bool = False) -> int:

@@ -118,7 +118,8 @@ class Command(ScrapyCommand):
         which this process keeps. Forked here, before the crawler (and its reactor, threads and
         connections) exists: a worker starts with everything imported, in milliseconds."""
         settings = self.settings
-        records = gated_records(stored_records(settings, sources), settings.getfloat("ENVISION_DOWNLOAD_THRESHOLD"))
+        records = gated_records(stored_records(settings, sources), settings.getfloat("ENVISION_DOWNLOAD_THRESHOLD"),
+                                settings.getbool("ENVISION_DOWNLOAD_REQUIRE_EYE_EVIDENCE"))
         limits = {name: settings.getint(name) for name in CONCURRENCY_LIMITS}
         slots = settings.getdict("DOWNLOAD_SLOTS")
         processes = process_count(requested, count_files(records), os.cpu_count() or 1, limits, slots)

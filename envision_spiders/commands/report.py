@@ -39,5 +39,6 @@ class Command(ScrapyCommand):
         downloads = Path(self.settings.get("FILES_STORE") or data_dir / "downloads")
         summary = write_report(catalog_path(data_dir), Path(opts.out or data_dir / REPORT_DIR), downloads,
                                self.settings.getfloat("ENVISION_DOWNLOAD_THRESHOLD"),
-                               self.settings.getint("ENVISION_REPORT_PAGE_ROWS"))
+                               self.settings.getint("ENVISION_REPORT_PAGE_ROWS"),
+                               self.settings.getbool("ENVISION_DOWNLOAD_REQUIRE_EYE_EVIDENCE"))
         print(json.dumps({"catalog": build.as_dict(), "report": summary.as_dict()}, sort_keys=True))

@@ -33,6 +33,7 @@ class DownloadConfig:
     """Everything GatedFilesPipeline needs from the settings."""
 
     threshold: float
+    eye_evidence_required: bool
     max_record_bytes: int
     max_total_bytes: int
     reverify: bool
@@ -56,6 +57,7 @@ class DownloadConfig:
         fsync = settings.getbool("ENVISION_STORE_FSYNC")
         return cls(
             threshold=settings.getfloat("ENVISION_DOWNLOAD_THRESHOLD"),
+            eye_evidence_required=settings.getbool("ENVISION_DOWNLOAD_REQUIRE_EYE_EVIDENCE"),
             max_record_bytes=settings.getint("ENVISION_DOWNLOAD_MAX_RECORD_BYTES"),
             max_total_bytes=settings.getint("ENVISION_DOWNLOAD_MAX_TOTAL_BYTES"),
             reverify=settings.getbool("ENVISION_DOWNLOAD_REVERIFY"),

@@ -10,14 +10,24 @@ from typing import Any
 
 from itemadapter import ItemAdapter
 
+from envision_spiders.items import SIDES, corroborated
+
 EYE_IMAGING = "EYE_IMAGING"
+# the start of the gate's reason for a confident record with no eye evidence a curator could
+# point to: it waits for a person (``scrapy report`` lists these), it is not a negative
+NEEDS_REVIEW = "needs review"
 OPEN_RECORD_ACCESS = {None, "", "open"}
 
 _ALGORITHM_ALIASES = {"sha-256": "sha256", "sha-1": "sha1", "sha-512": "sha512", "md-5": "md5"}
 
 
-def record_gate(item: Any, threshold: float) -> str | None:
-    """``None`` when the record passes the gate, else the reason it does not."""
+def record_gate(item: Any, threshold: float, eye_evidence_required: bool = True) -> str | None:
+    """``None`` when the record passes the gate, else the reason it does not.
+
+    ``eye_evidence_required`` (``ENVISION_DOWNLOAD_REQUIRE_EYE_EVIDENCE``): a confident label is
+    not enough on its own; the record must also show a kind of eye evidence a curator could point
+    to (its ``eye_evidence`` field, classifier/features.py), other than left/right in file names
+    alone. A record held back for that alone gets a reason starting with :data:`NEEDS_REVIEW`."""
     adapter = ItemAdapter(item)
     label, confidence = adapter.get("label"), adapter.get("confidence")
     if adapter.get("duplicate_of"):
@@ -28,6 +38,18 @@ def record_gate(item: Any, threshold: float) -> str | None:
         return f"confidence {confidence} below {threshold}"
     if adapter.get("access_type") not in OPEN_RECORD_ACCESS:
         return f"record access {adapter.get('access_type')}"
+    if eye_evidence_required:
+        kinds = adapter.get("eye_evidence")
+        if not isinstance(kinds, (list, tuple)):
+            # a record labelled before the field existed: read it (imported here, as it pulls
+            # numpy, which a download of records that have the field never needs)
+            from envision_spiders.classifier.features import eye_evidence
+
+            kinds = eye_evidence(adapter.asdict())
+        if not corroborated(kinds):
+            if SIDES in kinds:
+                return f"{NEEDS_REVIEW}: confident, but its only eye evidence is left/right in file names"
+            return f"{NEEDS_REVIEW}: confident, but no eye evidence a curator could point to"
     return None
 
 

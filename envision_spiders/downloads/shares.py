@@ -48,9 +48,11 @@ CONCURRENCY_LIMITS = (
 )
 
 
-def gated_records(records: Iterable[tuple[Any, dict[str, Any]]], threshold: float) -> list[dict[str, Any]]:
+def gated_records(
+    records: Iterable[tuple[Any, dict[str, Any]]], threshold: float, eye_evidence_required: bool = True
+) -> list[dict[str, Any]]:
     """The records whose files ``scrapy download`` would fetch (copies and ungated ones left out)."""
-    return [record for _, record in records if record_gate(record, threshold) is None]
+    return [record for _, record in records if record_gate(record, threshold, eye_evidence_required) is None]
 
 
 def count_files(records: Iterable[dict[str, Any]]) -> int:

@@ -28,14 +28,13 @@ from scrapy.exceptions import NotConfigured
 from twisted.internet import defer, threads
 
 from envision_spiders.classifier.encoder import ClassifierConfigError
-from envision_spiders.classifier.model import ClassifierConfig, EyeImagingClassifier, resolve_head
+from envision_spiders.classifier.model import CLASSIFIED_FIELDS, ClassifierConfig, EyeImagingClassifier, resolve_head
 from envision_spiders.state.db import Owner, state_for_crawler
 from envision_spiders.state.runs import utc_now
 
 logger = logging.getLogger(__name__)
 
 STATS_PREFIX = "envision/classify"
-CLASSIFIED_FIELDS = ("label", "confidence", "prob_eye_imaging", "prob_negative")
 
 
 class ClassifierPipeline:

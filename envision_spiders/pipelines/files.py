@@ -68,7 +68,7 @@ from envision_spiders.downloads.fetch import (
     describe_error,
     result_fields,
 )
-from envision_spiders.downloads.gate import MultiHasher, file_gate, parse_checksum, record_gate
+from envision_spiders.downloads.gate import NEEDS_REVIEW, MultiHasher, file_gate, parse_checksum, record_gate
 from envision_spiders.downloads.lock import FolderBusy, RecordLock
 from envision_spiders.downloads.manifest import (
     COMPLETE,
@@ -171,10 +171,15 @@ class GatedFilesPipeline(FilesPipeline):
 
     def get_media_requests(self, item: Any, info: MediaPipeline.SpiderInfo) -> list[Request]:
         adapter = ItemAdapter(item)
-        reason = record_gate(item, self.config.threshold)
+        reason = record_gate(item, self.config.threshold, self.config.eye_evidence_required)
         if reason:
             self._count("records/not_gated")
-            logger.debug("not downloading %s:%s: %s", adapter.get("source"), adapter.get("source_id"), reason)
+            if reason.startswith(NEEDS_REVIEW):  # confident: a person should see it (scrapy report lists them)
+                self._count("records/needs_review")
+                logger.info("not downloading %s:%s (%r): %s", adapter.get("source"), adapter.get("source_id"),
+                            str(adapter.get("title") or "")[:80], reason)
+            else:
+                logger.debug("not downloading %s:%s: %s", adapter.get("source"), adapter.get("source_id"), reason)
             return []
         source, source_id = str(adapter["source"]), str(adapter["source_id"])
         if not self.takeover.is_revisit(f"{source}:{source_id}"):  # a revisit was counted the first time

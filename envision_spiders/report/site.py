@@ -14,7 +14,7 @@ from typing import Any
 
 from envision_spiders.catalog import connect
 from envision_spiders.classifier.features import FEATURE_NAMES, evidence_features
-from envision_spiders.downloads.gate import EYE_IMAGING, file_gate, record_gate
+from envision_spiders.downloads.gate import EYE_IMAGING, NEEDS_REVIEW, file_gate, record_gate
 from envision_spiders.downloads.manifest import MANIFEST_NAME, load_manifest
 from envision_spiders.downloads.paths import record_dir_name
 from envision_spiders.jsoncodec import write_json_atomic
@@ -119,7 +119,7 @@ def _terms(record: dict[str, Any], table: dict[str, str]) -> set[str]:
     return {name for name, pattern in table.items() if re.search(pattern, text)}
 
 
-def collect(conn: sqlite3.Connection, threshold: float) -> dict[str, Any]:
+def collect(conn: sqlite3.Connection, threshold: float, eye_evidence_required: bool = True) -> dict[str, Any]:
     """Every number the report shows, from the catalog."""
     totals: dict[str, Counter] = defaultdict(Counter)
     eye: list[dict[str, Any]] = []
@@ -134,7 +134,7 @@ def collect(conn: sqlite3.Connection, threshold: float) -> dict[str, Any]:
         images = _images(record)
         size = _size(record)
         total_bytes += size
-        gate = record_gate(record, threshold)
+        gate = record_gate(record, threshold, eye_evidence_required)
         if gate is None:
             gated_records += 1
             gated_bytes += sum(f["size"] for f in record.get("files") or []
@@ -155,6 +155,7 @@ def collect(conn: sqlite3.Connection, threshold: float) -> dict[str, Any]:
         "totals": {s: dict(c) for s, c in sorted(totals.items())},
         "eye": eye, "composition": {k: dict(v) for k, v in comp.items()},
         "bytes": {"total": total_bytes, "gated": gated_bytes, "gated_records": gated_records},
+        "review": [e for e in eye if e["gate"] and e["gate"].startswith(NEEDS_REVIEW)],
         "duplicates": duplicates, "threshold": threshold,
     }
 
@@ -252,8 +253,26 @@ def _index(data: dict[str, Any], previous: dict[str, Any] | None, page_rows: int
         f'<div class="charts">{"".join(charts)}</div>'
         f"<h2>EYE_IMAGING records</h2><p class=muted>Click a column to sort; a title opens its card.</p>"
         f"{_eye_table(eye, page_rows)}"
+        f"{_review_section(data['review'])}"
     )
     return _page("envision-spiders report", body)
+
+
+def _review_section(review: list[dict[str, Any]]) -> str:
+    """Confident records the gate holds back: their only eye evidence is left/right in file names."""
+    rows = "".join(
+        f'<tr><td><a href="cards/{escape(card_name(e["key"]))}">{escape(str(e["record"].get("title") or e["key"]))}</a></td>'
+        f'<td>{escape(str(e["record"].get("source")))}</td><td>{e["record"].get("confidence")}</td>'
+        f'<td>{escape(", ".join(e["record"].get("eye_evidence") or []) or "—")}</td></tr>'
+        for e in review
+    )
+    return (f'<h2>Held for review</h2><p><span id="review-count">{len(review)}</span> confident records are not '
+            "downloaded: the only eye evidence in them is left/right in file names (paws, teeth and culture plates "
+            "have those too). Look at each; to download those you accept, list them (<code>source&lt;TAB&gt;id</code> lines) "
+            "in a file and run <code>scrapy download -s ENVISION_DOWNLOAD_RECORDS=FILE "
+            "-s ENVISION_DOWNLOAD_REQUIRE_EYE_EVIDENCE=0</code>."
+            '</p><table id="review"><thead><tr><th>title</th><th>source</th><th>confidence</th><th>eye evidence</th>'
+            f"</tr></thead><tbody>{rows}</tbody></table>") if review else ""
 
 
 def _card(entry: dict[str, Any], duplicates: list[str], download: str) -> str:
@@ -262,7 +281,9 @@ def _card(entry: dict[str, Any], duplicates: list[str], download: str) -> str:
     facts = [("key", entry["key"]), ("source", r["source"]), ("DOI", r.get("doi") or ""),
              ("version", r.get("version") or ""), ("version of", r.get("version_of") or ""),
              ("label", r.get("label") or ""), ("confidence", r.get("confidence")),
-             ("P(EYE_IMAGING)", r.get("prob_eye_imaging")), ("licence", r.get("license") or ""),
+             ("P(EYE_IMAGING)", r.get("prob_eye_imaging")),
+             ("eye evidence", ", ".join(r.get("eye_evidence") or []) or "none recorded"),
+             ("licence", r.get("license") or ""),
              ("files", f'{len(r.get("files") or [])} ({human_bytes(entry["size"])})'),
              ("download", download), ("duplicates merged into it", ", ".join(duplicates) or "none")]
     rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape('' if v is None else str(v))}</td></tr>" for k, v in facts)
@@ -307,12 +328,14 @@ def _download_status(downloads: Path, record: dict[str, Any], gate: str | None) 
     return "not downloaded" + (f" (gate: {gate})" if gate else " (passes the gate)")
 
 
-def write_report(catalog: Path, out_dir: Path, downloads: Path, threshold: float, page_rows: int = 100) -> ReportSummary:
+def write_report(
+    catalog: Path, out_dir: Path, downloads: Path, threshold: float, page_rows: int = 100, eye_evidence_required: bool = True
+) -> ReportSummary:
     """Write ``index.html``, ``cards/*.html`` and ``summary.json`` (totals, for the next report).
     The EYE_IMAGING table shows ``page_rows`` rows at a time, with a filter."""
     conn = connect(catalog, readonly=True)
     try:
-        data = collect(conn, threshold)
+        data = collect(conn, threshold, eye_evidence_required)
         copies: dict[str, list[str]] = defaultdict(list)
         for key, canonical in conn.execute("SELECT key, duplicate_of FROM duplicates ORDER BY key"):
             copies[canonical].append(key)

@@ -15,7 +15,7 @@ from envision_spiders.classifier import (
     packaged_model_dir,
 )
 from envision_spiders.classifier.evaluation import evaluate, read_jsonl
-from envision_spiders.classifier.model import resolve_head
+from envision_spiders.classifier.model import CLASSIFIED_FIELDS, resolve_head
 from tests.classifier import FIXTURES
 
 
@@ -77,10 +77,13 @@ def test_predictions_are_calibrated_pairs(classifier):
     out = classifier.predict(records)
     assert [p["label"] for p in out[:2]] == ["EYE_IMAGING", "NEGATIVE"]
     for p in out:
-        assert set(p) == {"label", "confidence", "prob_eye_imaging", "prob_negative"}
+        assert set(p) == set(CLASSIFIED_FIELDS) == {"label", "confidence", "prob_eye_imaging", "prob_negative", "eye_evidence"}
         assert abs(p["prob_eye_imaging"] + p["prob_negative"] - 1) < 1e-6
         assert p["confidence"] == max(p["prob_eye_imaging"], p["prob_negative"])
     assert out[0]["confidence"] > 0.8 and out[1]["confidence"] > 0.8
+    # predict reads each record's features once for the head and its eye evidence: same scores as predict_proba
+    assert [p["prob_eye_imaging"] for p in out] == [round(float(x), 6) for x in classifier.predict_proba(records)]
+    assert out[0]["eye_evidence"] == ["words"] and out[2]["eye_evidence"] == []
 
 
 def test_archive_contents_alone_decide_a_record_without_description(classifier):

@@ -228,6 +228,19 @@ def test_metrics_per_category_with_record_level_hard_negatives_and_gate():
     assert "95% bootstrap" in report and "gate prec" in report and "raw_terse_title" in report
 
 
+def test_the_gate_figure_is_the_download_gate_with_its_eye_evidence_rule():
+    y = [1, 1, 0, 0, 1]
+    p = [0.95, 0.9, 0.99, 0.85, 0.3]
+    evidence = [True, False, False, True, True]  # the 0.99 negative shows no eye evidence: held for review
+    m = compute_metrics(y, p, ["raw_file_evidence"] * 5, [False, False, True, True, False], evidence)
+    assert m["gate_0_80"] == {"n": 2, "precision": 0.5}
+    assert m["confidence_0_80"] == {"n": 4, "precision": 0.5} and m["gate_review_n"] == 2
+    assert m["per_category"]["raw_file_evidence"]["gate_n"] == 2
+    assert "download gate          2 records" in format_report(m) and "2 held for review" in format_report(m)
+    # without the rule the gate is confidence alone, as before
+    assert compute_metrics(y, p)["gate_0_80"]["n"] == 4 and "confidence_0_80" not in compute_metrics(y, p)
+
+
 def test_record_hard_negative_flag_wins_over_the_category():
     assert record_is_hard_negative({"category": "raw_publication", "label": "NEGATIVE", "hard_negative": True})
     assert not record_is_hard_negative({"category": "raw_publication", "label": "EYE_IMAGING", "hard_negative": True})
@@ -259,7 +272,11 @@ def test_evaluate_classifier_reports_per_kind_on_the_raw_held_out_file():
     assert len(report["gate_0_80_ci95"]) == 2
 
 
-@pytest.mark.parametrize(("name", "n"), [("raw_fresh3", 72), ("raw_fresh4", 78), ("raw_fresh5", 80), ("raw_fresh6", 82)])
+BLIND_SETS = ("raw_fresh3", "raw_fresh4", "raw_fresh5", "raw_fresh6", "raw_fresh7")
+
+
+@pytest.mark.parametrize(("name", "n"), [("raw_fresh3", 72), ("raw_fresh4", 78), ("raw_fresh5", 80), ("raw_fresh6", 82),
+                                         ("raw_fresh7", 114)])
 def test_the_blind_sets_are_held_out_and_shaped_like_the_other_raw_records(name, n):
     """The blind sets (written without sight of the classifier) are never trained on: no title of
     them is in the training file or the other held-out sets, and every kind has both labels."""
@@ -267,7 +284,7 @@ def test_the_blind_sets_are_held_out_and_shaped_like_the_other_raw_records(name,
     assert len(blind) == n and {r["origin"] for r in blind} == {name}
     assert {r["split"] for r in blind} == {"test"}
     others = {r["title"] for r in read_jsonl(HERE / "records.jsonl") + read_jsonl(HERE / RAW_HELDOUT)}
-    for other in ("raw_fresh3", "raw_fresh4", "raw_fresh5", "raw_fresh6"):
+    for other in BLIND_SETS:
         if other != name:
             others |= {r["title"] for r in read_jsonl(HERE / f"{other}.jsonl")}
     assert not [r["title"] for r in blind if r["title"] in others]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from envision_spiders.classifier.sides import eye_side_flags, name_tokens
+from envision_spiders.classifier.sides import clinical_eye_pair, eye_side_flags, name_tokens
 from envision_spiders.classifier.training.raw import arc
 from tests.classifier import feature
 
@@ -62,3 +62,37 @@ def test_eye_name_count_and_per_eye_share_agree_on_sides():
     assert feature(reading, "names_eye_words") == 1.0
     re_le = {"title": "Images", "file_names": ["RE_017.jpg", "LE_017.jpg", "scores.csv"]}
     assert feature(re_le, "images_laterality_names") == 1.0 and feature(re_le, "names_eye_words") == pytest.approx(0.5)
+
+
+def test_an_optical_density_is_not_an_oculus_dexter():
+    plates = ["plate1_OD600_0h.jpg", "plate1_OD600_6h.jpg", "plates/OD_0.2_plate01.jpg", "OD595-well3.png"]
+    assert eye_side_flags(plates) == [False, False, False, False]
+    assert eye_side_flags(["OD_0001.jpg", "OD0003.png", "P0041_OD.png"]) == [True, True, True]
+
+
+def test_sides_of_limbs_and_of_a_mouth_are_not_eye_sides():
+    names = ["dog01_left_fore.jpg", "dog01_right_fore.jpg", "dog01_left_hind_pad.jpg",
+             "pt001_upper_left.jpg", "pt001_upper_right.jpg", "pt001_lower_left.jpg"]
+    assert eye_side_flags(names) == [False] * len(names)
+
+
+def test_sides_in_other_languages_next_to_the_eye_in_that_language():
+    names = ["Proband_01_Auge_rechts_1.tif", "Sujeto_01/ojo_derecho_1.jpg", "Sujet01/oeil_gauche_couleur.jpg",
+             "paziente_3_occhio_sinistro.png"]
+    assert eye_side_flags(names) == [True, True, True, True]
+    # a side of a hand is not an eye's, in any language
+    assert eye_side_flags(["mano_derecha_01.jpg", "Hand_links_2.jpg"]) == [False, False]
+
+
+def test_a_clinics_notation_for_two_eyes_is_a_pair_other_sides_are_not():
+    od_os = ["images/0001_OD.jpg", "images/0001_OS.jpg"]
+    assert clinical_eye_pair(od_os, eye_side_flags(od_os))
+    hashed = ["709c2e41_OD.png", "a96d9c1f_OS.png"]  # no shared stem: OD and OS are enough
+    assert clinical_eye_pair(hashed, eye_side_flags(hashed))
+    portuguese = ["paciente_001_OD.png", "paciente_001_OE.png"]
+    assert clinical_eye_pair(portuguese, eye_side_flags(portuguese))
+    re_le = ["SL_001_RE_slit.JPG", "SL_001_LE_slit.JPG"]
+    assert clinical_eye_pair(re_le, eye_side_flags(re_le))
+    for names in (["case01_R.jpg", "case01_L.jpg"], ["10_left.jpeg", "10_right.jpeg"], ["0001_OD.jpg", "0002_OD.jpg"],
+                  ["plate_OD600_a.jpg", "plate_OS_b.jpg"]):
+        assert not clinical_eye_pair(names, eye_side_flags(names)), names

@@ -16,6 +16,7 @@ from envision_spiders.downloads.chunks import (
     strong_validator,
 )
 from envision_spiders.downloads.gate import (
+    NEEDS_REVIEW,
     Checksum,
     MultiHasher,
     file_gate,
@@ -28,7 +29,8 @@ from envision_spiders.items import DatasetRecord
 
 
 def record(**kw: object) -> DatasetRecord:
-    base = {"source": "zenodo", "source_id": "1", "label": "EYE_IMAGING", "confidence": 0.9, "access_type": "open"}
+    base = {"source": "zenodo", "source_id": "1", "label": "EYE_IMAGING", "confidence": 0.9, "access_type": "open",
+            "eye_evidence": ["words"]}
     return DatasetRecord(**{**base, **kw})
 
 
@@ -41,7 +43,30 @@ def test_record_gate() -> None:
     assert "missing" in record_gate(record(label=None, confidence=None), 0.8)
     assert "restricted" in record_gate(record(access_type="restricted"), 0.8)
     assert "duplicate" in record_gate(record(duplicate_of="figshare:2"), 0.8)
-    assert record_gate({"source": "x", "source_id": "1", "label": "EYE_IMAGING", "confidence": 0.95}, 0.95) is None
+    assert record_gate({"source": "x", "source_id": "1", "label": "EYE_IMAGING", "confidence": 0.95,
+                        "title": "Fundus photographs"}, 0.95) is None
+
+
+def test_a_confident_record_with_only_left_right_names_waits_for_review() -> None:
+    sides_only = record(eye_evidence=["sides"])
+    assert record_gate(sides_only, 0.8).startswith(f"{NEEDS_REVIEW}: confident, but its only eye evidence is left/right")
+    assert record_gate(sides_only, 0.8, eye_evidence_required=False) is None
+    assert record_gate(record(eye_evidence=["eye_pair", "sides"]), 0.8) is None
+    assert record_gate(record(eye_evidence=[]), 0.8).startswith(f"{NEEDS_REVIEW}: confident, but no eye evidence")
+    # the other reasons come first: a review is for confident, open, canonical records only
+    assert "below" in record_gate(record(eye_evidence=[], confidence=0.5), 0.8)
+
+
+def test_a_record_stored_before_the_evidence_field_is_read_for_its_evidence() -> None:
+    """Records labelled by an older version have no ``eye_evidence``: the gate reads the record."""
+    paws = {"source": "x", "source_id": "1", "label": "EYE_IMAGING", "confidence": 0.99, "title": "Raw data",
+            "file_names": ["dog01_left_fore.jpg", "dog01_right_fore.jpg", "dog02_left_fore.jpg", "dog02_right_fore.jpg"]}
+    assert record_gate(paws, 0.8).startswith(NEEDS_REVIEW)
+    plates = {**paws, "file_names": ["plate1_OD600_0h.jpg", "plate1_OD600_6h.jpg"]}
+    assert record_gate(plates, 0.8).startswith(NEEDS_REVIEW)
+    clinic = {**paws, "file_names": ["images/0001_OD.jpg", "images/0001_OS.jpg", "images/0002_OD.jpg"]}
+    assert record_gate(clinic, 0.8) is None
+    assert record_gate({**paws, "description": "Colour fundus photographs of both eyes."}, 0.8) is None
 
 
 def test_file_gate() -> None:

@@ -19,7 +19,7 @@ LIMITS = {"ENVISION_DOWNLOAD_CONCURRENCY_PER_HOST": 4, "CONCURRENT_REQUESTS_PER_
 def rec(source_id: str, n_files: int, size: int = 1000, **kw) -> tuple[str, dict]:
     files = [{"name": f"f{i}", "size": size, "url": f"http://h/{source_id}/{i}", "access": "open"} for i in range(n_files)]
     return source_id, {"source": "zenodo", "source_id": source_id, "files": files, "label": "EYE_IMAGING",
-                       "confidence": 0.99, **kw}
+                       "confidence": 0.99, "eye_evidence": ["words"], **kw}
 
 
 def test_every_gated_record_is_dealt_once_and_copies_and_ungated_ones_not_at_all():

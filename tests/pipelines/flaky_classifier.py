@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from envision_spiders.classifier.features import eye_evidence
 from envision_spiders.classifier.model import ClassifierConfig, prediction
 from envision_spiders.pipelines.classify import ClassifierPipeline
 
@@ -17,7 +18,8 @@ class _Scorer:
     def predict(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if self.fails:
             raise ImportError("cannot import name 'AutoModel' from 'transformers'")
-        return [prediction(0.9 if "retina" in r.get("title", "").lower() else 0.1) for r in records]
+        return [{**prediction(0.9 if "retina" in r.get("title", "").lower() else 0.1), "eye_evidence": list(eye_evidence(r))}
+                for r in records]
 
 
 class FlakyClassifierPipeline(ClassifierPipeline):

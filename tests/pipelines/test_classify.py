@@ -105,6 +105,9 @@ def test_crawl_classifies_every_item_in_batches(tmp_path):
     assert by_title["Visual field thresholds in glaucoma"]["label"] == "NEGATIVE"
     assert by_title["Chest X-ray images for pneumonia"]["label"] == "NEGATIVE"
     assert by_title["Supplementary data"]["label"] == "EYE_IMAGING"
+    # each record says which eye evidence it shows (the download gate reads it)
+    assert "words" in by_title["Colour fundus photographs for diabetic retinopathy"]["eye_evidence"]
+    assert by_title["Chest X-ray images for pneumonia"]["eye_evidence"] == []
     assert stats["envision/classify/items"] == 5
     # 5 items in batches of at most 2: at least 3 batches (the last one flushed by the timer or on close)
     assert stats["envision/classify/batches"] >= 3

@@ -55,6 +55,7 @@ def store(data_dir: Path, source_id: str, files: list[dict[str, Any]], **kw: Any
         "title": f"record {source_id}",
         "label": "EYE_IMAGING",
         "confidence": 0.93,
+        "eye_evidence": ["words"],  # as the classifier writes it; the gate wants eye evidence
         "access_type": "open",
         "files": files,
         **kw,
@@ -524,7 +525,7 @@ def test_dryad_files_download_with_a_token_asked_for_the_client_credentials(tmp_
             entry = file_entry("images.zip", body, f"{fake.base_url}/api/v2/files/{number}/download", access="token")
             rec = {"source": "dryad", "source_id": source_id, "doi": source_id.removeprefix("doi:"),
                    "license": "cc0-1.0", "title": source_id, "label": "EYE_IMAGING", "confidence": 0.95,
-                   "access_type": "open", "files": [entry]}
+                   "eye_evidence": ["words"], "access_type": "open", "files": [entry]}
             write_json_atomic(record_path(data, "dryad", source_id), rec)
 
     with FakeDryad(n_eye=2, n_other=0) as fake:

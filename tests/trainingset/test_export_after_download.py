@@ -30,7 +30,7 @@ def _entry(nginx: NginxServer, key: str, name: str, data: bytes, md5: bytes | No
 
 def _store(data: Path, source: str, source_id: str, files: list[dict], **fields) -> None:
     record = {"source": source, "source_id": source_id, "title": f"{source} {source_id}", "label": "EYE_IMAGING",
-              "confidence": 0.95, "access_type": "open", "doi": f"10.1234/{source}.{source_id}",
+              "confidence": 0.95, "eye_evidence": ["words"], "access_type": "open", "doi": f"10.1234/{source}.{source_id}",
               "license": "cc-by-4.0", "files": files, **fields}
     write_json_atomic(record_path(data, source, source_id), record)
 

@@ -1,0 +1,64 @@
+"""The kinds of eye evidence a record shows (classifier/features.py ``eye_evidence``), which the
+download gate wants besides a confident label: left/right names alone are not enough."""
+
+from __future__ import annotations
+
+from envision_spiders.classifier.features import eye_evidence
+from envision_spiders.classifier.training.raw import arc, img
+from envision_spiders.items import EYE_EVIDENCE, corroborated
+from tests.classifier import feature
+
+
+def _archive(names: list[str], images: list[dict] = (), ext: str = ".jpg") -> dict:
+    return {"title": "Raw data", "file_names": ["raw.zip"], "archive_contents": [arc("raw.zip", {ext: 400}, names, images)]}
+
+
+def test_eye_words_in_the_record_text_are_evidence_unless_a_trap_says_otherwise():
+    assert eye_evidence({"title": "Colour fundus photographs of diabetic patients"}) == ("words",)
+    assert eye_evidence({"title": "Iris setosa flower photographs"}) == ()
+    assert eye_evidence({"title": "Raw data", "description": "Images underlying the figures."}) == ()
+
+
+def test_one_eye_word_in_file_names_is_not_enough_two_are():
+    # the look-alikes: a moth's cornea, a retina display, the fundus of the stomach, the macula of the ear
+    for name in ("AFM/moth_cornea_01.tif", "retina_display_screenshot_001.png", "endo/fundus_gastric_0001.jpg",
+                 "ctrl/P7_utricle_macula_Myo7a_1.tif"):
+        assert "names" not in eye_evidence(_archive([name, name.replace("1", "2")])), name
+    assert "names" in eye_evidence(_archive(["fundus/P01_OD_macula.jpg", "fundus/P01_OS_macula.jpg"]))
+    assert "names" in eye_evidence(_archive(["眼底照片/0001_zuoyan.jpg", "眼底照片/0001_youyan.jpg"]))
+    assert "names" in eye_evidence(_archive(["Proband_01_Auge_rechts_1.tif", "Proband_01_Auge_links_1.tif"]))
+    # OCT and macula in the names of skin lesions are not an eye's
+    skin = {**_archive(["BCC_OCT/L01_macula_oct.png"]), "description": "OCT of skin lesions before Mohs surgery."}
+    assert "names" not in eye_evidence(skin)
+
+
+def test_eye_dicom_is_evidence_but_visual_fields_and_axial_lengths_are_not_images():
+    assert "dicom" in eye_evidence(_archive(["r/IM1.dcm"], [img("dicom", 2000, 2000, "OP", "EYE")], ".dcm"))
+    fields = _archive(["exports/001_OD_24-2.dcm", "exports/001_OS_24-2.dcm"], [img("dicom", None, None, "OPV", "EYE")], ".dcm")
+    assert eye_evidence(fields) == ("sides",)  # and its OD/OS pair is not a clinic's photographs
+    assert "dicom" not in eye_evidence(_archive(["r/IM1.dcm"], [img("dicom", 512, 512, "MR", "BRAIN")], ".dcm"))
+
+
+def test_device_exports_class_folders_known_datasets_and_oct_sizes_are_evidence():
+    assert "device" in eye_evidence({"title": "Files", "file_names": ["TRITON_4D61F48E_R.fda", "TRITON_58346784_L.fda"]})
+    assert "folders" in eye_evidence(_archive(["train/CNV/1.jpeg", "train/DRUSEN/2.jpeg", "train/NORMAL/3.jpeg"]))
+    assert "dataset" in eye_evidence({"title": "RFMiD 2.0", "file_names": ["Training_Set.zip"]})
+    oct_scans = _archive(["scans/001.png"], [img("png", 512, 496, channels=1)] * 3, ".png")
+    assert "geometry" in eye_evidence(oct_scans)
+
+
+def test_a_clinics_pair_is_evidence_left_and_right_alone_are_not():
+    clinic = _archive(["images/0001_OD.jpg", "images/0001_OS.jpg", "images/0002_OD.jpg"])
+    assert eye_evidence(clinic) == ("eye_pair", "sides") and corroborated(eye_evidence(clinic))
+    eyepacs_like = _archive(["train/10_left.jpeg", "train/10_right.jpeg"])
+    assert eye_evidence(eyepacs_like) == ("sides",) and not corroborated(eye_evidence(eyepacs_like))
+    paws = _archive(["raw_data/dog01_left_fore.jpg", "raw_data/dog01_right_fore.jpg"])
+    assert eye_evidence(paws) == () and not corroborated(())
+
+
+def test_the_kinds_come_in_one_order_and_the_features_see_the_new_names():
+    kinds = eye_evidence({**_archive(["fundus/P01_OD.jpg", "fundus/P01_OS.jpg"]), "title": "Retinal photographs"})
+    assert list(kinds) == [k for k in EYE_EVIDENCE if k in kinds]
+    # the eye in another language counts among the eye names the head reads, too
+    assert feature(_archive(["Sujeto_01/ojo_1.jpg"]), "names_eye_words") > 0
+    assert feature(_archive(["Sujeto_01/foto_1.jpg"]), "names_eye_words") == 0

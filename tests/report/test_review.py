@@ -1,0 +1,35 @@
+"""``scrapy report`` lists the confident records the download gate holds for review (no eye
+evidence but left/right in file names), and their cards say which eye evidence they show."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from envision_spiders.catalog import build_catalog, catalog_path
+from envision_spiders.report.site import card_name, write_report
+from tests.catalog.test_catalog_build import put, rec
+
+PAWS = ["raw/dog01_left_fore.jpg", "raw/dog01_right_fore.jpg"]
+
+
+def test_confident_records_without_eye_evidence_are_listed_for_review_not_counted_as_gated(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    put(data, rec("zenodo", "1", title="Colour fundus photographs", label="EYE_IMAGING", confidence=0.97,
+                  eye_evidence=["words"], files=[{"name": "f.zip", "size": 10, "access": "open", "url": "https://h/f.zip"}]))
+    put(data, rec("figshare", "2", title="Raw data", label="EYE_IMAGING", confidence=0.99, eye_evidence=["sides"],
+                  file_names=PAWS, files=[{"name": "raw.zip", "size": 20, "access": "open", "url": "https://h/raw.zip"}]))
+    # labelled before the field existed: the report reads the record's evidence itself
+    put(data, rec("dryad", "3", title="Photographs", label="EYE_IMAGING", confidence=0.95, file_names=PAWS))
+    build_catalog(data)
+    out = tmp_path / "report"
+    write_report(catalog_path(data), out, tmp_path / "downloads", 0.8)
+    html = (out / "index.html").read_text()
+    assert '<span id="review-count">2</span>' in html
+    review = html[html.index('id="review"'):]
+    assert "figshare" in review and "dryad" in review and "zenodo" not in review
+    assert "records behind the download gate" in html and "10 B</span> in 1 records" in html
+    card = (out / "cards" / card_name("figshare:2")).read_text()
+    assert "<th>eye evidence</th><td>sides</td>" in card and "needs review" in card
+    # with the rule off the old gate applies and nothing waits
+    write_report(catalog_path(data), out, tmp_path / "downloads", 0.8, eye_evidence_required=False)
+    assert 'id="review-count"' not in (out / "index.html").read_text()
