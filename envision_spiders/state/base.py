@@ -120,6 +120,8 @@ class StateDB(ABC):
         if len(rows) > 1 and not self.in_transaction:
             with self.immediate():
                 self._executemany(sql, rows)
+        elif len(rows) == 1:  # the store's one row a record: execute is cheaper than executemany
+            self._execute(sql, rows[0])
         elif rows:
             self._executemany(sql, rows)
 
