@@ -1,6 +1,7 @@
 """The record every spider emits. Field names keep the original pipeline's, so the portal keeps working.
 
-Always handle items through ``itemadapter.ItemAdapter``; the JSON Schema in
+Always handle items through ``itemadapter.ItemAdapter`` (or the helpers below, which read a
+DatasetRecord directly and anything else through it); the JSON Schema in
 ``schema/record.schema.json`` is the contract for feeds and the per-record store.
 """
 
@@ -83,6 +84,7 @@ class DatasetRecord:
 
 
 RECORD_FIELDS: tuple[str, ...] = tuple(f.name for f in attrs.fields(DatasetRecord))
+_FIELD_SET = frozenset(RECORD_FIELDS)
 
 
 def record_to_dict(item: Any) -> dict[str, Any]:
@@ -95,3 +97,22 @@ def record_to_dict(item: Any) -> dict[str, Any]:
     from itemadapter import ItemAdapter
 
     return ItemAdapter(item).asdict()
+
+
+def field_value(item: Any, name: str, default: Any = None) -> Any:
+    """``ItemAdapter(item).get(name, default)``. A DatasetRecord's field is read directly: building
+    an adapter costs ~2.5 µs (it asks each adapter class whether it fits, then lists the attrs
+    fields), and the crawl's hot path asks this of every record in several places."""
+    if type(item) is DatasetRecord:
+        return getattr(item, name) if name in _FIELD_SET else default
+    from itemadapter import ItemAdapter, is_item
+
+    return ItemAdapter(item).get(name, default) if is_item(item) else default
+
+
+def record_owner(item: Any) -> tuple[str, str] | None:
+    """``(source, source_id)`` of an item that has both, as the state keys records; else None."""
+    source, source_id = field_value(item, "source"), field_value(item, "source_id")
+    if source is None or source_id is None:
+        return None
+    return str(source), str(source_id)

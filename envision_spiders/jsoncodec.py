@@ -44,7 +44,6 @@ def json_line(obj: Any, *, sort_keys: bool = False, default: Callable[[Any], Any
 
 def write_json_atomic(path: str | Path, obj: Any, fsync: bool = False) -> None:
     """Write JSON so that a reader (or a crash) sees the old file or the new one, never half."""
-    path = Path(path)
     tmp = stage_bytes(path, json_line(obj, sort_keys=True), fsync)
     try:
         os.replace(tmp, path)
@@ -53,31 +52,40 @@ def write_json_atomic(path: str | Path, obj: Any, fsync: bool = False) -> None:
         raise
 
 
-def stage_bytes(path: Path, data: bytes, fsync: bool = False) -> Path:
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+
+
+def stage_bytes(path: str | Path, data: bytes, fsync: bool = False) -> str:
     """Write ``data`` to a temp file beside ``path`` (flushed to disk with ``fsync``) and return
     its name: ``os.replace`` of it onto ``path`` is the atomic commit. Touches no shared state
     and holds the GIL only between system calls, so it may run in a worker thread."""
     # A temp name unique per process and thread: cheaper than mkstemp's random names, and
     # two writers of one record (two crawls, classify threads) never share a temp file.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    # Plain strings and file descriptors, not pathlib and open(): the crawl writes a file per
+    # record, and those objects cost ~13 µs of its ~22 µs of Python per file.
+    folder, name = os.path.split(os.fspath(path))
+    tmp = f"{folder or '.'}/.{name}.{os.getpid()}.{threading.get_ident()}.tmp"
     try:
-        fh = open(tmp, "wb")
+        fd = os.open(tmp, _CREATE, 0o666)
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(tmp, "wb")
+        os.makedirs(folder, exist_ok=True)
+        fd = os.open(tmp, _CREATE, 0o666)
     try:
-        with fh:
-            fh.write(data)
+        try:
+            view = memoryview(data)
+            while view:  # a regular file takes it in one write unless the disk is full
+                view = view[os.write(fd, view):]
             if fsync:
-                fh.flush()
-                os.fsync(fh.fileno())
+                os.fsync(fd)
+        finally:
+            os.close(fd)
     except BaseException:
         discard_staged(tmp)
         raise
     return tmp
 
 
-def discard_staged(tmp: Path) -> None:
+def discard_staged(tmp: str | Path) -> None:
     try:
         os.unlink(tmp)
     except FileNotFoundError:

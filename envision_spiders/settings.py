@@ -184,7 +184,6 @@ ENVISION_MALFORMED_RETRIES = 2  # re-fetches of an API page that is not the JSON
 EXTENSIONS = {
     # masks secrets (AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, URL passwords) in Scrapy's start-up settings line
     "envision_spiders.http.credentials.RedactSecretSettings": 0,
-    "envision_spiders.exports.feeds.FeedDelivery": 520,  # records reach the feeds, or stay owed
     # log_count/<LEVEL> per crawler, not per process (several crawlers: scrapy crawlall)
     "scrapy.extensions.logcount.LogCount": None,
     "envision_spiders.state.runs.CrawlerLogCount": 0,
@@ -196,8 +195,12 @@ EXTENSIONS = {
 # Scrapy 2.19's remote control runs Python code sent to a loopback HTTP port (token in the user's
 # profile): not wanted in an unattended crawler. It is left out of the base rather than set to None
 # here: Scrapy imports every extension path it is given, None ones too, and that module pulls
-# aiohttp's web server (~0.1 s of every command's start-up)
-EXTENSIONS_BASE = {path: order for path, order in _SCRAPY_EXTENSIONS_BASE.items()
+# aiohttp's web server (~0.1 s of every command's start-up).
+# Scrapy's feed exporter gives way to its subclass that also settles the feeds' delivery (records
+# reach the feeds, or stay owed: exports/feeds.py) in the same item_scraped receiver; disable it
+# by that name (EXTENSIONS = {"envision_spiders.exports.feeds.DeliveringFeedExporter": None})
+_OURS_INSTEAD = {"scrapy.extensions.feedexport.FeedExporter": "envision_spiders.exports.feeds.DeliveringFeedExporter"}
+EXTENSIONS_BASE = {_OURS_INSTEAD.get(path, path): order for path, order in _SCRAPY_EXTENSIONS_BASE.items()
                    if path != "scrapy.extensions.remote_control.RemoteControl"}
 REMOTE_CONTROL_ENABLED = False
 # --- progress (envision_spiders/progress/) ---------------------------------------------------

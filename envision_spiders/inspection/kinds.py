@@ -55,7 +55,11 @@ def extension_of(name: str) -> str:
 
 def kind_of(name: str) -> str:
     """One of image, medical, archive, genomics, tabular, document, video, other."""
-    ext = extension_of(name)
+    return kind_of_extension(extension_of(name))
+
+
+def kind_of_extension(ext: str) -> str:
+    """:func:`kind_of` for an extension as :func:`extension_of` gives it."""
     for kind, extensions in (
         ("image", IMAGE_EXTENSIONS),
         ("medical", MEDICAL_EXTENSIONS),
@@ -92,8 +96,9 @@ def summarise_files(
     ``file_count`` adds every file of an archive when its total is known (ZIP end record)
     even if only part was listed; the kind counts cover the listed entries.
     """
-    file_types = {ext for ext in map(extension_of, file_names) if ext}
-    kinds = [kind_of(n) for n in file_names]
+    extensions = [extension_of(name) for name in file_names]
+    file_types = {ext for ext in extensions if ext}
+    kinds = [kind_of_extension(ext) for ext in extensions]
     counts = {kind: kinds.count(kind) for kind in COUNTED_KINDS}
     file_count = len(file_names)
     for contents in archive_contents or ():

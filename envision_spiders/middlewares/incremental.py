@@ -17,12 +17,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from itemadapter import ItemAdapter, is_item
 from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
+from envision_spiders.items import field_value, record_owner
 from envision_spiders.state.db import state_for_crawler
 from envision_spiders.state.store import RecordBackend, StoreConfig, records_for_crawler
 
@@ -63,13 +63,11 @@ class IncrementalMiddleware:
             if not ident:
                 return True
             unchanged = self.is_unchanged(ident["source"], ident["source_id"], ident.get("modified"))
-        elif is_item(result):
-            adapter = ItemAdapter(result)
-            if "source_id" not in adapter.field_names():
-                return True
-            unchanged = self.is_unchanged(adapter["source"], adapter["source_id"], adapter.get("modified"))
         else:
-            return True
+            owner = record_owner(result)  # None for what is not a record (no source/source_id)
+            if owner is None:
+                return True
+            unchanged = self.is_unchanged(*owner, field_value(result, "modified"))
         if unchanged:
             self.stats.inc_value("envision/incremental/unchanged")
         return not unchanged

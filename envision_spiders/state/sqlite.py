@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 from envision_spiders.state.base import SchemaTooNew, StateBusy, StateDB
@@ -54,6 +54,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     ]),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
+_JOINED = nullcontext()
 
 
 class SQLiteState(StateDB):
@@ -115,11 +116,13 @@ class SQLiteState(StateDB):
     def close(self) -> None:
         self._db.close()
 
+    def immediate(self) -> AbstractContextManager[None]:
+        # nested use (a group commit's steps, dedup's claim) joins the open transaction: a
+        # ready-made no-op context there, not a generator per call
+        return _JOINED if self._db.in_transaction else self._begin_immediate()
+
     @contextmanager
-    def immediate(self) -> Iterator[None]:
-        if self._db.in_transaction:
-            yield
-            return
+    def _begin_immediate(self) -> Iterator[None]:
         try:
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:

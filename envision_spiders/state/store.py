@@ -54,10 +54,10 @@ def record_bytes(obj: Any) -> bytes:
     return json_line(obj, sort_keys=True)
 
 
-def stage_all(files: list[tuple[Path, bytes]], fsync: bool) -> list[Path | BaseException]:
+def stage_all(files: list[tuple[str, bytes]], fsync: bool) -> list[str | BaseException]:
     """:func:`stage_bytes` for each (path, data), one after the other: each one's temp file, or
     the exception that stopped it."""
-    staged: list[Path | BaseException] = []
+    staged: list[str | BaseException] = []
     for path, data in files:
         try:
             staged.append(stage_bytes(path, data, fsync))
@@ -77,13 +77,13 @@ class FileStager:
         self.threads = max(1, threads)
         self.fsync = fsync
         self._executor: ThreadPoolExecutor | None = None
-        self._queue: list[tuple[Path, bytes, asyncio.Future[Path]]] = []
+        self._queue: list[tuple[str, bytes, asyncio.Future[str]]] = []
         self._flush_at_end_of_turn: asyncio.Handle | None = None
 
-    async def stage(self, path: Path, data: bytes) -> Path:
+    async def stage(self, path: str, data: bytes) -> str:
         """The temp file beside ``path`` holding ``data``, on the disk (``os.replace`` commits it)."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[Path] = loop.create_future()
+        future: asyncio.Future[str] = loop.create_future()
         self._queue.append((path, data, future))
         if self._flush_at_end_of_turn is None:
             self._flush_at_end_of_turn = loop.call_soon(self._flush, loop)
@@ -101,12 +101,12 @@ class FileStager:
             done.add_done_callback(lambda done, chunk=chunk: loop.call_soon_threadsafe(self._settle, chunk, done))
 
     @staticmethod
-    def _settle(chunk: list[tuple[Path, bytes, asyncio.Future[Path]]], done: Future[list[Path | BaseException]]) -> None:
+    def _settle(chunk: list[tuple[str, bytes, asyncio.Future[str]]], done: Future[list[str | BaseException]]) -> None:
         error = done.exception()
         outcomes = done.result() if error is None else [error] * len(chunk)
         for (_, _, future), outcome in zip(chunk, outcomes, strict=True):
             if future.cancelled():  # nobody will rename it into place
-                if isinstance(outcome, Path):
+                if isinstance(outcome, str):
                     discard_staged(outcome)
             elif isinstance(outcome, BaseException):
                 future.set_exception(outcome)
@@ -182,12 +182,17 @@ class LocalRecords:
     def __init__(self, data_dir: str | Path, fsync: bool = False) -> None:
         self.data_dir = Path(data_dir)
         self.fsync = fsync
+        self._root = os.fspath(data_dir)
 
     def path(self, owner: Owner) -> Path:
         return record_path(self.data_dir, *owner)
 
+    def file(self, owner: Owner) -> str:
+        """:meth:`path` as a string, made without pathlib (the crawl's one write a record)."""
+        return f"{self._root}/{record_name(*owner)}"
+
     def put(self, owner: Owner, record: dict[str, Any]) -> None:
-        write_json_atomic(self.path(owner), record, fsync=self.fsync)
+        write_json_atomic(self.file(owner), record, fsync=self.fsync)
 
     def get(self, owner: Owner) -> dict[str, Any]:
         return load_record(self.path(owner))
@@ -365,8 +370,8 @@ class StagedWrite:
     record: dict[str, Any]
     adopted_doi: str | None
     canonical: Owner | None
-    path: Path  # where the record's file goes
-    tmp: Path | None = None
+    path: str  # where the record's file goes
+    tmp: str | None = None
 
 
 class RecordStore:
@@ -395,7 +400,8 @@ class RecordStore:
         local backend stages (``stages_files``)."""
         me: Owner = (record["source"], str(record["source_id"]))
         adopted = None if record.get("doi") else self.state.adopted_doi(me)
-        return StagedWrite(self._applied(dict(record), adopted, None), adopted, None, self.path(me))
+        file = self.backend.file(me)  # type: ignore[attr-defined]  # LocalRecords: the one that stages
+        return StagedWrite(self._applied(dict(record), adopted, None), adopted, None, file)
 
     def write(
         self, record: dict[str, Any], dois: Iterable[str], modified: str | None, at: str,

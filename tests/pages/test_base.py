@@ -85,3 +85,23 @@ def test_memo_refuses_coroutines():
         @memo
         async def value(self) -> int:  # pragma: no cover - never called
             return 1
+
+
+def test_a_memoized_plain_field_is_then_read_from_the_page_object_itself():
+    page = ZenodoRecord(load("zenodo/search_page.json")["hits"]["hits"][0])
+    record = asyncio.run(page.to_item())
+    # later reads (other fields' self.files) find the value before web-poet's field descriptor
+    assert page.__dict__["files"] is page.files and page.files == record.files
+
+
+def test_a_field_with_processors_is_never_stood_in_for_by_its_raw_value():
+    @attrs.define
+    class Memoized(ShoutingRecord):
+        @field
+        @memo
+        def title(self) -> str:
+            return self.data["title"]
+
+    page = Memoized({"id": 1, "title": "quiet"})
+    assert asyncio.run(page.to_item()).title == "QUIET"
+    assert "title" not in page.__dict__ and page.title == "QUIET"

@@ -86,3 +86,16 @@ def test_marks_of_many_records_are_one_transaction(tmp_path: Path):
     assert [s for s in statements if s in ("BEGIN IMMEDIATE", "COMMIT")] == ["BEGIN IMMEDIATE", "COMMIT"] * 2
     assert state.undelivered() == set()
     state.close()
+
+
+def test_other_owners_lists_each_record_once_whatever_number_of_the_dois_it_owns(tmp_path: Path, state_url: str):
+    state = open_state(state_url, tmp_path)
+    try:
+        state.claim(["10.1/a", "10.1/concept"], ("zenodo", "7"), [0, -7, 0, "zenodo", "7"])
+        state.claim(["10.1/b"], ("dryad", "x"), [0, 0, 0, "dryad", "x"])
+        dois = ["10.1/a", "10.1/concept", "10.1/b", "10.1/a"]
+        assert state.other_owners(dois, ("figshare", "1")) == [("dryad", "x"), ("zenodo", "7")]
+        assert state.other_owners(dois, ("zenodo", "7")) == [("dryad", "x")]
+        assert state.other_owners([], ("zenodo", "7")) == []
+    finally:
+        state.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import pytest
 
@@ -95,10 +96,10 @@ def test_a_claim_made_after_the_file_was_staged_still_makes_the_record_a_copy(tm
 
 def stage_in_one_turn(stager: FileStager, files: list) -> list:
     async def stage_all():
-        return await asyncio.gather(*(stager.stage(path, data) for path, data in files), return_exceptions=True)
+        return await asyncio.gather(*(stager.stage(str(path), data) for path, data in files), return_exceptions=True)
 
-    try:
-        return asyncio.run(stage_all())
+    try:  # the temp files' names as paths, failures as they are
+        return [Path(tmp) if isinstance(tmp, str) else tmp for tmp in asyncio.run(stage_all())]
     finally:
         stager.close()
 
