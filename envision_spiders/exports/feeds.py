@@ -38,11 +38,9 @@ import time
 from typing import IO, Any
 
 import attrs
-from pydispatch.errors import DispatcherKeyError
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exporters import JsonLinesItemExporter
-from scrapy.extensions.corestats import CoreStats
 from scrapy.extensions.feedexport import FeedExporter, FileFeedStorage, ItemFilter
 
 from envision_spiders.items import DatasetRecord, field_value, record_owner, record_to_dict
@@ -110,37 +108,20 @@ class PortalFeedsAddon:
 
 class DeliveringFeedExporter(FeedExporter):
     """Scrapy's feed exporter (in its place in ``EXTENSIONS_BASE``), whose ``item_scraped`` also
-    does the other per-item work of that signal: ``FeedDelivery``'s bookkeeping once the item's
-    lines are written, and Scrapy's ``item_scraped_count``, which it takes over from
-    ``CoreStats`` when the engine starts (CoreStats' receiver is disconnected then; if that
-    fails, CoreStats goes on counting). One receiver instead of three: Scrapy dispatches
-    ``item_scraped`` to each receiver through a task of its own and ``robustApply`` (~17 µs a
-    receiver and item here, more than writing the line)."""
+    does ``FeedDelivery``'s bookkeeping once the item's lines are written. One receiver instead
+    of two: Scrapy dispatches ``item_scraped`` to each receiver through a task of its own and
+    ``robustApply`` (~17 µs a receiver and item here, more than writing the line)."""
 
     delivery: FeedDelivery | None = None
-    counts_items = False  # item_scraped_count, in CoreStats' place
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DeliveringFeedExporter:
         exporter = super().from_crawler(crawler)  # NotConfigured without any feed
         if feed_delivery_tracked(crawler.settings):
             exporter.delivery = FeedDelivery.from_crawler(crawler, exporter)
-        crawler.signals.connect(exporter.take_over_item_count, signal=signals.engine_started)
         return exporter
 
-    def take_over_item_count(self) -> None:
-        core = self.crawler.get_extension(CoreStats)
-        if core is None:
-            return
-        try:
-            self.crawler.signals.disconnect(core.item_scraped, signal=signals.item_scraped)
-        except DispatcherKeyError:  # not connected: nothing to take over
-            return
-        self.counts_items = True
-
     def item_scraped(self, item: Any, spider: Spider) -> None:
-        if self.counts_items:
-            self.crawler.stats.inc_value("item_scraped_count")
         super().item_scraped(item, spider)
         if self.delivery is not None:  # after the lines: a record counts once its feeds have it
             self.delivery.item_scraped(item)
