@@ -272,11 +272,11 @@ def test_evaluate_classifier_reports_per_kind_on_the_raw_held_out_file():
     assert len(report["gate_0_80_ci95"]) == 2
 
 
-BLIND_SETS = ("raw_fresh3", "raw_fresh4", "raw_fresh5", "raw_fresh6", "raw_fresh7")
+BLIND_SETS = ("raw_fresh3", "raw_fresh4", "raw_fresh5", "raw_fresh6", "raw_fresh7", "raw_fresh8")
 
 
 @pytest.mark.parametrize(("name", "n"), [("raw_fresh3", 72), ("raw_fresh4", 78), ("raw_fresh5", 80), ("raw_fresh6", 82),
-                                         ("raw_fresh7", 114)])
+                                         ("raw_fresh7", 114), ("raw_fresh8", 114)])
 def test_the_blind_sets_are_held_out_and_shaped_like_the_other_raw_records(name, n):
     """The blind sets (written without sight of the classifier) are never trained on: no title of
     them is in the training file or the other held-out sets, and every kind has both labels."""
