@@ -111,8 +111,9 @@ def env() -> dict[str, str]:
 def store_record(data: Path, sid: str, files: list[dict[str, Any]]) -> None:
     write_json_atomic(
         record_path(data, "bench", sid),
-        {"source": "bench", "source_id": sid, "label": "EYE_IMAGING", "confidence": 0.99, "access_type": "open",
-         "files": files},
+        # labelled as the classifier writes it: the gate also wants eye evidence
+        {"source": "bench", "source_id": sid, "label": "EYE_IMAGING", "confidence": 0.99, "eye_evidence": ["words"],
+         "access_type": "open", "files": files},
     )
 
 

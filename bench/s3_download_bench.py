@@ -84,7 +84,7 @@ def main() -> None:
                     data_dir = tmp_path / name
                     write_json_atomic(record_path(data_dir, "zenodo", "1"), {
                         "source": "zenodo", "source_id": "1", "label": "EYE_IMAGING", "confidence": 0.95,
-                        "access_type": "open", "files": [{"name": "big.bin", "size": size, "url": nginx.url("big.bin"),
+                        "eye_evidence": ["words"], "access_type": "open", "files": [{"name": "big.bin", "size": size, "url": nginx.url("big.bin"),
                                                           "checksum": f"md5:{md5}", "access": "open"}],
                     })
                     settings = dict(common)

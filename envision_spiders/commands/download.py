@@ -59,9 +59,10 @@ class Command(ScrapyCommand):
     requires_project = True
     requires_crawler_process = True
     default_settings = {"LOG_LEVEL": "INFO"}
+    shares_dir: Path | None = None
 
     def syntax(self) -> str:
-        return "[--source SOURCE ...] [--threshold P]"
+        return "[--source SOURCE ...] [--threshold P] [--record SOURCE:ID ...] [--processes N]"
 
     def short_desc(self) -> str:
         return "Download the files of stored EYE_IMAGING records (confidence >= threshold), no crawling"
@@ -71,6 +72,11 @@ class Command(ScrapyCommand):
         parser.add_argument("--source", action="append", default=None, help="only this source (repeatable)")
         parser.add_argument(
             "--threshold", default=None, help="minimum confidence (overrides ENVISION_DOWNLOAD_THRESHOLD)"
+        )
+        parser.add_argument(
+            "--record", action="append", default=None, metavar="SOURCE:ID",
+            help="only this record (repeatable): one you reviewed, so the gate's eye-evidence rule does not "
+                 "apply to it (the label, confidence and access rules still do); one process",
         )
         parser.add_argument(
             "--processes", type=int, default=None,
@@ -93,13 +99,14 @@ class Command(ScrapyCommand):
         # sources' spiders are loaded, for their rate budgets
         self._add_budget_slots(self.settings.getlist("SPIDER_MODULES"), opts.source)
         self.settings.set("SPIDER_MODULES", [], priority="cmdline")
-        if opts.processes is not None:
+        if opts.record:
+            self._only_reviewed_records(opts.record)
+        if opts.processes is not None and not opts.record:
             self.settings.set("ENVISION_DOWNLOAD_PROCESSES", opts.processes, priority="cmdline")
         requested = self.settings.getint("ENVISION_DOWNLOAD_PROCESSES")
         if requested < 0:
             raise UsageError(f"--processes / ENVISION_DOWNLOAD_PROCESSES must be >= 0 (0 = auto), not {requested}")
         self.workers: list[ForkedWorker] = []
-        self.shares_dir: Path | None = None
         if requested != 1 and not self.settings.get("ENVISION_DOWNLOAD_RECORDS"):
             self._start_workers(requested, opts.source)
 
@@ -150,6 +157,20 @@ class Command(ScrapyCommand):
             self.workers.append(worker)
         settings.setdict({**parts[0], "ENVISION_DOWNLOAD_RECORDS": str(paths[0])}, priority="cmdline")
 
+    def _only_reviewed_records(self, keys: list[str]) -> None:
+        """``--record``: a share file of just these records, read by this one process; a person
+        looked at them, so a record held for review (downloads/gate.py) is not held again."""
+        owners = []
+        for key in keys:
+            source, sep, source_id = key.partition(":")
+            if not sep or not source or not source_id:
+                raise UsageError(f"--record {key!r}: expected SOURCE:ID, e.g. zenodo:1234567")
+            owners.append((source, source_id))
+        self.shares_dir = Path(tempfile.mkdtemp(prefix="envision-download-"))
+        share = write_share(self.shares_dir / "records.txt", owners)
+        self.settings.setdict({"ENVISION_DOWNLOAD_RECORDS": str(share), "ENVISION_DOWNLOAD_PROCESSES": 1,
+                               "ENVISION_DOWNLOAD_REQUIRE_EYE_EVIDENCE": False}, priority="cmdline")
+
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if args:
             raise UsageError(f"unexpected arguments: {' '.join(args)}")
@@ -168,6 +189,8 @@ class Command(ScrapyCommand):
             shutil.rmtree(self.shares_dir, ignore_errors=True)
         print(json.dumps({"data_dir": self.settings.get("ENVISION_DATA_DIR"), "download": summary}, sort_keys=True))
         failed = summary.get("files/failed", 0) or summary.get("records/failed", 0)
+        if opts.record and summary.get("stored/unreadable"):  # a --record that is not in the store
+            failed = True
         if not ok or failed:
             self.exitcode = 1
 

@@ -268,9 +268,8 @@ def _review_section(review: list[dict[str, Any]]) -> str:
     )
     return (f'<h2>Held for review</h2><p><span id="review-count">{len(review)}</span> confident records are not '
             "downloaded: the only eye evidence in them is left/right in file names (paws, teeth and culture plates "
-            "have those too). Look at each; to download those you accept, list them (<code>source&lt;TAB&gt;id</code> lines) "
-            "in a file and run <code>scrapy download -s ENVISION_DOWNLOAD_RECORDS=FILE "
-            "-s ENVISION_DOWNLOAD_REQUIRE_EYE_EVIDENCE=0</code>."
+            "have those too). Look at each; download those you accept with "
+            "<code>scrapy download --record SOURCE:ID</code> (repeatable)."
             '</p><table id="review"><thead><tr><th>title</th><th>source</th><th>confidence</th><th>eye evidence</th>'
             f"</tr></thead><tbody>{rows}</tbody></table>") if review else ""
 

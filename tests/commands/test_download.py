@@ -183,3 +183,28 @@ def test_figshare_files_keep_to_its_one_rate_for_every_request(tmp_path: Path) -
     sent = [c.at for c in fake.calls_to("download")]
     assert len(sent) == 3 and sent[-1] - sent[0] >= 2 * 0.98  # one a second, the margin aside
     assert len(fake.storage.calls_to("object")) == 3  # the object store is not the repository's budget
+
+
+def test_a_record_held_for_review_is_downloaded_once_a_person_names_it(nginx: NginxServer, tmp_path: Path) -> None:
+    """A confident record whose only eye evidence is left/right in file names waits for review
+    (counted, logged); ``--record SOURCE:ID`` downloads the ones a person accepted, and only them."""
+    data = tmp_path / "data"
+    paws = {"raw/dog01_left_fore.jpg": blob(3000, "paw-l"), "raw/dog01_right_fore.jpg": blob(3001, "paw-r")}
+    store(data, "1", [file_entry(n, d, nginx.put(f"review/1/{n}", d)) for n, d in paws.items()],
+          title="Raw data", eye_evidence=["sides"])
+    eyes = {"fundus/P01_OD.jpg": blob(3002, "od"), "fundus/P01_OS.jpg": blob(3003, "os")}
+    store(data, "2", [file_entry(n, d, nginx.put(f"review/2/{n}", d)) for n, d in eyes.items()],
+          title="Raw data", eye_evidence=["sides"])
+    code, summary, log = run_download(data)
+    assert code == 0, log[-3000:]
+    assert summary["records/needs_review"] == 2 and "files/complete" not in summary
+    assert "needs review: confident, but its only eye evidence is left/right in file names" in log
+    code, summary, log = run_download(data, None, "--record", "zenodo:2")
+    assert code == 0, log[-3000:]
+    assert summary["files/complete"] == 2 and summary["stored/read"] == 1
+    assert manifest(data, "2")["status"] == "complete" and not (data / "downloads" / "zenodo" / "1").exists()
+    code, summary, log = run_download(data, None, "--record", "zenodo:404")  # not in the store: an error
+    assert code == 1 and summary["stored/unreadable"] == 1 and "cannot read stored record zenodo:404" in log
+    proc = subprocess.run(download_cmd(data, None, "--record", "zenodo"), cwd=PROJECT_ROOT, env=scrapy_env(),
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "expected SOURCE:ID" in proc.stderr
