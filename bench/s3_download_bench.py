@@ -50,7 +50,7 @@ def write_file(path: Path, mib: int) -> tuple[str, str]:
 
 
 def run(data_dir: Path, settings: dict[str, str]) -> dict:
-    cmd = scrapy_command("download", "-s", f"ENVISION_DATA_DIR={data_dir}", "-s", "LOG_LEVEL=WARNING")
+    cmd = scrapy_command("download", "-s", f"ENVISION_DATA_DIR={data_dir}", "-s", "LOG_LEVEL=WARNING", "-s", "DOWNLOAD_DELAY=0")
     for key, value in settings.items():
         cmd += ["-s", f"{key}={value}"]
     out = subprocess.run([sys.executable, "-c", RUNNER, *cmd], cwd=ROOT, env=scrapy_env(),

@@ -59,7 +59,7 @@ def make_files(nginx: NginxServer, data_dir: Path, count: int, mib: int) -> dict
 
 
 def start_node(name: str, data_dir: Path, settings: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    cmd = scrapy_command("download", "-s", f"ENVISION_DATA_DIR={data_dir}", "-s", "LOG_LEVEL=INFO")
+    cmd = scrapy_command("download", "-s", f"ENVISION_DATA_DIR={data_dir}", "-s", "LOG_LEVEL=INFO", "-s", "DOWNLOAD_DELAY=0")
     for key, value in settings.items():
         cmd += ["-s", f"{key}={value}"]
     out = log.with_suffix(".out").open("wb")

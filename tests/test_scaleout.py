@@ -290,7 +290,7 @@ def test_node_killed_mid_download_is_taken_over_by_the_other_node(
             # node B: `scrapy download` with the node's name in its environment
             cmd = scrapy_command("download", "-s", f"ENVISION_DATA_DIR={data}", "-s", "LOG_LEVEL=INFO",
                                  "-s", "ENVISION_DOWNLOAD_TAKEOVER_WAIT=60", "-s", "ENVISION_DOWNLOAD_TAKEOVER_POLL=0.5",
-                                 "-s", f"ENVISION_DOWNLOAD_THRESHOLD={THRESHOLD}")
+                                 "-s", f"ENVISION_DOWNLOAD_THRESHOLD={THRESHOLD}", "-s", "DOWNLOAD_DELAY=0")
             for key, value in {**shared, **s3.settings(), **chunks}.items():
                 cmd += ["-s", f"{key}={value}"]
             proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=scrapy_env({"ENVISION_NODE_NAME": "node-b"}),

@@ -176,7 +176,7 @@ def test_figshare_files_keep_to_its_one_rate_for_every_request(tmp_path: Path) -
         gate_fake(fake, gate, lambda wait: FakeFigshare.rate_limited())
         data = tmp_path / "data"
         store_figshare(data, fake, 3, body)
-        code, summary, log = run_download(data, {"FIGSHARE_API_URL": f"{fake.base_url}/v2"})
+        code, summary, log = run_download(data, {"FIGSHARE_API_URL": f"{fake.base_url}/v2", "DOWNLOAD_DELAY": None})
     assert code == 0, log[-3000:]
     assert summary["files/complete"] == 3
     assert gate.refused == 0, f"{gate.refused} download requests above Figshare's rate"

@@ -30,3 +30,17 @@ def test_a_source_with_a_file_rate_gets_its_file_slot_and_a_delay_given_with_s_a
 
 def test_sources_without_a_spider_or_a_budget_get_nothing():
     assert budget_slots(project_settings(), SPIDERS, ["bench", "datacite", "nei"]) == {}
+
+
+def test_zenodo_guests_files_keep_the_pace_their_crawl_shares_with_search():
+    """Zenodo's guests have no file rate of their own (their 2,000 requests an hour are shared with
+    search): a download gets a file slot at the crawl's delay, not no budget at all."""
+    from envision_spiders.spiders.zenodo import ZenodoSpider
+
+    crawl = project_settings()
+    ZenodoSpider.update_settings(crawl)
+    assert "zenodo:files" not in crawl.getdict("DOWNLOAD_SLOTS")  # in a crawl: the search slot
+    slots = budget_slots(project_settings(), SPIDERS, ["zenodo"])
+    assert slots == {"zenodo:files": {"delay": round(crawl.getfloat("DOWNLOAD_DELAY"), 3), "jitter": 0, "concurrency": 1}}
+    assert 3600 / slots["zenodo:files"]["delay"] <= 2000  # Zenodo's documented guest rate
+    assert budget_slots(project_settings(DOWNLOAD_DELAY=0), SPIDERS, ["zenodo"]) == {}  # delays off: a local server

@@ -48,7 +48,7 @@ def test_downloaded_gated_records_export_and_load_with_datasets(nginx: NginxServ
     # not gated (NEGATIVE), and a download that fails its checksum: neither is exported
     _store(data, "zenodo", "8", [_entry(nginx, "z8", "neg/CNV/a.png", image_bytes(8000))], label="NEGATIVE")
     _store(data, "zenodo", "9", [_entry(nginx, "z9", "bad/CNV/b.png", image_bytes(9000), md5=b"other")])
-    download = _run("download", "-s", f"ENVISION_DATA_DIR={data}")
+    download = _run("download", "-s", f"ENVISION_DATA_DIR={data}", "-s", "DOWNLOAD_DELAY=0")  # local nginx
     assert download.returncode == 1, download.stderr[-2000:]  # zenodo:9 failed verification, as intended
     assert json.loads(download.stdout.strip().splitlines()[-1])["download"]["records/complete"] == 2
 
