@@ -7,6 +7,7 @@ DatasetRecord directly and anything else through it); the JSON Schema in
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, TypedDict
 
 import attrs
@@ -30,7 +31,7 @@ SIDES = "sides"
 EYE_EVIDENCE: tuple[str, ...] = ("words", "names", "dicom", "device", "folders", "dataset", "geometry", "eye_pair", SIDES)
 
 
-def corroborated(kinds: Any) -> bool:
+def corroborated(kinds: Iterable[str]) -> bool:
     """Whether these kinds of eye evidence let a confident record through the download gate:
     any kind but ``sides`` on its own."""
     return any(kind != SIDES for kind in kinds)
