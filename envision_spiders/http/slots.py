@@ -64,6 +64,12 @@ def budget_slot_of(source: str, slots: Iterable[str]) -> str | None:
     return next((slot for slot in (file_slot(source), shared_slot(source)) if slot in configured), None)
 
 
+def configured_budget_slots(settings: Any) -> set[str]:
+    """The budget slots among ``DOWNLOAD_SLOTS`` (a crawl's spider adds its source's, ``scrapy
+    download`` those of the stored records' sources): what :func:`budget_slot_of` chooses from."""
+    return {slot for slot in settings.getdict("DOWNLOAD_SLOTS") if is_budget_slot(slot)}
+
+
 def is_budget_slot(slot: Any) -> bool:
     """Whether ``slot`` stands for a repository's rate budget (a file or shared slot)."""
     return isinstance(slot, str) and slot.endswith((FILE_SLOT_SUFFIX, SHARED_SLOT_SUFFIX))

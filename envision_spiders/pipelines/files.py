@@ -86,7 +86,7 @@ from envision_spiders.downloads.objects import MultipartDownload, S3Files
 from envision_spiders.downloads.paths import record_dir_name, unique_names
 from envision_spiders.downloads.takeover import takeover_for_crawler
 from envision_spiders.http.credentials import ApiToken, client_credentials_of, client_credentials_token
-from envision_spiders.http.slots import SLOT_META, budget_slot_of, is_budget_slot
+from envision_spiders.http.slots import SLOT_META, budget_slot_of, configured_budget_slots
 from envision_spiders.state.leases import LeaseKeeper, lease_keeper_for_crawler
 from envision_spiders.state.objects import S3Location, client_for_crawler, is_s3_url
 
@@ -119,9 +119,7 @@ class GatedFilesPipeline(FilesPipeline):
             self.root = Path(store_uri.removeprefix("file://"))
         super().__init__(str(self.root) if self.objects else store_uri, crawler=crawler)
         self.config = config
-        # the budget slots configured (http/slots.py): a crawl's spider adds its source's, scrapy
-        # download those of the stored records' sources (commands/download.py)
-        self.budget_slots = {slot for slot in crawler.settings.getdict("DOWNLOAD_SLOTS") if is_budget_slot(slot)}
+        self.budget_slots = configured_budget_slots(crawler.settings)
         self.fetcher = FileFetcher(crawler, config.fetch, HostLimiter(config.concurrency_per_host, config.concurrency))
         self.multipart = MultipartDownload(self.fetcher, self.objects) if self.objects else None
         self.reserved_bytes = 0

@@ -42,7 +42,7 @@ from envision_spiders.http.ranges import (
     RangeReader,
     install_range_guard,
 )
-from envision_spiders.http.slots import SLOT_META, budget_slot_of, is_budget_slot
+from envision_spiders.http.slots import SLOT_META, budget_slot_of, configured_budget_slots
 from envision_spiders.inspection.config import InspectConfig
 from envision_spiders.inspection.drivers import inspect_archive
 from envision_spiders.inspection.errors import ArchiveError
@@ -72,7 +72,7 @@ class ArchiveInspectionPipeline:
         # sources whose spider gets its token for client credentials (Dryad): their files use it
         self.minted_by_spider = set(client_credentials_of(crawler.settings)) - set(self.tokens)
         # the budget slots configured (http/slots.py): a source's file rate, or its one overall rate
-        self.budget_slots = {slot for slot in crawler.settings.getdict("DOWNLOAD_SLOTS") if is_budget_slot(slot)}
+        self.budget_slots = configured_budget_slots(crawler.settings)
         install_range_guard(crawler)
 
     @classmethod
