@@ -9,7 +9,7 @@ negatives. Every record gets a ``split`` (about a quarter of each category is ``
 never trained on) and an ``origin`` (``core``, ``template``, ``raw`` or ``raw_variant``: records shaped
 like raw repository harvests, ``raw.py``, whose held-out half is written to ``raw_heldout.jsonl``;
 there ``raw_fresh`` and ``raw_fresh2`` mark the two later held-out sets of the short kinds), plus the
-development sets ``raw_fresh3``-``raw_fresh6`` (``DEVELOPMENT_SETS``), trained on whole.
+development sets (``DEVELOPMENT_SETS``: ``raw_fresh3``-``raw_fresh8``, ``raw_fresh11``, ``raw_fresh12``), trained on whole.
 """
 
 from __future__ import annotations
@@ -26,10 +26,14 @@ from envision_spiders.classifier.training.raw import raw_records
 
 HERE = Path(__file__).parent
 RAW_HELDOUT = "raw_heldout.jsonl"
-# sets of raw records written by engineers who had not seen the classifier, first scored blind and
-# then read one by one while features were developed: no longer blind, so they are trained on
-# (whole: their ``origin`` names the writer's set, which the head's calibration holds out in turn)
-DEVELOPMENT_SETS = ("raw_fresh3.jsonl", "raw_fresh4.jsonl", "raw_fresh5.jsonl", "raw_fresh6.jsonl")
+# sets of raw records written by engineers who had not seen the classifier: some first scored blind
+# and then read while features were developed, some written to be trained on; none is blind, all are
+# trained on (whole: their ``origin`` names the writer's set, which the head's calibration holds out
+# in turn). The blind sets are the other raw_fresh*.jsonl files.
+DEVELOPMENT_SETS = (
+    "raw_fresh3.jsonl", "raw_fresh4.jsonl", "raw_fresh5.jsonl", "raw_fresh6.jsonl", "raw_fresh7.jsonl", "raw_fresh8.jsonl",
+    "raw_fresh11.jsonl", "raw_fresh12.jsonl",
+)
 TEST_SHARE = 0.25
 
 BOILERPLATE = [
