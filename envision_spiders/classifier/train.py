@@ -24,6 +24,7 @@ from envision_spiders.classifier.evaluation import compute_metrics, parse_label,
 from envision_spiders.classifier.features import FEATURE_NAMES
 from envision_spiders.classifier.head import Head
 from envision_spiders.classifier.model import ClassifierConfig, EyeImagingClassifier
+from envision_spiders.classifier.training.build import DEVELOPMENT_SETS
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,8 @@ L2_GRID = (1.0, 3.0, 10.0, 30.0, 100.0)
 # on records written by others (see docs/classifier.md): the lexicon generalises beyond our
 # own phrasing better than the embedding alone
 FEATURE_WEIGHT = 4.0
+# the development sets' records carry their file's name as ``origin`` (raw_fresh3 ... raw_fresh6)
+DEVELOPMENT_ORIGINS = frozenset(Path(name).stem for name in DEVELOPMENT_SETS)
 _ENVISION_LISTS = {
     "EYE_IMAGING_EXAMPLES": ("EYE_IMAGING", "envision_pkg_eye_imaging"),
     "EYE_SOFTWARE_EXAMPLES": ("NEGATIVE", "hard_neg_envision_pkg_software"),
@@ -169,11 +172,15 @@ def train_head(
     seed: int = 0,
     balance: bool = False,
     sample_weights: np.ndarray | None = None,
+    calibration_groups: Sequence[str | None] | None = None,
 ) -> tuple[Head, dict[str, Any]]:
-    """Choose L2 by cross-validated log-loss, calibrate on out-of-fold logits, fit on all rows.
+    """Choose L2 by cross-validated log-loss, calibrate, fit on all rows.
 
     ``sample_weights`` (one per row, default 1) weigh rows in the fit, e.g. generated variants
-    below hand-written records."""
+    below hand-written records. ``calibration_groups`` (one per row, ``None`` outside any group)
+    names sets written by different people: with two or more, Platt scaling is fitted on each
+    group's logits from a fit without that group (the shift a new writer's records bring, which
+    out-of-fold logits of one pool do not show); otherwise on the out-of-fold logits."""
     # every column standardised (embedding dimensions too, else the L2 penalty starves them),
     # then the evidence features weighted by ``feature_weight`` relative to the embedding
     raw = np.hstack([embeddings, features]).astype(np.float32)
@@ -202,7 +209,21 @@ def train_head(
             best = (l2, loss, oof)
     assert best is not None
     l2, _, oof = best
-    a, b_cal = fit_platt(oof, y)
+    groups = sorted({g for g in calibration_groups or () if g is not None})
+    if len(groups) >= 2:
+        assert calibration_groups is not None
+        member = np.array([g or "" for g in calibration_groups], dtype=object)
+        held_logits, held_y = [], []
+        for group in groups:
+            out = member == group
+            w_g, b_g = fit_logistic(x[~out], y[~out], l2, weights[~out])
+            held_logits.append(x[out] @ w_g + b_g)
+            held_y.append(y[out])
+        a, b_cal = fit_platt(np.concatenate(held_logits), np.concatenate(held_y))
+        calibration = {"method": "held-out groups", "groups": groups, "n": int(sum(len(v) for v in held_y))}
+    else:
+        a, b_cal = fit_platt(oof, y)
+        calibration = {"method": "out-of-fold", "n": int(len(y))}
     w, b = fit_logistic(x, y, l2, weights)
     head = Head(
         weights=w,
@@ -217,6 +238,7 @@ def train_head(
     p_oof = 1 / (1 + np.exp(-np.clip(a * oof + b_cal, -40, 40)))
     info = {
         "l2": l2,
+        "calibration": calibration,
         "cv_log_loss": cv,
         "cv_metrics": compute_metrics(y, p_oof, list(strata)),
         "oof_probability": p_oof,
@@ -248,8 +270,10 @@ def train(
     y = np.array([parse_label(r.get("label")) for r in all_train])
     strata = [str(r.get("category") or "none") for r in all_train]
     sample_weights = np.array([_weight(r) for r in all_train])
+    groups = [_calibration_group(r) for r in all_train]
     head, info = train_head(
-        emb, feats, y, strata, feature_weight=feature_weight, seed=seed, balance=balance, sample_weights=sample_weights
+        emb, feats, y, strata, feature_weight=feature_weight, seed=seed, balance=balance, sample_weights=sample_weights,
+        calibration_groups=groups,
     )
     head.encoder = {
         "model": _model_name(classifier.encoder.model_ref),
@@ -262,6 +286,7 @@ def train(
         "n_envision_examples": len(extra),
         "n_test": len(test_records),
         "l2": info["l2"],
+        "calibration": info["calibration"],
         "cv_metrics": _headline(info["cv_metrics"]),
     }
     if test_records:
@@ -277,11 +302,19 @@ def train(
         **({"envision_classifier_version": envision_examples_version()} if extra else {}),
         "n_test": report["n_test"],
         "l2": info["l2"],
+        "calibration": info["calibration"],
         "feature_weight": feature_weight,
         "seed": seed,
         "test": _headline(report.get("test_metrics") or {}),
     }
     return classifier, report
+
+
+def _calibration_group(record: Mapping[str, Any]) -> str | None:
+    """The writer's set a training record comes from, for calibration (``training/build.py``'s
+    development sets: each written by someone who had not seen the classifier), else None."""
+    origin = str(record.get("origin") or "")
+    return origin if origin in DEVELOPMENT_ORIGINS else None
 
 
 def _weight(record: Mapping[str, Any]) -> float:

@@ -8,7 +8,14 @@ import pytest
 from envision_spiders.classifier import ClassifierConfig
 from envision_spiders.classifier.evaluation import compute_metrics, expected_calibration_error, parse_label, read_jsonl
 from envision_spiders.classifier.head import Head
-from envision_spiders.classifier.train import envision_examples, fit_logistic, fit_platt, stratified_folds, train
+from envision_spiders.classifier.train import (
+    envision_examples,
+    fit_logistic,
+    fit_platt,
+    stratified_folds,
+    train,
+    train_head,
+)
 from tests.classifier import FIXTURES
 
 
@@ -66,6 +73,36 @@ def test_folds_are_stratified():
     folds = stratified_folds(y, ["a"] * 20, k=5, seed=0)
     for f in range(5):
         assert y[folds == f].sum() == 2
+
+
+def _rows(rng: np.random.Generator, n: int, hard_share: float) -> tuple[np.ndarray, np.ndarray]:
+    """Well separated rows, ``hard_share`` of them looking like the other label."""
+    y = np.array([1, 0] * (n // 2))
+    looks = np.where(rng.random(n) < hard_share, 1 - y, y)
+    return rng.normal(0, 1, (n, 6)) + np.where(looks == 1, 1.5, -1.5)[:, None], y
+
+
+def test_calibration_on_held_out_writers_tempers_a_head_trained_on_easy_records():
+    """Our pool (templates) is easy; other people's sets hold records that look like the other
+    label. Out-of-fold logits of the pool teach Platt scaling to be sure of itself, and a new
+    writer's records come out overconfident; calibrating on each writer's set held out of a fit
+    in turn brings them back."""
+    rng = np.random.default_rng(3)
+    parts = [_rows(rng, 1000, 0.0)] + [_rows(rng, 60, 0.2) for _ in range(4)]
+    x = np.vstack([p[0] for p in parts])
+    y = np.concatenate([p[1] for p in parts])
+    groups = [None] * 1000 + [f"writer{g}" for g in range(4) for _ in range(60)]
+    strata = ["pool" if g is None else g for g in groups]
+    new_x, new_y = _rows(rng, 1000, 0.2)
+    figures = {}
+    for name, calibration_groups in (("pool", None), ("writers", groups)):
+        head, info = train_head(x[:, :3], x[:, 3:], y, strata, l2_grid=(1.0,), calibration_groups=calibration_groups)
+        p_new = head.predict_proba(new_x[:, :3], new_x[:, 3:])
+        figures[name] = (info["calibration"], expected_calibration_error(new_y, p_new))
+    assert figures["pool"][0] == {"method": "out-of-fold", "n": 1240}
+    assert figures["writers"][0] == {"method": "held-out groups", "groups": ["writer0", "writer1", "writer2", "writer3"], "n": 240}
+    assert figures["pool"][1] > 0.1
+    assert figures["writers"][1] < 0.5 * figures["pool"][1]
 
 
 def test_tiny_training_run_writes_a_loadable_head(tmp_path):

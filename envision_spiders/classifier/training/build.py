@@ -8,7 +8,8 @@ repository-like descriptions with shared boilerplate, file evidence, and many ha
 negatives. Every record gets a ``split`` (about a quarter of each category is ``test``,
 never trained on) and an ``origin`` (``core``, ``template``, ``raw`` or ``raw_variant``: records shaped
 like raw repository harvests, ``raw.py``, whose held-out half is written to ``raw_heldout.jsonl``;
-there ``raw_fresh`` and ``raw_fresh2`` mark the two later held-out sets of the short kinds).
+there ``raw_fresh`` and ``raw_fresh2`` mark the two later held-out sets of the short kinds), plus the
+development sets (``DEVELOPMENT_SETS``: ``raw_fresh3``-``raw_fresh8``, ``raw_fresh11``, ``raw_fresh12``), trained on whole.
 """
 
 from __future__ import annotations
@@ -25,6 +26,14 @@ from envision_spiders.classifier.training.raw import raw_records
 
 HERE = Path(__file__).parent
 RAW_HELDOUT = "raw_heldout.jsonl"
+# sets of raw records written by engineers who had not seen the classifier: some first scored blind
+# and then read while features were developed, some written to be trained on; none is blind, all are
+# trained on (whole: their ``origin`` names the writer's set, which the head's calibration holds out
+# in turn). The blind sets are the other raw_fresh*.jsonl files.
+DEVELOPMENT_SETS = (
+    "raw_fresh3.jsonl", "raw_fresh4.jsonl", "raw_fresh5.jsonl", "raw_fresh6.jsonl", "raw_fresh7.jsonl", "raw_fresh8.jsonl",
+    "raw_fresh11.jsonl", "raw_fresh12.jsonl",
+)
 TEST_SHARE = 0.25
 
 BOILERPLATE = [
@@ -432,6 +441,9 @@ def main() -> None:
     for r in raw:
         r.setdefault("origin", "raw")
     unique += [r for r in raw if r["split"] == "train"]
+    for name in DEVELOPMENT_SETS:
+        with jsonlines.open(HERE / name) as reader:
+            unique += list(reader)
     with jsonlines.open(HERE / "records.jsonl", "w", sort_keys=True) as writer:
         writer.write_all(unique)
     with jsonlines.open(HERE / RAW_HELDOUT, "w", sort_keys=True) as writer:
