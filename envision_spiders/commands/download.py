@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import gc
 import json
 import logging
 import os
@@ -34,6 +35,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from scrapy import signals
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 from scrapy.settings import Settings
@@ -176,6 +178,7 @@ class Command(ScrapyCommand):
             raise UsageError(f"unexpected arguments: {' '.join(args)}")
         assert self.crawler_process is not None
         crawler = self.crawler_process.create_crawler(StoredRecordsSpider)
+        crawler.signals.connect(freeze_long_lived_objects, signal=signals.engine_started)
         self.crawler_process.crawl(crawler, sources=opts.source)
         self.crawler_process.start()
         stats = crawler.stats.get_stats() if crawler.stats else {}
@@ -193,6 +196,15 @@ class Command(ScrapyCommand):
             failed = True
         if not ok or failed:
             self.exitcode = 1
+
+
+def freeze_long_lived_objects() -> None:
+    """Leave everything built before the first request (~1,000 modules, the crawler and its
+    components: alive until exit) out of the cyclic GC's collections: each full collection of
+    the run and the ones at interpreter exit otherwise walk all of it again (measured: ~0.1 s a
+    full collection, two or three per process of 1,000 small files, plus ~0.12 s at exit, after
+    the work is done). Objects made later are collected as before."""
+    gc.freeze()
 
 
 def import_components(settings: Settings) -> None:
