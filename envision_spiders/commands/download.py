@@ -10,8 +10,11 @@ and downloads the first share itself. The request limits are divided between the
 (per host, overall, per slot; delays multiplied) and a 429/503 pauses the host for all of them
 (``ENVISION_BACKOFF_SHARED_DIR``), so together they load a repository no more than one process
 would. Workers die with this process (``PR_SET_PDEATHSIG``); their JSON
-summaries are added into the one printed here. A record is in one share only, and still guarded
-by its folder lock and its lease.
+summaries are added into the one printed here. The shares are a first deal: each process claims
+its records one at a time and, done with its own, takes the others' unclaimed ones
+(``ENVISION_DOWNLOAD_SHARES``, downloads/shares.py), so a process slowed down by another program
+does not hold up the run. A record is claimed by one process only, and still guarded by its
+folder lock and its lease.
 
 Rate budgets: the stored sources' budget slots (``downloads/budgets.py``: Figshare's and
 Kaggle's one rate for every request, Dryad's and OSF's file rates) are added to
@@ -51,6 +54,7 @@ from envision_spiders.downloads.shares import (
     process_count,
     process_limits,
     write_share,
+    write_shares,
 )
 from envision_spiders.state.store import StoreConfig, open_records, stored_records
 
@@ -143,7 +147,9 @@ class Command(ScrapyCommand):
         parts = process_limits(limits, settings.getfloat("DOWNLOAD_DELAY"), slots, processes)
         import_components(settings)
         self.shares_dir = Path(tempfile.mkdtemp(prefix="envision-download-"))
-        paths = [write_share(self.shares_dir / f"share-{k}.txt", share) for k, share in enumerate(shares)]
+        paths = write_shares(self.shares_dir, shares)
+        # a process done with its share goes on with the others' unclaimed records (shares.py)
+        settings.set("ENVISION_DOWNLOAD_SHARES", str(self.shares_dir), priority="cmdline")
         # a 429/503 that one process gets pauses that host for all of them, as in one process
         pauses = self.shares_dir / "pauses"
         pauses.mkdir()

@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from envision_spiders.downloads.shares import write_shares
 from envision_spiders.jsoncodec import write_json_atomic
 from envision_spiders.state.store import record_path
 from tests.conftest import PROJECT_ROOT, scrapy_env
@@ -75,6 +76,28 @@ def test_a_share_is_read_by_name_and_a_record_gone_since_is_counted(nginx: Nginx
     assert manifest(data, "1")["status"] == "complete"
     assert not (data / "downloads" / "zenodo" / "0").exists()
     assert code == 0, log[-3000:]
+
+
+def test_a_process_done_with_its_share_takes_the_others_unclaimed_records_and_never_a_claimed_one(
+    nginx: NginxServer, tmp_path: Path
+) -> None:
+    """The shares of --processes are a first deal: a process that runs out of its own goes on with
+    the records another process has not claimed yet (that one slowed down, or died)."""
+    data = tmp_path / "data"
+    for r in range(4):
+        body = blob(2800 + r, f"claims{r}")
+        store(data, str(r), [file_entry("a.png", body, nginx.put(f"claims/{r}/a.png", body))])
+    shares = tmp_path / "shares"
+    shares.mkdir()
+    paths = write_shares(shares, [[("zenodo", "0")], [("zenodo", "1"), ("zenodo", "2"), ("zenodo", "3")]])
+    (shares / "claims" / "1-0").touch()  # zenodo:1, claimed by the process of share 1
+    code, summary, log = run_download(data, {"ENVISION_DOWNLOAD_RECORDS": paths[0], "ENVISION_DOWNLOAD_SHARES": shares})
+    assert code == 0, log[-3000:]
+    assert summary["files/complete"] == 3 and summary["stored/read"] == 3
+    assert summary["stored/from_other_shares"] == 2
+    assert all(manifest(data, sid)["status"] == "complete" for sid in ("0", "2", "3"))
+    assert not (data / "downloads" / "zenodo" / "1").exists()  # left to the process that claimed it
+    assert sorted(p.name for p in (shares / "claims").iterdir()) == ["0-0", "1-0", "1-1", "1-2"]
 
 
 def children_of(pid: int) -> set[int]:
