@@ -184,7 +184,7 @@ class Command(ScrapyCommand):
             raise UsageError(f"unexpected arguments: {' '.join(args)}")
         assert self.crawler_process is not None
         crawler = self.crawler_process.create_crawler(StoredRecordsSpider)
-        crawler.signals.connect(freeze_long_lived_objects, signal=signals.engine_started)
+        crawler.signals.connect(settle_gc_for_the_run, signal=signals.engine_started)
         self.crawler_process.crawl(crawler, sources=opts.source)
         self.crawler_process.start()
         stats = crawler.stats.get_stats() if crawler.stats else {}
@@ -204,13 +204,25 @@ class Command(ScrapyCommand):
             self.exitcode = 1
 
 
-def freeze_long_lived_objects() -> None:
-    """Leave everything built before the first request (~1,000 modules, the crawler and its
-    components: alive until exit) out of the cyclic GC's collections: each full collection of
-    the run and the ones at interpreter exit otherwise walk all of it again (measured: ~0.1 s a
-    full collection, two or three per process of 1,000 small files, plus ~0.12 s at exit, after
-    the work is done). Objects made later are collected as before."""
+# young-generation threshold of the cyclic GC for the run (Python's default: 700 allocations)
+GC_YOUNG_THRESHOLD = 10_000
+
+
+def settle_gc_for_the_run() -> None:
+    """Two settings of the cyclic GC, once everything is built (engine started): each small file
+    allocates ~150 tracked objects (request, response, deferreds), and 1,000 files cost a process
+    ~0.2-0.35 s of collections (measured with gc.callbacks, 2 processes x 1,000 files).
+
+    - Everything alive now (~1,000 modules, the crawler and its components: they live until exit)
+      is frozen out of the collections: each full one walked all of it again (~0.1 s, two or
+      three per process), and the ones at interpreter exit did too (~0.12 s after the work).
+    - Young collections every GC_YOUNG_THRESHOLD allocations instead of 700: ~200 of them and ~17
+      older ones per 1,000 files become ~4 and none; the cycles they find wait a little longer
+      (peak RSS unchanged: 104 MB for 2 x 1,000 small files, 155-161 MB for a 1 GiB ranged file,
+      where chunks are not held in cycles). Objects made later are collected as before."""
     gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
 
 def import_components(settings: Settings) -> None:
