@@ -223,6 +223,8 @@ def settle_gc_for_the_run() -> None:
     gc.freeze()
     _, older, oldest = gc.get_threshold()
     gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
+    logger.debug("cyclic GC: %d objects frozen, young collections every %d allocations",
+                 gc.get_freeze_count(), GC_YOUNG_THRESHOLD)
 
 
 def import_components(settings: Settings) -> None:

@@ -5,6 +5,7 @@ started them."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -12,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from envision_spiders.commands.download import GC_YOUNG_THRESHOLD
 from envision_spiders.downloads.shares import write_shares
 from envision_spiders.jsoncodec import write_json_atomic
 from envision_spiders.state.store import record_path
@@ -98,6 +100,17 @@ def test_a_process_done_with_its_share_takes_the_others_unclaimed_records_and_ne
     assert all(manifest(data, sid)["status"] == "complete" for sid in ("0", "2", "3"))
     assert not (data / "downloads" / "zenodo" / "1").exists()  # left to the process that claimed it
     assert sorted(p.name for p in (shares / "claims").iterdir()) == ["0-0", "1-0", "1-1", "1-2"]
+
+
+def test_the_start_up_objects_are_left_out_of_the_cyclic_gc_once_the_engine_runs(nginx: NginxServer, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    body = blob(2900, "gc")
+    store(data, "1", [file_entry("a.png", body, nginx.put("gc/1/a.png", body))])
+    code, summary, log = run_download(data, {"LOG_LEVEL": "DEBUG"})
+    assert code == 0 and summary["files/complete"] == 1, log[-3000:]
+    frozen = re.search(r"cyclic GC: (\d+) objects frozen, young collections every (\d+) allocations", log)
+    assert frozen, log[-3000:]
+    assert int(frozen[1]) > 50_000 and int(frozen[2]) == GC_YOUNG_THRESHOLD  # modules, crawler, components
 
 
 def children_of(pid: int) -> set[int]:
