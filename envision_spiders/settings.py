@@ -354,6 +354,9 @@ ENVISION_DOWNLOAD_PROGRESS_INTERVAL = 10.0  # seconds between a ranged file's ow
 # 0 = one per CPU from 500 files to fetch (Scrapy's per-request work fills a core), else one
 ENVISION_DOWNLOAD_PROCESSES = 0
 ENVISION_DOWNLOAD_RECORDS = ""  # a file of source<TAB>source_id lines: scrapy download takes only these (set by --processes)
+# the folder of --processes' shares (set by it): each process claims its records one by one and, done
+# with its own share (ENVISION_DOWNLOAD_RECORDS), takes the others' unclaimed ones (downloads/shares.py)
+ENVISION_DOWNLOAD_SHARES = ""
 ENVISION_DOWNLOAD_REVERIFY = False  # re-hash files already complete before skipping them on a rerun
 # scrapy download: records locked (leased) at once, so that other nodes find the rest free; 0 = no bound on
 # the embedded state (one machine), ENVISION_DOWNLOAD_CONCURRENCY with a shared ENVISION_STATE_URL

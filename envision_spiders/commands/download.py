@@ -10,8 +10,11 @@ and downloads the first share itself. The request limits are divided between the
 (per host, overall, per slot; delays multiplied) and a 429/503 pauses the host for all of them
 (``ENVISION_BACKOFF_SHARED_DIR``), so together they load a repository no more than one process
 would. Workers die with this process (``PR_SET_PDEATHSIG``); their JSON
-summaries are added into the one printed here. A record is in one share only, and still guarded
-by its folder lock and its lease.
+summaries are added into the one printed here. The shares are a first deal: each process claims
+its records one at a time and, done with its own, takes the others' unclaimed ones
+(``ENVISION_DOWNLOAD_SHARES``, downloads/shares.py), so a process slowed down by another program
+does not hold up the run. A record is claimed by one process only, and still guarded by its
+folder lock and its lease.
 
 Rate budgets: the stored sources' budget slots (``downloads/budgets.py``: Figshare's and
 Kaggle's one rate for every request, Dryad's and OSF's file rates) are added to
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import gc
 import json
 import logging
 import os
@@ -34,6 +38,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from scrapy import signals
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 from scrapy.settings import Settings
@@ -49,6 +54,7 @@ from envision_spiders.downloads.shares import (
     process_count,
     process_limits,
     write_share,
+    write_shares,
 )
 from envision_spiders.state.store import StoreConfig, open_records, stored_records
 
@@ -141,7 +147,9 @@ class Command(ScrapyCommand):
         parts = process_limits(limits, settings.getfloat("DOWNLOAD_DELAY"), slots, processes)
         import_components(settings)
         self.shares_dir = Path(tempfile.mkdtemp(prefix="envision-download-"))
-        paths = [write_share(self.shares_dir / f"share-{k}.txt", share) for k, share in enumerate(shares)]
+        paths = write_shares(self.shares_dir, shares)
+        # a process done with its share goes on with the others' unclaimed records (shares.py)
+        settings.set("ENVISION_DOWNLOAD_SHARES", str(self.shares_dir), priority="cmdline")
         # a 429/503 that one process gets pauses that host for all of them, as in one process
         pauses = self.shares_dir / "pauses"
         pauses.mkdir()
@@ -176,6 +184,7 @@ class Command(ScrapyCommand):
             raise UsageError(f"unexpected arguments: {' '.join(args)}")
         assert self.crawler_process is not None
         crawler = self.crawler_process.create_crawler(StoredRecordsSpider)
+        crawler.signals.connect(settle_gc_for_the_run, signal=signals.engine_started)
         self.crawler_process.crawl(crawler, sources=opts.source)
         self.crawler_process.start()
         stats = crawler.stats.get_stats() if crawler.stats else {}
@@ -193,6 +202,29 @@ class Command(ScrapyCommand):
             failed = True
         if not ok or failed:
             self.exitcode = 1
+
+
+# young-generation threshold of the cyclic GC for the run (Python's default: 700 allocations)
+GC_YOUNG_THRESHOLD = 10_000
+
+
+def settle_gc_for_the_run() -> None:
+    """Two settings of the cyclic GC, once everything is built (engine started): each small file
+    allocates ~150 tracked objects (request, response, deferreds), and 1,000 files cost a process
+    ~0.2-0.35 s of collections (measured with gc.callbacks, 2 processes x 1,000 files).
+
+    - Everything alive now (~1,000 modules, the crawler and its components: they live until exit)
+      is frozen out of the collections: each full one walked all of it again (~0.1 s, two or
+      three per process), and the ones at interpreter exit did too (~0.12 s after the work).
+    - Young collections every GC_YOUNG_THRESHOLD allocations instead of 700: ~200 of them and ~17
+      older ones per 1,000 files become ~4 and none; the cycles they find wait a little longer
+      (peak RSS unchanged: 104 MB for 2 x 1,000 small files, 155-161 MB for a 1 GiB ranged file,
+      where chunks are not held in cycles). Objects made later are collected as before."""
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
+    logger.debug("cyclic GC: %d objects frozen, young collections every %d allocations",
+                 gc.get_freeze_count(), GC_YOUNG_THRESHOLD)
 
 
 def import_components(settings: Settings) -> None:

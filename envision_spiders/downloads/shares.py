@@ -12,11 +12,19 @@ How many processes (:func:`process_count`) and each one's part of the request li
 (:func:`process_limits`): N processes together keep to the limits one process would (per host,
 overall, per slot; a source's rate budget by its delay), so ``--processes`` buys CPU, never
 more load on a repository.
+
+Claims (:func:`claim_order`, :func:`claim`): the shares are a first deal, not a fence. Each process
+takes its records one by one, claiming each first with a file in the shares folder's
+``claims/`` (created exclusively: one process wins); done with its own share, it goes on with the
+records of the others that are still unclaimed, from their ends. A process slowed down by
+another program on the machine so leaves its last records to the faster ones, instead of all
+of them waiting for it; a record is still read and downloaded by one process only.
 """
 
 from __future__ import annotations
 
 import heapq
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -118,16 +126,54 @@ def deal_records(records: Iterable[dict[str, Any]], shares: int) -> list[list[Ow
     return dealt
 
 
+SHARE_NAME = "share-{}.txt"  # share k of a shares folder
+CLAIMS = "claims"  # the shares folder's claims, one empty file per record taken
+
+
 def write_share(path: Path, owners: list[Owner]) -> Path:
     """One ``source<TAB>source_id`` line per record."""
     path.write_text("".join(f"{source}\t{source_id}\n" for source, source_id in owners), encoding="utf-8")
     return path
 
 
-def read_share(path: str | Path) -> set[Owner]:
-    owners: set[Owner] = set()
+def read_share(path: str | Path) -> list[Owner]:
+    """A share's owners in the order they were dealt (each once)."""
+    owners: dict[Owner, None] = {}
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         source, sep, source_id = line.partition("\t")
         if sep:
-            owners.add((source, source_id))
-    return owners
+            owners[(source, source_id)] = None
+    return list(owners)
+
+
+def write_shares(folder: Path, shares: list[list[Owner]]) -> list[Path]:
+    """Share k as ``SHARE_NAME.format(k)`` in ``folder``, and the folder's empty claims."""
+    (folder / CLAIMS).mkdir()
+    return [write_share(folder / SHARE_NAME.format(k), share) for k, share in enumerate(shares)]
+
+
+def claim_order(folder: Path, own: Path) -> list[tuple[str, Owner, bool]]:
+    """(claim name, owner, in ``own``) of every record of the shares in ``folder``, in the order
+    the process of share ``own`` takes them: its own as dealt (heaviest first), then each other
+    share from its end (what that share's process would reach last), the next share first."""
+    shares: list[list[Owner]] = []
+    while (path := folder / SHARE_NAME.format(len(shares))).is_file():
+        shares.append(read_share(path))
+    mine = next((k for k in range(len(shares)) if folder / SHARE_NAME.format(k) == own), None)
+    if mine is None:
+        raise ValueError(f"{own} is not one of the shares in {folder}")
+    others = [*range(mine + 1, len(shares)), *range(mine)]
+    order = [(f"{mine}-{i}", owner, True) for i, owner in enumerate(shares[mine])]
+    for k in others:
+        order += [(f"{k}-{i}", shares[k][i], False) for i in reversed(range(len(shares[k])))]
+    return order
+
+
+def claim(folder: Path, name: str) -> bool:
+    """True for the one process that creates the claim ``name`` first (``O_EXCL``: atomic on a
+    local file system, which the shares folder, a temporary folder of one machine, is)."""
+    try:
+        os.close(os.open(folder / CLAIMS / name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        return False
+    return True

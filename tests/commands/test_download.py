@@ -5,6 +5,7 @@ started them."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -12,6 +13,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from envision_spiders.commands.download import GC_YOUNG_THRESHOLD
+from envision_spiders.downloads.shares import write_shares
 from envision_spiders.jsoncodec import write_json_atomic
 from envision_spiders.state.store import record_path
 from tests.conftest import PROJECT_ROOT, scrapy_env
@@ -75,6 +78,39 @@ def test_a_share_is_read_by_name_and_a_record_gone_since_is_counted(nginx: Nginx
     assert manifest(data, "1")["status"] == "complete"
     assert not (data / "downloads" / "zenodo" / "0").exists()
     assert code == 0, log[-3000:]
+
+
+def test_a_process_done_with_its_share_takes_the_others_unclaimed_records_and_never_a_claimed_one(
+    nginx: NginxServer, tmp_path: Path
+) -> None:
+    """The shares of --processes are a first deal: a process that runs out of its own goes on with
+    the records another process has not claimed yet (that one slowed down, or died)."""
+    data = tmp_path / "data"
+    for r in range(4):
+        body = blob(2800 + r, f"claims{r}")
+        store(data, str(r), [file_entry("a.png", body, nginx.put(f"claims/{r}/a.png", body))])
+    shares = tmp_path / "shares"
+    shares.mkdir()
+    paths = write_shares(shares, [[("zenodo", "0")], [("zenodo", "1"), ("zenodo", "2"), ("zenodo", "3")]])
+    (shares / "claims" / "1-0").touch()  # zenodo:1, claimed by the process of share 1
+    code, summary, log = run_download(data, {"ENVISION_DOWNLOAD_RECORDS": paths[0], "ENVISION_DOWNLOAD_SHARES": shares})
+    assert code == 0, log[-3000:]
+    assert summary["files/complete"] == 3 and summary["stored/read"] == 3
+    assert summary["stored/from_other_shares"] == 2
+    assert all(manifest(data, sid)["status"] == "complete" for sid in ("0", "2", "3"))
+    assert not (data / "downloads" / "zenodo" / "1").exists()  # left to the process that claimed it
+    assert sorted(p.name for p in (shares / "claims").iterdir()) == ["0-0", "1-0", "1-1", "1-2"]
+
+
+def test_the_start_up_objects_are_left_out_of_the_cyclic_gc_once_the_engine_runs(nginx: NginxServer, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    body = blob(2900, "gc")
+    store(data, "1", [file_entry("a.png", body, nginx.put("gc/1/a.png", body))])
+    code, summary, log = run_download(data, {"LOG_LEVEL": "DEBUG"})
+    assert code == 0 and summary["files/complete"] == 1, log[-3000:]
+    frozen = re.search(r"cyclic GC: (\d+) objects frozen, young collections every (\d+) allocations", log)
+    assert frozen, log[-3000:]
+    assert int(frozen[1]) > 50_000 and int(frozen[2]) == GC_YOUNG_THRESHOLD  # modules, crawler, components
 
 
 def children_of(pid: int) -> set[int]:

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from envision_spiders.downloads.shares import (
     AUTO_MIN_FILES,
+    claim,
+    claim_order,
     count_files,
     deal_records,
     gated_records,
@@ -10,6 +12,7 @@ from envision_spiders.downloads.shares import (
     read_share,
     record_work,
     write_share,
+    write_shares,
 )
 
 LIMITS = {"ENVISION_DOWNLOAD_CONCURRENCY_PER_HOST": 4, "CONCURRENT_REQUESTS_PER_DOMAIN": 4,
@@ -43,9 +46,27 @@ def test_bytes_weigh_as_well_as_files():
     assert record_work(rec("a", 1, 400 * 1024 * 1024)[1]) > record_work(rec("b", 50)[1])
 
 
-def test_a_share_file_round_trips(tmp_path):
-    owners = [("zenodo", "1"), ("dryad", "doi:10.5061/dryad.x y")]
-    assert read_share(write_share(tmp_path / "s.txt", owners)) == set(owners)
+def test_a_share_file_round_trips_in_the_order_dealt(tmp_path):
+    owners = [("zenodo", "1"), ("dryad", "doi:10.5061/dryad.x y"), ("figshare", "0")]
+    assert read_share(write_share(tmp_path / "s.txt", owners)) == owners
+
+
+def test_a_process_takes_its_own_share_first_then_the_others_from_their_ends(tmp_path):
+    shares = [[("z", "a0"), ("z", "a1")], [("z", "b0"), ("z", "b1"), ("z", "b2")], [("z", "c0")]]
+    paths = write_shares(tmp_path, shares)
+    order = claim_order(tmp_path, paths[1])
+    assert [owner[1] for _, owner, _ in order] == ["b0", "b1", "b2", "c0", "a1", "a0"]
+    assert [mine for _, _, mine in order] == [True] * 3 + [False] * 3
+    # every process names a record's claim alike: one claim per record, whoever takes it
+    names = {owner: name for path in paths for name, owner, _ in claim_order(tmp_path, path)}
+    assert len(set(names.values())) == 6 and all(name == names[o] for name, o, _ in order)
+
+
+def test_a_record_is_claimed_by_one_process_only(tmp_path):
+    write_shares(tmp_path, [[("z", "a")]])
+    assert claim(tmp_path, "0-0") is True
+    assert claim(tmp_path, "0-0") is False  # the other process, or this one again
+    assert claim(tmp_path, "0-1") is True
 
 
 def test_only_downloadable_files_are_counted():
