@@ -34,7 +34,7 @@ L2_GRID = (1.0, 3.0, 10.0, 30.0, 100.0)
 # on records written by others (see docs/classifier.md): the lexicon generalises beyond our
 # own phrasing better than the embedding alone
 FEATURE_WEIGHT = 4.0
-# the development sets' records carry their file's name as ``origin`` (raw_fresh3 ... raw_fresh6)
+# the development sets' records carry their file's name as ``origin`` (raw_fresh3, raw_fresh4, ...)
 DEVELOPMENT_ORIGINS = frozenset(Path(name).stem for name in DEVELOPMENT_SETS)
 _ENVISION_LISTS = {
     "EYE_IMAGING_EXAMPLES": ("EYE_IMAGING", "envision_pkg_eye_imaging"),
