@@ -16,6 +16,7 @@ from typing import Any
 from envision_spiders.commands.download import GC_YOUNG_THRESHOLD
 from envision_spiders.downloads.shares import write_shares
 from envision_spiders.jsoncodec import write_json_atomic
+from envision_spiders.state.db import open_state
 from envision_spiders.state.store import record_path
 from tests.conftest import PROJECT_ROOT, scrapy_env
 from tests.pipelines.test_files import blob, download_cmd, file_entry, manifest, run_download, store
@@ -239,8 +240,19 @@ def test_a_record_held_for_review_is_downloaded_once_a_person_names_it(nginx: Ng
     assert code == 0, log[-3000:]
     assert summary["files/complete"] == 2 and summary["stored/read"] == 1
     assert manifest(data, "2")["status"] == "complete" and not (data / "downloads" / "zenodo" / "1").exists()
+    (data / "downloads" / "zenodo" / "2" / "fundus" / "P01_OD.jpg").unlink()  # so the next run has work for it
+    code, summary, log = run_download(data)  # the acceptance is remembered: only the other one is held
+    assert code == 0, log[-3000:]
+    assert summary["records/needs_review"] == 1 and summary["records/accepted"] == 1, summary
+    assert summary["files/complete"] == 1 and not (data / "downloads" / "zenodo" / "1").exists()
+    assert "downloading zenodo:2: accepted by a curator after review" in log
     code, summary, log = run_download(data, None, "--record", "zenodo:404")  # not in the store: an error
     assert code == 1 and summary["stored/unreadable"] == 1 and "cannot read stored record zenodo:404" in log
+    state = open_state(None, data)
+    try:
+        assert state.accepted_for_download() == {("zenodo", "2")}  # an unknown record is not remembered
+    finally:
+        state.close()
     proc = subprocess.run(download_cmd(data, None, "--record", "zenodo"), cwd=PROJECT_ROOT, env=scrapy_env(),
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "expected SOURCE:ID" in proc.stderr
