@@ -18,7 +18,7 @@ from envision_spiders.downloads.shares import write_shares
 from envision_spiders.jsoncodec import write_json_atomic
 from envision_spiders.state.db import open_state
 from envision_spiders.state.store import record_path
-from tests.conftest import PROJECT_ROOT, scrapy_env
+from tests.conftest import PROJECT_ROOT, scrapy_command, scrapy_env
 from tests.pipelines.test_files import blob, download_cmd, file_entry, manifest, run_download, store
 from tests.servers.nginx import NginxServer
 from tests.servers.stall_files import StallingFileServer
@@ -246,6 +246,11 @@ def test_a_record_held_for_review_is_downloaded_once_a_person_names_it(nginx: Ng
     assert summary["records/needs_review"] == 1 and summary["records/accepted"] == 1, summary
     assert summary["files/complete"] == 1 and not (data / "downloads" / "zenodo" / "1").exists()
     assert "downloading zenodo:2: accepted by a curator after review" in log
+    report = subprocess.run(scrapy_command("report", "-s", f"ENVISION_DATA_DIR={data}"), cwd=PROJECT_ROOT, env=scrapy_env(),
+                            capture_output=True, text=True, timeout=120)
+    assert report.returncode == 0, report.stderr[-3000:]
+    html = (data / "report" / "index.html").read_text()
+    assert '<span id="review-count">1</span>' in html and '<span id="accepted-count">1</span>' in html
     code, summary, log = run_download(data, None, "--record", "zenodo:404")  # not in the store: an error
     assert code == 1 and summary["stored/unreadable"] == 1 and "cannot read stored record zenodo:404" in log
     state = open_state(None, data)
