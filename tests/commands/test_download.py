@@ -246,6 +246,10 @@ def test_a_record_held_for_review_is_downloaded_once_a_person_names_it(nginx: Ng
     assert summary["records/needs_review"] == 1 and summary["records/accepted"] == 1, summary
     assert summary["files/complete"] == 1 and not (data / "downloads" / "zenodo" / "1").exists()
     assert "downloading zenodo:2: accepted by a curator after review" in log
+    (data / "downloads" / "zenodo" / "2" / "fundus" / "P01_OD.jpg").unlink()
+    code, summary, log = run_download(data, None, "--processes", "2")  # the deal between processes takes it too
+    assert code == 0, log[-3000:]
+    assert summary["files/complete"] == 1 and summary["records/accepted"] == 1, summary
     report = subprocess.run(scrapy_command("report", "-s", f"ENVISION_DATA_DIR={data}"), cwd=PROJECT_ROOT, env=scrapy_env(),
                             capture_output=True, text=True, timeout=120)
     assert report.returncode == 0, report.stderr[-3000:]
