@@ -45,6 +45,7 @@ from scrapy.settings import Settings
 from scrapy.utils.misc import load_object
 
 from envision_spiders.downloads.budgets import budget_slots
+from envision_spiders.downloads.manifest import utc_now
 from envision_spiders.downloads.replay import StoredRecordsSpider
 from envision_spiders.downloads.shares import (
     CONCURRENCY_LIMITS,
@@ -56,6 +57,7 @@ from envision_spiders.downloads.shares import (
     write_share,
     write_shares,
 )
+from envision_spiders.state.db import Owner, state_from_settings
 from envision_spiders.state.store import StoreConfig, open_records, stored_records
 
 logger = logging.getLogger(__name__)
@@ -131,8 +133,16 @@ class Command(ScrapyCommand):
         which this process keeps. Forked here, before the crawler (and its reactor, threads and
         connections) exists: a worker starts with everything imported, in milliseconds."""
         settings = self.settings
+        eye_evidence_required = settings.getbool("ENVISION_DOWNLOAD_REQUIRE_EYE_EVIDENCE")
+        accepted: set[Owner] = set()
+        if eye_evidence_required:  # records a curator accepted are dealt too (their workers' gate lets them by)
+            state = state_from_settings(settings)
+            try:
+                accepted = state.accepted_for_download()
+            finally:
+                state.close()
         records = gated_records(stored_records(settings, sources), settings.getfloat("ENVISION_DOWNLOAD_THRESHOLD"),
-                                settings.getbool("ENVISION_DOWNLOAD_REQUIRE_EYE_EVIDENCE"))
+                                eye_evidence_required, accepted)
         limits = {name: settings.getint(name) for name in CONCURRENCY_LIMITS}
         slots = settings.getdict("DOWNLOAD_SLOTS")
         processes = process_count(requested, count_files(records), os.cpu_count() or 1, limits, slots)
@@ -167,13 +177,24 @@ class Command(ScrapyCommand):
 
     def _only_reviewed_records(self, keys: list[str]) -> None:
         """``--record``: a share file of just these records, read by this one process; a person
-        looked at them, so a record held for review (downloads/gate.py) is not held again."""
+        looked at them, so a record held for review (downloads/gate.py) is not held again. The
+        acceptance of those in the store is remembered in the state (``accept_for_download``):
+        later gated downloads and crawls do not hold them for review either."""
         owners = []
         for key in keys:
             source, sep, source_id = key.partition(":")
             if not sep or not source or not source_id:
                 raise UsageError(f"--record {key!r}: expected SOURCE:ID, e.g. zenodo:1234567")
             owners.append((source, source_id))
+        stored = open_records(StoreConfig.from_settings(self.settings))
+        known = [owner for owner in owners if stored.exists(owner)]  # an unknown one fails the run, below
+        if known:
+            state = state_from_settings(self.settings)
+            try:
+                state.accept_for_download(known, utc_now())
+            finally:
+                state.close()
+            logger.info("accepted after review: %s", ", ".join(f"{s}:{i}" for s, i in known))
         self.shares_dir = Path(tempfile.mkdtemp(prefix="envision-download-"))
         share = write_share(self.shares_dir / "records.txt", owners)
         self.settings.setdict({"ENVISION_DOWNLOAD_RECORDS": str(share), "ENVISION_DOWNLOAD_PROCESSES": 1,

@@ -37,8 +37,15 @@ class Command(ScrapyCommand):
 
         build = build_catalog(data_dir, records=open_records(StoreConfig.from_settings(self.settings)))
         downloads = Path(self.settings.get("FILES_STORE") or data_dir / "downloads")
+        from envision_spiders.state.db import state_from_settings
+
+        state = state_from_settings(self.settings)  # which held records a curator accepted (scrapy download --record)
+        try:
+            accepted = state.accepted_for_download()
+        finally:
+            state.close()
         summary = write_report(catalog_path(data_dir), Path(opts.out or data_dir / REPORT_DIR), downloads,
                                self.settings.getfloat("ENVISION_DOWNLOAD_THRESHOLD"),
                                self.settings.getint("ENVISION_REPORT_PAGE_ROWS"),
-                               self.settings.getbool("ENVISION_DOWNLOAD_REQUIRE_EYE_EVIDENCE"))
+                               self.settings.getbool("ENVISION_DOWNLOAD_REQUIRE_EYE_EVIDENCE"), accepted)
         print(json.dumps({"catalog": build.as_dict(), "report": summary.as_dict()}, sort_keys=True))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -21,13 +21,18 @@ OPEN_RECORD_ACCESS = {None, "", "open"}
 _ALGORITHM_ALIASES = {"sha-256": "sha256", "sha-1": "sha1", "sha-512": "sha512", "md-5": "md5"}
 
 
-def record_gate(item: Any, threshold: float, eye_evidence_required: bool = True) -> str | None:
+def record_gate(
+    item: Any, threshold: float, eye_evidence_required: bool = True,
+    accepted: Collection[tuple[str, str]] = frozenset(),
+) -> str | None:
     """``None`` when the record passes the gate, else the reason it does not.
 
     ``eye_evidence_required`` (``ENVISION_DOWNLOAD_REQUIRE_EYE_EVIDENCE``): a confident label is
     not enough on its own; the record must also show a kind of eye evidence a curator could point
     to (its ``eye_evidence`` field, classifier/features.py), other than left/right in file names
-    alone. A record held back for that alone gets a reason starting with :data:`NEEDS_REVIEW`."""
+    alone. A record held back for that alone gets a reason starting with :data:`NEEDS_REVIEW`,
+    unless its (source, source_id) is in ``accepted``: a curator reviewed it (the state's
+    ``accepted_for_download()``, written by ``scrapy download --record``)."""
     adapter = ItemAdapter(item)
     label, confidence = adapter.get("label"), adapter.get("confidence")
     if adapter.get("duplicate_of"):
@@ -38,7 +43,7 @@ def record_gate(item: Any, threshold: float, eye_evidence_required: bool = True)
         return f"confidence {confidence} below {threshold}"
     if adapter.get("access_type") not in OPEN_RECORD_ACCESS:
         return f"record access {adapter.get('access_type')}"
-    if eye_evidence_required:
+    if eye_evidence_required and (str(adapter.get("source")), str(adapter.get("source_id"))) not in accepted:
         kinds = adapter.get("eye_evidence")
         if not isinstance(kinds, (list, tuple)):
             # a record labelled before the field existed: read it (imported here, as it pulls

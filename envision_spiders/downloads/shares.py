@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import heapq
 import os
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -57,10 +57,13 @@ CONCURRENCY_LIMITS = (
 
 
 def gated_records(
-    records: Iterable[tuple[Any, dict[str, Any]]], threshold: float, eye_evidence_required: bool = True
+    records: Iterable[tuple[Any, dict[str, Any]]], threshold: float, eye_evidence_required: bool = True,
+    accepted: Collection[Owner] = frozenset(),
 ) -> list[dict[str, Any]]:
-    """The records whose files ``scrapy download`` would fetch (copies and ungated ones left out)."""
-    return [record for _, record in records if record_gate(record, threshold, eye_evidence_required) is None]
+    """The records whose files ``scrapy download`` would fetch (copies and ungated ones left out;
+    ``accepted``: records a curator accepted after review, see ``record_gate``)."""
+    return [record for _, record in records
+            if record_gate(record, threshold, eye_evidence_required, accepted) is None]
 
 
 def count_files(records: Iterable[dict[str, Any]]) -> int:

@@ -87,6 +87,7 @@ from envision_spiders.downloads.paths import record_dir_name, unique_names
 from envision_spiders.downloads.takeover import takeover_for_crawler
 from envision_spiders.http.credentials import ApiToken, client_credentials_of, client_credentials_token
 from envision_spiders.http.slots import SLOT_META, budget_slot_of, configured_budget_slots
+from envision_spiders.state.db import Owner, state_for_crawler
 from envision_spiders.state.leases import LeaseKeeper, lease_keeper_for_crawler
 from envision_spiders.state.objects import S3Location, client_for_crawler, is_s3_url
 
@@ -135,6 +136,7 @@ class GatedFilesPipeline(FilesPipeline):
         self._credentials = {source: spec for source, spec in client_credentials_of(crawler.settings).items()
                              if source not in config.auth}
         self._token_requests: dict[str, asyncio.Future[ApiToken | None]] = {}
+        self._accepted: set[Owner] | None = None  # records a curator accepted, read once (accepted_records)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> GatedFilesPipeline:
@@ -169,7 +171,14 @@ class GatedFilesPipeline(FilesPipeline):
 
     def get_media_requests(self, item: Any, info: MediaPipeline.SpiderInfo) -> list[Request]:
         adapter = ItemAdapter(item)
-        reason = record_gate(item, self.config.threshold, self.config.eye_evidence_required)
+        threshold, eye_evidence_required = self.config.threshold, self.config.eye_evidence_required
+        reason = record_gate(item, threshold, eye_evidence_required)
+        if reason and reason.startswith(NEEDS_REVIEW) and record_gate(
+                item, threshold, eye_evidence_required, self.accepted_records()) is None:
+            reason = None  # a curator accepted it (scrapy download --record): the eye-evidence rule is met
+            self._count("records/accepted")
+            logger.info("downloading %s:%s: accepted by a curator after review", adapter.get("source"),
+                        adapter.get("source_id"))
         if reason:
             self._count("records/not_gated")
             if reason.startswith(NEEDS_REVIEW):  # confident: a person should see it (scrapy report lists them)
@@ -194,6 +203,13 @@ class GatedFilesPipeline(FilesPipeline):
         if not requests:
             lock.release()
         return requests
+
+    def accepted_records(self) -> set[Owner]:
+        """The records a curator accepted after review (the state's ``accepted_for_download``),
+        read once, when the first record is held for review: most crawls never need them."""
+        if self._accepted is None:
+            self._accepted = state_for_crawler(self.crawler).accepted_for_download()
+        return self._accepted
 
     @property
     def leases(self) -> LeaseKeeper:

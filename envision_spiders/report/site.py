@@ -7,6 +7,7 @@ import json
 import re
 import sqlite3
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from html import escape
 from pathlib import Path
@@ -119,13 +120,17 @@ def _terms(record: dict[str, Any], table: dict[str, str]) -> set[str]:
     return {name for name, pattern in table.items() if re.search(pattern, text)}
 
 
-def collect(conn: sqlite3.Connection, threshold: float, eye_evidence_required: bool = True) -> dict[str, Any]:
-    """Every number the report shows, from the catalog."""
+def collect(
+    conn: sqlite3.Connection, threshold: float, eye_evidence_required: bool = True,
+    accepted: Collection[tuple[str, str]] = frozenset(),
+) -> dict[str, Any]:
+    """Every number the report shows, from the catalog (``accepted``: records a curator accepted
+    after review, the state's ``accepted_for_download``: they pass the gate, not held)."""
     totals: dict[str, Counter] = defaultdict(Counter)
     eye: list[dict[str, Any]] = []
     comp = {name: Counter() for name in ("modality_terms", "anatomy", "dicom_modality", "dicom_body_part",
                                           "image_format", "dims", "image_size", "license", "dataset_bytes")}
-    total_bytes = gated_bytes = gated_records = 0
+    total_bytes = gated_bytes = gated_records = accepted_records = 0
     for key, source, label, text in conn.execute("SELECT key, source, label, record_json FROM records ORDER BY key"):
         totals[source][label or UNLABELLED] += 1
         if label != EYE_IMAGING:
@@ -135,6 +140,9 @@ def collect(conn: sqlite3.Connection, threshold: float, eye_evidence_required: b
         size = _size(record)
         total_bytes += size
         gate = record_gate(record, threshold, eye_evidence_required)
+        if gate and gate.startswith(NEEDS_REVIEW) and record_gate(
+                record, threshold, eye_evidence_required, accepted) is None:
+            gate, accepted_records = None, accepted_records + 1
         if gate is None:
             gated_records += 1
             gated_bytes += sum(f["size"] for f in record.get("files") or []
@@ -156,6 +164,7 @@ def collect(conn: sqlite3.Connection, threshold: float, eye_evidence_required: b
         "eye": eye, "composition": {k: dict(v) for k, v in comp.items()},
         "bytes": {"total": total_bytes, "gated": gated_bytes, "gated_records": gated_records},
         "review": [e for e in eye if e["gate"] and e["gate"].startswith(NEEDS_REVIEW)],
+        "accepted": accepted_records,
         "duplicates": duplicates, "threshold": threshold,
     }
 
@@ -253,13 +262,14 @@ def _index(data: dict[str, Any], previous: dict[str, Any] | None, page_rows: int
         f'<div class="charts">{"".join(charts)}</div>'
         f"<h2>EYE_IMAGING records</h2><p class=muted>Click a column to sort; a title opens its card.</p>"
         f"{_eye_table(eye, page_rows)}"
-        f"{_review_section(data['review'])}"
+        f"{_review_section(data['review'], data['accepted'])}"
     )
     return _page("envision-spiders report", body)
 
 
-def _review_section(review: list[dict[str, Any]]) -> str:
-    """Confident records the gate holds back: their only eye evidence is left/right in file names."""
+def _review_section(review: list[dict[str, Any]], accepted: int = 0) -> str:
+    """Confident records the gate holds back: their only eye evidence is left/right in file names
+    (``accepted``: how many such records a curator accepted already; they are not listed)."""
     rows = "".join(
         f'<tr><td><a href="cards/{escape(card_name(e["key"]))}">{escape(str(e["record"].get("title") or e["key"]))}</a></td>'
         f'<td>{escape(str(e["record"].get("source")))}</td><td>{e["record"].get("confidence")}</td>'
@@ -269,9 +279,15 @@ def _review_section(review: list[dict[str, Any]]) -> str:
     return (f'<h2>Held for review</h2><p><span id="review-count">{len(review)}</span> confident records are not '
             "downloaded: the only eye evidence in them is left/right in file names (paws, teeth and culture plates "
             "have those too). Look at each; download those you accept with "
-            "<code>scrapy download --record SOURCE:ID</code> (repeatable)."
-            '</p><table id="review"><thead><tr><th>title</th><th>source</th><th>confidence</th><th>eye evidence</th>'
-            f"</tr></thead><tbody>{rows}</tbody></table>") if review else ""
+            "<code>scrapy download --record SOURCE:ID</code> (repeatable): it remembers that you accepted it."
+            f'{_accepted_note(accepted)}</p><table id="review"><thead><tr><th>title</th><th>source</th><th>confidence</th><th>eye evidence</th>'
+            f"</tr></thead><tbody>{rows}</tbody></table>") if review else (
+        f"<h2>Held for review</h2><p>None.{_accepted_note(accepted)}</p>" if accepted else "")
+
+
+def _accepted_note(accepted: int) -> str:
+    return (f' <span id="accepted-count">{accepted}</span> accepted after review (downloaded as gated records, '
+            "not listed here).") if accepted else ""
 
 
 def _card(entry: dict[str, Any], duplicates: list[str], download: str) -> str:
@@ -328,13 +344,15 @@ def _download_status(downloads: Path, record: dict[str, Any], gate: str | None) 
 
 
 def write_report(
-    catalog: Path, out_dir: Path, downloads: Path, threshold: float, page_rows: int = 100, eye_evidence_required: bool = True
+    catalog: Path, out_dir: Path, downloads: Path, threshold: float, page_rows: int = 100, eye_evidence_required: bool = True,
+    accepted: Collection[tuple[str, str]] = frozenset(),
 ) -> ReportSummary:
     """Write ``index.html``, ``cards/*.html`` and ``summary.json`` (totals, for the next report).
-    The EYE_IMAGING table shows ``page_rows`` rows at a time, with a filter."""
+    The EYE_IMAGING table shows ``page_rows`` rows at a time, with a filter. ``accepted``: the
+    records a curator accepted after review (state ``accepted_for_download``)."""
     conn = connect(catalog, readonly=True)
     try:
-        data = collect(conn, threshold, eye_evidence_required)
+        data = collect(conn, threshold, eye_evidence_required, accepted)
         copies: dict[str, list[str]] = defaultdict(list)
         for key, canonical in conn.execute("SELECT key, duplicate_of FROM duplicates ORDER BY key"):
             copies[canonical].append(key)

@@ -26,6 +26,9 @@ Tables (the same on every backend):
 - ``leases``: work handed to one holder (``host:pid``) for a while (downloads per record):
   taken, renewed while the work runs, released; an expired one, or one whose holder is a dead
   process on the taker's own host, is taken over;
+- ``accepted_downloads``: records a curator accepted for download (``scrapy download --record``)
+  although the gate held them for review (downloads/gate.py): the eye-evidence rule no longer
+  holds them in later gated downloads;
 - ``schema_version``: the migrations applied (``MIGRATIONS`` of each backend, in order).
 
 The SQL here is written once for both backends (``?`` placeholders; PostgreSQL translates
@@ -237,6 +240,19 @@ class StateDB(ABC):
 
     def unclassified(self) -> set[Owner]:
         return {(r[0], r[1]) for r in self._execute("SELECT source, source_id FROM unclassified")}
+
+    # --- records a curator accepted for download (``scrapy download --record``, downloads/gate.py) --
+    def accept_for_download(self, owners: Iterable[Owner], at: str) -> None:
+        """A person reviewed these records: the gate's eye-evidence rule does not hold them again.
+        The first acceptance's time stays."""
+        self._write_rows(
+            "INSERT INTO accepted_downloads (source, source_id, accepted_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (source, source_id) DO NOTHING",
+            [(source, source_id, at) for source, source_id in owners],
+        )
+
+    def accepted_for_download(self) -> set[Owner]:
+        return {(r[0], r[1]) for r in self._execute("SELECT source, source_id FROM accepted_downloads")}
 
     def mark_stored(self, source: str, source_id: str, modified: str | None, doi: str | None, at: str) -> None:
         self._execute(

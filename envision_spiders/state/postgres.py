@@ -75,6 +75,10 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             done INTEGER NOT NULL DEFAULT 0, taken_at DOUBLE PRECISION, PRIMARY KEY (kind, key))""",
         "CREATE INDEX leases_holder ON leases (holder)",
     ]),
+    (3, [
+        """CREATE TABLE accepted_downloads (
+            source TEXT NOT NULL, source_id TEXT NOT NULL, accepted_at TEXT NOT NULL, PRIMARY KEY (source, source_id))""",
+    ]),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

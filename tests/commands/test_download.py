@@ -16,8 +16,9 @@ from typing import Any
 from envision_spiders.commands.download import GC_YOUNG_THRESHOLD
 from envision_spiders.downloads.shares import write_shares
 from envision_spiders.jsoncodec import write_json_atomic
+from envision_spiders.state.db import open_state
 from envision_spiders.state.store import record_path
-from tests.conftest import PROJECT_ROOT, scrapy_env
+from tests.conftest import PROJECT_ROOT, scrapy_command, scrapy_env
 from tests.pipelines.test_files import blob, download_cmd, file_entry, manifest, run_download, store
 from tests.servers.nginx import NginxServer
 from tests.servers.stall_files import StallingFileServer
@@ -239,8 +240,28 @@ def test_a_record_held_for_review_is_downloaded_once_a_person_names_it(nginx: Ng
     assert code == 0, log[-3000:]
     assert summary["files/complete"] == 2 and summary["stored/read"] == 1
     assert manifest(data, "2")["status"] == "complete" and not (data / "downloads" / "zenodo" / "1").exists()
+    (data / "downloads" / "zenodo" / "2" / "fundus" / "P01_OD.jpg").unlink()  # so the next run has work for it
+    code, summary, log = run_download(data)  # the acceptance is remembered: only the other one is held
+    assert code == 0, log[-3000:]
+    assert summary["records/needs_review"] == 1 and summary["records/accepted"] == 1, summary
+    assert summary["files/complete"] == 1 and not (data / "downloads" / "zenodo" / "1").exists()
+    assert "downloading zenodo:2: accepted by a curator after review" in log
+    (data / "downloads" / "zenodo" / "2" / "fundus" / "P01_OD.jpg").unlink()
+    code, summary, log = run_download(data, None, "--processes", "2")  # the deal between processes takes it too
+    assert code == 0, log[-3000:]
+    assert summary["files/complete"] == 1 and summary["records/accepted"] == 1, summary
+    report = subprocess.run(scrapy_command("report", "-s", f"ENVISION_DATA_DIR={data}"), cwd=PROJECT_ROOT, env=scrapy_env(),
+                            capture_output=True, text=True, timeout=120)
+    assert report.returncode == 0, report.stderr[-3000:]
+    html = (data / "report" / "index.html").read_text()
+    assert '<span id="review-count">1</span>' in html and '<span id="accepted-count">1</span>' in html
     code, summary, log = run_download(data, None, "--record", "zenodo:404")  # not in the store: an error
     assert code == 1 and summary["stored/unreadable"] == 1 and "cannot read stored record zenodo:404" in log
+    state = open_state(None, data)
+    try:
+        assert state.accepted_for_download() == {("zenodo", "2")}  # an unknown record is not remembered
+    finally:
+        state.close()
     proc = subprocess.run(download_cmd(data, None, "--record", "zenodo"), cwd=PROJECT_ROOT, env=scrapy_env(),
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "expected SOURCE:ID" in proc.stderr

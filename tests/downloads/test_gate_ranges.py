@@ -57,6 +57,16 @@ def test_a_confident_record_with_only_left_right_names_waits_for_review() -> Non
     assert "below" in record_gate(record(eye_evidence=[], confidence=0.5), 0.8)
 
 
+def test_a_record_a_curator_accepted_passes_without_eye_evidence_but_not_below_the_threshold() -> None:
+    accepted = {("zenodo", "1")}
+    assert record_gate(record(eye_evidence=["sides"]), 0.8, accepted=accepted) is None
+    assert record_gate(record(eye_evidence=[]), 0.8, accepted=accepted) is None
+    assert record_gate(record(source_id="2", eye_evidence=["sides"]), 0.8, accepted=accepted).startswith(NEEDS_REVIEW)
+    # acceptance is about the eye-evidence rule only
+    assert "below" in record_gate(record(eye_evidence=["sides"], confidence=0.5), 0.8, accepted=accepted)
+    assert "duplicate" in record_gate(record(eye_evidence=["sides"], duplicate_of="x:1"), 0.8, accepted=accepted)
+
+
 def test_a_record_stored_before_the_evidence_field_is_read_for_its_evidence() -> None:
     """Records labelled by an older version have no ``eye_evidence``: the gate reads the record."""
     paws = {"source": "x", "source_id": "1", "label": "EYE_IMAGING", "confidence": 0.99, "title": "Raw data",

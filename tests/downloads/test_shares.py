@@ -33,6 +33,13 @@ def test_every_gated_record_is_dealt_once_and_copies_and_ungated_ones_not_at_all
     assert sorted(dealt) == sorted(("zenodo", str(i)) for i in range(50))
 
 
+def test_a_record_held_for_review_is_dealt_once_a_curator_accepted_it():
+    records = [rec("plain", 1), rec("paws", 1, eye_evidence=["sides"]), rec("accepted", 1, eye_evidence=["sides"])]
+    dealt = gated_records(records, 0.8, accepted={("zenodo", "accepted")})
+    assert [r["source_id"] for r in dealt] == ["plain", "accepted"]
+    assert [r["source_id"] for r in gated_records(records, 0.8)] == ["plain"]
+
+
 def test_shares_carry_about_equal_work_whatever_the_order():
     records = [rec(str(i), n)[1] for i, n in enumerate([50, 1, 1, 1, 30, 20, 2, 2, 2, 2, 10, 10])]
     by_id = {r["source_id"]: r for r in records}

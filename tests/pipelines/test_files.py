@@ -617,3 +617,37 @@ def test_a_figshare_crawls_downloads_share_its_one_rate_with_its_api_requests(tm
     assert result.returncode == 0, result.log
     assert result.stats["envision/download/requests"] >= 10  # the fundus records' files (tests/labels.py)
     assert gate.refused == 0, f"{gate.refused} requests above Figshare's one rate: {gate.refused_by}"
+
+
+def test_a_crawl_lets_an_accepted_record_through_and_reads_the_accepted_ones_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gate of a crawl's files pipeline: a record held for review passes once a curator
+    accepted it (state ``accepted_for_download``), counted; others are still held; the accepted
+    set is read from the state once, not per record."""
+    from envision_spiders.pipelines.files import GatedFilesPipeline
+    from envision_spiders.state.base import StateDB
+    from tests.conftest import project_crawler
+
+    data = tmp_path / "data"
+    state = open_state(None, data)
+    state.accept_for_download([("zenodo", "2")], "2026-12-05T10:00:00+00:00")
+    state.close()
+    reads = []
+    original = StateDB.accepted_for_download
+    monkeypatch.setattr(StateDB, "accepted_for_download", lambda self: reads.append(1) or original(self))
+    crawler = project_crawler(ENVISION_DATA_DIR=str(data), ENVISION_DOWNLOAD=True)
+    pipeline = GatedFilesPipeline.from_crawler(crawler)
+    locked = []
+    monkeypatch.setattr(pipeline, "_lock", lambda source, source_id, folder, item: locked.append(source_id))
+    for source_id in ("1", "2", "3"):
+        held = {"source": "zenodo", "source_id": source_id, "title": "Raw data", "label": "EYE_IMAGING",
+                "confidence": 0.95, "access_type": "open", "eye_evidence": ["sides"], "files": []}
+        assert pipeline.get_media_requests(held, None) == []
+    stats = crawler.stats.get_stats()
+    assert locked == ["2"] and reads == [1]
+    assert stats["envision/download/records/accepted"] == 1 and stats["envision/download/records/gated"] == 1
+    assert stats["envision/download/records/needs_review"] == 2
+    below = {"source": "zenodo", "source_id": "2", "label": "EYE_IMAGING", "confidence": 0.5, "access_type": "open",
+             "eye_evidence": ["sides"], "files": []}
+    assert pipeline.get_media_requests(below, None) == [] and locked == ["2"]  # the threshold still applies

@@ -33,3 +33,23 @@ def test_confident_records_without_eye_evidence_are_listed_for_review_not_counte
     # with the rule off the old gate applies and nothing waits
     write_report(catalog_path(data), out, tmp_path / "downloads", 0.8, eye_evidence_required=False)
     assert 'id="review-count"' not in (out / "index.html").read_text()
+
+
+def test_a_record_a_curator_accepted_is_not_listed_for_review_and_counts_as_gated(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    for source_id in ("2", "3"):
+        put(data, rec("figshare", source_id, title="Raw data", label="EYE_IMAGING", confidence=0.99,
+                      eye_evidence=["sides"], file_names=PAWS,
+                      files=[{"name": "raw.zip", "size": 20, "access": "open", "url": "https://h/raw.zip"}]))
+    build_catalog(data)
+    out = tmp_path / "report"
+    write_report(catalog_path(data), out, tmp_path / "downloads", 0.8, accepted={("figshare", "2")})
+    html = (out / "index.html").read_text()
+    review = html[html.index('id="review"'):]
+    assert '<span id="review-count">1</span>' in html and card_name("figshare:3") in review
+    assert card_name("figshare:2") not in review
+    assert '<span id="accepted-count">1</span>' in html and "20 B</span> in 1 records" in html
+    assert "passes the gate" in (out / "cards" / card_name("figshare:2")).read_text()
+    write_report(catalog_path(data), out, tmp_path / "downloads", 0.8, accepted={("figshare", "2"), ("figshare", "3")})
+    html = (out / "index.html").read_text()
+    assert 'id="review-count"' not in html and '<span id="accepted-count">2</span>' in html

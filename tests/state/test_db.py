@@ -99,3 +99,21 @@ def test_other_owners_lists_each_record_once_whatever_number_of_the_dois_it_owns
         assert state.other_owners([], ("zenodo", "7")) == []
     finally:
         state.close()
+
+
+def test_an_accepted_record_is_remembered_with_its_first_acceptance(tmp_path: Path, state_url: str):
+    state = open_state(state_url, tmp_path)
+    try:
+        assert state.accepted_for_download() == set()
+        state.accept_for_download([("zenodo", "7")], "2026-12-05T10:00:00+00:00")
+        state.accept_for_download([("zenodo", "7"), ("dryad", "x")], "2026-12-05T11:00:00+00:00")  # again: no error
+        assert state.accepted_for_download() == {("zenodo", "7"), ("dryad", "x")}
+        at = state._execute("SELECT accepted_at FROM accepted_downloads WHERE source_id=?", ("7",)).fetchone()[0]
+        assert at == "2026-12-05T10:00:00+00:00"
+    finally:
+        state.close()
+    again = open_state(state_url, tmp_path)  # kept across runs
+    try:
+        assert again.accepted_for_download() == {("zenodo", "7"), ("dryad", "x")}
+    finally:
+        again.close()

@@ -104,6 +104,50 @@ def test_a_postgres_database_at_version_1_migrates_and_keeps_every_row(postgres_
         state.close()
 
 
+def test_a_sqlite_file_at_version_2_migrates_to_remember_accepted_downloads(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    old = sqlite3.connect(data / STATE_FILE)  # as the release with leases left it
+    old.execute("CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at REAL)")
+    for version, statements in sqlite.MIGRATIONS[:2]:
+        for statement in statements:
+            old.execute(statement)
+        old.execute("INSERT INTO schema_version VALUES (?, 0)", (version,))
+    for sql, args in ROWS:
+        old.execute(sql, args)
+    old.commit()
+    old.close()
+    state = open_state("", data)
+    try:
+        assert state.schema_version() == sqlite.SCHEMA_VERSION >= 3
+        assert_rows_kept(state)
+        assert state.accepted_for_download() == set()
+        state.accept_for_download([("zenodo", "7")], "t5")
+        assert state.accepted_for_download() == {("zenodo", "7")}
+    finally:
+        state.close()
+
+
+def test_a_postgres_database_at_version_2_migrates_to_remember_accepted_downloads(postgres_database):
+    import psycopg
+
+    from envision_spiders.state import postgres
+
+    with psycopg.connect(postgres_database, autocommit=True) as conn:
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at DOUBLE PRECISION)")
+        for version, statements in postgres.MIGRATIONS[:2]:
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_version VALUES (%s, 0)", (version,))
+    state = open_state(postgres_database, None)
+    try:
+        assert state.schema_version() == postgres.SCHEMA_VERSION >= 3
+        state.accept_for_download([("zenodo", "7")], "t5")
+        assert state.accepted_for_download() == {("zenodo", "7")}
+    finally:
+        state.close()
+
+
 def test_a_state_from_a_newer_release_is_refused(tmp_path, state_url):
     state = open_state(state_url, tmp_path)
     state._execute("INSERT INTO schema_version (version) VALUES (?)", (999,))
