@@ -10,7 +10,7 @@ from typing import Any
 
 from itemadapter import ItemAdapter
 
-from envision_spiders.items import SIDES, corroborated
+from envision_spiders.items import SIDES, corroborated, record_owner
 
 EYE_IMAGING = "EYE_IMAGING"
 # the start of the gate's reason for a confident record with no eye evidence a curator could
@@ -43,7 +43,7 @@ def record_gate(
         return f"confidence {confidence} below {threshold}"
     if adapter.get("access_type") not in OPEN_RECORD_ACCESS:
         return f"record access {adapter.get('access_type')}"
-    if eye_evidence_required and (str(adapter.get("source")), str(adapter.get("source_id"))) not in accepted:
+    if eye_evidence_required and record_owner(item) not in accepted:
         kinds = adapter.get("eye_evidence")
         if not isinstance(kinds, (list, tuple)):
             # a record labelled before the field existed: read it (imported here, as it pulls
@@ -56,6 +56,12 @@ def record_gate(
                 return f"{NEEDS_REVIEW}: confident, but its only eye evidence is left/right in file names"
             return f"{NEEDS_REVIEW}: confident, but no eye evidence a curator could point to"
     return None
+
+
+def held_for_review(reason: str | None) -> bool:
+    """Whether :func:`record_gate` held a record back for review alone: the eye-evidence rule is
+    its last, so such a record met every other rule, and a curator's acceptance lets it through."""
+    return bool(reason) and str(reason).startswith(NEEDS_REVIEW)
 
 
 def file_gate(entry: dict[str, Any], has_token: bool = False) -> str | None:

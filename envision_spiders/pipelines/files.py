@@ -68,7 +68,7 @@ from envision_spiders.downloads.fetch import (
     describe_error,
     result_fields,
 )
-from envision_spiders.downloads.gate import NEEDS_REVIEW, MultiHasher, file_gate, parse_checksum, record_gate
+from envision_spiders.downloads.gate import MultiHasher, file_gate, held_for_review, parse_checksum, record_gate
 from envision_spiders.downloads.lock import FolderBusy, RecordLock
 from envision_spiders.downloads.manifest import (
     COMPLETE,
@@ -87,6 +87,7 @@ from envision_spiders.downloads.paths import record_dir_name, unique_names
 from envision_spiders.downloads.takeover import takeover_for_crawler
 from envision_spiders.http.credentials import ApiToken, client_credentials_of, client_credentials_token
 from envision_spiders.http.slots import SLOT_META, budget_slot_of, configured_budget_slots
+from envision_spiders.items import record_owner
 from envision_spiders.state.db import Owner, state_for_crawler
 from envision_spiders.state.leases import LeaseKeeper, lease_keeper_for_crawler
 from envision_spiders.state.objects import S3Location, client_for_crawler, is_s3_url
@@ -171,17 +172,15 @@ class GatedFilesPipeline(FilesPipeline):
 
     def get_media_requests(self, item: Any, info: MediaPipeline.SpiderInfo) -> list[Request]:
         adapter = ItemAdapter(item)
-        threshold, eye_evidence_required = self.config.threshold, self.config.eye_evidence_required
-        reason = record_gate(item, threshold, eye_evidence_required)
-        if reason and reason.startswith(NEEDS_REVIEW) and record_gate(
-                item, threshold, eye_evidence_required, self.accepted_records()) is None:
+        reason = record_gate(item, self.config.threshold, self.config.eye_evidence_required)
+        if held_for_review(reason) and record_owner(item) in self.accepted_records():
             reason = None  # a curator accepted it (scrapy download --record): the eye-evidence rule is met
             self._count("records/accepted")
             logger.info("downloading %s:%s: accepted by a curator after review", adapter.get("source"),
                         adapter.get("source_id"))
         if reason:
             self._count("records/not_gated")
-            if reason.startswith(NEEDS_REVIEW):  # confident: a person should see it (scrapy report lists them)
+            if held_for_review(reason):  # confident: a person should see it (scrapy report lists them)
                 self._count("records/needs_review")
                 logger.info("not downloading %s:%s (%r): %s", adapter.get("source"), adapter.get("source_id"),
                             str(adapter.get("title") or "")[:80], reason)

@@ -15,9 +15,10 @@ from typing import Any
 
 from envision_spiders.catalog import connect
 from envision_spiders.classifier.features import FEATURE_NAMES, evidence_features
-from envision_spiders.downloads.gate import EYE_IMAGING, NEEDS_REVIEW, file_gate, record_gate
+from envision_spiders.downloads.gate import EYE_IMAGING, file_gate, held_for_review, record_gate
 from envision_spiders.downloads.manifest import MANIFEST_NAME, load_manifest
 from envision_spiders.downloads.paths import record_dir_name
+from envision_spiders.items import record_owner
 from envision_spiders.jsoncodec import write_json_atomic
 from envision_spiders.report.charts import bar_chart, human_bytes
 
@@ -140,8 +141,7 @@ def collect(
         size = _size(record)
         total_bytes += size
         gate = record_gate(record, threshold, eye_evidence_required)
-        if gate and gate.startswith(NEEDS_REVIEW) and record_gate(
-                record, threshold, eye_evidence_required, accepted) is None:
+        if held_for_review(gate) and record_owner(record) in accepted:
             gate, accepted_records = None, accepted_records + 1
         if gate is None:
             gated_records += 1
@@ -163,7 +163,7 @@ def collect(
         "totals": {s: dict(c) for s, c in sorted(totals.items())},
         "eye": eye, "composition": {k: dict(v) for k, v in comp.items()},
         "bytes": {"total": total_bytes, "gated": gated_bytes, "gated_records": gated_records},
-        "review": [e for e in eye if e["gate"] and e["gate"].startswith(NEEDS_REVIEW)],
+        "review": [e for e in eye if held_for_review(e["gate"])],
         "accepted": accepted_records,
         "duplicates": duplicates, "threshold": threshold,
     }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -58,16 +60,21 @@ def assert_rows_kept(state) -> None:
     assert state.undelivered() == {("zenodo", "7")} and state.unclassified() == {("zenodo", "9")}
 
 
-@pytest.mark.parametrize("seen", [", seen INTEGER", ""], ids=["with-seen", "before-seen"])
-def test_an_unversioned_sqlite_file_migrates_and_keeps_every_row(tmp_path, seen):
-    data = tmp_path / "data"
+def write_old_sqlite_file(data: Path, create_schema: Callable[[sqlite3.Connection], object]) -> None:
+    """A state file in ``data`` as an older release left it: its schema, then every table's rows."""
     data.mkdir()
     old = sqlite3.connect(data / STATE_FILE)
-    old.executescript(UNVERSIONED_SCHEMA.format(seen=seen))
+    create_schema(old)
     for sql, args in ROWS:
         old.execute(sql, args)
     old.commit()
     old.close()
+
+
+@pytest.mark.parametrize("seen", [", seen INTEGER", ""], ids=["with-seen", "before-seen"])
+def test_an_unversioned_sqlite_file_migrates_and_keeps_every_row(tmp_path, seen):
+    data = tmp_path / "data"
+    write_old_sqlite_file(data, lambda old: old.executescript(UNVERSIONED_SCHEMA.format(seen=seen)))
     state = open_state("", data)
     try:
         assert state.schema_version() == sqlite.SCHEMA_VERSION
@@ -105,18 +112,15 @@ def test_a_postgres_database_at_version_1_migrates_and_keeps_every_row(postgres_
 
 
 def test_a_sqlite_file_at_version_2_migrates_to_remember_accepted_downloads(tmp_path):
+    def at_version_2(old: sqlite3.Connection) -> None:  # as the release with leases left it
+        old.execute("CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at REAL)")
+        for version, statements in sqlite.MIGRATIONS[:2]:
+            for statement in statements:
+                old.execute(statement)
+            old.execute("INSERT INTO schema_version VALUES (?, 0)", (version,))
+
     data = tmp_path / "data"
-    data.mkdir()
-    old = sqlite3.connect(data / STATE_FILE)  # as the release with leases left it
-    old.execute("CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at REAL)")
-    for version, statements in sqlite.MIGRATIONS[:2]:
-        for statement in statements:
-            old.execute(statement)
-        old.execute("INSERT INTO schema_version VALUES (?, 0)", (version,))
-    for sql, args in ROWS:
-        old.execute(sql, args)
-    old.commit()
-    old.close()
+    write_old_sqlite_file(data, at_version_2)
     state = open_state("", data)
     try:
         assert state.schema_version() == sqlite.SCHEMA_VERSION >= 3
