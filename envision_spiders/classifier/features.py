@@ -226,10 +226,11 @@ _OCTA_RE = re.compile(r"\bocta\b|\boct-a\b|oct angiogra|coherence tomography ang
 _DATA_FROM_RE = re.compile(r"^\s*(data( and code)? from|data sheet|dataset( for| from)|supplementary|supporting (data|information))\b")
 _REPO_TITLE_RE = re.compile(r"^[\w.-]+/[\w.-]+(:|\s|$)")
 # (IVOCT is intravascular OCT, of coronary arteries: not an eye modality)
-_EYE_MODALITIES = frozenset({"OP", "OPT", "OPM", "OPV", "OAM", "OPTBSV", "OPTENF", "SC"})
+# ophthalmic DICOM that holds measurements, not images (the standard's defined terms): visual
+# fields, axial lengths, keratometry, lensometry, refraction, visual acuity, lens calculation
+_EYE_MEASUREMENT_MODALITIES = frozenset({"OPV", "OAM", "KER", "LEN", "SRF", "AR", "VA", "IOL"})
+_EYE_MODALITIES = frozenset({"OP", "OPT", "OPM", "OPTBSV", "OPTENF", "SC"}) | _EYE_MEASUREMENT_MODALITIES
 _EYE_BODY_PARTS = frozenset({"EYE", "RETINA", "CORNEA", "EYEBALL", "OPTIC NERVE"})
-# ophthalmic DICOM that holds measurements, not images: visual fields, axial lengths
-_EYE_MEASUREMENT_MODALITIES = frozenset({"OPV", "OAM"})
 
 FEATURE_NAMES: tuple[str, ...] = (
     *(f"title_{g}" for g in _LEXICON),
@@ -293,6 +294,9 @@ FEATURE_NAMES: tuple[str, ...] = (
     "images_tile_geometry",
     "eye_class_folders",
     "non_eye_class_folders",
+    # eye DICOM of measurements (visual fields, biometry) is eye data without images: it no
+    # longer counts as eye images above (a perimeter's or a biometer's export)
+    "eye_measurement_dicom",
 )
 # file and archive entry names read for known dataset names (the first ones say enough)
 _MAX_NAMES_FOR_DATASETS = 64
@@ -383,19 +387,6 @@ def _read_evidence(record: Mapping[str, Any]) -> tuple[list[float], tuple[str, .
     in_code = sum(n for e, n in inside.items() if e in CODE_EXTENSIONS or e in MODEL_EXTENSIONS)
     in_table = sum(n for e, n in inside.items() if e in TABLE_EXTENSIONS)
     total_known = n_files + sum(inside.values())
-    image_like = n_img + n_med + n_vid + in_img + in_med
-    code_model = n_code + n_model + in_code
-    inside_names = []
-    for archive in record.get("archive_contents") or []:
-        if isinstance(archive, Mapping):
-            inside_names.append(str(archive.get("name") or ""))
-            inside_names.extend(str(s) for s in archive.get("sample_names") or [] if isinstance(s, str))
-    all_names = names_text(names + inside_names)
-    non_eye_names = len(_NON_EYE_NAME_RE.findall(all_names))
-    n_device = _count_exts(exts, EYE_DEVICE_EXTENSIONS) + sum(n for e, n in inside.items() if e in EYE_DEVICE_EXTENSIONS)
-    n_pathology = _count_exts(exts, PATHOLOGY_EXTENSIONS) + sum(n for e, n in inside.items() if e in PATHOLOGY_EXTENSIONS)
-    n_docs = _count_exts(exts, DOCUMENT_EXTENSIONS)
-    data_files = [e for e in exts if e not in DOCUMENT_EXTENSIONS]
     dicom_eye = dicom_other = dicom_eye_images = dicom_measurements = dicom_radiology = 0
     for image in archive_images_of(record):
         modality = str(image.get("modality") or "").upper()
@@ -410,6 +401,21 @@ def _read_evidence(record: Mapping[str, Any]) -> tuple[list[float], tuple[str, .
             dicom_eye_images += modality not in _EYE_MEASUREMENT_MODALITIES
         elif modality or body:
             dicom_other += 1
+    # medical files whose sniffed DICOM are all measurements (a perimeter's export) are not images
+    measurements_only = dicom_measurements > 0 and dicom_eye_images == 0 and dicom_other == 0
+    image_like = n_img + n_vid + in_img + (0 if measurements_only else n_med + in_med)
+    code_model = n_code + n_model + in_code
+    inside_names = []
+    for archive in record.get("archive_contents") or []:
+        if isinstance(archive, Mapping):
+            inside_names.append(str(archive.get("name") or ""))
+            inside_names.extend(str(s) for s in archive.get("sample_names") or [] if isinstance(s, str))
+    all_names = names_text(names + inside_names)
+    non_eye_names = len(_NON_EYE_NAME_RE.findall(all_names))
+    n_device = _count_exts(exts, EYE_DEVICE_EXTENSIONS) + sum(n for e, n in inside.items() if e in EYE_DEVICE_EXTENSIONS)
+    n_pathology = _count_exts(exts, PATHOLOGY_EXTENSIONS) + sum(n for e, n in inside.items() if e in PATHOLOGY_EXTENSIONS)
+    n_docs = _count_exts(exts, DOCUMENT_EXTENSIONS)
+    data_files = [e for e in exts if e not in DOCUMENT_EXTENSIONS]
     # one rule for sides (sides.py) in both the eye-name count and the per-eye share: the weak
     # forms (10_left, RE_017, a case01_R / case01_L pair) yield to any other organ in the record
     listed = names + inside_names
@@ -451,13 +457,13 @@ def _read_evidence(record: Mapping[str, Any]) -> tuple[list[float], tuple[str, .
         _log(in_med),
         _log(in_code),
         _log(in_table),
-        _cap(dicom_eye, 4.0),
+        _cap(dicom_eye_images, 4.0),
         _cap(dicom_other, 4.0),
     ]
     # a "Data from:" title counts for the images only when the record is not a publication
     type_publication = bool(types & _PUBLICATION_TYPES)
     title_publication = bool(_PUBLICATION_TITLE_RE.search(title))
-    images = image_like + dicom_eye + n_device
+    images = image_like + dicom_eye_images + n_device
     if type_publication or title_publication:
         interactions[2] = 0.0
     words = re.findall(r"[a-z0-9]+", title)
@@ -492,7 +498,7 @@ def _read_evidence(record: Mapping[str, Any]) -> tuple[list[float], tuple[str, .
         ),
         # scaled by the image count so that "many images, no words" cannot outweigh them
         _log1(images) if dicom_other > dicom_eye else 0.0,
-        _log1(images) if dicom_eye > dicom_other else 0.0,
+        _log1(images) if dicom_eye_images > dicom_other else 0.0,
         # share of the image names that say which eye (loose files are few: a share, not a count)
         laterality_names / len(image_names) if image_names else 0.0,
         float(terse and bool(_TITLE_EYE_STEM_RE.search(title))),
@@ -511,6 +517,7 @@ def _read_evidence(record: Mapping[str, Any]) -> tuple[list[float], tuple[str, .
         shares[TILE] * max(_log1(images), 0.25),
         _cap(eye_folders, 2.0),
         _cap(non_eye_folders, 2.0),
+        _log1(max(n_med + in_med, dicom_measurements)) if dicom_measurements > max(dicom_eye_images, dicom_other) else 0.0,
     ]
     # another organ for the evidence list: as ``other_organ``, but a generic DICOM modality (OT
     # "other", SC secondary capture, XC external camera) says nothing about the organ

@@ -110,6 +110,18 @@ def test_a_wordless_archive_of_brain_mr_dicoms_is_not_gated_and_eye_dicoms_are(c
     assert p_brain < 0.5 < 0.8 <= p_fundus
 
 
+def test_a_perimeters_dicom_export_is_not_eye_imaging_and_ophthalmic_photographs_under_the_same_names_are(classifier):
+    def export(modality: str, size: int | None) -> dict:
+        names = ["exports/P001/VF_OD_24-2_1.dcm", "exports/P001/VF_OS_24-2_1.dcm"]
+        return {"title": "Export (2019)", "file_names": ["export.zip"], "archive_contents": [{
+            "name": "export.zip", "extensions": {".dcm": 1380}, "sample_names": names,
+            "images": [{"name": names[0], "format": "dicom", "width": size, "height": size, "modality": modality, "body_part": "EYE"}],
+        }]}
+
+    p_fields, p_photographs = classifier.predict_proba([export("OPV", None), export("OP", 2000)])
+    assert p_fields < 0.5 < 0.8 <= p_photographs
+
+
 def test_a_wordless_archive_is_decided_by_image_geometry_and_class_folders_else_left_mid_way(classifier):
     def raw_data(width: int, height: int, channels: int, sample: str = "images/3fa29c01be7d.png") -> dict:
         return {"title": "Raw data", "file_names": ["images.zip"], "archive_contents": [{

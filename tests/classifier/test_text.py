@@ -59,6 +59,22 @@ def test_archive_evidence_features_without_any_description():
     assert feature(with_archive, "names_eye_words") > 0
 
 
+def test_eye_dicom_of_measurements_is_not_counted_as_eye_images():
+    def export(modality: str) -> dict:
+        return {"title": "Export", "file_names": ["export.zip"], "archive_contents": [{
+            "name": "export.zip", "extensions": {".dcm": 1380}, "sample_names": ["HFA_24-2_OD_0001.dcm", "HFA_24-2_OS_0001.dcm"],
+            "images": [{"name": "HFA_24-2_OD_0001.dcm", "format": "dicom", "modality": modality, "body_part": "EYE"}],
+        }]}
+
+    fields, biometry, photographs = export("OPV"), export("OAM"), export("OP")
+    for measurements in (fields, biometry):
+        assert feature(measurements, "eye_measurement_dicom") > 0
+        assert feature(measurements, "images_eye_dicom") == feature(measurements, "dicom_eye") == 0.0
+        assert feature(measurements, "share_image_like") == 0.0  # its .dcm files are not images
+    assert feature(photographs, "eye_measurement_dicom") == 0.0
+    assert feature(photographs, "images_eye_dicom") > 0 and feature(photographs, "share_image_like") > 0.99
+
+
 def test_features_see_hard_negative_signals_and_traps():
     vf = {"title": "Humphrey visual field data", "description": "perimetry thresholds in CSV"}
     iris = {"title": "Iris flower data set", "description": "setosa, versicolor and virginica"}

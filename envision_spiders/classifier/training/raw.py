@@ -1165,6 +1165,23 @@ def archive_evidence_variants(seed: int = 43) -> list[dict[str, Any]]:
                        files=[f"{name}:{rng.randint(10**8, 10**10)}"],
                        archives=[arc(name, {".png": rng.choice([300, 1280, 5000])}, [f"scans/{rng.randint(1, 999):03d}.png"],
                                      [img("png", w, h, channels=1)])]))
+    # eye DICOM of measurements (a perimeter's visual fields, a biometer's axial lengths) under
+    # the same eye-side names as the ophthalmic images beside them: the modality decides
+    measurement_exports = [("OPV", "HFA_24-2_{s}_{i:04d}.dcm"), ("OPV", "{p}/VF_{s}_30-2_{k}.dcm"), ("OAM", "biometry/{h}_{s}.dcm"),
+                           ("OAM", "IOLMaster_{p}_{s}.dcm"), ("KER", "topo/{p}_{s}_ker.dcm"), ("OPV", "exports/{p}/{s}_SITA_{k}.dcm")]
+    image_exports = [("OP", "fundus/{p}_{s}_{k}.dcm"), ("OPT", "{p}/OCT_{s}_{k}.dcm"), ("OP", "export/{h}_{s}.dcm"),
+                     ("OPT", "volumes/{p}_{s}.dcm"), ("OP", "{p}/{s}_color_{k}.dcm"), ("OPTENF", "{p}/angio_{s}_{k}.dcm")]
+    for kind in ("raw_file_evidence", "raw_terse_title"):
+        for label, exports in ((N, measurement_exports), (E, image_exports)):
+            for modality, pattern in exports:
+                names = [pattern.format(s=side, i=rng.randint(1, 999), p=f"P{rng.randint(1, 300):03d}", k=rng.randint(1, 4),
+                                        h=sample("{h}")) for side in ("OD", "OS")]
+                size = (None, None) if label == N else rng.choice([(2000, 2000), (768, 496), (3900, 3072), (512, 1024)])
+                out.append(archive_record(kind, label, names, img("dicom", *size, modality=modality, body=rng.choice(["EYE", None]))))
+        for _ in range(4):  # more histology / natural-image tiles: small squares say nothing of an eye
+            side = rng.choice([64, 128, 224, 256, 299, 512])
+            name = sample(rng.choice(["tiles/{h}.png", "patches/{i:05d}.png", "train/{h}.jpg", "{i:05d}.tif"]))
+            out.append(archive_record(kind, N, [name], img(fmt_of["." + name.rsplit(".", 1)[1]], side, side, channels=3)))
     for r in out:
         r["origin"] = "raw_variant"
     return out
