@@ -143,7 +143,8 @@ def test_killing_the_first_process_takes_its_workers_with_it(tmp_path: Path) -> 
             store(data, str(r), [file_entry("a.bin", body, server.put(f"k{r}.bin", body))])
         server.stall_after(0)  # every file request waits: both processes are mid-download
         proc = subprocess.Popen(download_cmd(data, None, "--processes", "2"), cwd=PROJECT_ROOT,
-                                env=scrapy_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                # a killed run cannot remove its shares folder: it is left in tmp_path
+                                env=scrapy_env({"TMPDIR": str(tmp_path)}), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 60
             workers: set[int] = set()
@@ -172,7 +173,8 @@ def test_two_processes_together_keep_to_one_processs_requests_per_host(tmp_path:
         server.stall_after(0)  # every file request is held: the ones in flight pile up at the server
         limits = {"ENVISION_DOWNLOAD_CONCURRENCY_PER_HOST": 3, "CONCURRENT_REQUESTS_PER_DOMAIN": 3}
         proc = subprocess.Popen(download_cmd(data, limits, "--processes", "2"), cwd=PROJECT_ROOT,
-                                env=scrapy_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                # a killed run cannot remove its shares folder: it is left in tmp_path
+                                env=scrapy_env({"TMPDIR": str(tmp_path)}), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and len(server.calls) < 3:
