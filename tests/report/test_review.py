@@ -3,11 +3,15 @@ evidence but left/right in file names), and their cards say which eye evidence t
 
 from __future__ import annotations
 
+import json
+import subprocess
 from pathlib import Path
 
 from envision_spiders.catalog import build_catalog, catalog_path
 from envision_spiders.report.site import card_name, write_report
+from envision_spiders.state.db import STATE_FILE
 from tests.catalog.test_catalog_build import put, rec
+from tests.conftest import PROJECT_ROOT, scrapy_command, scrapy_env
 
 PAWS = ["raw/dog01_left_fore.jpg", "raw/dog01_right_fore.jpg"]
 
@@ -53,3 +57,15 @@ def test_a_record_a_curator_accepted_is_not_listed_for_review_and_counts_as_gate
     write_report(catalog_path(data), out, tmp_path / "downloads", 0.8, accepted={("figshare", "2"), ("figshare", "3")})
     html = (out / "index.html").read_text()
     assert 'id="review-count"' not in html and '<span id="accepted-count">2</span>' in html
+
+
+def test_scrapy_report_on_records_without_a_state_reads_them_and_creates_no_state(tmp_path: Path) -> None:
+    """Records copied from another machine have no state file beside them: the report (which only
+    reads) shows them and leaves the data directory without one."""
+    data = tmp_path / "data"
+    put(data, rec("zenodo", "1", label="EYE_IMAGING", confidence=0.95, prob_eye_imaging=0.95, eye_evidence=["words"]))
+    done = subprocess.run(scrapy_command("report", "-s", f"ENVISION_DATA_DIR={data}"), cwd=PROJECT_ROOT,
+                          env=scrapy_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1])["report"]["records"] == 1
+    assert not (data / STATE_FILE).exists()
