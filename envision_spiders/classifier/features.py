@@ -153,9 +153,12 @@ _EYE_NAME_RE = re.compile(
     r"choroid\w*|cataract|kerat\w*|"
     r"flat-?mount|photoreceptor|\brpe\b|\be2e\b|spectralis|topcon|optos|\bicga\b|"
     # the eye, the fundus and the retina in other languages (Auge_rechts, ojo_derecho, oeil_droit,
-    # 眼底照片, 左眼, zuoyan) -- file names keep the language of the lab that wrote them
+    # 眼底照片, 左眼, zuoyan, sağ_göz, öga_vänster, 우안) -- file names keep the language of the lab
+    # that wrote them
     r"\baugen?\b|netzhaut|\bmakula|\bojos?\b|fondo de ojo|\boeil\b|\bœil\b|\byeux\b|r[ée]tine\b|"
-    r"\bolhos?\b|\bocchi[o]?\b|\boog\b|眼|网膜|網膜|zuoyan|youyan|안저|망막"
+    r"\bolhos?\b|\bocchi[o]?\b|\boog\b|眼|网膜|網膜|zuoyan|youyan|안저|망막|"
+    r"\bgöz\w*|\böga\b|\bögon\b|\bøye\b|\bøyne\b|\bøje\b|\bøjne\b|\boko\b|\boczy\b|\boči\b|глаз\w*|сетчатк\w*|"
+    r"μάτι|οφθαλμ\w*|چشم|우안|좌안|안구|आँख|आंख"
 )
 _NOT_IMAGE_EXTENSIONS = TABLE_EXTENSIONS | GENOMICS_EXTENSIONS | CODE_EXTENSIONS | DOCUMENT_EXTENSIONS | MODEL_EXTENSIONS
 # words that name eye things in eye datasets and other things elsewhere (intervertebral discs,
@@ -172,7 +175,14 @@ _NON_EYE_NAME_RE = re.compile(
     # images shown to subjects (stimuli of physiology and psychology experiments)
     r"stimul\w*|\bfaces?\b|natural scenes?|"
     # BIDS neuroimaging names (sub-01_ses-01_bold.nii.gz)
-    r"\bbold\b|\bdwi\b|\bsub-\d+ ses-"
+    r"\bbold\b|\bdwi\b|\bsub-\d+ ses-|"
+    # other body parts photographed or scanned by side, also in the languages the eye words are
+    # read in (Niere_links, pie_izquierdo, tiroides/lobulo_derecho, L_palm, pec_fin_L, otolith_R):
+    # their left and right are not an eye's
+    r"niere\w*|\bnier\b|ri[ñn][oó]n\w*|\bpies?\b|\bpied\b|\bfu(?:ss|ß)\b|\bvoet\b|\bfeet\b|\bfoot\b|\bpata\b|pfote|"
+    r"\bpaws?\b|\bhands?\b|\bmanos?\b|\bpalms?\b|forearm|\blegs?\b|pierna|\bbein\b|thyroid|tiroides|tireoide|"
+    r"schilddr\w*|pulm[oó]n\w*|\blunge\b|poumon|\bears?\b|oreja|orelha|\bohr\b|oreille|otolith\w*|otoscop\w*|"
+    r"\bfins?\b|\bwings?\b|\bhoo(?:f|ves)\b|shoulder|elbow|wrist|ankle|\bknie\b|rodilla|\bgenou\b|mama\b|breast"
 )
 # eye word stems inside a slug or an acronym-like title ("fundusimage1000", "retinaoct-v2"), where
 # the lexicon's word boundaries do not hold

@@ -62,3 +62,16 @@ def test_the_kinds_come_in_one_order_and_the_features_see_the_new_names():
     # the eye in another language counts among the eye names the head reads, too
     assert feature(_archive(["Sujeto_01/ojo_1.jpg"]), "names_eye_words") > 0
     assert feature(_archive(["Sujeto_01/foto_1.jpg"]), "names_eye_words") == 0
+
+
+def test_other_organs_by_side_in_other_languages_are_not_eyes_and_the_eye_is_read_in_more_languages():
+    # a kidney's, a foot's, a thyroid lobe's, a palm's left and right (German, Spanish, English)
+    for names in (["Niere_links_M01_PAS.tif", "Niere_rechts_M01_PAS.tif"], ["paciente01/pie_izquierdo.jpg", "paciente01/pie_derecho.jpg"],
+                  ["tiroides/lobulo_derecho/p01.bmp", "tiroides/lobulo_izquierdo/p01.bmp"], ["L_palm_001_1.bmp", "R_palm_001_1.bmp"]):
+        record = _archive(names)
+        assert feature(record, "names_non_eye_words") > 0, names
+        assert "sides" not in eye_evidence(record), names
+    # the eye itself in Turkish, Swedish, Korean and Persian folder names
+    for names in (["sağ_göz/h001.jpg", "sol_göz/h001.jpg"], ["häst_03_öga_vänster_1.jpg", "häst_03_öga_höger_1.jpg"],
+                  ["우안/0001.png", "좌안/0001.png"], ["چشم_راست/101.jpg", "چشم_چپ/101.jpg"]):
+        assert feature(_archive(names), "names_eye_words") > 0, names
