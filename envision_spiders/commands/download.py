@@ -68,9 +68,10 @@ class Command(ScrapyCommand):
     requires_crawler_process = True
     default_settings = {"LOG_LEVEL": "INFO"}
     shares_dir: Path | None = None
+    withdraw_keys: list[Owner] | None = None
 
     def syntax(self) -> str:
-        return "[--source SOURCE ...] [--threshold P] [--record SOURCE:ID ...] [--processes N]"
+        return "[--source SOURCE ...] [--threshold P] [--record SOURCE:ID ...] [--withdraw SOURCE:ID ...] [--processes N]"
 
     def short_desc(self) -> str:
         return "Download the files of stored EYE_IMAGING records (confidence >= threshold), no crawling"
@@ -85,6 +86,11 @@ class Command(ScrapyCommand):
             "--record", action="append", default=None, metavar="SOURCE:ID",
             help="only this record (repeatable): one you reviewed, so the gate's eye-evidence rule does not "
                  "apply to it (the label, confidence and access rules still do); one process",
+        )
+        parser.add_argument(
+            "--withdraw", action="append", default=None, metavar="SOURCE:ID",
+            help="forget an acceptance given with --record (repeatable): the gate holds the record for review "
+                 "again; downloads nothing, files already downloaded stay",
         )
         parser.add_argument(
             "--processes", type=int, default=None,
@@ -107,6 +113,11 @@ class Command(ScrapyCommand):
         # sources' spiders are loaded, for their rate budgets
         self._add_budget_slots(self.settings.getlist("SPIDER_MODULES"), opts.source)
         self.settings.set("SPIDER_MODULES", [], priority="cmdline")
+        if opts.withdraw:
+            if opts.record:
+                raise UsageError("--withdraw and --record do not go together")
+            self.withdraw_keys = [parse_record_key(key, "--withdraw") for key in opts.withdraw]
+            return
         if opts.record:
             self._only_reviewed_records(opts.record)
         if opts.processes is not None and not opts.record:
@@ -180,12 +191,7 @@ class Command(ScrapyCommand):
         looked at them, so a record held for review (downloads/gate.py) is not held again. The
         acceptance of those in the store is remembered in the state (``accept_for_download``):
         later gated downloads and crawls do not hold them for review either."""
-        owners = []
-        for key in keys:
-            source, sep, source_id = key.partition(":")
-            if not sep or not source or not source_id:
-                raise UsageError(f"--record {key!r}: expected SOURCE:ID, e.g. zenodo:1234567")
-            owners.append((source, source_id))
+        owners = [parse_record_key(key, "--record") for key in keys]
         stored = open_records(StoreConfig.from_settings(self.settings))
         known = [owner for owner in owners if stored.exists(owner)]  # an unknown one fails the run, below
         if known:
@@ -203,6 +209,9 @@ class Command(ScrapyCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if args:
             raise UsageError(f"unexpected arguments: {' '.join(args)}")
+        if self.withdraw_keys:
+            self._withdraw(self.withdraw_keys)
+            return
         assert self.crawler_process is not None
         crawler = self.crawler_process.create_crawler(StoredRecordsSpider)
         crawler.signals.connect(settle_gc_for_the_run, signal=signals.engine_started)
@@ -223,6 +232,33 @@ class Command(ScrapyCommand):
             failed = True
         if not ok or failed:
             self.exitcode = 1
+
+
+    def _withdraw(self, owners: list[Owner]) -> None:
+        """``--withdraw``: forget acceptances; a key that was not accepted is named, and fails the run."""
+        state = state_from_settings(self.settings)
+        try:
+            withdrawn = state.withdraw_acceptance(owners)
+        finally:
+            state.close()
+        not_accepted = [owner for owner in owners if owner not in withdrawn]
+        for source, source_id in withdrawn:
+            logger.info("acceptance withdrawn: %s:%s is held for review again", source, source_id)
+        for source, source_id in not_accepted:
+            logger.error("--withdraw %s:%s: that record was not accepted (nothing to withdraw)", source, source_id)
+        print(json.dumps({"data_dir": self.settings.get("ENVISION_DATA_DIR"),
+                          "withdrawn": [f"{s}:{i}" for s, i in withdrawn],
+                          "not_accepted": [f"{s}:{i}" for s, i in not_accepted]}, sort_keys=True))
+        if not_accepted:
+            self.exitcode = 1
+
+
+def parse_record_key(key: str, option: str) -> Owner:
+    """``SOURCE:ID`` (``zenodo:1234567``; an id may hold ``:`` itself, as Dryad DOIs do)."""
+    source, sep, source_id = key.partition(":")
+    if not sep or not source or not source_id:
+        raise UsageError(f"{option} {key!r}: expected SOURCE:ID, e.g. zenodo:1234567")
+    return source, source_id
 
 
 # young-generation threshold of the cyclic GC for the run (Python's default: 700 allocations)

@@ -254,6 +254,15 @@ class StateDB(ABC):
     def accepted_for_download(self) -> set[Owner]:
         return {(r[0], r[1]) for r in self._execute("SELECT source, source_id FROM accepted_downloads")}
 
+    def withdraw_acceptance(self, owners: Iterable[Owner]) -> list[Owner]:
+        """Forget these acceptances (the gate holds the records for review again); returns the
+        ones that had been accepted. Files already downloaded stay where they are."""
+        with self.immediate():
+            accepted = self.accepted_for_download()
+            withdrawn = [owner for owner in dict.fromkeys(owners) if owner in accepted]
+            self._write_rows("DELETE FROM accepted_downloads WHERE source = ? AND source_id = ?", withdrawn)
+        return withdrawn
+
     def mark_stored(self, source: str, source_id: str, modified: str | None, doi: str | None, at: str) -> None:
         self._execute(
             "INSERT INTO records (source, source_id, modified, doi, duplicate_of, stored_at)"

@@ -4,6 +4,7 @@ started them."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -257,6 +258,17 @@ def test_a_record_held_for_review_is_downloaded_once_a_person_names_it(nginx: Ng
     assert report.returncode == 0, report.stderr[-3000:]
     html = (data / "report" / "index.html").read_text()
     assert '<span id="review-count">1</span>' in html and '<span id="accepted-count">1</span>' in html
+    withdraw = subprocess.run(download_cmd(data, None, "--withdraw", "zenodo:2", "--withdraw", "zenodo:1"), cwd=PROJECT_ROOT,
+                              env=scrapy_env(), capture_output=True, text=True, timeout=120)
+    assert withdraw.returncode == 1, withdraw.stderr[-3000:]  # zenodo:1 was never accepted: named, and an error
+    said = json.loads(withdraw.stdout.strip().splitlines()[-1])
+    assert said["withdrawn"] == ["zenodo:2"] and said["not_accepted"] == ["zenodo:1"]
+    assert "acceptance withdrawn: zenodo:2 is held for review again" in withdraw.stderr
+    code, summary, log = run_download(data)  # held again, and its files stay
+    assert code == 0 and summary["records/needs_review"] == 2 and "records/accepted" not in summary, summary
+    assert (data / "downloads" / "zenodo" / "2" / "fundus" / "P01_OS.jpg").exists()
+    code, summary, log = run_download(data, None, "--record", "zenodo:2")  # accepted once more
+    assert code == 0, log[-3000:]
     code, summary, log = run_download(data, None, "--record", "zenodo:404")  # not in the store: an error
     assert code == 1 and summary["stored/unreadable"] == 1 and "cannot read stored record zenodo:404" in log
     state = open_state(None, data)

@@ -101,6 +101,18 @@ def test_other_owners_lists_each_record_once_whatever_number_of_the_dois_it_owns
         state.close()
 
 
+def test_a_withdrawn_acceptance_is_forgotten_and_only_accepted_ones_are_named(tmp_path: Path, state_url: str):
+    state = open_state(state_url, tmp_path)
+    try:
+        state.accept_for_download([("zenodo", "7"), ("dryad", "doi:10.5061/x")], "2026-12-05T10:00:00+00:00")
+        withdrawn = state.withdraw_acceptance([("zenodo", "7"), ("zenodo", "8"), ("zenodo", "7")])
+        assert withdrawn == [("zenodo", "7")]  # once, and not the one never accepted
+        assert state.accepted_for_download() == {("dryad", "doi:10.5061/x")}
+        assert state.withdraw_acceptance([]) == []
+    finally:
+        state.close()
+
+
 def test_an_accepted_record_is_remembered_with_its_first_acceptance(tmp_path: Path, state_url: str):
     state = open_state(state_url, tmp_path)
     try:
