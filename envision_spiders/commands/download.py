@@ -34,7 +34,6 @@ import os
 import shutil
 import signal
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +51,7 @@ from envision_spiders.downloads.shares import (
     count_files,
     deal_records,
     gated_records,
+    make_shares_folder,
     process_count,
     process_limits,
     write_share,
@@ -167,7 +167,7 @@ class Command(ScrapyCommand):
         shares = deal_records(records, processes)
         parts = process_limits(limits, settings.getfloat("DOWNLOAD_DELAY"), slots, processes)
         import_components(settings)
-        self.shares_dir = Path(tempfile.mkdtemp(prefix="envision-download-"))
+        self.shares_dir = make_shares_folder()
         paths = write_shares(self.shares_dir, shares)
         # a process done with its share goes on with the others' unclaimed records (shares.py)
         settings.set("ENVISION_DOWNLOAD_SHARES", str(self.shares_dir), priority="cmdline")
@@ -201,7 +201,7 @@ class Command(ScrapyCommand):
             finally:
                 state.close()
             logger.info("accepted after review: %s", ", ".join(f"{s}:{i}" for s, i in known))
-        self.shares_dir = Path(tempfile.mkdtemp(prefix="envision-download-"))
+        self.shares_dir = make_shares_folder()
         share = write_share(self.shares_dir / "records.txt", owners)
         self.settings.setdict({"ENVISION_DOWNLOAD_RECORDS": str(share), "ENVISION_DOWNLOAD_PROCESSES": 1,
                                "ENVISION_DOWNLOAD_REQUIRE_EYE_EVIDENCE": False}, priority="cmdline")

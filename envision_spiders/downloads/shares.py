@@ -1,6 +1,6 @@
 """Dealing stored records between the processes of ``scrapy download --processes N``.
 
-Pure functions, no I/O but the share files: what enters is the stored records (as
+Pure functions, no I/O but the share files and their folder: what enters is the stored records (as
 ``state.store.stored_records`` yields them, narrowed to the gated ones by :func:`gated_records`),
 what leaves is N lists of owners
 (``source``, ``source_id``) of about equal work, each record in exactly one. The work of a
@@ -12,6 +12,10 @@ How many processes (:func:`process_count`) and each one's part of the request li
 (:func:`process_limits`): N processes together keep to the limits one process would (per host,
 overall, per slot; a source's rate budget by its delay), so ``--processes`` buys CPU, never
 more load on a repository.
+
+The shares folder of a run (:func:`make_shares_folder`) is named after the process that deals
+them; a run killed with SIGKILL cannot remove its own, so the next run removes the folders whose
+process is gone (:func:`remove_abandoned_share_folders`).
 
 Claims (:func:`claim_order`, :func:`claim`): the shares are a first deal, not a fence. Each process
 takes its records one by one, claiming each first with a file in the shares folder's
@@ -25,6 +29,8 @@ from __future__ import annotations
 
 import heapq
 import os
+import shutil
+import tempfile
 from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
@@ -179,4 +185,39 @@ def claim(folder: Path, name: str) -> bool:
         os.close(os.open(folder / CLAIMS / name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     except FileExistsError:
         return False
+    return True
+
+
+SHARES_FOLDER_PREFIX = "envision-download-"
+
+
+def make_shares_folder(root: str | Path | None = None) -> Path:
+    """A new folder for one run's shares and claims in ``root`` (the system's temp folder),
+    named ``envision-download-<pid>-<random>``; the folders of runs whose process is gone are
+    removed first."""
+    folder = Path(root or tempfile.gettempdir())
+    remove_abandoned_share_folders(folder)
+    return Path(tempfile.mkdtemp(prefix=f"{SHARES_FOLDER_PREFIX}{os.getpid()}-", dir=folder))
+
+
+def remove_abandoned_share_folders(root: str | Path) -> list[Path]:
+    """Remove the share folders in ``root`` whose process no longer runs (a folder without a
+    process id in its name, from an older release, is left alone); returns them."""
+    removed = []
+    for path in Path(root).glob(f"{SHARES_FOLDER_PREFIX}*-*"):
+        pid = path.name[len(SHARES_FOLDER_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or not path.is_dir() or _running(int(pid)):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
     return True

@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from envision_spiders.downloads.shares import (
     AUTO_MIN_FILES,
     claim,
@@ -7,10 +12,12 @@ from envision_spiders.downloads.shares import (
     count_files,
     deal_records,
     gated_records,
+    make_shares_folder,
     process_count,
     process_limits,
     read_share,
     record_work,
+    remove_abandoned_share_folders,
     write_share,
     write_shares,
 )
@@ -113,3 +120,17 @@ def test_a_budget_slot_is_shared_out_by_its_delay_not_capping_the_processes():
     assert process_count(2, 1000, 2, {"CONCURRENT_REQUESTS": 16}, slots) == 2
     parts = process_limits({"CONCURRENT_REQUESTS": 16}, 0.0, slots, 2)
     assert [p["DOWNLOAD_SLOTS"]["figshare:all"] for p in parts] == [{"delay": 2.0, "jitter": 0, "concurrency": 1}] * 2
+
+
+def test_a_run_removes_the_share_folders_of_runs_killed_before_it_and_no_others(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    gone = tmp_path / f"envision-download-{done.stdout.strip()}-abc123"  # its process has exited: killed, say
+    running = tmp_path / f"envision-download-{os.getpid()}-def456"  # a run going on now
+    older = tmp_path / "envision-download-k849l2ff"  # an older release's name, no process id: left alone
+    for folder in (gone, running, older):
+        (folder / "claims").mkdir(parents=True)
+        (folder / "share-0.txt").write_text("zenodo\t1\n")
+    new = make_shares_folder(tmp_path)
+    assert new.name.startswith(f"envision-download-{os.getpid()}-") and new.is_dir()
+    assert not gone.exists() and running.is_dir() and older.is_dir()
+    assert remove_abandoned_share_folders(tmp_path) == []
