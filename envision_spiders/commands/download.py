@@ -233,7 +233,6 @@ class Command(ScrapyCommand):
         if not ok or failed:
             self.exitcode = 1
 
-
     def _withdraw(self, owners: list[Owner]) -> None:
         """``--withdraw``: forget acceptances; a key that was not accepted is named, and fails the run."""
         state = state_from_settings(self.settings)
