@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from envision_spiders.classifier import ClassifierConfig
-from envision_spiders.classifier.evaluation import compute_metrics, expected_calibration_error, parse_label, read_jsonl
+from envision_spiders.classifier.evaluation import (
+    compute_metrics,
+    ece_floor,
+    expected_calibration_error,
+    parse_label,
+    read_jsonl,
+)
 from envision_spiders.classifier.head import Head
 from envision_spiders.classifier.train import (
     envision_examples,
@@ -56,6 +62,20 @@ def test_ece_is_zero_when_confidence_matches_accuracy_and_large_when_overconfide
     y = np.array([1] * 8 + [0] * 2)
     assert expected_calibration_error(y, np.full(10, 0.8)) == pytest.approx(0.0, abs=1e-9)
     assert expected_calibration_error(np.array([1, 0] * 5), np.full(10, 0.99)) == pytest.approx(0.49)
+
+
+def test_the_ece_floor_is_what_a_calibrated_head_shows_and_shrinks_with_the_set():
+    """Labels drawn from the probabilities themselves: a perfectly calibrated head's ECE is about
+    its floor, far above 0 on a small set, and the floor falls as the set grows."""
+    rng = np.random.default_rng(3)
+    p_small, p_large = rng.beta(0.4, 0.4, 60), rng.beta(0.4, 0.4, 3000)
+    floors = ece_floor(p_small), ece_floor(p_large)
+    assert floors[0] > 0.04 and floors[1] < floors[0] / 3
+    calibrated = [expected_calibration_error((rng.random(60) < p_small).astype(int), p_small) for _ in range(300)]
+    assert abs(float(np.median(calibrated)) - floors[0]) < 0.01
+    assert ece_floor(p_small) == floors[0]  # seeded
+    metrics = compute_metrics([1, 0, 1], [0.9, 0.2, 0.7], ["a", "a", "b"])
+    assert 0 < metrics["ece_floor"] and {"ece", "ece_floor"} <= set(metrics["per_category"]["a"])
 
 
 def test_logistic_and_platt_fit_separable_data():
