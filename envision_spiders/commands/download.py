@@ -57,7 +57,7 @@ from envision_spiders.downloads.shares import (
     write_share,
     write_shares,
 )
-from envision_spiders.state.db import Owner, state_from_settings
+from envision_spiders.state.db import Owner, accepted_after_review, state_from_settings
 from envision_spiders.state.store import StoreConfig, open_records, stored_records
 
 logger = logging.getLogger(__name__)
@@ -145,13 +145,8 @@ class Command(ScrapyCommand):
         connections) exists: a worker starts with everything imported, in milliseconds."""
         settings = self.settings
         eye_evidence_required = settings.getbool("ENVISION_DOWNLOAD_REQUIRE_EYE_EVIDENCE")
-        accepted: set[Owner] = set()
-        if eye_evidence_required:  # records a curator accepted are dealt too (their workers' gate lets them by)
-            state = state_from_settings(settings)
-            try:
-                accepted = state.accepted_for_download()
-            finally:
-                state.close()
+        # records a curator accepted are dealt too (their workers' gate lets them by)
+        accepted = accepted_after_review(settings) if eye_evidence_required else set()
         records = gated_records(stored_records(settings, sources), settings.getfloat("ENVISION_DOWNLOAD_THRESHOLD"),
                                 eye_evidence_required, accepted)
         limits = {name: settings.getint(name) for name in CONCURRENCY_LIMITS}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
 
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
@@ -38,24 +37,11 @@ class Command(ScrapyCommand):
 
         build = build_catalog(data_dir, records=open_records(StoreConfig.from_settings(self.settings)))
         downloads = Path(self.settings.get("FILES_STORE") or data_dir / "downloads")
+        from envision_spiders.state.db import accepted_after_review
+
         accepted = accepted_after_review(self.settings)
         summary = write_report(catalog_path(data_dir), Path(opts.out or data_dir / REPORT_DIR), downloads,
                                self.settings.getfloat("ENVISION_DOWNLOAD_THRESHOLD"),
                                self.settings.getint("ENVISION_REPORT_PAGE_ROWS"),
                                self.settings.getbool("ENVISION_DOWNLOAD_REQUIRE_EYE_EVIDENCE"), accepted)
         print(json.dumps({"catalog": build.as_dict(), "report": summary.as_dict()}, sort_keys=True))
-
-
-def accepted_after_review(settings: Any) -> set[tuple[str, str]]:
-    """The held records a curator accepted (``scrapy download --record``), from the state. A data
-    directory without a state file (records copied from another machine) has none, and the
-    report, which only reads, does not create one there."""
-    from envision_spiders.state.db import STATE_FILE, state_from_settings
-
-    if not settings.get("ENVISION_STATE_URL") and not (Path(settings.get("ENVISION_DATA_DIR")) / STATE_FILE).exists():
-        return set()
-    state = state_from_settings(settings)
-    try:
-        return state.accepted_for_download()
-    finally:
-        state.close()

@@ -31,7 +31,7 @@ from envision_spiders.state.base import (
 from envision_spiders.state.sqlite import SQLiteState
 
 __all__ = [
-    "STATE_FILE", "ClaimResult", "Owner", "SchemaTooNew", "StateBusy", "StateDB", "format_owner", "holder_name",
+    "STATE_FILE", "ClaimResult", "Owner", "accepted_after_review", "SchemaTooNew", "StateBusy", "StateDB", "format_owner", "holder_name",
     "open_state", "state_for_crawler", "state_from_settings", "state_url_problem",
 ]
 
@@ -73,6 +73,19 @@ def state_from_settings(settings: Any) -> StateDB:
         settings.get("ENVISION_DATA_DIR"),
         timeout=settings.getfloat("ENVISION_STATE_TIMEOUT", 60.0),
     )
+
+
+def accepted_after_review(settings: Any) -> set[Owner]:
+    """The held records a curator accepted (``scrapy download --record``), read once from the
+    state named by the settings. A data directory without a state file (records copied from
+    another machine) has none, and reading them does not create one there."""
+    if not settings.get("ENVISION_STATE_URL") and not (Path(settings.get("ENVISION_DATA_DIR")) / STATE_FILE).exists():
+        return set()
+    state = state_from_settings(settings)
+    try:
+        return state.accepted_for_download()
+    finally:
+        state.close()
 
 
 _by_crawler: weakref.WeakKeyDictionary[Any, StateDB] = weakref.WeakKeyDictionary()
