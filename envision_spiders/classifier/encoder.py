@@ -107,7 +107,7 @@ class SentenceEncoder:
         max_length: int = 64,
         batch_size: int = 32,
         threads: int | None = None,
-        quantize: bool = True,
+        quantize: bool = False,
         setting: str = "CLASSIFIER_MODEL",
     ) -> None:
         self.setting = setting

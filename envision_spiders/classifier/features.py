@@ -158,7 +158,12 @@ _EYE_NAME_RE = re.compile(
     r"\baugen?\b|netzhaut|\bmakula|\bojos?\b|fondo de ojo|\boeil\b|\bœil\b|\byeux\b|r[ée]tine\b|"
     r"\bolhos?\b|\bocchi[o]?\b|\boog\b|眼|网膜|網膜|zuoyan|youyan|안저|망막|"
     r"\bgöz\w*|\böga\b|\bögon\b|\bøye\b|\bøyne\b|\bøje\b|\bøjne\b|\boko\b|\boczy\b|\boči\b|глаз\w*|сетчатк\w*|"
-    r"μάτι|οφθαλμ\w*|چشم|우안|좌안|안구|आँख|आंख"
+    r"μάτι|οφθαλμ\w*|چشم|우안|좌안|안구|आँख|आंख|"
+    # the eye and its side written as one word or in Latin or romanised Japanese (OjoDerecho,
+    # rechtesAuge, linkeroog, occhio_dx, oculus_dexter, migime / hidarime)
+    r"ojo ?(?:derecho|izquierdo)|olho ?(?:direito|esquerdo)|occhio ?(?:destro|sinistro|dx|sx)|"
+    r"(?:rechte|linke)[snr]? ?auge|(?:rechter|linker|rechts|links) ?oog|\boculus ?(?:dexter|sinister|uterque)|"
+    r"(?<![a-z])(?:migi|hidari) ?me(?![a-z])"
 )
 _NOT_IMAGE_EXTENSIONS = TABLE_EXTENSIONS | GENOMICS_EXTENSIONS | CODE_EXTENSIONS | DOCUMENT_EXTENSIONS | MODEL_EXTENSIONS
 # words that name eye things in eye datasets and other things elsewhere (intervertebral discs,
@@ -182,7 +187,8 @@ _NON_EYE_NAME_RE = re.compile(
     r"niere\w*|\bnier\b|ri[ñn][oó]n\w*|\bpies?\b|\bpied\b|\bfu(?:ss|ß)\b|\bvoet\b|\bfeet\b|\bfoot\b|\bpata\b|pfote|"
     r"\bpaws?\b|\bhands?\b|\bmanos?\b|\bpalms?\b|forearm|\blegs?\b|pierna|\bbein\b|thyroid|tiroides|tireoide|"
     r"schilddr\w*|pulm[oó]n\w*|\blunge\b|poumon|\bears?\b|oreja|orelha|\bohr\b|oreille|otolith\w*|otoscop\w*|"
-    r"\bfins?\b|\bwings?\b|\bhoo(?:f|ves)\b|shoulder|elbow|wrist|ankle|\bknie\b|rodilla|\bgenou\b|mama\b|breast"
+    r"\bfins?\b|\bwings?\b|\bhoo(?:f|ves)\b|shoulder|elbow|wrist|ankle|\bknie\b|rodilla|\bgenou\b|mama\b|breast|"
+    r"\bkulak\w*|whisker\w*"
 )
 # eye word stems inside a slug or an acronym-like title ("fundusimage1000", "retinaoct-v2"), where
 # the lexicon's word boundaries do not hold

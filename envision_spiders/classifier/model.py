@@ -38,7 +38,7 @@ class ClassifierConfig:
     max_length: int = DEFAULT_MAX_LENGTH
     encode_batch_size: int = DEFAULT_BATCH_SIZE
     threads: int | None = None
-    quantize: bool = True
+    quantize: bool = False
 
     @classmethod
     def from_settings(cls, settings: Any) -> ClassifierConfig:
@@ -58,7 +58,7 @@ class ClassifierConfig:
             max_length=positive_int("CLASSIFIER_MAX_LENGTH", DEFAULT_MAX_LENGTH),
             encode_batch_size=positive_int("CLASSIFIER_ENCODE_BATCH_SIZE", DEFAULT_BATCH_SIZE),
             threads=positive_int("CLASSIFIER_THREADS", 1) if threads not in (None, "", 0, "0") else None,
-            quantize=settings.getbool("CLASSIFIER_QUANTIZE", True),
+            quantize=settings.getbool("CLASSIFIER_QUANTIZE", False),
         )
 
 

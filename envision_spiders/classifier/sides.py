@@ -29,7 +29,9 @@ _OPPOSITE = {"left": "right", "right": "left", "l": "r", "r": "l", "le": "re", "
              # (German, Spanish, French, Portuguese, Italian)
              "rechts": "links", "links": "rechts", "derecho": "izquierdo", "izquierdo": "derecho",
              "droit": "gauche", "gauche": "droit", "direito": "esquerdo", "esquerdo": "direito",
-             "destro": "sinistro", "sinistro": "destro"}
+             "destro": "sinistro", "sinistro": "destro",
+             # (Italian clinics' abbreviations; weak: they count only in pairs or next to a number)
+             "dx": "sx", "sx": "dx"}
 _STRONG = frozenset({"od", "os", "ou"})
 _SIDE_WORDS = frozenset({"left", "right", "re", "le", *list(_OPPOSITE)[8:]})
 _EYE_WORDS = frozenset({

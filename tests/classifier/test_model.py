@@ -52,6 +52,18 @@ def test_quantised_encoder_stays_close_to_full_precision():
     assert (full * int8).sum(1).min() > 0.9
 
 
+def test_a_records_probability_does_not_depend_on_the_records_scored_with_it(classifier):
+    # int8 dynamic quantisation takes activation ranges per batch: with it, a blind set's records
+    # moved by up to 0.15 between batchings and three of 462 crossed the download gate
+    records = read_jsonl(FIXTURES / "labelled.jsonl")
+    target = {"title": "OD_OS pairs", "file_names": ["images.zip"], "archive_contents": [
+        {"name": "images.zip", "extensions": {".jpg": 120}, "sample_names": ["p001/OD_0001.jpg", "p001/OS_0001.jpg"]}]}
+    alone = classifier.predict_proba([target])[0]
+    for batch_mates in (records[:3], records[3:], records[::-1]):
+        among = classifier.predict_proba([*batch_mates, target])[-1]
+        assert among == pytest.approx(alone, abs=1e-6)
+
+
 def test_bad_model_path_is_a_clear_error_naming_the_setting(tmp_path):
     with pytest.raises(ClassifierConfigError, match=r"CLASSIFIER_MODEL='/no/such/model'.*no such model directory"):
         SentenceEncoder("/no/such/model")

@@ -273,8 +273,8 @@ def test_evaluate_classifier_reports_per_kind_on_the_raw_held_out_file():
 
 
 BLIND_SETS = {
-    "raw_fresh9": 120, "raw_fresh10": 114, "raw_fresh13": 114, "raw_fresh14": 114,
-    "raw_fresh29": 114, "raw_fresh30": 120, "raw_fresh31": 114, "raw_fresh32": 114,
+    "raw_fresh33": 114, "raw_fresh34": 114, "raw_fresh35": 114, "raw_fresh36": 114,
+    "raw_fresh39": 114, "raw_fresh40": 114, "raw_fresh41": 114, "raw_fresh42": 114,
 }
 
 

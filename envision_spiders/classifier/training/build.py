@@ -9,7 +9,7 @@ negatives. Every record gets a ``split`` (about a quarter of each category is ``
 never trained on) and an ``origin`` (``core``, ``template``, ``raw`` or ``raw_variant``: records shaped
 like raw repository harvests, ``raw.py``, whose held-out half is written to ``raw_heldout.jsonl``;
 there ``raw_fresh`` and ``raw_fresh2`` mark the two later held-out sets of the short kinds), plus the
-development sets (``DEVELOPMENT_SETS``: ``raw_fresh3``-``raw_fresh8``, ``raw_fresh11``, ``raw_fresh12``, ``raw_fresh15``-``raw_fresh28``), trained on whole.
+development sets (``DEVELOPMENT_SETS``: ``raw_fresh3``-``raw_fresh32``, ``raw_fresh37`` and ``raw_fresh38``), trained on whole.
 """
 
 from __future__ import annotations
@@ -35,7 +35,9 @@ DEVELOPMENT_SETS = (
     "raw_fresh11.jsonl", "raw_fresh12.jsonl", "raw_fresh15.jsonl", "raw_fresh16.jsonl", "raw_fresh17.jsonl",
     "raw_fresh18.jsonl", "raw_fresh19.jsonl", "raw_fresh20.jsonl", "raw_fresh21.jsonl", "raw_fresh22.jsonl",
     "raw_fresh23.jsonl", "raw_fresh24.jsonl", "raw_fresh25.jsonl", "raw_fresh26.jsonl", "raw_fresh27.jsonl",
-    "raw_fresh28.jsonl",
+    "raw_fresh28.jsonl", "raw_fresh9.jsonl", "raw_fresh10.jsonl", "raw_fresh13.jsonl", "raw_fresh14.jsonl",
+    "raw_fresh29.jsonl", "raw_fresh30.jsonl", "raw_fresh31.jsonl", "raw_fresh32.jsonl", "raw_fresh37.jsonl",
+    "raw_fresh38.jsonl",
 )
 TEST_SHARE = 0.25
 

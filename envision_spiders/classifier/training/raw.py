@@ -1186,6 +1186,12 @@ def archive_evidence_variants(seed: int = 43) -> list[dict[str, Any]]:
             w, h = rng.choice(_OCT_SIZES)
             name = sample()
             out.append(archive_record(kind, E, [name], img(fmt_of["." + name.rsplit(".", 1)[1]], w, h, channels=rng.choice([1, 1, None]))))
+        for _ in range(4):  # and more radiograph-sized grey images: the wordless grey eye images of ten more
+            # writers' sets (iris, infrared, confocal) had pulled a wordless radiograph archive up to 0.13
+            name = sample(rng.choice(["images/{h}.png", "{i:05d}.png", "data/img_{i:04d}.jpg", "train/{h}.jpeg"]))
+            w = rng.choice([2048, 2500, 2828, 3000, 3520])
+            h = rng.choice([w, int(w * 0.82), int(w * 1.22)])
+            out.append(archive_record(kind, N, [name], img(fmt_of["." + name.rsplit(".", 1)[1]], w, h, channels=1)))
     for r in out:
         r["origin"] = "raw_variant"
     return out
