@@ -12,10 +12,13 @@ come twice: with the store's default (no fsync: the page cache's rate) and with
 ``ENVISION_STORE_FSYNC=True`` (every record on the disk before it counts as stored: issue 15's
 measure, goal >= 0.7x). Not with ``--s3`` (no local record files then).
 
-    .venv/bin/python bench/crawl_bench.py [--records 10000] [--no-fsync-run] [--s3] [-s ENVISION_STATE_URL=postgresql://…]
+    .venv/bin/python bench/crawl_bench.py [--records 10000] [--no-fsync-run] [--s3 [--s3-latency-ms 30]]
+        [-s ENVISION_STATE_URL=postgresql://…]
 
 ``--s3`` stores the records and feeds in an S3-protocol server on loopback (moto's, as the
-tests start it) with ``ENVISION_STORE_URL`` instead of files under the data directory.
+tests start it) with ``ENVISION_STORE_URL`` instead of files under the data directory;
+``--s3-latency-ms`` puts a proxy in front of it that holds every request that long (a real
+object store's round trip is 20-100 ms; moto's on loopback ~1 ms).
 With a state URL, point it at an empty database: the re-crawl figures assume the first crawl
 found nothing stored.
 """
@@ -37,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 from envision_spiders.jsoncodec import write_json_atomic  # noqa: E402
 from envision_spiders.state.store import METADATA_DIR, iter_stored_paths, load_record  # noqa: E402
 from tests.conftest import scrapy_command, scrapy_env  # noqa: E402
+from tests.servers.latency import LatencyProxy  # noqa: E402
 from tests.servers.s3 import S3Server  # noqa: E402
 from tests.servers.zenodo import FakeZenodo  # noqa: E402
 
@@ -95,18 +99,27 @@ def main() -> None:
     parser.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
                         help="extra Scrapy setting for every crawl")
     parser.add_argument("--s3", action="store_true", help="records and feeds in an S3 server on loopback (moto)")
+    parser.add_argument("--s3-latency-ms", type=float, default=0.0,
+                        help="with --s3: hold every object-store request this long (a remote store's round trip)")
     parser.add_argument("--no-fsync-run", action="store_true", help="leave out the ENVISION_STORE_FSYNC=True crawl")
     args = parser.parse_args()
     extra = dict(item.split("=", 1) for item in args.set)
     with tempfile.TemporaryDirectory(prefix="envision-bench-") as tmp, FakeZenodo(n_records=args.records) as fake:
         s3 = None
+        proxy = None
         if args.s3:
             (Path(tmp) / "s3").mkdir()
             s3 = S3Server(Path(tmp) / "s3").start()
             extra.update(s3.settings(), ENVISION_STORE_URL=f"s3://{s3.bucket('bench')}/crawl")
+            if args.s3_latency_ms:
+                proxy = LatencyProxy(s3.endpoint, args.s3_latency_ms / 1000).__enter__()
+                extra["AWS_ENDPOINT_URL"] = proxy.endpoint
+                print(f"object store round trip    +{args.s3_latency_ms:g} ms a request (proxy)")
         try:
             run_all(args.records, extra, fake, Path(tmp), disk=not args.s3, durable=not args.no_fsync_run)
         finally:
+            if proxy is not None:
+                proxy.__exit__(None, None, None)
             if s3 is not None:
                 s3.stop()
 

@@ -22,6 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 S3_SCHEME = "s3://"
+# connections of the one client (botocore's default is 10): the record store sends a batch of
+# record writes from this many threads at once (state/store.py), the downloads their parts
+DEFAULT_POOL_CONNECTIONS = 32
 
 
 def is_s3_url(url: str | None) -> bool:
@@ -67,6 +70,11 @@ class S3Config:
     secret_key: str | None = field(default=None, repr=False)
     session_token: str | None = field(default=None, repr=False)
 
+    @property
+    def pool_connections(self) -> int:
+        """``AWS_MAX_POOL_CONNECTIONS``, else :data:`DEFAULT_POOL_CONNECTIONS`."""
+        return self.max_pool_connections or DEFAULT_POOL_CONNECTIONS
+
     @classmethod
     def from_settings(cls, settings: Any) -> S3Config:
         def optional(name: str) -> Any:
@@ -98,9 +106,10 @@ def make_client(config: S3Config) -> Any:
         from botocore.config import Config  # noqa: PLC0415
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise RuntimeError("s3:// storage needs botocore: install the project's `s3` extra") from exc
-    options: dict[str, Any] = {"retries": {"mode": "standard", "max_attempts": 5}}
-    if config.max_pool_connections:
-        options["max_pool_connections"] = config.max_pool_connections
+    options: dict[str, Any] = {
+        "retries": {"mode": "standard", "max_attempts": 5},
+        "max_pool_connections": config.pool_connections,
+    }
     kwargs: dict[str, Any] = {
         "aws_access_key_id": config.access_key,
         "aws_secret_access_key": config.secret_key,

@@ -3,7 +3,8 @@
 Where: ``ENVISION_STORE_URL``; empty (the default) is files under ``ENVISION_DATA_DIR``
 (:class:`LocalRecords`, replaced atomically with ``os.replace``), ``s3://bucket/prefix`` is
 objects in an S3-compatible store (:class:`S3Records`; one PUT per record, and a PUT is atomic:
-a reader sees the old object or the new one). Both speak the same small interface (put, get,
+a reader sees the old object or the new one; the PUTs of one state transaction are sent together,
+concurrently, before it commits: :meth:`S3Records.puts_together`). Both speak the same small interface (put, get,
 exists, iterate), so the writer below and the readers (``stored_records``) do not care which.
 
 ``RecordStore`` is the only writer of those files during a crawl: the store pipeline writes a
@@ -21,8 +22,10 @@ import asyncio
 import functools
 import json
 import os
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -174,6 +177,18 @@ class RecordBackend(Protocol):
     def iter_records(self, sources: list[str] | None = None) -> Iterator[tuple[str, dict[str, Any]]]: ...
     def listing(self, sources: list[str] | None = None) -> Iterator[StoredObject]: ...
     def sources(self) -> list[str]: ...  # the sources with a folder (prefix) of records, in name order
+    # the writes made inside are sent when it ends (before the state transaction around it commits)
+    def puts_together(self) -> AbstractContextManager[None]: ...
+
+
+class PutsFailed(Exception):
+    """Writes held by :meth:`S3Records.puts_together` that the object store refused: ``errors``
+    maps each key to its error (the other writes of the block were sent)."""
+
+    def __init__(self, errors: dict[str, BaseException]) -> None:
+        self.errors = errors
+        key, error = next(iter(errors.items()))
+        super().__init__(f"{len(errors)} object write(s) failed, first {key}: {error.__class__.__name__}: {error}")
 
 
 class LocalRecords:
@@ -200,6 +215,11 @@ class LocalRecords:
     def exists(self, owner: Owner) -> bool:
         return self.path(owner).exists()
 
+    def puts_together(self) -> AbstractContextManager[None]:
+        # a file is written in place at once: without fsync that is cheaper than any hand-off,
+        # with fsync the store pipeline stages it ahead (FileStager)
+        return nullcontext()
+
     def iter_records(self, sources: list[str] | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
         for path, record in iter_stored_records(self.data_dir, sources):
             yield str(path), record
@@ -220,23 +240,73 @@ class LocalRecords:
 
 class S3Records:
     """Objects ``{prefix}/metadata/{source}/{id}.json`` in a bucket: one PUT per write (atomic),
-    listed with ListObjectsV2 in key order (the local store's name order)."""
+    listed with ListObjectsV2 in key order (the local store's name order).
 
-    def __init__(self, client: Any, location: S3Location) -> None:
+    A PUT takes 20-100 ms against a real object store, and the crawl writes records inside the
+    state transaction on the reactor thread: one after the other, a page of 100 records would hold
+    the reactor (every other request of the crawl) for seconds. Inside :meth:`puts_together` (the
+    crawl's group commit holds it over each transaction) writes are held, read back by ``get`` and
+    ``exists``, and sent together from ``put_threads`` threads when the block ends, so a batch
+    costs about one PUT's latency."""
+
+    def __init__(self, client: Any, location: S3Location, put_threads: int = 10) -> None:
         self.client = client
         self.location = location
+        self.put_threads = max(1, put_threads)
         self._listed: dict[str, set[str]] = {}  # source -> keys seen by one listing (exists())
+        self._held: dict[str, bytes] | None = None  # key -> body, inside puts_together
+        self._pool: ThreadPoolExecutor | None = None
 
     def key(self, owner: Owner) -> str:
         return self.location.key(record_name(*owner))
 
     def put(self, owner: Owner, record: dict[str, Any]) -> None:
-        self.client.put_object(
-            Bucket=self.location.bucket, Key=self.key(owner), Body=record_bytes(record), ContentType="application/json"
-        )
+        body = record_bytes(record)
+        if self._held is not None:
+            self._held[self.key(owner)] = body  # the last write of a key in the block wins
+            return
+        self._put_key(self.key(owner), body)
+
+    def _put_key(self, key: str, body: bytes) -> None:
+        self.client.put_object(Bucket=self.location.bucket, Key=key, Body=body, ContentType="application/json")
+
+    @contextmanager
+    def puts_together(self) -> Iterator[None]:
+        """Hold the writes made in the block; when it ends without an error send them all,
+        concurrently, and return once every one is stored (PutsFailed if any was refused, after
+        all were tried). A block that raises sends nothing. Nested blocks join the outer one."""
+        if self._held is not None:
+            yield
+            return
+        self._held = {}
+        try:
+            yield
+            held = self._held
+        finally:
+            self._held = None
+        self._send(held)
+
+    def _send(self, held: dict[str, bytes]) -> None:
+        if len(held) <= 1 or self.put_threads == 1:
+            errors: dict[str, BaseException] = {}
+            for key, body in held.items():
+                try:
+                    self._put_key(key, body)
+                except Exception as exc:
+                    errors[key] = exc
+        else:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.put_threads, thread_name_prefix="envision-s3-put")
+            sent = {key: self._pool.submit(self._put_key, key, body) for key, body in held.items()}
+            errors = {key: f.exception() for key, f in sent.items() if f.exception() is not None}  # type: ignore[misc]
+        if errors:
+            raise PutsFailed(errors)
 
     def get(self, owner: Owner) -> dict[str, Any]:
-        return self._get_key(self.key(owner))
+        key = self.key(owner)
+        if self._held and key in self._held:
+            return json.loads(self._held[key])
+        return self._get_key(key)
 
     def _get_key(self, key: str) -> dict[str, Any]:
         return json.loads(self._read_key(key))
@@ -246,6 +316,8 @@ class S3Records:
         the first call per source lists that source's keys once (1,000 a request), later calls
         answer from that snapshot, and only keys missing from it cost a HEAD."""
         key = self.key(owner)
+        if self._held and key in self._held:
+            return True
         source = owner[0]
         if source not in self._listed:
             prefix = self.location.key(record_name(source, "x")).rsplit("/", 1)[0] + "/"
@@ -314,13 +386,25 @@ def open_records(config: StoreConfig, client: Any = None) -> RecordBackend:
     is made from ``config.s3``)."""
     if not config.store_url:
         return LocalRecords(config.data_dir, config.fsync)
-    return S3Records(client or make_client(config.s3 or S3Config()), S3Location.parse(config.store_url))
+    s3 = config.s3 or S3Config()
+    # as many writing threads as the client keeps connections: more would wait for one
+    return S3Records(client or make_client(s3), S3Location.parse(config.store_url), s3.pool_connections)
+
+
+_backends: weakref.WeakKeyDictionary[Any, tuple[StoreConfig, RecordBackend]] = weakref.WeakKeyDictionary()
 
 
 def records_for_crawler(crawler: Any, config: StoreConfig | None = None) -> RecordBackend:
-    """The record backend of a crawl; with S3, over the crawl's one client (``client_for_crawler``)."""
+    """The record backend of a crawl, one for all its components (the writes the group commit
+    holds are read back by every pipeline); with S3, over the crawl's one client
+    (``client_for_crawler``)."""
     config = config or StoreConfig.from_settings(crawler.settings)
-    return open_records(config, client_for_crawler(crawler) if config.store_url else None)
+    known = _backends.get(crawler)
+    if known is not None and known[0] == config:
+        return known[1]
+    backend = open_records(config, client_for_crawler(crawler) if config.store_url else None)
+    _backends[crawler] = (config, backend)
+    return backend
 
 
 def stored_records(settings: Any, sources: list[str] | None = None) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -3,21 +3,28 @@ the local files, checked through the object store's own listing and GETs."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
+import threading
 
 import pytest
 from scrapy.settings import Settings
 
+from envision_spiders.state.batch import GroupCommit, group_commit_for_crawler
 from envision_spiders.state.db import open_state
-from envision_spiders.state.objects import S3Config, S3Location, make_client
+from envision_spiders.state.objects import DEFAULT_POOL_CONNECTIONS, S3Config, S3Location, make_client
 from envision_spiders.state.store import (
     LocalRecords,
+    PutsFailed,
     RecordStore,
     S3Records,
     StoreConfig,
     open_records,
+    records_for_crawler,
     stored_records,
 )
+from tests.conftest import project_crawler
 from tests.servers.s3 import S3Server
 
 AT = "2026-01-01T00:00:00+00:00"
@@ -107,3 +114,90 @@ def test_one_client_reads_what_another_wrote(s3_server: S3Server, tmp_path) -> N
     writer.put(("osf", "abc"), record("osf", "abc", "o"))
     assert reader.get(("osf", "abc"))["title"] == "o"
     assert reader.exists(("osf", "abc"))  # not in its listing: found by HEAD
+
+
+class SlowerClient:
+    """The real client, with ``put_object`` refusing ``refuse`` keys and the first ``meet`` PUTs
+    waiting for each other (a barrier: writes sent one after the other never meet)."""
+
+    def __init__(self, client, refuse: set[str] = frozenset(), meet: int = 0) -> None:
+        self.client = client
+        self.refuse = refuse
+        self.barrier = threading.Barrier(meet, timeout=10) if meet else None
+        self.sent: list[str] = []
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def put_object(self, **kwargs):
+        self.sent.append(kwargs["Key"])
+        if self.barrier is not None and len(self.sent) <= self.barrier.parties:
+            self.barrier.wait()
+        if kwargs["Key"] in self.refuse:
+            raise ConnectionError(f"refused {kwargs['Key']}")
+        return self.client.put_object(**kwargs)
+
+
+def s3_records(server: S3Server, tmp_path, **slower) -> tuple[str, S3Records, SlowerClient]:
+    bucket = server.bucket()
+    settings = s3_settings(server, f"s3://{bucket}", tmp_path)
+    client = SlowerClient(make_client(S3Config.from_settings(settings)), **slower)
+    return bucket, S3Records(client, S3Location(bucket), put_threads=4), client
+
+
+def test_writes_held_together_are_read_back_then_sent_concurrently(s3_server: S3Server, tmp_path) -> None:
+    bucket, records, client = s3_records(s3_server, tmp_path, meet=4)
+    owners = [("zenodo", str(n)) for n in range(12)]
+    with records.puts_together():
+        for owner in owners:
+            records.put(owner, record(*owner, "first"))
+        records.put(owners[0], record(*owners[0], "second"))  # the last write of a key wins
+        assert records.get(owners[0])["title"] == "second" and records.exists(owners[5])
+        assert client.sent == [] and s3_server.keys(bucket) == []  # nothing sent inside the block
+    # four PUTs met at the barrier: they were in flight together
+    assert sorted(client.sent) == sorted(records.key(o) for o in owners)
+    assert len(s3_server.keys(bucket)) == 12
+    assert json.loads(s3_server.get(bucket, "metadata/zenodo/0.json"))["title"] == "second"
+
+
+def test_a_refused_write_fails_the_block_after_the_others_were_sent(s3_server: S3Server, tmp_path) -> None:
+    bucket, records, _ = s3_records(s3_server, tmp_path, refuse={"metadata/zenodo/1.json"})
+    with pytest.raises(PutsFailed, match=r"1 object write\(s\) failed, first metadata/zenodo/1.json: ConnectionError"):
+        with records.puts_together():
+            for n in range(3):
+                records.put(("zenodo", str(n)), record("zenodo", str(n), "t"))
+    assert sorted(s3_server.keys(bucket)) == ["metadata/zenodo/0.json", "metadata/zenodo/2.json"]
+    with pytest.raises(RuntimeError), records.puts_together():  # a block that raises sends nothing
+        records.put(("zenodo", "9"), record("zenodo", "9", "t"))
+        raise RuntimeError("step failed")
+    assert "metadata/zenodo/9.json" not in s3_server.keys(bucket)
+
+
+def test_in_a_group_commit_the_record_whose_write_is_refused_fails_alone(s3_server: S3Server, tmp_path) -> None:
+    bucket, backend, client = s3_records(s3_server, tmp_path, refuse={"metadata/zenodo/1.json"})
+    config = StoreConfig.from_settings(s3_settings(s3_server, f"s3://{bucket}", tmp_path / "data"))
+    store = RecordStore(config, open_state(None, tmp_path / "data"), backend)
+    commits = GroupCommit(store.state, puts_together=backend.puts_together)
+
+    async def write_all() -> list:
+        steps = [functools.partial(store.write, record("zenodo", str(n), "t"), [f"10.1/{n}"], "m", AT) for n in range(3)]
+        return await asyncio.gather(*(commits.run(step) for step in steps), return_exceptions=True)
+
+    results = asyncio.run(write_all())
+    assert results[0] is None and results[2] is None and isinstance(results[1], ConnectionError)
+    assert store.state.lookup("zenodo", "0") and store.state.lookup("zenodo", "2")
+    assert store.state.lookup("zenodo", "1") is None  # not stored: the next crawl takes it again
+    assert sorted(s3_server.keys(bucket)) == ["metadata/zenodo/0.json", "metadata/zenodo/2.json"]
+    # tried together first (three PUTs), then one transaction each (three more)
+    assert len(client.sent) == 6
+
+
+def test_a_crawls_components_share_one_record_backend_whose_writes_its_group_commit_holds(
+    s3_server: S3Server, tmp_path
+) -> None:
+    crawler = project_crawler(ENVISION_DATA_DIR=str(tmp_path), ENVISION_STORE_URL=f"s3://{s3_server.bucket()}",
+                              **s3_server.settings())
+    backend = records_for_crawler(crawler)
+    assert isinstance(backend, S3Records) and backend.put_threads == DEFAULT_POOL_CONNECTIONS
+    assert records_for_crawler(crawler, StoreConfig.from_settings(crawler.settings)) is backend
+    assert group_commit_for_crawler(crawler).puts_together == backend.puts_together
