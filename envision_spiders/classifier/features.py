@@ -89,7 +89,8 @@ _LEXICON: dict[str, str] = {
     r"pathology slides?|covid|pneumonia|tumou?r|lumbar|vertebra\w*|intervertebral|spinal",
     "trap": r"iris (flower|setosa|versicolou?r|virginica|species|plant)|setosa|fisher'?s iris|fish-?eye|"
     r"eye of the (storm|hurricane)|bird'?s[- ]eye|eye-catching|private eye|compound eyes? of|evil eye|"
-    r"naked eye|eye ?wall|potato eye",
+    r"naked eye|eye ?wall|potato eye|potato(es)?\b|\btubers?\b|hurricanes?\b|typhoons?\b|tropical cyclones?|"
+    r"needle'?s? eyes?|eyes? of (a|the) needle",
     "grant_words": r"\bgrant\b|project summary|project narrative|provided by applicant|\baward\b|specific aims?|\baims?\b|we propose|\br01\b|\bu01\b|\bk23\b|\bp30\b|"
     r"this proposal|funding|principal investigator|hypothesis|project period",
     "animal": r"\bmouse\b|\bmice\b|\brats?\b|zebrafish|primate\w*|macaque\w*|rabbits?|\bdogs?\b|canine|animal\w*|"
@@ -156,14 +157,16 @@ _EYE_NAME_RE = re.compile(
     # 眼底照片, 左眼, zuoyan, sağ_göz, öga_vänster, 우안) -- file names keep the language of the lab
     # that wrote them
     r"\baugen?\b|netzhaut|\bmakula|\bojos?\b|fondo de ojo|\boeil\b|\bœil\b|\byeux\b|r[ée]tine\b|"
-    r"\bolhos?\b|\bocchi[o]?\b|\boog\b|眼|网膜|網膜|zuoyan|youyan|안저|망막|"
+    r"\bolhos?\b|\bocchi[o]?\b|\boog\b|[左右][眼目]|眼|网膜|網膜|zuoyan|youyan|안저|망막|"
     r"\bgöz\w*|\böga\b|\bögon\b|\bøye\b|\bøyne\b|\bøje\b|\bøjne\b|\boko\b|\boczy\b|\boči\b|глаз\w*|сетчатк\w*|"
     r"μάτι|οφθαλμ\w*|چشم|우안|좌안|안구|आँख|आंख|"
     # the eye and its side written as one word or in Latin or romanised Japanese (OjoDerecho,
     # rechtesAuge, linkeroog, occhio_dx, oculus_dexter, migime / hidarime)
     r"ojo ?(?:derecho|izquierdo)|olho ?(?:direito|esquerdo)|occhio ?(?:destro|sinistro|dx|sx)|"
     r"(?:rechte|linke)[snr]? ?auge|(?:rechter|linker|rechts|links) ?oog|\boculus ?(?:dexter|sinister|uterque)|"
-    r"(?<![a-z])(?:migi|hidari) ?me(?![a-z])"
+    r"(?<![a-z])(?:migi|hidari) ?me(?![a-z])|"
+    # devices named in their exports (a CenterVue fundus camera, a Tomey anterior-segment OCT)
+    r"\beidon\b|casia2|\bas-?oct\b|slit-?lamp"
 )
 _NOT_IMAGE_EXTENSIONS = TABLE_EXTENSIONS | GENOMICS_EXTENSIONS | CODE_EXTENSIONS | DOCUMENT_EXTENSIONS | MODEL_EXTENSIONS
 # words that name eye things in eye datasets and other things elsewhere (intervertebral discs,
@@ -188,7 +191,10 @@ _NON_EYE_NAME_RE = re.compile(
     r"\bpaws?\b|\bhands?\b|\bmanos?\b|\bpalms?\b|forearm|\blegs?\b|pierna|\bbein\b|thyroid|tiroides|tireoide|"
     r"schilddr\w*|pulm[oó]n\w*|\blunge\b|poumon|\bears?\b|oreja|orelha|\bohr\b|oreille|otolith\w*|otoscop\w*|"
     r"\bfins?\b|\bwings?\b|\bhoo(?:f|ves)\b|shoulder|elbow|wrist|ankle|\bknie\b|rodilla|\bgenou\b|mama\b|breast|"
-    r"\bkulak\w*|whisker\w*"
+    r"\bkulak\w*|whisker\w*|"
+    # dental panoramics, tongues, muzzles, eardrums; and the eyes of storms, tubers and needles
+    r"\bpano\b|panoram\w*|orthopantomo\w*|\bopg\b|파노라마|舌|tongue|muzzle|focinho\w*|tympan\w*|"
+    r"hurricane|typhoon|cyclone|best.?track|\btubers?\b|potato\w*|needle\w*"
 )
 # eye word stems inside a slug or an acronym-like title ("fundusimage1000", "retinaoct-v2"), where
 # the lexicon's word boundaries do not hold
@@ -246,6 +252,9 @@ _REPO_TITLE_RE = re.compile(r"^[\w.-]+/[\w.-]+(:|\s|$)")
 # fields, axial lengths, keratometry, lensometry, refraction, visual acuity, lens calculation
 _EYE_MEASUREMENT_MODALITIES = frozenset({"OPV", "OAM", "KER", "LEN", "SRF", "AR", "VA", "IOL"})
 _EYE_MODALITIES = frozenset({"OP", "OPT", "OPM", "OPTBSV", "OPTENF", "SC"}) | _EYE_MEASUREMENT_MODALITIES
+# modalities that say nothing of the organ (other, external camera, documents, reports): with no
+# body part they are neither eye nor other DICOM (an eye camera's export is often "OT")
+_NEUTRAL_MODALITIES = frozenset({"OT", "XC", "DOC", "SR", "KO", "PR"})
 _EYE_BODY_PARTS = frozenset({"EYE", "RETINA", "CORNEA", "EYEBALL", "OPTIC NERVE"})
 
 FEATURE_NAMES: tuple[str, ...] = (
@@ -415,6 +424,8 @@ def _read_evidence(record: Mapping[str, Any]) -> tuple[list[float], tuple[str, .
             dicom_eye += 1
             dicom_measurements += modality in _EYE_MEASUREMENT_MODALITIES
             dicom_eye_images += modality not in _EYE_MEASUREMENT_MODALITIES
+        elif modality in _NEUTRAL_MODALITIES and not body:
+            continue
         elif modality or body:
             dicom_other += 1
     # medical files whose sniffed DICOM are all measurements (a perimeter's export) are not images

@@ -272,10 +272,7 @@ def test_evaluate_classifier_reports_per_kind_on_the_raw_held_out_file():
     assert len(report["gate_0_80_ci95"]) == 2
 
 
-BLIND_SETS = {
-    "raw_fresh33": 114, "raw_fresh34": 114, "raw_fresh35": 114, "raw_fresh36": 114,
-    "raw_fresh39": 114, "raw_fresh40": 114, "raw_fresh41": 114, "raw_fresh42": 114,
-}
+BLIND_SETS = {"raw_fresh43": 114, "raw_fresh44": 114, "raw_fresh45": 114, "raw_fresh46": 114}
 
 
 @pytest.mark.parametrize(("name", "n"), sorted(BLIND_SETS.items()))
