@@ -54,7 +54,7 @@ _ORGAN_WORDS = frozenset({
     "plate", "plates", "well", "wells", "culture", "cultures",
     # fingers (``001_L_index``), the eardrum (``left_TM``), brain regions and hemispheres
     # (``L_CA1``, ``Lhem``), a body's flank (``lado_izquierdo``, ``flanc_gauche``)
-    "index", "middle", "ring", "pinky", "tm", "ca", "hem", "flank", "flanc", "flanco", "lado", "seite", "cote",
+    "index", "middle", "ring", "pinky", "tm", "ca", "hem", "flanc", "flanco", "lado", "seite", "cote",
 })
 # the side tokens of the clinic's two-eye pairs (clinical_eye_pair)
 _PAIR_SIDES = frozenset({"od", "os", "oe", "oi", "og", "re", "le"})
