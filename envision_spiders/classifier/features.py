@@ -90,7 +90,9 @@ _LEXICON: dict[str, str] = {
     "trap": r"iris (flower|setosa|versicolou?r|virginica|species|plant)|setosa|fisher'?s iris|fish-?eye|"
     r"eye of the (storm|hurricane)|bird'?s[- ]eye|eye-catching|private eye|compound eyes? of|evil eye|"
     r"naked eye|eye ?wall|potato eye|potato(es)?\b|\btubers?\b|hurricanes?\b|typhoons?\b|tropical cyclones?|"
-    r"needle'?s? eyes?|eyes? of (a|the) needle",
+    r"needle'?s? eyes?|eyes? of (a|the) needle|"
+    # a known data set's name taken by something else ("DRIVE-Sim": a driving simulator's logs)
+    r"dash[- ]?cam\w*|driving simulat\w*|\bsimulator logs?|\bvehicles?\b|\broads?\b|\btraffic\b",
     "grant_words": r"\bgrant\b|project summary|project narrative|provided by applicant|\baward\b|specific aims?|\baims?\b|we propose|\br01\b|\bu01\b|\bk23\b|\bp30\b|"
     r"this proposal|funding|principal investigator|hypothesis|project period",
     "animal": r"\bmouse\b|\bmice\b|\brats?\b|zebrafish|primate\w*|macaque\w*|rabbits?|\bdogs?\b|canine|animal\w*|"
@@ -168,6 +170,11 @@ _EYE_NAME_RE = re.compile(
     # devices named in their exports (a CenterVue fundus camera, a Tomey anterior-segment OCT)
     r"\beidon\b|casia2|\bas-?oct\b|slit-?lamp"
 )
+# a perimeter's test patterns and programs, and visual fields named as such
+_PERIMETRY_NAME_RE = re.compile(
+    r"(?<![\d.-])(?:24|30|10)-2(?!\d|\.\d)|(?<![\d.-])60-4(?!\d|\.\d)|\bsita\b|humphrey|\bhfa\b|perimetr\w*|"
+    r"visual.?fields?|\bvf\b|gesichtsfeld\w*|campo visual|champ visuel"
+)
 _NOT_IMAGE_EXTENSIONS = TABLE_EXTENSIONS | GENOMICS_EXTENSIONS | CODE_EXTENSIONS | DOCUMENT_EXTENSIONS | MODEL_EXTENSIONS
 # words that name eye things in eye datasets and other things elsewhere (intervertebral discs,
 # coronary angiograms, iris biometrics, pine cones, vascular endothelium, drive-thru queues):
@@ -194,7 +201,9 @@ _NON_EYE_NAME_RE = re.compile(
     r"\bkulak\w*|whisker\w*|"
     # dental panoramics, tongues, muzzles, eardrums; and the eyes of storms, tubers and needles
     r"\bpano\b|panoram\w*|orthopantomo\w*|\bopg\b|파노라마|舌|tongue|muzzle|focinho\w*|tympan\w*|"
-    r"hurricane|typhoon|cyclone|best.?track|\btubers?\b|potato\w*|needle\w*"
+    r"hurricane|typhoon|cyclone|best.?track|\btubers?\b|potato\w*|needle\w*|"
+    # assays photographed or scanned (western blots of retina lysate): not images of the eye
+    r"\bblots?\b|western|lysate\w*|\bgels?\b"
 )
 # eye word stems inside a slug or an acronym-like title ("fundusimage1000", "retinaoct-v2"), where
 # the lexicon's word boundaries do not hold
@@ -322,6 +331,9 @@ FEATURE_NAMES: tuple[str, ...] = (
     # eye DICOM of measurements (visual fields, biometry) is eye data without images: it no
     # longer counts as eye images above (a perimeter's or a biometer's export)
     "eye_measurement_dicom",
+    # names of a perimeter's reports (``LD0001_OD_24-2.jpg``, ``VF_OS_SITA.pdf``): images of
+    # visual-field printouts are eye data, not eye images
+    "perimetry_names",
 )
 # file and archive entry names read for known dataset names (the first ones say enough)
 _MAX_NAMES_FOR_DATASETS = 64
@@ -439,6 +451,7 @@ def _read_evidence(record: Mapping[str, Any]) -> tuple[list[float], tuple[str, .
             inside_names.extend(str(s) for s in archive.get("sample_names") or [] if isinstance(s, str))
     all_names = names_text(names + inside_names)
     non_eye_names = len(_NON_EYE_NAME_RE.findall(all_names))
+    perimetry_names = len(_PERIMETRY_NAME_RE.findall(all_names))
     n_device = _count_exts(exts, EYE_DEVICE_EXTENSIONS) + sum(n for e, n in inside.items() if e in EYE_DEVICE_EXTENSIONS)
     n_pathology = _count_exts(exts, PATHOLOGY_EXTENSIONS) + sum(n for e, n in inside.items() if e in PATHOLOGY_EXTENSIONS)
     n_docs = _count_exts(exts, DOCUMENT_EXTENSIONS)
@@ -545,6 +558,7 @@ def _read_evidence(record: Mapping[str, Any]) -> tuple[list[float], tuple[str, .
         _cap(eye_folders, 2.0),
         _cap(non_eye_folders, 2.0),
         _log1(max(n_med + in_med, dicom_measurements)) if dicom_measurements > max(dicom_eye_images, dicom_other) else 0.0,
+        _cap(perimetry_names, 4.0),
     ]
     # another organ for the evidence list: as ``other_organ``, but a generic DICOM modality (OT
     # "other", SC secondary capture, XC external camera) says nothing about the organ
@@ -560,10 +574,11 @@ def _read_evidence(record: Mapping[str, Any]) -> tuple[list[float], tuple[str, .
         "dicom": dicom_eye_images > dicom_other,
         "device": n_device > 0,
         "folders": eye_folders > non_eye_folders,
-        "dataset": EYE in known and OTHER not in known,
+        "dataset": EYE in known and OTHER not in known and not counts["trap"],
         "geometry": (shares[OCT] >= 0.5 or shares[OCTA] >= 0.5) and not other_site,
         # a clinic's notation for two eyes in image names, unless the DICOM holds visual fields
         "eye_pair": not dicom_measurements
+        and not perimetry_names
         and not other_site
         and clinical_eye_pair(image_names, [side_flags[n] for n in image_names]),
         "sides": laterality_names > 0 or any(side_flags.values()),

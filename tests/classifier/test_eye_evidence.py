@@ -75,3 +75,15 @@ def test_other_organs_by_side_in_other_languages_are_not_eyes_and_the_eye_is_rea
     for names in (["sağ_göz/h001.jpg", "sol_göz/h001.jpg"], ["häst_03_öga_vänster_1.jpg", "häst_03_öga_höger_1.jpg"],
                   ["우안/0001.png", "좌안/0001.png"], ["چشم_راست/101.jpg", "چشم_چپ/101.jpg"]):
         assert feature(_archive(names), "names_eye_words") > 0, names
+
+
+def test_visual_field_printouts_blots_and_a_driving_data_set_named_drive_are_not_eye_evidence():
+    # a perimeter's printouts under the clinic's OD / OS names: eye data, not eye images
+    printouts = _archive(["LD0001_OD_24-2.jpg", "LD0001_OS_24-2.jpg", "LD0002_OD_30-2.jpg"])
+    assert eye_evidence(printouts) == ("sides",) and feature(printouts, "perimetry_names") > 0
+    fundus = _archive(["P001_OD.jpg", "P001_OS.jpg", "scan_2019-10-24-2.jpg"])  # a date is not a test pattern
+    assert "eye_pair" in eye_evidence(fundus) and feature(fundus, "perimetry_names") == 0
+    assert eye_evidence(_archive(["blot_retina_lysate_1.tif", "blot_retina_lysate_2.tif"], ext=".tif")) == ()
+    for description in ("Dash-camera frames from rural roads.", "Simulator logs and dash camera clips."):
+        assert eye_evidence({"title": "DRIVE-Nord 2023", "description": description}) == ()
+    assert eye_evidence({"title": "DRIVE dataset", "file_names": ["DRIVE.zip"]}) == ("dataset",)

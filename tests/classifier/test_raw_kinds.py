@@ -272,7 +272,7 @@ def test_evaluate_classifier_reports_per_kind_on_the_raw_held_out_file():
     assert len(report["gate_0_80_ci95"]) == 2
 
 
-BLIND_SETS = {"raw_fresh43": 114, "raw_fresh44": 114, "raw_fresh45": 114, "raw_fresh46": 114}
+BLIND_SETS = {"raw_fresh47": 114, "raw_fresh48": 114, "raw_fresh49": 114, "raw_fresh50": 118}
 
 
 @pytest.mark.parametrize(("name", "n"), sorted(BLIND_SETS.items()))
