@@ -298,7 +298,11 @@ class S3Records:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.put_threads, thread_name_prefix="envision-s3-put")
             sent = {key: self._pool.submit(self._put_key, key, body) for key, body in held.items()}
-            errors = {key: f.exception() for key, f in sent.items() if f.exception() is not None}  # type: ignore[misc]
+            errors = {}
+            for key, future in sent.items():
+                error = future.exception()  # waits for that write
+                if error is not None:
+                    errors[key] = error
         if errors:
             raise PutsFailed(errors)
 
