@@ -116,7 +116,7 @@ def test_one_client_reads_what_another_wrote(s3_server: S3Server, tmp_path) -> N
     assert reader.exists(("osf", "abc"))  # not in its listing: found by HEAD
 
 
-class SlowerClient:
+class WatchedClient:
     """The real client, with ``put_object`` refusing ``refuse`` keys and the first ``meet`` PUTs
     waiting for each other (a barrier: writes sent one after the other never meet)."""
 
@@ -138,10 +138,10 @@ class SlowerClient:
         return self.client.put_object(**kwargs)
 
 
-def s3_records(server: S3Server, tmp_path, **slower) -> tuple[str, S3Records, SlowerClient]:
+def s3_records(server: S3Server, tmp_path, **watch) -> tuple[str, S3Records, WatchedClient]:
     bucket = server.bucket()
     settings = s3_settings(server, f"s3://{bucket}", tmp_path)
-    client = SlowerClient(make_client(S3Config.from_settings(settings)), **slower)
+    client = WatchedClient(make_client(S3Config.from_settings(settings)), **watch)
     return bucket, S3Records(client, S3Location(bucket), put_threads=4), client
 
 
