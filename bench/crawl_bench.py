@@ -10,7 +10,9 @@ other, into a fresh directory on the same file system, measured in the same run 
 phase after an ``os.sync()``, so neither waits on the writeback of the crawls before it). Both figures
 come twice: with the store's default (no fsync: the page cache's rate) and with
 ``ENVISION_STORE_FSYNC=True`` (every record on the disk before it counts as stored: issue 15's
-measure, goal >= 0.7x). Not with ``--s3`` (no local record files then).
+measure, goal >= 0.7x); the durable crawl runs once with each ``ENVISION_STORE_FSYNC_BARRIER``
+(``filesystem``: one syncfs a page, the default; ``file``: an fsync a file), so the two are paired
+in one run. Not with ``--s3`` (no local record files then).
 
     .venv/bin/python bench/crawl_bench.py [--records 10000] [--no-fsync-run] [--s3 [--s3-latency-ms 30]]
         [-s ENVISION_STATE_URL=postgresql://…]
