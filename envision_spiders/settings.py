@@ -31,7 +31,8 @@ ENVISION_STATE_URL = ""
 ENVISION_NODE_NAME = os.environ.get("ENVISION_NODE_NAME", "")
 ENVISION_LEASE_SECONDS = 60.0  # length of a work lease (downloads per record); renewed every third of it
 ENVISION_STORE_FSYNC = False  # fsync each record file (crash-safe against power loss, slower)
-ENVISION_STORE_FSYNC_THREADS = 8  # with ENVISION_STORE_FSYNC: record files written and fsync'd at once
+ENVISION_STORE_FSYNC_BARRIER = "filesystem"  # with ENVISION_STORE_FSYNC: one syncfs a batch ("file": fsync each)
+ENVISION_STORE_FSYNC_THREADS = 8  # with ENVISION_STORE_FSYNC_BARRIER "file": record files fsync'd at once
 # Where records (metadata/) and the portal feeds (feeds/) go: "" = under ENVISION_DATA_DIR;
 # "s3://bucket/prefix" = an S3-compatible object store (docs/operations.md, "Object storage").
 # Gated downloads follow FILES_STORE (also s3:// capable). The state DB stays local/PostgreSQL.

@@ -46,7 +46,7 @@ class StorePipeline:
         self.config = config
         self._records: RecordStore | None = None
         self._commits: GroupCommit | None = None
-        self.stager = FileStager(config.fsync_threads)
+        self.stager = FileStager(config.fsync_threads, barrier=config.fsync_barrier)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:

@@ -177,8 +177,9 @@ def test_second_crawl_of_unchanged_repository_makes_only_search_requests(fake, c
     assert stored(tmp_path)["100002"]["modified"] == "2030-01-01T00:00:00+00:00"
 
 
-@pytest.mark.parametrize("fsync", [False, True], ids=["default", "fsync"])
-def test_killed_crawl_resumes_and_stores_every_record_once(tmp_path, fsync):
+@pytest.mark.parametrize("fsync, barrier", [(False, "filesystem"), (True, "filesystem"), (True, "file")],
+                         ids=["default", "fsync-syncfs", "fsync-each-file"])
+def test_killed_crawl_resumes_and_stores_every_record_once(tmp_path, fsync, barrier):
     """With ENVISION_STORE_FSYNC a record's file is staged in a worker thread and renamed into
     place under the state lock: a kill leaves at most the staged temp files, never a half record."""
     server = FakeZenodo(n_records=200)
@@ -187,7 +188,8 @@ def test_killed_crawl_resumes_and_stores_every_record_once(tmp_path, fsync):
         # on resume (at least once), and the bound below allows one page of those, whatever the
         # crawl's speed (with the default 1 s a fast crawl stores 30 records before any settles)
         settings = {**api(server), "ENVISION_DATA_DIR": str(tmp_path / "data"), "DOWNLOAD_DELAY": 0.5,
-                    "CLASSIFIER_ENABLED": False, "ENVISION_FEED_DELIVERY_SECONDS": 0.2, "ENVISION_STORE_FSYNC": fsync}
+                    "CLASSIFIER_ENABLED": False, "ENVISION_FEED_DELIVERY_SECONDS": 0.2, "ENVISION_STORE_FSYNC": fsync,
+                    "ENVISION_STORE_FSYNC_BARRIER": barrier}
         cmd = scrapy_command("crawl", "zenodo")
         for key, value in settings.items():
             cmd += ["-s", f"{key}={value}"]

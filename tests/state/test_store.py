@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
 
 from envision_spiders.jsoncodec import stage_bytes
 from envision_spiders.state.db import open_state
-from envision_spiders.state.store import FileStager, RecordStore, StoreConfig, record_bytes
+from envision_spiders.state.store import FileStager, RecordStore, StoreConfig, load_syncfs, record_bytes
 
 AT = "2026-01-01T00:00:00+00:00"
 
@@ -136,3 +138,75 @@ def test_a_file_that_cannot_be_staged_fails_alone(tmp_path, chunks):
                                                        (tmp_path / "c.json", b"c")])
     assert isinstance(staged[1], OSError)
     assert staged[0].read_bytes() == b"a" and staged[2].read_bytes() == b"c"
+
+
+class RecordingSyncfs:
+    """A syncfs that records the file systems it was asked to flush (and can fail)."""
+
+    def __init__(self, error: OSError | None = None) -> None:
+        self.calls: list[int] = []
+        self.error = error
+
+    def __call__(self, fd: int) -> None:
+        self.calls.append(os.fstat(fd).st_dev)
+        if self.error is not None:
+            raise self.error
+
+
+def test_with_the_filesystem_barrier_a_turns_files_reach_the_disk_with_one_syncfs(tmp_path, chunks):
+    syncfs = RecordingSyncfs()
+    stager = FileStager(threads=4, barrier="filesystem", syncfs=syncfs)
+    files = [(tmp_path / "metadata" / source / f"{n}.json", f"{n}\n".encode())
+             for source in ("zenodo", "dryad") for n in range(5)]
+    staged = stage_in_one_turn(stager, files)
+    assert stager.barrier == "filesystem"
+    assert chunks == [10]  # one thread writes the turn's files, without an fsync each
+    assert syncfs.calls == [tmp_path.stat().st_dev]  # one file system, one syncfs
+    for (path, data), tmp in zip(files, staged, strict=True):
+        assert tmp.parent == path.parent and tmp.read_bytes() == data and not path.exists()
+
+
+def test_a_failed_syncfs_fails_every_file_of_its_turn_and_removes_their_temp_files(tmp_path):
+    failure = OSError(5, "syncfs: Input/output error")
+    stager = FileStager(barrier="filesystem", syncfs=RecordingSyncfs(failure))
+    staged = stage_in_one_turn(stager, [(tmp_path / f"{n}.json", b"x") for n in range(3)])
+    assert staged == [failure] * 3
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_that_cannot_be_written_fails_alone_under_the_filesystem_barrier(tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where a folder should be")
+    syncfs = RecordingSyncfs()
+    staged = stage_in_one_turn(FileStager(barrier="filesystem", syncfs=syncfs),
+                               [(tmp_path / "a.json", b"a"), (blocker / "b.json", b"b"), (tmp_path / "c.json", b"c")])
+    assert isinstance(staged[1], OSError)
+    assert staged[0].read_bytes() == b"a" and staged[2].read_bytes() == b"c"
+    assert syncfs.calls == [tmp_path.stat().st_dev]
+
+
+def test_without_a_syncfs_that_reports_errors_the_filesystem_barrier_is_an_fsync_a_file(tmp_path, monkeypatch, chunks):
+    import envision_spiders.state.store as store_module
+
+    monkeypatch.setattr(store_module, "load_syncfs", lambda: None)
+    stager = FileStager(threads=2, barrier="filesystem")
+    assert stager.barrier == "file"
+    staged = stage_in_one_turn(stager, [(tmp_path / f"{n}.json", b"x") for n in range(4)])
+    assert chunks == [2, 2] and all(tmp.read_bytes() == b"x" for tmp in staged)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="syncfs is Linux's")
+def test_this_linux_has_a_syncfs_that_puts_a_turns_files_on_the_disk(tmp_path):
+    if load_syncfs() is None:
+        pytest.skip(f"kernel {os.uname().release}: syncfs does not report write-back errors before 5.8")
+    stager = FileStager(barrier="filesystem")
+    assert stager.barrier == "filesystem"
+    staged = stage_in_one_turn(stager, [(tmp_path / "metadata" / f"{n}.json", b"x") for n in range(3)])
+    assert [tmp.read_bytes() for tmp in staged] == [b"x"] * 3
+
+
+def test_an_unknown_fsync_barrier_is_refused_when_the_store_is_configured(tmp_path):
+    from scrapy.settings import Settings
+
+    with pytest.raises(ValueError, match="ENVISION_STORE_FSYNC_BARRIER must be one of file, filesystem"):
+        StoreConfig.from_settings(Settings({"ENVISION_DATA_DIR": str(tmp_path), "ENVISION_STORE_FSYNC_BARRIER": "disk"}))
