@@ -86,7 +86,7 @@ _LEXICON: dict[str, str] = {
     "non_eye_imaging": r"chest|x-?rays?|radiograph\w*|\bct\b|computed tomograph\w*|\bmri\b|magnetic resonance|\bbrain\b|"
     r"lungs?\b|dermoscop\w*|skin lesion\w*|melanoma|histopatholog\w*|whole[- ]slide|mammogra\w*|echocardiogra\w*|"
     r"endoscop\w*|colonoscop\w*|dental|teeth|knee|liver|kidney|prostate|breast|\bpet\b|cardiac|ultrasound|"
-    r"pathology slides?|covid|pneumonia|tumou?r|lumbar|vertebra\w*|intervertebral|spinal",
+    r"pathology slides?|covid|pneumonia|tumou?r|lumbar|vertebra\w*|intervertebral|spinal|osteoarthr\w*",
     "trap": r"iris (flower|setosa|versicolou?r|virginica|species|plant)|setosa|fisher'?s iris|fish-?eye|"
     r"eye of the (storm|hurricane)|bird'?s[- ]eye|eye-catching|private eye|compound eyes? of|evil eye|"
     r"naked eye|eye ?wall|potato eye|potato(es)?\b|\btubers?\b|hurricanes?\b|typhoons?\b|tropical cyclones?|"
@@ -168,7 +168,9 @@ _EYE_NAME_RE = re.compile(
     r"(?:rechte|linke)[snr]? ?auge|(?:rechter|linker|rechts|links) ?oog|\boculus ?(?:dexter|sinister|uterque)|"
     r"(?<![a-z])(?:migi|hidari) ?me(?![a-z])|"
     # devices named in their exports (a CenterVue fundus camera, a Tomey anterior-segment OCT)
-    r"\beidon\b|casia2|\bas-?oct\b|slit-?lamp"
+    r"\beidon\b|casia2|\bas-?oct\b|slit-?lamp|"
+    # an eye's side glued to the word (zf_01_eyeL), red-reflex and meibography captures
+    r"\beye[lr]\b|\b(?:left|right|[lr])eye\b|red ?reflex|meibo\w*"
 )
 # a perimeter's test patterns and programs, and visual fields named as such
 _PERIMETRY_NAME_RE = re.compile(
@@ -181,7 +183,7 @@ _NOT_IMAGE_EXTENSIONS = TABLE_EXTENSIONS | GENOMICS_EXTENSIONS | CODE_EXTENSIONS
 # eye names only next to other eye evidence (an eye name, eye anatomy in the text, OCT / OCTA
 # image sizes) and when nothing in the record names another organ
 _WEAK_EYE_NAME_RE = re.compile(
-    r"slit|angio\w*|\bdr\b|\bdrive\b|stare|chase|iris|endotheli\w*|\bcones?\b|disc|superficial"
+    r"slit|angio\w*|\bdr\b|\bdrive\b|stare|chase|iris|endotheli\w*|\bcones?\b|disc|superficial|\bicg\b"
 )
 _NON_EYE_NAME_RE = re.compile(
     r"x-?ray|chest|\bmri\b|brain|\bct\b|skin|histo\w*|lung|mammo\w*|covid|pneumonia|tumou?r|"
@@ -203,7 +205,10 @@ _NON_EYE_NAME_RE = re.compile(
     r"\bpano\b|panoram\w*|orthopantomo\w*|\bopg\b|파노라마|舌|tongue|muzzle|focinho\w*|tympan\w*|"
     r"hurricane|typhoon|cyclone|best.?track|\btubers?\b|potato\w*|needle\w*|"
     # assays photographed or scanned (western blots of retina lysate): not images of the eye
-    r"\bblots?\b|western|lysate\w*|\bgels?\b"
+    r"\bblots?\b|western|lysate\w*|\bgels?\b|"
+    # the stomach's fundus, the inner ear's macula, faces, leaves (Blatt) and fins by side
+    r"\bugi\b|gastr\w*|stomach|antrum|pylor\w*|duoden\w*|o?esophag\w*|utricle\w*|saccul\w*|cochlea\w*|"
+    r"eyebrow\w*|smil(?:e|ing)\w*|frown\w*|facial|\bblatt\w*|bl[äa]tter|pectoral"
 )
 # eye word stems inside a slug or an acronym-like title ("fundusimage1000", "retinaoct-v2"), where
 # the lexicon's word boundaries do not hold

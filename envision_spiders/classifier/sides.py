@@ -55,6 +55,7 @@ _ORGAN_WORDS = frozenset({
     # fingers (``001_L_index``), the eardrum (``left_TM``), brain regions and hemispheres
     # (``L_CA1``, ``Lhem``), a body's flank (``lado_izquierdo``, ``flanc_gauche``)
     "index", "middle", "ring", "pinky", "tm", "ca", "hem", "flanc", "flanco", "lado", "seite", "cote",
+    "pectoral", "blatt", "eyebrow", "brow",
 })
 # the side tokens of the clinic's two-eye pairs (clinical_eye_pair)
 _PAIR_SIDES = frozenset({"od", "os", "oe", "oi", "og", "re", "le"})
