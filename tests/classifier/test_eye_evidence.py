@@ -98,3 +98,14 @@ def test_eyes_glued_to_their_side_are_eye_names_and_the_stomachs_fundus_the_ears
     # leaves (German Blatt) and fins photographed by side are not eyes
     assert eye_evidence(_archive(["Blatt_001_links.tif", "Blatt_001_rechts.tif"], ext=".tif")) == ()
     assert eye_evidence(_archive(["fish01_pectoral_left.jpg", "fish01_pectoral_right.jpg"])) == ()
+
+
+def test_gills_stereo_rigs_object_views_and_whole_slides_by_side_are_not_eyes_and_rop_zones_are():
+    for names in (["fish01_L_gill.jpg", "fish01_R_gill.jpg"], ["left/000001.png", "right/000001.png", "calib.yaml"],
+                  ["right.jpg", "left.jpg", "top.jpg"], ["P05_prava_ruka.png", "P05_leva_ruka.png"]):
+        assert "sides" not in eye_evidence(_archive(names)), names
+    assert eye_evidence(_archive(["OS3_0001_HE.svs", "OS3_0002_HE.svs"], ext=".svs")) == ()
+    assert "sides" in eye_evidence(_archive(["fish12_eye_OS_HE.svs", "fish12_eye_OD_HE.svs"], ext=".svs"))
+    assert "names" in eye_evidence(_archive(["round2/ROP_0012_zoneI.jpg", "round2/ROP_0013_zoneII.jpg"]))
+    # the same side names without the view word still count
+    assert "sides" in eye_evidence(_archive(["right.jpg", "left.jpg"]))
