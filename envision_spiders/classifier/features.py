@@ -66,7 +66,9 @@ _LEXICON: dict[str, str] = {
     r"training set|test set|challenge",
     "neg_visual_function": r"visual fields?|perimetr\w*|humphrey|visual acuit\w*|contrast sensitivit\w*|\betdrs letters?\b|"
     r"logmar|refracti\w*|intraocular pressure|tonometr\w*|\biop\b|stereo ?acuity|colou?r vision|psychophysic\w*|"
-    r"reading speed|dark adaptation|microperimetr\w*",
+    r"reading speed|dark adaptation|microperimetr\w*|"
+    # the eye's measurements as values (a biometer's, a keratometer's): numbers, not images
+    r"keratometr\w*|\bk-?values?\b|axial lengths?|ocular biometr\w*",
     "neg_questionnaire": r"questionnaire\w*|survey\w*|interview\w*|quality of life|vfq|patient[- ]reported|likert|"
     r"respondents?|focus groups?|qualitative",
     "neg_eye_tracking": r"eye[- ]?track\w*|gaze|fixations?\b|saccad\w*|eye movements?|pupil\w*|tobii|eyelink|blink\w*|"
@@ -86,13 +88,15 @@ _LEXICON: dict[str, str] = {
     "non_eye_imaging": r"chest|x-?rays?|radiograph\w*|\bct\b|computed tomograph\w*|\bmri\b|magnetic resonance|\bbrain\b|"
     r"lungs?\b|dermoscop\w*|skin lesion\w*|melanoma|histopatholog\w*|whole[- ]slide|mammogra\w*|echocardiogra\w*|"
     r"endoscop\w*|colonoscop\w*|dental|teeth|knee|liver|kidney|prostate|breast|\bpet\b|cardiac|ultrasound|"
-    r"pathology slides?|covid|pneumonia|tumou?r|lumbar|vertebra\w*|intervertebral|spinal",
+    r"pathology slides?|covid|pneumonia|tumou?r|lumbar|vertebra\w*|intervertebral|spinal|osteoarthr\w*",
     "trap": r"iris (flower|setosa|versicolou?r|virginica|species|plant)|setosa|fisher'?s iris|fish-?eye|"
     r"eye of the (storm|hurricane)|bird'?s[- ]eye|eye-catching|private eye|compound eyes? of|evil eye|"
     r"naked eye|eye ?wall|potato eye|potato(es)?\b|\btubers?\b|hurricanes?\b|typhoons?\b|tropical cyclones?|"
     r"needle'?s? eyes?|eyes? of (a|the) needle|"
     # a known data set's name taken by something else ("DRIVE-Sim": a driving simulator's logs)
-    r"dash[- ]?cam\w*|driving simulat\w*|\bsimulator logs?|\bvehicles?\b|\broads?\b|\btraffic\b",
+    r"dash[- ]?cam\w*|driving simulat\w*|\bsimulator logs?|\bvehicles?\b|\broads?\b|\btraffic\b|"
+    # a screen's marketing name
+    r"retina[- ](display|screen|hud)s?\b|head-?up display|\bhud\b",
     "grant_words": r"\bgrant\b|project summary|project narrative|provided by applicant|\baward\b|specific aims?|\baims?\b|we propose|\br01\b|\bu01\b|\bk23\b|\bp30\b|"
     r"this proposal|funding|principal investigator|hypothesis|project period",
     "animal": r"\bmouse\b|\bmice\b|\brats?\b|zebrafish|primate\w*|macaque\w*|rabbits?|\bdogs?\b|canine|animal\w*|"
@@ -168,7 +172,11 @@ _EYE_NAME_RE = re.compile(
     r"(?:rechte|linke)[snr]? ?auge|(?:rechter|linker|rechts|links) ?oog|\boculus ?(?:dexter|sinister|uterque)|"
     r"(?<![a-z])(?:migi|hidari) ?me(?![a-z])|"
     # devices named in their exports (a CenterVue fundus camera, a Tomey anterior-segment OCT)
-    r"\beidon\b|casia2|\bas-?oct\b|slit-?lamp"
+    r"\beidon\b|casia2|\bas-?oct\b|slit-?lamp|"
+    # an eye's side glued to the word (zf_01_eyeL), red-reflex and meibography captures
+    r"\beye[lr]\b|\b(?:left|right|[lr])eye\b|red ?reflex|meibo\w*|"
+    # retinopathy of prematurity graded by zone (ROP_0012_zoneI)
+    r"\brop\b(?: \w+)? zone"
 )
 # a perimeter's test patterns and programs, and visual fields named as such
 _PERIMETRY_NAME_RE = re.compile(
@@ -181,7 +189,7 @@ _NOT_IMAGE_EXTENSIONS = TABLE_EXTENSIONS | GENOMICS_EXTENSIONS | CODE_EXTENSIONS
 # eye names only next to other eye evidence (an eye name, eye anatomy in the text, OCT / OCTA
 # image sizes) and when nothing in the record names another organ
 _WEAK_EYE_NAME_RE = re.compile(
-    r"slit|angio\w*|\bdr\b|\bdrive\b|stare|chase|iris|endotheli\w*|\bcones?\b|disc|superficial"
+    r"slit|angio\w*|\bdr\b|\bdrive\b|stare|chase|iris|endotheli\w*|\bcones?\b|disc|superficial|\bicg\b"
 )
 _NON_EYE_NAME_RE = re.compile(
     r"x-?ray|chest|\bmri\b|brain|\bct\b|skin|histo\w*|lung|mammo\w*|covid|pneumonia|tumou?r|"
@@ -203,7 +211,14 @@ _NON_EYE_NAME_RE = re.compile(
     r"\bpano\b|panoram\w*|orthopantomo\w*|\bopg\b|파노라마|舌|tongue|muzzle|focinho\w*|tympan\w*|"
     r"hurricane|typhoon|cyclone|best.?track|\btubers?\b|potato\w*|needle\w*|"
     # assays photographed or scanned (western blots of retina lysate): not images of the eye
-    r"\bblots?\b|western|lysate\w*|\bgels?\b"
+    r"\bblots?\b|western|lysate\w*|\bgels?\b|"
+    # the stomach's fundus, the inner ear's macula, faces, leaves (Blatt) and fins by side
+    r"\bugi\b|gastr\w*|stomach|antrum|pylor\w*|duoden\w*|o?esophag\w*|utricle\w*|saccul\w*|cochlea\w*|"
+    r"eyebrow\w*|smil(?:e|ing)\w*|frown\w*|facial|\bblatt\w*|bl[äa]tter|pectoral|"
+    # fish gills, hands in Czech (prava_ruka), the cervix at colposcopy, iris flowers by species,
+    # a stereo camera's calibration
+    r"\bgills?\b|\bruk[ayu]\b|\bruce\b|colpo\w*|cervi[xc]\w*|acetic|setosa|versicolou?r|virginica|"
+    r"\bstereo\w*|\bcalib\w*"
 )
 # eye word stems inside a slug or an acronym-like title ("fundusimage1000", "retinaoct-v2"), where
 # the lexicon's word boundaries do not hold

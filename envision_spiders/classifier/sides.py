@@ -55,7 +55,14 @@ _ORGAN_WORDS = frozenset({
     # fingers (``001_L_index``), the eardrum (``left_TM``), brain regions and hemispheres
     # (``L_CA1``, ``Lhem``), a body's flank (``lado_izquierdo``, ``flanc_gauche``)
     "index", "middle", "ring", "pinky", "tm", "ca", "hem", "flanc", "flanco", "lado", "seite", "cote",
+    "pectoral", "blatt", "eyebrow", "brow",
+    # gills (``fish01_L_gill``), hands and legs in Czech (``prava_ruka``)
+    "gill", "gills", "ruka", "ruky", "ruce", "noha", "nohy",
 })
+# an object photographed from several views (``left.tif``, ``top.tif``, ``obj_01_front``) or by a
+# stereo rig (``left/000001.png``, ``right/000001.png``): its left and right are not an eye's
+_VIEW_WORDS = frozenset({"top", "bottom", "front", "back", "rear", "dorsal", "ventral", "stereo", "calib", "calibration"})
+_SLIDE_SUFFIXES = (".svs", ".ndpi", ".mrxs", ".scn")
 # the side tokens of the clinic's two-eye pairs (clinical_eye_pair)
 _PAIR_SIDES = frozenset({"od", "os", "oe", "oi", "og", "re", "le"})
 # ``OD600``, ``OD_0.2``: an optical density (at a wavelength, or a value), not an oculus dexter
@@ -65,7 +72,7 @@ _OPTICAL_DENSITY_RE = re.compile(r"(?<![a-z])od(?:[2-9]\d\d(?!\d)|[ _-]?\d+[.,]\
 _CONTEXT_ORGAN_RE = re.compile(
     r"\b(paws?|forepaws?|hindpaws?|hands|fingers|feet|foot|ears|eardrums?|tympanic|middle ear|breasts?|mammogra\w*|"
     r"kidneys?|lungs?|hemispheres?|leaf|leaves|wings?|limbs?|knees?|hips?|wrists?|ankles?|shoulders?|ovar(y|ies)|"
-    r"carotids?|cochlea\w*|hippocamp\w*)\b"
+    r"carotids?|cochlea\w*|hippocamp\w*|gills?|stereo\w*|calibration)\b"
 )
 
 
@@ -88,7 +95,7 @@ def eye_side_flags(names: Sequence[str], text: str = "", other_site: bool = Fals
 
     ``text``: the record's own words; ``other_site``: the caller knows the record images another
     organ (non-eye DICOM headers, non-eye file names): both block the weaker forms."""
-    tokenised = [[] if _OPTICAL_DENSITY_RE.search(n.lower()) else name_tokens(n) for n in names]
+    tokenised = [[] if _OPTICAL_DENSITY_RE.search(n.lower()) else _slide_unless_eye(n, name_tokens(n)) for n in names]
     stems: set[tuple[str, ...]] = set()
     for tokens in tokenised:
         for i, token in enumerate(tokens):
@@ -96,8 +103,17 @@ def eye_side_flags(names: Sequence[str], text: str = "", other_site: bool = Fals
                 stems.add((*tokens[:i], token, *tokens[i + 1 :]))
     if not stems and not any(t in _STRONG for tokens in tokenised for t in tokens):
         return [False] * len(tokenised)  # no side named at all: skip reading the record's words
-    weak_allowed = not other_site and not names_other_organ(text)
+    weak_allowed = (not other_site and not names_other_organ(text)
+                    and not any(t in _VIEW_WORDS for tokens in tokenised for t in tokens))
     return [_names_eye_side(tokens, stems, weak_allowed) for tokens in tokenised]
+
+
+def _slide_unless_eye(name: str, tokens: list[str]) -> list[str]:
+    # a pathology scanner's whole slide (``OS3_0001_HE.svs``: site OS3) names an eye's side only
+    # next to an eye word (``eye_left_HE.svs``)
+    if name.lower().endswith(_SLIDE_SUFFIXES) and not any(t in _EYE_WORDS for t in tokens):
+        return []
+    return tokens
 
 
 def clinical_eye_pair(names: Sequence[str], flags: Sequence[bool]) -> bool:

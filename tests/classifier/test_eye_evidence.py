@@ -87,3 +87,25 @@ def test_visual_field_printouts_blots_and_a_driving_data_set_named_drive_are_not
     for description in ("Dash-camera frames from rural roads.", "Simulator logs and dash camera clips."):
         assert eye_evidence({"title": "DRIVE-Nord 2023", "description": description}) == ()
     assert eye_evidence({"title": "DRIVE dataset", "file_names": ["DRIVE.zip"]}) == ("dataset",)
+
+
+def test_eyes_glued_to_their_side_are_eye_names_and_the_stomachs_fundus_the_ears_macula_and_faces_are_not():
+    assert "names" in eye_evidence(_archive(["wt/zf_wt_01_eyeL_5dpf.tif", "wt/zf_wt_01_eyeR_5dpf.tif"], ext=".tif"))
+    assert "names" in eye_evidence(_archive(["p1_lefteye.jpg", "p1_righteye.jpg"]))
+    for names in (["ugi/fundus_00001.jpg", "ugi/antrum_00002.jpg"], ["P2_utricle_macula_1.tif", "P2_utricle_macula_2.tif"],
+                  ["subj01/eyebrow_raise.jpg", "subj01/smile.jpg", "subj01/eye_closure.jpg", "subj01/eyes_left.jpg"]):
+        assert "names" not in eye_evidence(_archive(names)), names
+    # leaves (German Blatt) and fins photographed by side are not eyes
+    assert eye_evidence(_archive(["Blatt_001_links.tif", "Blatt_001_rechts.tif"], ext=".tif")) == ()
+    assert eye_evidence(_archive(["fish01_pectoral_left.jpg", "fish01_pectoral_right.jpg"])) == ()
+
+
+def test_gills_stereo_rigs_object_views_and_whole_slides_by_side_are_not_eyes_and_rop_zones_are():
+    for names in (["fish01_L_gill.jpg", "fish01_R_gill.jpg"], ["left/000001.png", "right/000001.png", "calib.yaml"],
+                  ["right.jpg", "left.jpg", "top.jpg"], ["P05_prava_ruka.png", "P05_leva_ruka.png"]):
+        assert "sides" not in eye_evidence(_archive(names)), names
+    assert eye_evidence(_archive(["OS3_0001_HE.svs", "OS3_0002_HE.svs"], ext=".svs")) == ()
+    assert "sides" in eye_evidence(_archive(["fish12_eye_OS_HE.svs", "fish12_eye_OD_HE.svs"], ext=".svs"))
+    assert "names" in eye_evidence(_archive(["round2/ROP_0012_zoneI.jpg", "round2/ROP_0013_zoneII.jpg"]))
+    # the same side names without the view word still count
+    assert "sides" in eye_evidence(_archive(["right.jpg", "left.jpg"]))
