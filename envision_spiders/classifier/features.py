@@ -88,8 +88,9 @@ _LEXICON: dict[str, str] = {
     "non_eye_imaging": r"chest|x-?rays?|radiograph\w*|\bct\b|computed tomograph\w*|\bmri\b|magnetic resonance|\bbrain\b|"
     r"lungs?\b|dermoscop\w*|skin lesion\w*|melanoma|histopatholog\w*|whole[- ]slide|mammogra\w*|echocardiogra\w*|"
     r"endoscop\w*|colonoscop\w*|dental|teeth|knee|liver|kidney|prostate|breast|\bpet\b|cardiac|ultrasound|"
-    r"pathology slides?|covid|pneumonia|tumou?r|lumbar|vertebra\w*|intervertebral|spinal|osteoarthr\w*",
-    "trap": r"iris (flower|setosa|versicolou?r|virginica|species|plant)|setosa|fisher'?s iris|fish-?eye|"
+    r"pathology slides?|covid|pneumonia|tumou?r|lumbar|vertebra\w*|intervertebral|spinal|osteoarthr\w*|"
+    r"gastroscop\w*|upper gi\b|visual cortex|\bcxr\w*|radiograf\w*",
+    "trap": r"iris (flower|setosa|versicolou?r|virginica|species|plant)|setosa|fisher'?s iris|fish-?eye|moth[- ]?eye|"
     r"eye of the (storm|hurricane)|bird'?s[- ]eye|eye-catching|private eye|compound eyes? of|evil eye|"
     r"naked eye|eye ?wall|potato eye|potato(es)?\b|\btubers?\b|hurricanes?\b|typhoons?\b|tropical cyclones?|"
     r"needle'?s? eyes?|eyes? of (a|the) needle|"
@@ -176,7 +177,13 @@ _EYE_NAME_RE = re.compile(
     # an eye's side glued to the word (zf_01_eyeL), red-reflex and meibography captures
     r"\beye[lr]\b|\b(?:left|right|[lr])eye\b|red ?reflex|meibo\w*|"
     # retinopathy of prematurity graded by zone (ROP_0012_zoneI)
-    r"\brop\b(?: \w+)? zone"
+    r"\brop\b(?: \w+)? zone|"
+    # the eye and its side in Vietnamese (mat_trai, mat_phai); iris captures in the CASIA naming
+    # (S1001L01: subject, eye, shot); fluorescein angiography frames named by time after injection
+    # (FA_P01_R_0m32s); Messidor's fundus photographs (20051217_61659_0100_PP.tif); a retina
+    # flat-mount cut into petals (WT_ret1_petal2)
+    r"\bmat (?:trai|phai)\b|\bs\d{4}[lr]\d{2}\b|\bfa\b(?: \w+){0,3} \d{1,2}m\d{2}s\b|\b\d{8} \d{5} 0[12]00 pp\b|"
+    r"\bret\d* petal"
 )
 # a perimeter's test patterns and programs, and visual fields named as such
 _PERIMETRY_NAME_RE = re.compile(
@@ -218,12 +225,15 @@ _NON_EYE_NAME_RE = re.compile(
     # fish gills, hands in Czech (prava_ruka), the cervix at colposcopy, iris flowers by species,
     # a stereo camera's calibration
     r"\bgills?\b|\bruk[ayu]\b|\bruce\b|colpo\w*|cervi[xc]\w*|acetic|setosa|versicolou?r|virginica|"
-    r"\bstereo\w*|\bcalib\w*"
+    r"\bstereo\w*|\bcalib\w*|"
+    # radiographs in Portuguese and Spanish, chest X-ray sets (CXR8)
+    r"radiograf\w*|\bcxr\w*"
 )
 # eye word stems inside a slug or an acronym-like title ("fundusimage1000", "retinaoct-v2"), where
 # the lexicon's word boundaries do not hold
 _TITLE_EYE_STEM_RE = re.compile(
-    r"fundus|retin|macul|glaucom|cornea|ophthal|ocular|drusen|keratocon|uveit|cataract|choroid|(?<![a-z])oct|(?<![a-z])eye"
+    r"fundus|retin|macul|glaucom|cornea|ophthal|ocular|drusen|keratocon|uveit|cataract|choroid|(?<![a-z])oct|(?<![a-z])eye|"
+    r"aptos|eyepacs|messidor|idrid"
 )
 # DICOM modalities of radiology and cardiology, never of the eye
 _RADIOLOGY_MODALITIES = frozenset({"CT", "MR", "CR", "DX", "MG", "US", "PT", "NM", "XA", "RF", "IVOCT", "IVUS", "RG", "IO", "PX"})

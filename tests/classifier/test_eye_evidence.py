@@ -109,3 +109,16 @@ def test_gills_stereo_rigs_object_views_and_whole_slides_by_side_are_not_eyes_an
     assert "names" in eye_evidence(_archive(["round2/ROP_0012_zoneI.jpg", "round2/ROP_0013_zoneII.jpg"]))
     # the same side names without the view word still count
     assert "sides" in eye_evidence(_archive(["right.jpg", "left.jpg"]))
+
+
+def test_eye_names_of_other_conventions_and_radiographs_and_chest_x_rays_by_side_are_not_eyes():
+    for names in (["0_binh_thuong/mat_trai/001.jpg", "0_binh_thuong/mat_phai/001.jpg"],  # Vietnamese
+                  ["NIR/001/L/S1001L01.jpg", "NIR/001/R/S1001R01.jpg"],  # CASIA iris captures
+                  ["P01/FA_P01_R_0m32s.jpg", "P01/FA_P01_R_5m10s.jpg"],  # angiography frames by time
+                  ["Base11/20051217_61659_0100_PP.tif", "Base11/20051213_59736_0100_PP.tif"],  # Messidor
+                  ["WT_ret1_petal1_20x.tif", "WT_ret2_petal1_20x.tif"]):  # a flat-mount's petals
+        assert "names" in eye_evidence(_archive(names)), names
+    for names in (["radiografias/pe_esquerdo/001_AP.png", "radiografias/pe_direito/001_AP.png"],
+                  ["CXR8/00005842_006_left.png", "CXR8/00005842_006_right.png"]):
+        assert eye_evidence(_archive(names)) == (), names
+    assert eye_evidence({"title": "ME-PDMS-2022 (moth-eye replica films)"}) == ()

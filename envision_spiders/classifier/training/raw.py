@@ -1182,7 +1182,7 @@ def archive_evidence_variants(seed: int = 43) -> list[dict[str, Any]]:
             side = rng.choice([64, 128, 224, 256, 299, 512])
             name = sample(rng.choice(["tiles/{h}.png", "patches/{i:05d}.png", "train/{h}.jpg", "{i:05d}.tif"]))
             out.append(archive_record(kind, N, [name], img(fmt_of["." + name.rsplit(".", 1)[1]], side, side, channels=3)))
-        for _ in range(8):  # and more grey B-scans at scanner sizes: the other writers' sets have few wordless ones
+        for _ in range(10):  # and more grey B-scans at scanner sizes: the other writers' sets have few wordless ones
             w, h = rng.choice(_OCT_SIZES)
             name = sample()
             out.append(archive_record(kind, E, [name], img(fmt_of["." + name.rsplit(".", 1)[1]], w, h, channels=rng.choice([1, 1, None]))))
