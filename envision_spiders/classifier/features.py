@@ -51,13 +51,14 @@ _LEXICON: dict[str, str] = {
     r"sclera\w*|conjunctiv\w*|vitreous|photoreceptor\w*|\brpe\b|ophthalm\w*|ocular|\beyes?\b|eyelid\w*|"
     r"glaucoma\w*|diabetic retinopathy|macular degeneration|\bamd\b|keratoconus|myopi\w*|cataract\w*|uveitis|"
     r"drusen|retinopathy|papill\w*|trabecular|lens opacit\w*|keratitis|pterygium|anterior chamber|"
-    r"angle[- ]closure|vitreoretina\w*|intravitreal|kerato\w*|strabism\w*|amblyop\w*|uvea\w*|chorioretin\w*",
+    r"angle[- ]closure|vitreoretina\w*|intravitreal|kerato\w*|strabism\w*|amblyop\w*|uvea\w*|chorioretin\w*|"
+    r"ommatidi\w*|compound eyes?\b(?! of)|subbasal nerve",
     "eye_imaging_modality": r"fundus (photo\w*|image\w*|camera\w*|picture\w*|autofluorescence)|\boct\b|\bocta\b|"
     r"\boct-a\b|optical coherence tomograph\w*|angiogra\w*|fluorescein|indocyanine|\bicga?\b|\bslo\b|"
     r"scanning laser ophthalmoscop\w*|adaptive optics|slit[- ]?lamp|anterior segment|corneal topograph\w*|"
     r"pentacam|confocal (scanning )?microscop\w*|specular microscop\w*|retinograph\w*|retinal (image|photo|scan)\w*|"
     r"fundoscop\w*|ophthalmoscop\w*|b-scans?|en face|widefield|wide-field|optos|spectralis|topcon|cirrus|"
-    r"swept[- ]source|spectral[- ]domain|optoretinogra\w*|meibograph\w*|retcam|color fundus|colour fundus|\bcfp\b|\bfaf\b|\bsd-oct\b|\bss-oct\b|retinal camera|"
+    r"swept[- ]source|spectral[- ]domain|optoretinogra\w*|meibograph\w*|retcam|\buwf\b|ultra-?widefield|color fundus|colour fundus|\bcfp\b|\bfaf\b|\bsd-oct\b|\bss-oct\b|retinal camera|"
     r"eye (image|photo)\w*|ocular (image|photo|surface image)\w*|gonioscop\w*|biomicroscop\w*|"
     r"cataract surg\w* video\w*|vitreoretinal surg\w* video\w*|ophthalmic surg\w* video\w*|eye surg\w* video\w*|phacoemulsification",
     "image_words": r"\bimages?\b|imaging|photograph\w*|\bphotos?\b|\bscans?\b|\bscanned\b|volumes?\b|videos?\b|frames?\b|"
@@ -183,7 +184,10 @@ _EYE_NAME_RE = re.compile(
     # (FA_P01_R_0m32s); Messidor's fundus photographs (20051217_61659_0100_PP.tif); a retina
     # flat-mount cut into petals (WT_ret1_petal2)
     r"\bmat (?:trai|phai)\b|\bs\d{4}[lr]\d{2}\b|\bfa\b(?: \w+){0,3} \d{1,2}m\d{2}s\b|\b\d{8} \d{5} 0[12]00 pp\b|"
-    r"\bret\d* petal"
+    r"\bret\d* petal|"
+    # ultra-widefield fundus exports (…_R_UWF.tif), the cornea's subbasal nerve plexus at confocal
+    # microscopy, an insect's compound eye by its facets, a head-mounted eye camera's video (eye0.mp4)
+    r"\buwf\b|subbasal|ommatidi\w*|\beye\d\b"
 )
 # a perimeter's test patterns and programs, and visual fields named as such
 _PERIMETRY_NAME_RE = re.compile(
@@ -209,7 +213,7 @@ _NON_EYE_NAME_RE = re.compile(
     # other body parts photographed or scanned by side, also in the languages the eye words are
     # read in (Niere_links, pie_izquierdo, tiroides/lobulo_derecho, L_palm, pec_fin_L, otolith_R):
     # their left and right are not an eye's
-    r"niere\w*|\bnier\b|ri[ñn][oó]n\w*|\bpies?\b|\bpied\b|\bfu(?:ss|ß)\b|\bvoet\b|\bfeet\b|\bfoot\b|\bpata\b|pfote|"
+    r"niere\w*|\bnier\b|ri[ñn][oó]n\w*|\bpies?\b|\bpied\b|\bfu(?:ss|ß)\b|\bvoet\b|\bfeet\b|\bfoot\b|\bpatas?\b|pfote|"
     r"\bpaws?\b|\bhands?\b|\bmanos?\b|\bpalms?\b|forearm|\blegs?\b|pierna|\bbein\b|thyroid|tiroides|tireoide|"
     r"schilddr\w*|pulm[oó]n\w*|\blunge\b|poumon|\bears?\b|oreja|orelha|\bohr\b|oreille|otolith\w*|otoscop\w*|"
     r"\bfins?\b|\bwings?\b|\bhoo(?:f|ves)\b|shoulder|elbow|wrist|ankle|\bknie\b|rodilla|\bgenou\b|mama\b|breast|"
@@ -227,7 +231,9 @@ _NON_EYE_NAME_RE = re.compile(
     r"\bgills?\b|\bruk[ayu]\b|\bruce\b|colpo\w*|cervi[xc]\w*|acetic|setosa|versicolou?r|virginica|"
     r"\bstereo\w*|\bcalib\w*|"
     # radiographs in Portuguese and Spanish, chest X-ray sets (CXR8)
-    r"radiograf\w*|\bcxr\w*"
+    r"radiograf\w*|\bcxr\w*|"
+    # the middle ear at otoscopy (AOM: acute otitis media; AD/AS: the ENT's right and left ear)
+    r"otitis|\baom\b|\bome\b"
 )
 # eye word stems inside a slug or an acronym-like title ("fundusimage1000", "retinaoct-v2"), where
 # the lexicon's word boundaries do not hold

@@ -37,6 +37,7 @@ _SIDE_WORDS = frozenset({"left", "right", "re", "le", *list(_OPPOSITE)[8:]})
 _EYE_WORDS = frozenset({
     "eye", "eyes", "fundus", "retina", "retinal", "macula", "macular", "disc", "oct", "octa", "cfp", "faf", "slo",
     "cornea", "corneal", "iris", "ocular", "optic", "onh", "fovea", "bscan", "enface", "angio", "topo", "pentacam",
+    "uwf",
     # the eye in the languages file names are often written in (German, Spanish, French, Portuguese, Italian, Dutch)
     "auge", "augen", "ojo", "ojos", "oeil", "yeux", "olho", "olhos", "occhio", "occhi", "oog", "ogen", "makula",
 })
@@ -58,6 +59,8 @@ _ORGAN_WORDS = frozenset({
     "pectoral", "blatt", "eyebrow", "brow",
     # gills (``fish01_L_gill``), hands and legs in Czech (``prava_ruka``)
     "gill", "gills", "ruka", "ruky", "ruce", "noha", "nohy",
+    # paws in Spanish and Portuguese (``perro03_ant_izq`` under ``patas/``)
+    "pata", "patas",
 })
 # an object photographed from several views (``left.tif``, ``top.tif``, ``obj_01_front``) or by a
 # stereo rig (``left/000001.png``, ``right/000001.png``): its left and right are not an eye's

@@ -122,3 +122,14 @@ def test_eye_names_of_other_conventions_and_radiographs_and_chest_x_rays_by_side
                   ["CXR8/00005842_006_left.png", "CXR8/00005842_006_right.png"]):
         assert eye_evidence(_archive(names)) == (), names
     assert eye_evidence({"title": "ME-PDMS-2022 (moth-eye replica films)"}) == ()
+
+
+def test_wide_field_exports_corneal_nerve_plexus_insect_facets_and_eye_cameras_are_eye_names_ears_and_paws_are_not():
+    for names in (["cohortB/A84A7BCCF1_R_UWF.tif", "cohortB/95C5098EDD_L_UWF.tif"], ["sub01/000/eye0.mp4", "sub01/000/eye1.mp4"]):
+        assert "names" in eye_evidence(_archive(names)), names
+    # one eye word alone is counted, not evidence for the gate (see above)
+    for names in (["CCM_C01_subbasal_1.tif", "CCM_C02_subbasal_1.tif"], ["SEM/fly1_ommatidia_x150.tif", "SEM/fly2_ommatidia_x150.tif"]):
+        assert feature(_archive(names), "names_eye_words") > 0 == feature(_archive(["CCM_C01_1.tif", "CCM_C02_1.tif"]), "names_eye_words"), names
+    for names in (["AOM/1bbc0a_AD.jpg", "AOM/4d26cf_AS.jpg", "normal/df0825_left.jpg", "normal/df0825_right.jpg"],
+                  ["patas/perro03_ant_izq.jpg", "patas/perro03_ant_der.jpg"]):
+        assert eye_evidence(_archive(names)) == (), names
