@@ -31,7 +31,7 @@ same run (one record matching several query groups) is dropped quietly
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from itemadapter import ItemAdapter
@@ -73,6 +73,18 @@ class DedupConfig:
     @classmethod
     def from_settings(cls, settings: Any) -> DedupConfig:
         return cls(frozenset(settings.getlist("ENVISION_AGGREGATOR_SOURCES")), StoreConfig.from_settings(settings))
+
+
+@dataclass
+class Claimed:
+    """What one record's claim decided: the canonical record, the DOI this record adopted (when it
+    is canonical without one of its own), the stored records it superseded, and the DOIs adopted
+    (winner, DOI, the copy it came from)."""
+
+    canonical: Owner
+    adopted: str | None
+    superseded: list[Owner] = field(default_factory=list)
+    adoptions: list[tuple[Owner, str, Owner]] = field(default_factory=list)
 
 
 class DedupPipeline:
@@ -117,9 +129,19 @@ class DedupPipeline:
         own_doi = normalize_doi(adapter.get("doi"))
         rank = rank_of(adapter, self.config.aggregators)
         # the records of a page claim in one transaction (state/batch.py), each in its own step
-        canonical, adopted = await self.commits.run(
+        claimed = await self.commits.run(
             functools.partial(self._claim, me, dois, rank, own_doi, adapter.get("modified"))
         )
+        # counted and logged once its transaction committed: a step the group commit ran again
+        # (after a refused object write, or undone with its savepoint) is counted once or not at all
+        for loser in claimed.superseded:
+            self.stats.inc_value("envision/dedup/superseded")
+            self.crawler.spider.logger.info(
+                "%s supersedes %s (same dataset)", format_owner(claimed.canonical), format_owner(loser)
+            )
+        for winner, doi, copy in claimed.adoptions:
+            self._adopted(winner, doi, copy)
+        canonical, adopted = claimed.canonical, claimed.adopted
         if adopted:
             adapter["doi"] = adopted
         if canonical != me:
@@ -135,31 +157,30 @@ class DedupPipeline:
 
     def _claim(
         self, me: Owner, dois: list[str], rank: list[Any], own_doi: str | None, modified: str | None
-    ) -> tuple[Owner, str | None]:
+    ) -> Claimed:
         """One record's claim, inside the state transaction: the claim, the rewrite of what it
         superseded, this record's mark, and the DOI the winner adopts from the copy it beat.
-        Returns the canonical record and, when this record is canonical without a DOI of its
-        own, the DOI it adopted."""
+        Touches no stats and logs nothing: what it did is returned for the caller to count once
+        the transaction committed."""
         records = self.records
         state = records.state
+        superseded: list[Owner] = []
+        adoptions: list[tuple[Owner, str, Owner]] = []
         with state.immediate():
             result = state.claim(dois, me, rank)
             for loser in result.superseded:
                 loser_doi = normalize_doi((state.lookup(*loser) or {}).get("doi"))
                 records.supersede(loser, result.canonical)
-                self.stats.inc_value("envision/dedup/superseded")
-                self.crawler.spider.logger.info(
-                    "%s supersedes %s (same dataset)", format_owner(result.canonical), format_owner(loser)
-                )
+                superseded.append(loser)
                 if not own_doi and loser_doi and state.adopt_doi(me, loser_doi, loser):
-                    self._adopted(me, loser_doi, loser)
+                    adoptions.append((me, loser_doi, loser))
             if result.canonical != me:
                 state.mark_duplicate(*me, modified, result.canonical)
                 state.mark_delivered([me])  # a copy is owed to no feed
                 if own_doi and records.adopt_doi(result.canonical, own_doi, me, utc_now().isoformat()):
-                    self._adopted(result.canonical, own_doi, me)
-                return result.canonical, None
-            return me, None if own_doi else state.adopted_doi(me)
+                    adoptions.append((result.canonical, own_doi, me))
+                return Claimed(result.canonical, None, superseded, adoptions)
+            return Claimed(me, None if own_doi else state.adopted_doi(me), superseded, adoptions)
 
     def _adopted(self, canonical: Owner, doi: str, copy: Owner) -> None:
         self.stats.inc_value("envision/dedup/doi_adopted")

@@ -110,6 +110,35 @@ def test_a_record_superseded_while_in_flight_is_stored_as_a_duplicate(tmp_path, 
     assert crawler.stats.get_value("envision/store/superseded_in_flight") == 1
 
 
+def test_a_claim_run_again_after_its_batch_was_refused_is_counted_once(tmp_path, state_url):
+    """A group commit whose held object writes were refused rolls the batch back and runs its
+    steps again one by one (state/batch.py): the supersession and the DOI adoption that the
+    first run did, then undid, are counted and logged once."""
+    from contextlib import contextmanager
+
+    from envision_spiders.state.batch import GroupCommit
+    from envision_spiders.state.store import PutsFailed
+
+    crawler = project_crawler(ENVISION_DATA_DIR=str(tmp_path / "data"), ENVISION_STATE_URL=state_url)
+    dedup, store = DedupPipeline.from_crawler(crawler), StorePipeline.from_crawler(crawler)
+    store_item(store, dedup_item(dedup, datacite("10.17605/osf.io/abcde")))
+    refusals = []
+
+    @contextmanager
+    def refused_once():
+        yield
+        if not refusals:
+            refusals.append(1)
+            raise PutsFailed({"metadata/datacite/x.json": ConnectionError("refused")})
+
+    dedup._commits = GroupCommit(dedup.records.state, puts_together=refused_once, stats=crawler.stats)
+    node = dedup_item(dedup, osf_node("abcde"))  # supersedes the stored copy and takes its DOI
+    assert node.doi == "10.17605/osf.io/abcde"
+    assert refusals == [1] and crawler.stats.get_value("envision/store/batch_writes_failed") == 1
+    assert crawler.stats.get_value("envision/dedup/superseded") == 1
+    assert crawler.stats.get_value("envision/dedup/doi_adopted") == 1
+
+
 def test_superseding_never_overwrites_a_newer_version_stored_by_another_crawl(tmp_path, monkeypatch, state_url):
     """Crawl A's Zenodo record supersedes DataCite's copy and rewrites the copy's file. Crawl B
     stores a newer version of that copy at the worst moment: after A read the old file, before
