@@ -272,7 +272,7 @@ def test_evaluate_classifier_reports_per_kind_on_the_raw_held_out_file():
     assert len(report["gate_0_80_ci95"]) == 2
 
 
-BLIND_SETS = {"raw_fresh63": 114, "raw_fresh64": 114, "raw_fresh65": 114, "raw_fresh66": 114}
+BLIND_SETS = {"raw_fresh67": 114, "raw_fresh68": 116, "raw_fresh69": 114, "raw_fresh70": 114}
 
 
 @pytest.mark.parametrize(("name", "n"), sorted(BLIND_SETS.items()))
