@@ -39,7 +39,7 @@ FEATURE_WEIGHT = 4.0
 # development sets (docs/classifier.md, "A hidden layer"): the regression cannot let left/right
 # names count only beside other eye evidence
 HIDDEN_UNITS = 64
-HIDDEN_WEIGHT_DECAY = 1e-2
+HIDDEN_WEIGHT_DECAY = 1e-1
 HIDDEN_DROPOUT = 0.3
 HIDDEN_EPOCHS = 40
 HIDDEN_LEARNING_RATE = 3e-3
