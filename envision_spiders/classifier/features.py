@@ -97,8 +97,8 @@ _LEXICON: dict[str, str] = {
     r"needle'?s? eyes?|eyes? of (a|the) needle|"
     # a known data set's name taken by something else ("DRIVE-Sim": a driving simulator's logs)
     r"dash[- ]?cam\w*|driving simulat\w*|\bsimulator logs?|\bvehicles?\b|\broads?\b|\btraffic\b|"
-    # a screen's marketing name
-    r"retina[- ](display|screen|hud)s?\b|head-?up display|\bhud\b",
+    # a screen's marketing name, an object detector's
+    r"retina[- ](display|screen|hud)s?\b|head-?up display|\bhud\b|retinanet|retinaface",
     "grant_words": r"\bgrant\b|project summary|project narrative|provided by applicant|\baward\b|specific aims?|\baims?\b|we propose|\br01\b|\bu01\b|\bk23\b|\bp30\b|"
     r"this proposal|funding|principal investigator|hypothesis|project period",
     "animal": r"\bmouse\b|\bmice\b|\brats?\b|zebrafish|primate\w*|macaque\w*|rabbits?|\bdogs?\b|canine|animal\w*|"

@@ -1,8 +1,11 @@
-"""The trained head: logistic regression over [sentence embedding, evidence features],
-followed by Platt scaling fitted on out-of-fold scores. Stored as a small JSON file."""
+"""The trained head over [sentence embedding, evidence features]: logistic regression, or that
+plus one hidden ReLU layer over the evidence features beside it (which lets evidence combine:
+left/right names count for an eye only beside other eye evidence), followed by Platt scaling.
+Stored as a JSON file."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -12,12 +15,13 @@ from typing import Any
 
 import numpy as np
 
-HEAD_FORMAT = "envision-classifier-head/1"
+HEAD_FORMAT = "envision-classifier-head/1"  # logistic regression
+HEAD_FORMAT_HIDDEN = "envision-classifier-head/2"  # one hidden layer, then logistic regression
 
 
 @dataclass
 class Head:
-    weights: np.ndarray  # (dim + n_features,)
+    weights: np.ndarray  # (dim + n_features,), or (hidden,) after a hidden layer
     bias: float
     mean: np.ndarray  # standardisation of the design row [embedding, features]
     scale: np.ndarray
@@ -27,12 +31,20 @@ class Head:
     embedding_dim: int = 384
     encoder: dict[str, Any] = field(default_factory=dict)  # how the embeddings were made
     training: dict[str, Any] = field(default_factory=dict)  # provenance and held-out figures
+    hidden_weights: np.ndarray | None = None  # (n_features, hidden): a ReLU layer over the evidence features
+    hidden_bias: np.ndarray | None = None  # (hidden,)
+    skip_weights: np.ndarray | None = None  # (dim + n_features,): the design row's direct part beside the hidden layer
 
     def design(self, embeddings: np.ndarray, features: np.ndarray) -> np.ndarray:
         return ((np.hstack([embeddings, features]) - self.mean) / self.scale).astype(np.float32)
 
     def logits(self, embeddings: np.ndarray, features: np.ndarray) -> np.ndarray:
-        return self.design(embeddings, features) @ self.weights + self.bias
+        x = self.design(embeddings, features)
+        if self.hidden_weights is None:
+            return x @ self.weights + self.bias
+        direct = x @ self.skip_weights if self.skip_weights is not None else 0.0
+        evidence = x[:, self.embedding_dim:]
+        return np.maximum(evidence @ self.hidden_weights + self.hidden_bias, 0.0) @ self.weights + direct + self.bias
 
     def predict_proba(self, embeddings: np.ndarray, features: np.ndarray) -> np.ndarray:
         """Calibrated probability of EYE_IMAGING per row."""
@@ -40,8 +52,19 @@ class Head:
         return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
 
     def to_json(self) -> dict[str, Any]:
+        hidden = {}
+        if self.hidden_weights is not None:
+            assert self.hidden_bias is not None
+            # thousands of numbers: little-endian float32 in base64 keeps the file small
+            matrix = np.ascontiguousarray(self.hidden_weights, dtype="<f4")
+            hidden = {"hidden": {
+                "shape": list(matrix.shape),
+                "weights_f32_base64": base64.b64encode(matrix.tobytes()).decode("ascii"),
+                "bias": [round(float(x), 7) for x in self.hidden_bias],
+                **({"skip": [round(float(x), 7) for x in self.skip_weights]} if self.skip_weights is not None else {}),
+            }}
         return {
-            "format": HEAD_FORMAT,
+            "format": HEAD_FORMAT_HIDDEN if hidden else HEAD_FORMAT,
             "encoder": self.encoder,
             "embedding_dim": self.embedding_dim,
             "feature_names": list(self.feature_names),
@@ -51,12 +74,24 @@ class Head:
             "bias": float(self.bias),
             "calibration": {"method": "platt", "a": float(self.calibration_a), "b": float(self.calibration_b)},
             "training": self.training,
+            **hidden,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Head:
-        if data.get("format") != HEAD_FORMAT:
-            raise ValueError(f"not a classifier head (format {data.get('format')!r}, expected {HEAD_FORMAT!r})")
+        if data.get("format") not in (HEAD_FORMAT, HEAD_FORMAT_HIDDEN):
+            raise ValueError(
+                f"not a classifier head (format {data.get('format')!r}, expected {HEAD_FORMAT!r} or {HEAD_FORMAT_HIDDEN!r})"
+            )
+        hidden = data.get("hidden") if data["format"] == HEAD_FORMAT_HIDDEN else None
+        hidden_weights = hidden_bias = skip_weights = None
+        if hidden is not None:
+            rows, cols = (int(n) for n in hidden["shape"])
+            packed = base64.b64decode(hidden["weights_f32_base64"])
+            hidden_weights = np.frombuffer(packed, dtype="<f4").reshape(rows, cols).astype(np.float32)
+            hidden_bias = np.asarray(hidden["bias"], dtype=np.float32)
+            if hidden.get("skip") is not None:
+                skip_weights = np.asarray(hidden["skip"], dtype=np.float32)
         calibration = data.get("calibration") or {}
         return cls(
             weights=np.asarray(data["weights"], dtype=np.float32),
@@ -69,6 +104,9 @@ class Head:
             embedding_dim=int(data.get("embedding_dim", 384)),
             encoder=dict(data.get("encoder") or {}),
             training=dict(data.get("training") or {}),
+            hidden_weights=hidden_weights,
+            hidden_bias=hidden_bias,
+            skip_weights=skip_weights,
         )
 
     def save(self, path: str | Path) -> None:

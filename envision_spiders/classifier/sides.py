@@ -68,8 +68,8 @@ _VIEW_WORDS = frozenset({"top", "bottom", "front", "back", "rear", "dorsal", "ve
 _SLIDE_SUFFIXES = (".svs", ".ndpi", ".mrxs", ".scn")
 # the side tokens of the clinic's two-eye pairs (clinical_eye_pair)
 _PAIR_SIDES = frozenset({"od", "os", "oe", "oi", "og", "re", "le"})
-# ``OD600``, ``OD_0.2``: an optical density (at a wavelength, or a value), not an oculus dexter
-_OPTICAL_DENSITY_RE = re.compile(r"(?<![a-z])od(?:[2-9]\d\d(?!\d)|[ _-]?\d+[.,]\d)")
+# ``OD600``, ``OD_0.2``, ``OD_readings``: an optical density (at a wavelength, or a value), not an oculus dexter
+_OPTICAL_DENSITY_RE = re.compile(r"(?<![a-z])od(?:[2-9]\d\d(?!\d)|[ _-]?\d+[.,]\d|[ _-]?readings?)")
 # the record's own words naming a side-having organ (plurals or unambiguous forms only: "on the
 # other hand" and a trial's "arm" are not organs)
 _CONTEXT_ORGAN_RE = re.compile(

@@ -46,9 +46,15 @@ class Command(ScrapyCommand):
             return
         print(
             f"trained on {report['n_train']} records (+{report['n_envision_examples']} envision-classifier examples), "
-            f"L2={report['l2']}, {report['train_seconds']} s; head written to {report['head']}"
+            f"{_head_kind(report)}, {report['train_seconds']} s; head written to {report['head']}"
         )
         if report.get("test_metrics"):
             print(format_report(report["test_metrics"], f"held-out split ({report['n_test']} records)"))
         if opts.json:
             print(json_line(report))
+
+
+def _head_kind(report: dict) -> str:
+    if report.get("hidden"):
+        return f"a hidden layer of {report['hidden']} units"
+    return f"logistic regression, L2={report['l2']}"

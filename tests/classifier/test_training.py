@@ -168,3 +168,22 @@ def test_train_command_refuses_envision_examples_without_the_package(monkeypatch
     data.write_text(json.dumps({"title": "x", "label": "NEGATIVE"}) + "\n")
     with pytest.raises(ValueError, match="envision-classifier package is not importable"):
         train_command(Settings(), str(data), str(tmp_path / "h.json"), with_envision_examples=True)
+
+
+def test_a_head_with_a_hidden_layer_is_seeded_and_reads_back_as_it_scores():
+    rng = np.random.default_rng(0)
+    embeddings, features = rng.normal(size=(4000, 6)), rng.normal(size=(4000, 4))
+    # an interaction a regression cannot fit: one cue means an eye only without the other
+    y = ((features[:, 0] > 0) ^ (features[:, 1] > 0)).astype(float)
+    first, info = train_head(embeddings, features, y, ["k"] * 4000, hidden=8)
+    second, _ = train_head(embeddings, features, y, ["k"] * 4000, hidden=8)
+    assert np.array_equal(first.predict_proba(embeddings, features), second.predict_proba(embeddings, features))
+    assert info["hidden"] == 8 and info["l2"] is None
+    linear, _ = train_head(embeddings, features, y, ["k"] * 4000, l2_grid=(1.0,))
+    accuracy = lambda head: float(((head.predict_proba(embeddings, features) >= 0.5) == (y == 1)).mean())  # noqa: E731
+    assert accuracy(linear) < 0.6 < 0.8 < accuracy(first)
+    stored = first.to_json()
+    assert stored["format"] == "envision-classifier-head/2" and stored["hidden"]["shape"] == [4, 8]
+    again = Head.from_json(json.loads(json.dumps(stored)))
+    assert np.allclose(again.predict_proba(embeddings, features), first.predict_proba(embeddings, features), atol=1e-6)
+    assert Head.from_json(linear.to_json()).hidden_weights is None and linear.to_json()["format"] == "envision-classifier-head/1"

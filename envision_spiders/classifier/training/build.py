@@ -9,7 +9,7 @@ negatives. Every record gets a ``split`` (about a quarter of each category is ``
 never trained on) and an ``origin`` (``core``, ``template``, ``raw`` or ``raw_variant``: records shaped
 like raw repository harvests, ``raw.py``, whose held-out half is written to ``raw_heldout.jsonl``;
 there ``raw_fresh`` and ``raw_fresh2`` mark the two later held-out sets of the short kinds), plus the
-development sets (``DEVELOPMENT_SETS``: ``raw_fresh3``-``raw_fresh62``), trained on whole.
+development sets (``DEVELOPMENT_SETS``: ``raw_fresh3``-``raw_fresh66``), trained on whole.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ DEVELOPMENT_SETS = (
     "raw_fresh44.jsonl", "raw_fresh45.jsonl", "raw_fresh46.jsonl", "raw_fresh47.jsonl", "raw_fresh48.jsonl",
     "raw_fresh49.jsonl", "raw_fresh50.jsonl", "raw_fresh51.jsonl", "raw_fresh52.jsonl", "raw_fresh53.jsonl",
     "raw_fresh54.jsonl", "raw_fresh55.jsonl", "raw_fresh56.jsonl", "raw_fresh57.jsonl", "raw_fresh58.jsonl",
-    "raw_fresh59.jsonl", "raw_fresh60.jsonl", "raw_fresh61.jsonl", "raw_fresh62.jsonl",
+    "raw_fresh59.jsonl", "raw_fresh60.jsonl", "raw_fresh61.jsonl", "raw_fresh62.jsonl", "raw_fresh63.jsonl",
+    "raw_fresh64.jsonl", "raw_fresh65.jsonl", "raw_fresh66.jsonl",
 )
 TEST_SHARE = 0.25
 
