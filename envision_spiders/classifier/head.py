@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 HEAD_FORMAT = "envision-classifier-head/1"  # logistic regression
-HEAD_FORMAT_HIDDEN = "envision-classifier-head/2"  # one hidden layer, then logistic regression
+HEAD_FORMAT_HIDDEN = "envision-classifier-head/2"  # the regression with a hidden layer beside it
 
 
 @dataclass
@@ -84,6 +84,8 @@ class Head:
                 f"not a classifier head (format {data.get('format')!r}, expected {HEAD_FORMAT!r} or {HEAD_FORMAT_HIDDEN!r})"
             )
         hidden = data.get("hidden") if data["format"] == HEAD_FORMAT_HIDDEN else None
+        if data["format"] == HEAD_FORMAT_HIDDEN and not hidden:
+            raise ValueError(f"a {HEAD_FORMAT_HIDDEN!r} head without its hidden layer: retrain with `scrapy train-classifier`")
         hidden_weights = hidden_bias = skip_weights = None
         if hidden is not None:
             rows, cols = (int(n) for n in hidden["shape"])

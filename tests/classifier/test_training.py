@@ -187,3 +187,5 @@ def test_a_head_with_a_hidden_layer_is_seeded_and_reads_back_as_it_scores():
     again = Head.from_json(json.loads(json.dumps(stored)))
     assert np.allclose(again.predict_proba(embeddings, features), first.predict_proba(embeddings, features), atol=1e-6)
     assert Head.from_json(linear.to_json()).hidden_weights is None and linear.to_json()["format"] == "envision-classifier-head/1"
+    with pytest.raises(ValueError, match="without its hidden layer"):
+        Head.from_json({key: value for key, value in stored.items() if key != "hidden"})
