@@ -34,8 +34,8 @@ L2_GRID = (1.0, 3.0, 10.0, 30.0, 100.0)
 # on records written by others (see docs/classifier.md): the lexicon generalises beyond our
 # own phrasing better than the embedding alone
 FEATURE_WEIGHT = 4.0
-# one hidden ReLU layer of this many units before the logistic regression (0: the regression
-# alone), and how it is fitted: chosen on leave-one-writer-set-out cross-validation over the
+# one hidden ReLU layer of this many units over the evidence features, beside the logistic
+# regression (0: the regression alone), and how it is fitted: chosen on leave-one-writer-set-out cross-validation over the
 # development sets (docs/classifier.md, "A hidden layer"): the regression cannot let left/right
 # names count only beside other eye evidence
 HIDDEN_UNITS = 64
@@ -180,8 +180,8 @@ def fit_hidden(
     opt = torch.optim.AdamW(net.modules.parameters(), lr=HIDDEN_LEARNING_RATE, weight_decay=HIDDEN_WEIGHT_DECAY)
     for _ in range(HIDDEN_EPOCHS):
         permutation = torch.randperm(len(xt), generator=order)
-        for start in range(0, len(xt), 512):
-            rows = permutation[start:start + 512]
+        for first in range(0, len(xt), 512):
+            rows = permutation[first:first + 512]
             opt.zero_grad()
             z = net(xt[rows])
             torch.nn.functional.binary_cross_entropy_with_logits(z, yt[rows], weight=wt[rows]).backward()
